@@ -1,0 +1,34 @@
+"""``kerasser evaluate``."""
+
+from __future__ import annotations
+
+import click
+
+from kerasser_cli.main import friendly_errors
+from kerasser_cli.options import corpus_options, corpus_pairs
+
+
+@click.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("--split", type=click.Choice(["train", "dev", "test"]), default="test", show_default=True)
+@corpus_options
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1))
+@click.option("--confusion/--no-confusion", default=True, show_default=True, help="Also print confusion matrices.")
+@friendly_errors
+def evaluate(run, split, corpus, data, batch_size, confusion):
+    """UAR per task, per-class recall and confusion matrices of RUN's best model.
+
+    Scores the corpora RUN was trained on unless --corpus/--data pairs name others (only the
+    tasks both the model and the data have are scored). Prints a table on stdout and writes
+    the full report as eval_<corpora>_<split>.json into RUN.
+    """
+    from kerasser.evaluation import format_confusions, format_table
+    from kerasser.run_evaluation import evaluate_run
+
+    report = evaluate_run(run, split=split, corpora=corpus_pairs(corpus, data) or None, batch_size=batch_size)
+    names = ", ".join(c[0] for c in report["corpora"])
+    click.echo(f"{names} {split}: {report['files']} files")
+    click.echo(format_table(report["tasks"]))
+    if confusion:
+        click.echo()
+        click.echo(format_confusions(report["tasks"]))

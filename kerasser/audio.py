@@ -1,0 +1,101 @@
+"""Audio loading: any libsndfile format, any rate, any channel count -> float32 mono at 16 kHz.
+
+Every failure (missing file, folder, not audio, corrupt, empty, NaN/inf samples) is raised as
+:class:`AudioError` with a one-line ``"<path>: <reason>"`` message; no soundfile, soxr or OS
+exception escapes. This module must stay light: it imports numpy, soundfile and soxr only.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SAMPLE_RATE = 16000
+
+
+def _one_line(text: object) -> str:
+    """Collapse whitespace (newlines included) so messages stay on one line."""
+    return " ".join(str(text).split())
+
+
+class AudioError(Exception):
+    """An audio file or array that cannot be used; ``str()`` is ``"<path>: <reason>"``."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path = os.fspath(path)
+        self.reason = _one_line(reason)
+        shown = self.path.replace("\n", "\\n").replace("\r", "\\r")
+        super().__init__(f"{shown}: {self.reason}")
+
+    def __reduce__(self):  # keep it picklable (e.g. across worker processes)
+        return type(self), (self.path, self.reason)
+
+
+def load(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read an audio file as float32 mono at ``sample_rate`` (channels averaged, soxr HQ resampling)."""
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise AudioError(name, "no such file")
+    if os.path.isdir(name):
+        raise AudioError(name, "is a directory, not an audio file")
+    try:
+        with open(name, "rb"):  # libsndfile would only say "System error" (e.g. permission denied)
+            pass
+        samples, rate = sf.read(name, dtype="float32", always_2d=True)
+    except sf.LibsndfileError as err:
+        raise AudioError(name, f"not a readable audio file ({err.error_string.rstrip('.')})") from None
+    except (OSError, RuntimeError, ValueError, TypeError, MemoryError) as err:
+        raise AudioError(name, f"cannot read ({_describe(err)})") from None
+    return _prepare(samples, rate, sample_rate, name)
+
+
+def from_array(
+    samples: np.ndarray, sample_rate: int, name: str = "<array>", target_rate: int = SAMPLE_RATE
+) -> np.ndarray:
+    """Same down-mix, resampling and checks as :func:`load` for samples shaped ``[n]`` or ``[n, channels]``.
+
+    Float samples are taken as they are (full scale 1.0); integer samples are scaled by their
+    type's full scale (int16 -> / 32768). ``name`` stands in for the path in error messages.
+    """
+    arr = np.asarray(samples)
+    if arr.ndim not in (1, 2):
+        raise AudioError(name, f"expected samples shaped [n] or [n, channels], got shape {arr.shape}")
+    if np.issubdtype(arr.dtype, np.integer):
+        info = np.iinfo(arr.dtype)
+        arr = (arr.astype(np.float64) - (info.min + info.max + 1) / 2) / ((info.max - info.min + 1) / 2)
+    elif not np.issubdtype(arr.dtype, np.floating):
+        raise AudioError(name, f"expected integer or float samples, got {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    return _prepare(arr.astype(np.float32, copy=False), sample_rate, target_rate, name)
+
+
+def _prepare(samples: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndarray:
+    """[n, channels] float32 at ``rate`` -> validated float32 mono at ``target_rate``."""
+    if target_rate <= 0:
+        raise ValueError(f"target sample rate must be positive, got {target_rate}")
+    if not rate or rate <= 0:
+        raise AudioError(name, f"invalid sample rate {rate}")
+    if samples.shape[0] == 0 or samples.shape[1] == 0:
+        raise AudioError(name, "empty audio")
+    if not np.isfinite(samples).all():
+        raise AudioError(name, "non-finite samples (NaN or inf)")
+    mono = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
+    if rate != target_rate:
+        try:
+            mono = soxr.resample(mono, rate, target_rate, quality="HQ")
+        except (ValueError, RuntimeError, TypeError, MemoryError) as err:
+            raise AudioError(name, f"cannot resample from {rate} Hz ({_describe(err)})") from None
+        if mono.shape[0] == 0:
+            raise AudioError(name, f"empty audio (too short to resample from {rate} Hz)")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _describe(err: BaseException) -> str:
+    """Short text for an exception: the OS message for OSError, else the exception text."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return str(err) or type(err).__name__

@@ -1,0 +1,45 @@
+"""Corpus readers: each turns a corpus folder (or a CSV manifest) into a list of :class:`Utterance`.
+
+Readers only list files and labels; they never load audio (see :mod:`kerasser.audio`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from kerasser.corpora.baved import read_baved
+from kerasser.corpora.emodb import read_emodb
+from kerasser.corpora.iemocap import read_iemocap
+from kerasser.corpora.manifest import read_manifest
+from kerasser.corpora.utterance import CorpusError, Utterance
+
+READERS: dict[str, Callable[[str | os.PathLike], list[Utterance]]] = {
+    "emodb": read_emodb,
+    "baved": read_baved,
+    "iemocap": read_iemocap,
+    "manifest": read_manifest,
+}
+
+
+def read_corpus(name: str, path: str | os.PathLike) -> list[Utterance]:
+    """Utterances of corpus ``name`` (a key of :data:`READERS`) at ``path``."""
+    key = name.strip().lower()
+    if key not in READERS:
+        raise CorpusError(path, f"unknown corpus {name!r}; expected one of {', '.join(READERS)}")
+    if not Path(path).expanduser().exists():
+        raise CorpusError(path, "no such file or folder")
+    return READERS[key](path)
+
+
+__all__ = [
+    "READERS",
+    "CorpusError",
+    "Utterance",
+    "read_baved",
+    "read_corpus",
+    "read_emodb",
+    "read_iemocap",
+    "read_manifest",
+]

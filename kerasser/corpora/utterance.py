@@ -1,0 +1,70 @@
+"""The record every corpus reader returns, the error they raise, and small shared helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from kerasser.tasks import TASKS
+
+SPLITS = ("train", "dev", "test")
+
+
+class CorpusError(Exception):
+    """A corpus that cannot be read; ``str()`` is ``"<path>: <reason>"`` or ``"<path>:<line>: <reason>"``."""
+
+    def __init__(self, path: str | os.PathLike, reason: str, line: int | None = None) -> None:
+        self.path = os.fspath(path)
+        self.reason = " ".join(str(reason).split())
+        self.line = line
+        where = self.path.replace("\n", "\\n").replace("\r", "\\r")
+        if line is not None:
+            where = f"{where}:{line}"
+        super().__init__(f"{where}: {self.reason}")
+
+    def __reduce__(self):  # keep it picklable (e.g. across worker processes)
+        return type(self), (self.path, self.reason, self.line)
+
+
+@dataclasses.dataclass(frozen=True)
+class Utterance:
+    """One labelled audio file.
+
+    ``labels`` maps a task name (``tasks.TASKS``) to a class index into that task's ``classes``;
+    a task without a label is simply absent. ``split`` is ``"train"``, ``"dev"``, ``"test"`` or
+    ``None``. Utterances hash by everything but ``labels``.
+    """
+
+    path: str
+    speaker: str
+    split: str | None
+    labels: Mapping[str, int] = dataclasses.field(hash=False)
+    transcript: str | None = None
+    corpus: str = ""
+
+    def __post_init__(self) -> None:
+        if self.split is not None and self.split not in SPLITS:
+            raise ValueError(f"{self.path}: split must be one of {', '.join(SPLITS)} or None, got {self.split!r}")
+        for task, index in self.labels.items():
+            if task not in TASKS:
+                raise ValueError(f"{self.path}: unknown task {task!r} in labels")
+            if not 0 <= index < TASKS[task].num_classes:
+                raise ValueError(f"{self.path}: {task} label {index} out of range")
+        object.__setattr__(self, "labels", dict(self.labels))
+
+
+def require_dir(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as an absolute Path; CorpusError if it is missing or not a folder."""
+    p = Path(path).expanduser().absolute()
+    if not p.exists():
+        raise CorpusError(p, f"no such {what} folder")
+    if not p.is_dir():
+        raise CorpusError(p, f"not a folder (expected the {what} folder)")
+    return p
+
+
+def label_indices(class_names: Mapping[str, str]) -> dict[str, int]:
+    """``{"arousal": "high", "emotion": "fear"}`` -> ``{"arousal": 2, "emotion": 3}`` (ValueError if unknown)."""
+    return {task: TASKS[task].index(name) for task, name in class_names.items()}

@@ -1,0 +1,45 @@
+"""Graph helpers for framing, shared by the layers (plain TensorFlow ops, TFLite builtins only).
+
+Framing is written as a reshape into hop-sized blocks plus a concatenation of shifted slices,
+not ``tf.signal.frame``: it keeps the time axis dynamic under tracing and lowers to
+RESHAPE / STRIDED_SLICE / CONCATENATION in TFLite.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def num_frames(num_samples, frame_length: int, frame_step: int):
+    """Frames covering ``num_samples`` valid samples: ``1 + ceil(max(0, n - L) / step)``.
+
+    Works on Python ints and integer tensors alike (the last frame may run past the end).
+    """
+    extra = tf.maximum(num_samples - frame_length, 0)
+    return 1 + (extra + frame_step - 1) // frame_step
+
+
+def frame(x: tf.Tensor, frame_length: int, frame_step: int) -> tf.Tensor:
+    """Split ``x`` [batch, time, channels] into overlapping frames.
+
+    Returns [batch, frames, frame_length, channels] with
+    ``frames = (time - frame_length) // frame_step + 1`` (the caller sizes ``time`` so that
+    this is the count it wants); only complete frames are returned.
+    """
+    blocks_per_frame = -(-frame_length // frame_step)
+    batch = tf.shape(x)[0]
+    channels = x.shape[-1]
+    frames = (tf.shape(x)[1] - frame_length) // frame_step + 1
+    blocks = frames - 1 + blocks_per_frame
+    x = tf.pad(x, [[0, 0], [0, blocks_per_frame * frame_step], [0, 0]])[:, : blocks * frame_step]
+    x = tf.reshape(x, [batch, blocks, frame_step, channels])
+    shifted = [x[:, i : i + frames] for i in range(blocks_per_frame)]
+    x = tf.concat(shifted, axis=2) if blocks_per_frame > 1 else shifted[0]
+    return x[:, :, :frame_length]
+
+
+def channel_max_pool(x: tf.Tensor, pool: int) -> tf.Tensor:
+    """Max over groups of ``pool`` adjacent channels: [..., C] -> [..., C // pool]."""
+    channels = x.shape[-1]
+    grouped = tf.reshape(x, tf.concat([tf.shape(x)[:-1], [channels // pool, pool]], axis=0))
+    return tf.reduce_max(grouped, axis=-1)

@@ -1,0 +1,58 @@
+"""Evaluate a run's best model on a split of one or more corpora (its own, or others)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kerasser import dataset as data
+from kerasser.evaluation import mean_uar, predict, score
+from kerasser.runs import RunPaths, load_best_model, load_config, write_json_atomic
+from kerasser.training import read_corpora, select
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    split: str = "test",
+    corpora: Sequence[tuple[str, str]] | None = None,
+    batch_size: int = 16,
+    write_report: bool = True,
+) -> dict:
+    """Score the run's best model on ``split`` of ``corpora`` (default: the corpora it was
+    trained on), for the tasks both the model and the data have.
+
+    Returns the report (also written as ``eval_<corpora>_<split>.json`` in the run folder):
+    ``{"run", "split", "corpora", "files", "skipped", "mean_uar", "tasks": {task: report}}``.
+    """
+    config = load_config(run_dir)
+    corpora = tuple(tuple(c) for c in (corpora or config.corpora))
+    utterances = read_corpora(corpora)
+    tasks = tuple(t for t in config.model.tasks if any(t in u.labels for u in utterances))
+    if not tasks:
+        raise ValueError(
+            f"the data has no labels for the model's tasks ({', '.join(config.model.tasks)})"
+        )
+    chosen = select(utterances, split, tasks)
+    if not chosen:
+        raise ValueError(f"no {split} utterances with labels for {', '.join(tasks)} in the given corpora")
+    model = load_best_model(run_dir)
+    log = data.DecodeLog()
+    ds = data.make_dataset(chosen, tasks, batch_size, training=False, log=log)
+    reports = score(*predict(model, ds, tasks))
+    report = {
+        "run": str(run_dir),
+        "split": split,
+        "corpora": [list(c) for c in corpora],
+        "files": len(chosen) - len(log.failed),
+        "skipped": log.failed,
+        "mean_uar": mean_uar(reports),
+        "tasks": reports,
+    }
+    if write_report:
+        name = "+".join(c[0] for c in corpora) + f"_{split}"
+        write_json_atomic(RunPaths(Path(run_dir)).eval_report(name), report)
+    if log.failed:
+        print(f"warning: {len(log.failed)} file(s) skipped", file=sys.stderr)
+    return report

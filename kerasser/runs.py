@@ -1,0 +1,83 @@
+"""A run folder: where training writes, and where evaluation and export read.
+
+  config.json   the resolved TrainConfig (rebuilds the same model)
+  metrics.csv   one row per epoch: losses and dev UAR per task
+  best.keras    the model of the epoch with the best mean dev UAR
+  last.keras    the model after the last finished epoch, optimizer state included (for --resume)
+  state.json    epochs done, best dev UAR and early-stopping counters (for --resume)
+  eval_*.json   reports written by ``kerasser evaluate``
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from kerasser.config import TrainConfig, load_train_config
+
+
+class RunError(Exception):
+    """A run folder that cannot be used; ``str()`` names the folder and the reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def best_model(self) -> Path:
+        return self.root / "best.keras"
+
+    @property
+    def last_model(self) -> Path:
+        return self.root / "last.keras"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    def eval_report(self, name: str) -> Path:
+        return self.root / f"eval_{name}.json"
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_state(paths: RunPaths) -> dict | None:
+    return json.loads(paths.state.read_text()) if paths.state.exists() else None
+
+
+def load_config(run_dir: str | os.PathLike) -> TrainConfig:
+    paths = RunPaths(Path(run_dir))
+    if not paths.config.exists():
+        raise RunError(f"{run_dir}: not a run folder (no config.json)")
+    return load_train_config(paths.config)
+
+
+def load_best_model(run_dir: str | os.PathLike):
+    """The run's best checkpoint as an uncompiled Keras model."""
+    import keras
+
+    import kerasser.layers  # noqa: F401  (registers the custom layers)
+
+    paths = RunPaths(Path(run_dir))
+    if not paths.best_model.exists():
+        raise RunError(f"{run_dir}: no best.keras yet (has a training epoch finished?)")
+    return keras.saving.load_model(paths.best_model, compile=False)

@@ -1,0 +1,75 @@
+"""Prediction tasks: the one source for head names, loss keys, class names and CSV columns.
+
+Every task is a softmax over a fixed, ordered tuple of classes. Labels travel through the
+package as class indices into ``TaskSpec.classes``; an utterance that has no label for a task
+simply lacks that key (its loss is masked with sample weight 0 during training).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+LEVELS = ("low", "mid", "high")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """One prediction task: ``name`` is the head/output name, ``letter`` the CLI short form."""
+
+    name: str
+    letter: str
+    classes: tuple[str, ...]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def index(self, class_name: str) -> int:
+        """Class index of ``class_name`` (case-insensitive); ValueError names the task."""
+        key = class_name.strip().lower()
+        for i, c in enumerate(self.classes):
+            if c == key:
+                return i
+        raise ValueError(f"unknown {self.name} class {class_name!r}; expected one of {', '.join(self.classes)}")
+
+
+AROUSAL = TaskSpec("arousal", "a", LEVELS)
+VALENCE = TaskSpec("valence", "v", LEVELS)
+DOMINANCE = TaskSpec("dominance", "d", LEVELS)
+EMOTION = TaskSpec(
+    "emotion", "e", ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral")
+)
+
+TASKS: dict[str, TaskSpec] = {t.name: t for t in (AROUSAL, VALENCE, DOMINANCE, EMOTION)}
+_BY_LETTER = {t.letter: t for t in TASKS.values()}
+
+
+def get_task(key: str) -> TaskSpec:
+    """Task by name (``arousal``) or letter (``a``)."""
+    k = key.strip().lower()
+    if k in TASKS:
+        return TASKS[k]
+    if k in _BY_LETTER:
+        return _BY_LETTER[k]
+    raise ValueError(f"unknown task {key!r}; expected one of {', '.join(f'{t.letter} ({t.name})' for t in TASKS.values())}")
+
+
+def parse_tasks(spec: str | list[str] | tuple[str, ...]) -> tuple[TaskSpec, ...]:
+    """``"a,v,d"`` or ``["arousal", "valence"]`` -> task specs in the given order, no duplicates."""
+    parts = spec.split(",") if isinstance(spec, str) else list(spec)
+    tasks = tuple(get_task(p) for p in parts if p.strip())
+    if not tasks:
+        raise ValueError("no task given")
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"task listed twice in {spec!r}")
+    return tasks
+
+
+def level_from_rating(rating: float) -> int:
+    """IEMOCAP 5-point rating -> level index: low [1, 2], mid (2, 4), high [4, 5]."""
+    if rating <= 2.0:
+        return 0
+    if rating >= 4.0:
+        return 2
+    return 1

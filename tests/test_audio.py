@@ -1,0 +1,183 @@
+"""kerasser.audio: formats, rates, channels, and one-line errors for every bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from kerasser import audio
+from kerasser.audio import SAMPLE_RATE, AudioError, from_array, load
+
+
+def sine(freq: float, rate: int, seconds: float = 1.0, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(rate * seconds))) / rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def peak_hz(x: np.ndarray, rate: int = SAMPLE_RATE) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.fft.rfftfreq(len(x), 1 / rate)[np.argmax(spectrum)])
+
+
+def assert_audio_error(excinfo: pytest.ExceptionInfo, path: object, reason: str) -> None:
+    message = str(excinfo.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert reason in message
+    assert excinfo.value.path == str(path)
+
+
+def test_wav_int16_stereo_22050_is_mono_16k_same_pitch(tmp_path):
+    left = sine(440, 22050)
+    stereo = np.stack([left, np.zeros_like(left)], axis=1)  # mean down-mix halves the amplitude
+    path = tmp_path / "stereo.wav"
+    sf.write(path, stereo, 22050, subtype="PCM_16")
+    x = load(path)
+    assert x.dtype == np.float32 and x.ndim == 1
+    assert abs(len(x) - SAMPLE_RATE) <= 1
+    assert peak_hz(x) == pytest.approx(440, abs=2)
+    mid = x[1000:-1000]  # away from resampler edges
+    assert np.sqrt(np.mean(mid**2)) == pytest.approx(0.25 / np.sqrt(2), rel=0.02)
+
+
+def test_sample_rate_argument(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, sine(300, 16000), 16000, subtype="PCM_16")
+    x = load(path, sample_rate=8000)
+    assert abs(len(x) - 8000) <= 1
+    assert peak_hz(x, 8000) == pytest.approx(300, abs=2)
+
+
+def test_native_16k_mono_is_unchanged(tmp_path):
+    y = sine(1000, 16000)
+    path = tmp_path / "f.wav"
+    sf.write(path, y, 16000, subtype="FLOAT")
+    np.testing.assert_array_equal(load(path), y)
+
+
+@pytest.mark.parametrize(
+    "name, fmt, subtype, rate",
+    [
+        ("a.flac", "FLAC", "PCM_24", 44100),
+        ("a.ogg", "OGG", "VORBIS", 22050),
+        ("a.mp3", "MP3", "MPEG_LAYER_III", 44100),
+        ("a.wav", "WAV", "PCM_32", 48000),
+        ("a.wav", "WAV", "DOUBLE", 8000),
+    ],
+)
+def test_formats(tmp_path, name, fmt, subtype, rate):
+    if fmt not in sf.available_formats():
+        pytest.skip(f"this libsndfile cannot write {fmt}")
+    path = tmp_path / name
+    sf.write(path, sine(600, rate), rate, format=fmt, subtype=subtype)
+    x = load(path)
+    assert x.dtype == np.float32
+    assert abs(len(x) - SAMPLE_RATE) <= (1 if fmt in ("WAV", "FLAC") else 0.05 * SAMPLE_RATE)
+    assert peak_hz(x) == pytest.approx(600, abs=2)
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.wav"
+    with pytest.raises(AudioError) as e:
+        load(path)
+    assert_audio_error(e, path, "no such file")
+
+
+def test_directory(tmp_path):
+    with pytest.raises(AudioError) as e:
+        load(tmp_path)
+    assert_audio_error(e, tmp_path, "directory")
+
+
+def test_text_file_named_wav(tmp_path):
+    path = tmp_path / "text.wav"
+    path.write_text("hello, not audio\n")
+    with pytest.raises(AudioError) as e:
+        load(path)
+    assert_audio_error(e, path, "not a readable audio file (Format not recognised)")
+
+
+def test_truncated_wav(tmp_path):
+    path = tmp_path / "cut.wav"
+    sf.write(path, sine(440, 16000), 16000, subtype="PCM_16")
+    path.write_bytes(path.read_bytes()[:30])
+    with pytest.raises(AudioError) as e:
+        load(path)
+    assert_audio_error(e, path, "not a readable audio file")
+
+
+def test_empty_wav(tmp_path):
+    path = tmp_path / "empty.wav"
+    sf.write(path, np.zeros(0, dtype=np.float32), 16000)
+    with pytest.raises(AudioError) as e:
+        load(path)
+    assert_audio_error(e, path, "empty audio")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_float_wav(tmp_path, bad):
+    y = sine(440, 16000)
+    y[100] = bad
+    path = tmp_path / "nan.wav"
+    sf.write(path, y, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError) as e:
+        load(path)
+    assert_audio_error(e, path, "non-finite samples")
+
+
+def test_error_is_one_line_even_with_newlines():
+    err = AudioError("a\nb.wav", "first\nsecond")
+    assert str(err) == "a\\nb.wav: first second"
+    assert err.path == "a\nb.wav" and err.reason == "first second"
+
+
+def test_error_pickles():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(AudioError("x.wav", "empty audio")))
+    assert isinstance(err, AudioError) and str(err) == "x.wav: empty audio"
+
+
+def test_no_library_exception_escapes(tmp_path, monkeypatch):
+    path = tmp_path / "a.wav"
+    sf.write(path, sine(440, 16000), 16000)
+
+    def broken(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(audio.sf, "read", broken)
+    with pytest.raises(AudioError) as e:
+        load(path)
+    assert_audio_error(e, path, "cannot read (Input/output error)")
+
+
+def test_from_array_mono_and_channels():
+    y = sine(440, 22050)
+    x = from_array(np.stack([y, y, y], axis=1), 22050)
+    assert abs(len(x) - SAMPLE_RATE) <= 1
+    assert peak_hz(x) == pytest.approx(440, abs=2)
+    np.testing.assert_array_equal(from_array(sine(440, 16000), 16000), sine(440, 16000))
+    np.testing.assert_allclose(from_array(sine(440, 16000).astype(np.float64), 16000), sine(440, 16000))
+
+
+def test_from_array_int16_is_scaled():
+    x = from_array(np.array([0, 16384, -32768], dtype=np.int16), 16000)
+    np.testing.assert_allclose(x, [0.0, 0.5, -1.0])
+    assert x.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "samples, reason",
+    [
+        (np.zeros(0, dtype=np.float32), "empty audio"),
+        (np.zeros((0, 2), dtype=np.float32), "empty audio"),
+        (np.array([0.0, np.nan]), "non-finite samples"),
+        (np.zeros((2, 2, 2)), "expected samples shaped [n] or [n, channels]"),
+        (np.array(["a", "b"]), "expected integer or float samples"),
+    ],
+)
+def test_from_array_errors(samples, reason):
+    with pytest.raises(AudioError) as e:
+        from_array(samples, 16000, name="mic")
+    assert_audio_error(e, "mic", reason)
