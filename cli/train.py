@@ -23,7 +23,7 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 @click.option("--attention/--no-attention", default=True, show_default=True, help="Attention pooling, or the last valid GRU step.")
 @click.option("--out", required=True, type=click.Path(), help="Run folder to create (or to continue with --resume).")
 @click.option("--loss-weights", default=None, help="Comma-separated w_m, one per task (default: all 1).")
-@click.option("--epochs", default=60, show_default=True, type=click.IntRange(1))
+@click.option("--epochs", default=None, type=click.IntRange(1), help="Maximum epochs [default: 60; with --resume: the run's own].")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1))
 @click.option("--lr", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Adam learning rate.")
 @click.option("--patience", default=15, show_default=True, type=click.IntRange(1), help="Early stopping: epochs without a better mean dev UAR.")
@@ -49,29 +49,29 @@ def train(corpus, data, tasks, attention, out, loss_weights, epochs, batch_size,
     from kerasser.training import train as run_training
 
     if resume:
-        config = TrainConfig(corpora=(), out=out)
-    else:
-        if not corpus:
-            raise click.UsageError("give at least one --corpus/--data pair")
-        if padding == "same" and frontend == "shared":
-            raise click.UsageError("--padding same needs --frontend framed")
-        model = ModelConfig(
-            tasks=tuple(t.name for t in parse_tasks(tasks)),
-            attention=attention,
-            frontend=frontend,
-            conv_padding=padding or "valid",
-            l2=l2,
-            dropout=dropout,
-        )
-        config = TrainConfig(
-            corpora=corpus_pairs(corpus, data),
-            out=out,
-            model=model,
-            loss_weights=_floats(loss_weights),
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=lr,
-            patience=patience,
-            seed=seed,
-        )
-    run_training(config, resume=resume)
+        run_training(TrainConfig(corpora=(), out=out), resume=True, epochs=epochs)
+        return
+    if not corpus:
+        raise click.UsageError("give at least one --corpus/--data pair")
+    if padding == "same" and frontend == "shared":
+        raise click.UsageError("--padding same needs --frontend framed")
+    model = ModelConfig(
+        tasks=tuple(t.name for t in parse_tasks(tasks)),
+        attention=attention,
+        frontend=frontend,
+        conv_padding=padding or "valid",
+        l2=l2,
+        dropout=dropout,
+    )
+    config = TrainConfig(
+        corpora=corpus_pairs(corpus, data),
+        out=out,
+        model=model,
+        loss_weights=_floats(loss_weights),
+        epochs=epochs or 60,
+        batch_size=batch_size,
+        learning_rate=lr,
+        patience=patience,
+        seed=seed,
+    )
+    run_training(config)

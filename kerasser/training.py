@@ -21,7 +21,7 @@ from kerasser.config import TrainConfig, save_json
 from kerasser.corpora import Utterance, read_corpus
 from kerasser.evaluation import mean_uar, predict, score
 from kerasser.model import NORMALIZATION, build_model, compile_model
-from kerasser.runs import RunError, RunPaths, read_state, write_json_atomic
+from kerasser.runs import RunError, RunPaths, load_config, read_state, write_json_atomic
 
 MONITOR = "val_uar"  # Keras names validation (dev) metrics val_*
 
@@ -142,16 +142,24 @@ def prepare_run_folder(config: TrainConfig, resume: bool) -> tuple[RunPaths, dic
 
 
 def train(
-    config: TrainConfig, resume: bool = False, write: Callable[[str], None] | None = None
+    config: TrainConfig,
+    resume: bool = False,
+    write: Callable[[str], None] | None = None,
+    epochs: int | None = None,
 ) -> TrainResult:
-    """Train ``config`` into ``config.out``; with ``resume``, continue from its last epoch
-    (``config`` is then read from the run folder)."""
+    """Train ``config`` into ``config.out``.
+
+    With ``resume``, continue the run in ``config.out`` from its last finished epoch: its own
+    saved config is used, except that ``epochs``, if given, raises or lowers the epoch budget.
+    Progress lines go to ``write`` (default: stderr)."""
     write = write or (lambda line: print(line, file=sys.stderr, flush=True))
     if resume:
-        from kerasser.runs import load_config
-
         config = load_config(config.out)
+        if epochs is not None:
+            config = dataclasses.replace(config, epochs=epochs)
     paths, state = prepare_run_folder(config, resume)
+    if resume:
+        save_json(config, paths.config)
     tasks = config.model.tasks
     keras.utils.set_random_seed(config.seed)
 
@@ -206,6 +214,7 @@ def train(
             initial_epoch=initial_epoch,
             callbacks=callbacks,
             verbose=1 if sys.stderr.isatty() else 0,
+            shuffle=False,  # the dataset shuffles itself, seeded
         )
     final = read_state(paths) or {"epoch": initial_epoch, "best": float("nan"), "best_epoch": 0}
     if log.failed:

@@ -24,3 +24,53 @@ def shared_data() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return data
+
+
+# --- randomness (layer and model tests) -------------------------------------------------------
+
+
+@pytest.fixture
+def rng():
+    """A seeded NumPy generator; also seeds Python, NumPy and TensorFlow (initial weights, dropout)."""
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    return np.random.default_rng(0)
+
+
+# --- small real-speech manifests (training and CLI tests) -------------------------------------
+
+
+def write_manifest(path: Path, utterances, tasks=("arousal", "valence", "dominance", "emotion")) -> Path:
+    """A manifest CSV of ``utterances`` (absolute paths, their split and speaker, class names)."""
+    import csv
+
+    from kerasser.tasks import TASKS
+
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "speaker", "split", *tasks])
+        for u in utterances:
+            labels = [TASKS[t].classes[u.labels[t]] if t in u.labels else "" for t in tasks]
+            writer.writerow([u.path, u.speaker, u.split, *labels])
+    return path
+
+
+@pytest.fixture(scope="session")
+def manifest_writer():
+    """``write_manifest(path, utterances, tasks=...)``, for tests that build their own manifests."""
+    return write_manifest
+
+
+@pytest.fixture(scope="session")
+def emodb_small(shared_data, tmp_path_factory) -> Path:
+    """Manifest of 24 real EmoDB clips: 12 train, 6 dev, 6 test, PROTOCOL splits kept."""
+    from kerasser.corpora import read_emodb
+
+    utts = read_emodb(shared_data / "emodb")
+    chosen = []
+    for split, n in (("train", 12), ("dev", 6), ("test", 6)):
+        pool = [u for u in utts if u.split == split]
+        chosen += pool[:: len(pool) // n][:n]
+    return write_manifest(tmp_path_factory.mktemp("emodb_small") / "emodb_small.csv", chosen)

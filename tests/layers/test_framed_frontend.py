@@ -1,0 +1,155 @@
+"""FramedFrontEnd: config round trip, feature sizes, a NumPy reference, traced == eager.
+
+Also records what Keras 3.15's ``TimeDistributed`` does under tracing with an unknown time
+axis (the trap ``FramedFrontEnd`` is written to avoid).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasser.layers import FramedFrontEnd
+
+TINY = dict(filters=4, width=5, time_pool=2, channel_pool=2, frame_length=40, frame_step=10)
+# the paper's frames (640 / 160 samples) with a small convolution stack, for the tracing tests
+SMALL = dict(filters=4, width=8, time_pool=2, channel_pool=2)
+LENGTHS = (640, 1000, 3200, 8000)
+
+
+# --- NumPy reference ---------------------------------------------------------------------------
+
+
+def np_conv1d_relu(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, padding: str) -> np.ndarray:
+    """x [time, in], kernel [width, in, out] (Keras layout) -> relu(conv) [time', out]."""
+    width = kernel.shape[0]
+    if padding == "same":  # TensorFlow's SAME: the odd sample of padding goes at the end
+        left = (width - 1) // 2
+        x = np.pad(x, [(left, width - 1 - left), (0, 0)])
+    steps = x.shape[0] - width + 1
+    out = sum(x[k : k + steps] @ kernel[k] for k in range(width)) + bias
+    return np.maximum(out, 0.0)
+
+
+def np_max_pool(x: np.ndarray, pool: int) -> np.ndarray:
+    steps = x.shape[0] // pool
+    return x[: steps * pool].reshape(steps, pool, x.shape[1]).max(axis=1)
+
+
+def np_frame_features(samples: np.ndarray, weights, config: dict, padding: str) -> np.ndarray:
+    """The front end's features of one frame of ``frame_length`` samples, flattened."""
+    k1, b1, k2, b2 = (w.astype(np.float64) for w in weights)
+    x = np_conv1d_relu(samples.astype(np.float64)[:, None], k1, b1, padding)
+    x = np_max_pool(x, config["time_pool"])
+    x = np_conv1d_relu(x, k2, b2, padding)
+    pool = config["channel_pool"]
+    x = x.reshape(x.shape[0], x.shape[1] // pool, pool).max(axis=-1)
+    return x.reshape(-1)
+
+
+def randomize(layer: keras.layers.Layer, rng: np.random.Generator) -> list[np.ndarray]:
+    """Random kernels and (nonzero) biases, so the reference also checks the biases."""
+    weights = [rng.normal(scale=0.3, size=w.shape).astype(np.float32) for w in layer.get_weights()]
+    layer.set_weights(weights)
+    return weights
+
+
+# --- traced vs eager -------------------------------------------------------------------------
+
+
+def assert_traced_matches_eager(layer, inputs, atol=1e-5):
+    """``layer`` under ``tf.function`` with unknown batch and time == ``layer`` run eagerly,
+    in shape (the frame count) and values, for every array of ``inputs``, from one trace."""
+    spec = tf.TensorSpec([None] * inputs[0].ndim, tf.float32)
+    traced = tf.function(lambda x: layer(x), input_signature=[spec])
+    for x in inputs:
+        eager = np.asarray(layer(x))
+        graph = np.asarray(traced(x))
+        assert graph.shape == eager.shape, f"traced {graph.shape} != eager {eager.shape} for input {x.shape}"
+        np.testing.assert_allclose(graph, eager, atol=atol)
+    assert traced.experimental_get_tracing_count() == 1
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+def test_config_round_trip():
+    layer = FramedFrontEnd(padding="valid", l2=1e-3, name="frontend", **TINY)
+    config = layer.get_config()
+    restored = FramedFrontEnd.from_config(config)
+    assert restored.get_config() == config
+    assert {k: config[k] for k in TINY} == TINY and config["padding"] == "valid" and config["l2"] == 1e-3
+    serialized = keras.saving.serialize_keras_object(layer)
+    assert serialized["registered_name"] == "kerasser>FramedFrontEnd"
+    assert keras.saving.deserialize_keras_object(serialized).get_config() == config
+
+
+@pytest.mark.parametrize("padding, features", [("same", 1280), ("valid", 1044)])
+def test_paper_feature_size(rng, padding, features):
+    """The default (paper) stack: 1,280 features a frame with 'same' padding, 1,044 with 'valid'."""
+    pooled = 640 // 2 if padding == "same" else (640 - 40 + 1) // 2 - 40 + 1
+    assert pooled * 40 // 10 == features  # steps left of a frame x filters / channel pool
+    layer = FramedFrontEnd(padding=padding)
+    assert layer.features == features
+    out = layer(rng.normal(size=(1, 800)).astype(np.float32))  # two frames
+    assert tuple(out.shape) == (1, 2, features)
+    assert layer.compute_output_shape((1, 800)) == (1, None, features)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_matches_numpy_reference(rng, padding):
+    layer = FramedFrontEnd(padding=padding, **TINY)
+    frames, L, step = 4, TINY["frame_length"], TINY["frame_step"]
+    waveform = rng.normal(size=(2, (frames - 1) * step + L)).astype(np.float32)
+    layer.build(waveform.shape)
+    weights = randomize(layer, rng)
+    out = np.asarray(layer(waveform))
+    assert out.shape == (2, frames, layer.features)
+    for b in range(2):
+        for f in range(frames):
+            expected = np_frame_features(waveform[b, f * step : f * step + L], weights, TINY, padding)
+            assert expected.shape == (layer.features,)
+            np.testing.assert_allclose(out[b, f], expected, atol=1e-5)
+
+
+def test_l2_penalises_both_kernels(rng):
+    layer = FramedFrontEnd(l2=1e-2, **TINY)
+    layer.build((None, None))
+    k1, _, k2, _ = randomize(layer, rng)
+    expected = 1e-2 * (np.sum(k1.astype(np.float64) ** 2) + np.sum(k2.astype(np.float64) ** 2))
+    np.testing.assert_allclose(float(sum(layer.losses)), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_traced_matches_eager(rng, padding, batch):
+    """The issue's test: unknown batch and time inside ``tf.function`` must give eager's frame
+    count and values (``TimeDistributed`` returned ``batch`` steps here, see below)."""
+    layer = FramedFrontEnd(padding=padding, **SMALL)
+    layer.build((None, None))
+    randomize(layer, rng)
+    inputs = [rng.normal(size=(batch, n)).astype(np.float32) for n in LENGTHS]
+    assert_traced_matches_eager(layer, inputs)
+    for x, n in zip(inputs, LENGTHS):  # and the frame count is the number of complete frames
+        assert layer(x).shape[1] == (n - 640) // 160 + 1
+
+
+@pytest.mark.xfail(
+    strict=False,
+    raises=(AssertionError, tf.errors.InvalidArgumentError),
+    reason=(
+        "Keras 3.15.1 TimeDistributed, time axis unknown under tracing: vectorized_map runs over "
+        "range(batch) instead of range(time) (it reads the shape before transposing), so traced "
+        "code returns `batch` time steps (one for batch 1) or fails when batch > time; eager is right"
+    ),
+)
+@pytest.mark.parametrize("batch", [1, 2])
+def test_keras_time_distributed_traced_matches_eager(rng, batch):
+    """Records the trap: the same check on ``TimeDistributed(Conv1D)`` over frames. Fails on
+    Keras 3.15.1 (an unexpected pass means Keras fixed it)."""
+    layer = keras.layers.TimeDistributed(keras.layers.Conv1D(3, 5, activation="relu"))
+    layer.build((None, None, 40, 1))
+    inputs = [rng.normal(size=(batch, frames, 40, 1)).astype(np.float32) for frames in (3, 7, 1)]
+    assert_traced_matches_eager(layer, inputs)

@@ -1,0 +1,115 @@
+"""SharedFrontEnd: config round trip, feature size, traced == eager, and equality with
+``FramedFrontEnd(padding="valid")`` holding the same weights."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasser.layers import FramedFrontEnd, SharedFrontEnd
+
+TINY = dict(filters=4, width=5, time_pool=2, channel_pool=2, frame_length=40, frame_step=10)
+SMALL = dict(filters=4, width=8, time_pool=2, channel_pool=2)  # the paper's 640 / 160 frames
+LENGTHS = (640, 1000, 3200, 8000)
+
+
+def randomize(layer: keras.layers.Layer, rng: np.random.Generator) -> list[np.ndarray]:
+    weights = [rng.normal(scale=0.3, size=w.shape).astype(np.float32) for w in layer.get_weights()]
+    layer.set_weights(weights)
+    return weights
+
+
+def assert_traced_matches_eager(layer, inputs, atol=1e-5):
+    """Same check as in test_framed_frontend.py: unknown batch and time under ``tf.function``."""
+    traced = tf.function(lambda x: layer(x), input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    for x in inputs:
+        eager = np.asarray(layer(x))
+        graph = np.asarray(traced(x))
+        assert graph.shape == eager.shape, f"traced {graph.shape} != eager {eager.shape} for input {x.shape}"
+        np.testing.assert_allclose(graph, eager, atol=atol)
+    assert traced.experimental_get_tracing_count() == 1
+
+
+def twins(rng: np.random.Generator, **config) -> tuple[SharedFrontEnd, FramedFrontEnd]:
+    """A shared and a 'valid' framed front end holding the same weights."""
+    shared = SharedFrontEnd(**config)
+    framed = FramedFrontEnd(padding="valid", **config)
+    shared.build((None, None))
+    framed.build((None, None))
+    # the same sublayer layout: names and shapes line up one to one
+    assert [(w.path.split("/", 1)[1], tuple(w.shape)) for w in shared.weights] == [
+        (w.path.split("/", 1)[1], tuple(w.shape)) for w in framed.weights
+    ]
+    weights = shared.get_weights()
+    # keep the initialised kernels, make the biases nonzero so they are compared too
+    weights = [w if w.ndim > 1 else rng.normal(scale=0.1, size=w.shape).astype(np.float32) for w in weights]
+    shared.set_weights(weights)
+    framed.set_weights(weights)
+    return shared, framed
+
+
+def test_config_round_trip():
+    layer = SharedFrontEnd(l2=1e-3, name="frontend", **TINY)
+    config = layer.get_config()
+    assert SharedFrontEnd.from_config(config).get_config() == config
+    assert {k: config[k] for k in TINY} == TINY and config["l2"] == 1e-3
+    serialized = keras.saving.serialize_keras_object(layer)
+    assert serialized["registered_name"] == "kerasser>SharedFrontEnd"
+    assert keras.saving.deserialize_keras_object(serialized).get_config() == config
+
+
+def test_rejects_step_not_multiple_of_pool():
+    with pytest.raises(ValueError, match="multiple of time_pool"):
+        SharedFrontEnd(time_pool=3)
+
+
+def test_paper_feature_size(rng):
+    """1,044 features a frame, like the framed front end with 'valid' padding."""
+    assert ((640 - 40 + 1) // 2 - 40 + 1) * 40 // 10 == 1044
+    layer = SharedFrontEnd()
+    assert layer.features == 1044 == FramedFrontEnd(padding="valid").features
+    out = layer(rng.normal(size=(1, 800)).astype(np.float32))
+    assert tuple(out.shape) == (1, 2, 1044)
+    assert layer.compute_output_shape((1, 800)) == (1, None, 1044)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_traced_matches_eager(rng, batch):
+    layer = SharedFrontEnd(**SMALL)
+    layer.build((None, None))
+    randomize(layer, rng)
+    inputs = [rng.normal(size=(batch, n)).astype(np.float32) for n in LENGTHS]
+    assert_traced_matches_eager(layer, inputs)
+    for x, n in zip(inputs, LENGTHS):
+        assert layer(x).shape[1] == (n - 640) // 160 + 1
+
+
+def test_equals_framed_valid_paper_config(rng):
+    """The equivalence the shared front end rests on, with the full default (paper) stack."""
+    shared, framed = twins(rng)
+    for n in (640, 1000, 2400, 4000):
+        x = rng.normal(size=(2, n)).astype(np.float32)
+        a, b = np.asarray(shared(x)), np.asarray(framed(x))
+        assert a.shape == b.shape == (2, (n - 640) // 160 + 1, 1044)
+        assert np.abs(b).max() > 0.1  # not trivially equal (all-zero ReLU outputs)
+        assert np.abs(a - b).max() <= 1e-5
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        TINY,
+        dict(TINY, width=4, time_pool=5),  # even width, pool 5 (step 10 still a multiple)
+        dict(TINY, frame_length=37, frame_step=6, time_pool=3, width=3),  # odd frame length
+    ],
+)
+def test_equals_framed_valid_small_configs(rng, config):
+    shared, framed = twins(rng, **config)
+    L, step = config["frame_length"], config["frame_step"]
+    for n in (L, L + 1, L + 3 * step, L + 7 * step + step // 2):
+        x = rng.normal(size=(2, n)).astype(np.float32)
+        a, b = np.asarray(shared(x)), np.asarray(framed(x))
+        assert a.shape == b.shape == (2, (n - L) // step + 1, framed.features)
+        np.testing.assert_allclose(a, b, atol=1e-5)

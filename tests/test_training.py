@@ -1,0 +1,109 @@
+"""Training and evaluation on a few real EmoDB clips (tiny budgets: one or two epochs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from kerasser.config import ModelConfig, TrainConfig
+from kerasser.corpora import read_baved, read_emodb
+from kerasser.run_evaluation import evaluate_run
+from kerasser.runs import RunError, RunPaths
+from kerasser.training import train
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1)
+
+
+def tiny_config(manifest, out, **model):
+    return TrainConfig(
+        corpora=(("manifest", str(manifest)),),
+        out=str(out),
+        model=ModelConfig(**{**TINY, **model}),
+        epochs=1,
+        batch_size=8,
+        learning_rate=1e-3,
+    )
+
+
+def metrics(run_dir):
+    with open(RunPaths(run_dir).metrics) as f:
+        return list(csv.DictReader(f))
+
+
+def test_run_folder_and_metrics(emodb_small, tmp_path):
+    result = train(tiny_config(emodb_small, tmp_path / "run"), write=lambda line: None)
+    paths = RunPaths(tmp_path / "run")
+    for p in (paths.config, paths.metrics, paths.best_model, paths.last_model, paths.state):
+        assert p.exists(), p
+    rows = metrics(paths.root)
+    assert len(rows) == 1
+    for t in ("arousal", "valence", "dominance"):
+        assert 0.0 <= float(rows[0][f"val_uar_{t}"]) <= 100.0
+    assert np.isfinite(float(rows[0]["loss"]))
+    assert result.epochs_done == 1 and result.best_epoch == 1
+    assert json.loads(paths.config.read_text())["model"]["tasks"] == ["arousal", "valence", "dominance"]
+
+
+def test_seed_makes_runs_repeatable(emodb_small, tmp_path):
+    for name in ("a", "b"):
+        train(tiny_config(emodb_small, tmp_path / name), write=lambda line: None)
+    a, b = metrics(tmp_path / "a"), metrics(tmp_path / "b")
+    assert float(a[0]["loss"]) == pytest.approx(float(b[0]["loss"]), rel=1e-5)
+    assert a[0]["val_uar"] == b[0]["val_uar"]
+
+
+def test_resume_continues_from_last_epoch(emodb_small, tmp_path):
+    config = tiny_config(emodb_small, tmp_path / "run")
+    train(config, write=lambda line: None)
+    with pytest.raises(RunError, match="already there"):
+        train(config, write=lambda line: None)
+    result = train(config, resume=True, epochs=2, write=lambda line: None)
+    assert result.epochs_done == 2
+    assert [r["epoch"] for r in metrics(tmp_path / "run")] == ["0", "1"]
+    assert json.loads(RunPaths(tmp_path / "run").config.read_text())["epochs"] == 2
+
+
+def test_missing_labels_are_masked_when_corpora_are_mixed(shared_data, manifest_writer, tmp_path):
+    """EmoDB (a, v, d) and BAVED (arousal only) train together: BAVED rows carry no valence or
+    dominance loss, and the run still scores all three tasks on dev."""
+    emodb = [u for u in read_emodb(shared_data / "emodb") if u.split in ("train", "dev")][::40]
+    baved = [u for u in read_baved(shared_data / "baved") if u.split in ("train", "dev")][::150]
+    manifest = manifest_writer(tmp_path / "mixed.csv", emodb + baved)
+    result = train(tiny_config(manifest, tmp_path / "run"), write=lambda line: None)
+    assert np.isfinite(result.best_dev_uar)
+    row = metrics(tmp_path / "run")[0]
+    assert all(np.isfinite(float(row[f"{t}_loss"])) for t in ("arousal", "valence", "dominance"))
+
+
+def test_evaluate_on_own_and_on_another_corpus(shared_data, emodb_small, manifest_writer, tmp_path):
+    train(tiny_config(emodb_small, tmp_path / "run", attention=False), write=lambda line: None)
+    report = evaluate_run(tmp_path / "run", split="test")
+    assert set(report["tasks"]) == {"arousal", "valence", "dominance"}
+    arousal = report["tasks"]["arousal"]
+    cm = np.array(arousal["confusion"])
+    assert cm.sum() == report["files"] == 6
+    recalls = [v for v in arousal["recall"].values() if v is not None]
+    assert arousal["uar"] == pytest.approx(np.mean(recalls))
+    assert RunPaths(tmp_path / "run").eval_report("manifest_test").exists()
+
+    baved = [u for u in read_baved(shared_data / "baved") if u.split == "test"][::60]
+    other = manifest_writer(tmp_path / "baved.csv", baved, tasks=("arousal",))
+    cross = evaluate_run(tmp_path / "run", split="test", corpora=[("manifest", str(other))])
+    assert set(cross["tasks"]) == {"arousal"}
+    assert cross["files"] == len(baved)
+
+
+def test_train_needs_dev_labels(emodb_small, tmp_path):
+    rows = list(csv.DictReader(open(emodb_small)))
+    no_dev = tmp_path / "nodev.csv"
+    with open(no_dev, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(r for r in rows if r["split"] != "dev")
+    with pytest.raises(ValueError, match="no dev utterances"):
+        train(tiny_config(no_dev, tmp_path / "run"), write=lambda line: None)
