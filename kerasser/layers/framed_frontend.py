@@ -61,7 +61,7 @@ class FramedFrontEnd(keras.layers.Layer):
 
     def call(self, waveform):
         batch = tf.shape(waveform)[0]
-        frames = frame(waveform[:, :, None], self.frame_length, self.frame_step)
+        frames = frame(tf.expand_dims(waveform, -1), self.frame_length, self.frame_step)
         count = tf.shape(frames)[1]
         x = tf.reshape(frames, [-1, self.frame_length, 1])  # fold frames into the batch
         x = self.conv2(self.pool(self.conv1(x)))

@@ -56,7 +56,7 @@ class SharedFrontEnd(keras.layers.Layer):
         self.conv2.build((None, None, self.filters))
 
     def call(self, waveform):
-        x = self.conv2(self.pool(self.conv1(waveform[:, :, None])))
+        x = self.conv2(self.pool(self.conv1(tf.expand_dims(waveform, -1))))
         x = channel_max_pool(x, self.channel_pool)  # [batch, steps, filters // channel_pool]
         frames = frame(x, self.frame_steps, self.frame_step // self.time_pool)
         shape = tf.shape(frames)
