@@ -34,10 +34,13 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
               help="Convolution padding (framed only; default valid, the paper used same).")
 @click.option("--l2", default=1e-4, show_default=True, type=click.FloatRange(min=0))
 @click.option("--dropout", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True))
+@click.option("--train-splits", default="train", show_default=True, help="Comma-separated splits to train on.")
+@click.option("--dev-split", default="dev", show_default=True, type=click.Choice(["dev", "test", "train", "none"]),
+              help="Split that picks the best epoch and stops early; none: train all epochs, keep the last.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
 @friendly_errors
 def train(corpus, data, tasks, attention, out, loss_weights, epochs, batch_size, lr, patience, seed,
-          frontend, padding, l2, dropout, resume):
+          frontend, padding, l2, dropout, train_splits, dev_split, resume):
     """Train the multi-task emotion model and keep the epoch with the best mean dev UAR.
 
     \b
@@ -73,5 +76,7 @@ def train(corpus, data, tasks, attention, out, loss_weights, epochs, batch_size,
         learning_rate=lr,
         patience=patience,
         seed=seed,
+        train_splits=tuple(s.strip() for s in train_splits.split(",") if s.strip()),
+        dev_split=None if dev_split == "none" else dev_split,
     )
     run_training(config)

@@ -68,8 +68,13 @@ class TrainConfig:
     learning_rate: float = 1e-4
     patience: int = 15
     seed: int = 0
+    train_splits: tuple[str, ...] = ("train",)
+    # None: no model selection; every epoch is trained and the last one is kept as best.keras
+    dev_split: str | None = "dev"
 
     def __post_init__(self):
+        if self.dev_split is not None and self.dev_split in self.train_splits:
+            raise ValueError(f"the {self.dev_split} split cannot be both trained on and used for selection")
         if self.loss_weights is not None and len(self.loss_weights) != len(self.model.tasks):
             raise ValueError(
                 f"{len(self.loss_weights)} loss weights given for {len(self.model.tasks)} tasks"
@@ -96,6 +101,7 @@ def train_config_from_dict(d: dict) -> TrainConfig:
     d = dict(d)
     d["corpora"] = tuple(tuple(c) for c in d["corpora"])
     d["model"] = model_config_from_dict(d["model"])
+    d["train_splits"] = tuple(d.get("train_splits", ("train",)))
     if d.get("loss_weights") is not None:
         d["loss_weights"] = tuple(d["loss_weights"])
     return TrainConfig(**d)

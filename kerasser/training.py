@@ -34,9 +34,12 @@ def read_corpora(corpora: Sequence[tuple[str, str]]) -> list[Utterance]:
     return utterances
 
 
-def select(utterances: Sequence[Utterance], split: str, tasks: Sequence[str]) -> list[Utterance]:
-    """Utterances of ``split`` that carry a label for at least one of ``tasks``."""
-    return [u for u in utterances if u.split == split and any(t in u.labels for t in tasks)]
+def select(
+    utterances: Sequence[Utterance], splits: str | Sequence[str], tasks: Sequence[str]
+) -> list[Utterance]:
+    """Utterances of ``splits`` (one name or several) with a label for at least one of ``tasks``."""
+    splits = (splits,) if isinstance(splits, str) else tuple(splits)
+    return [u for u in utterances if u.split in splits and any(t in u.labels for t in tasks)]
 
 
 def check_labels(utterances: Sequence[Utterance], tasks: Sequence[str], split: str) -> None:
@@ -73,11 +76,11 @@ class EpochLine(keras.callbacks.Callback):
         self.start = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        uars = " ".join(f"{t} {logs[f'{MONITOR}_{t}']:.1f}" for t in self.tasks)
-        self.write(
-            f"epoch {epoch + 1}/{self.epochs}  loss {logs['loss']:.4f}  dev UAR {uars}  "
-            f"mean {logs[MONITOR]:.1f}  ({time.monotonic() - self.start:.0f} s)"
-        )
+        line = f"epoch {epoch + 1}/{self.epochs}  loss {logs['loss']:.4f}"
+        if MONITOR in logs:
+            uars = " ".join(f"{t} {logs[f'{MONITOR}_{t}']:.1f}" for t in self.tasks)
+            line += f"  dev UAR {uars}  mean {logs[MONITOR]:.1f}"
+        self.write(f"{line}  ({time.monotonic() - self.start:.0f} s)")
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
@@ -98,19 +101,17 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 class SaveState(keras.callbacks.Callback):
     """Write state.json after each epoch (after last.keras is saved): what --resume needs."""
 
-    def __init__(self, paths: RunPaths, early: ResumableEarlyStopping):
+    def __init__(self, paths: RunPaths, early: ResumableEarlyStopping | None):
         super().__init__()
         self.paths, self.early = paths, early
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.early is None:  # no dev split: the last epoch is the one kept
+            best, best_epoch, wait = float("nan"), epoch + 1, 0
+        else:
+            best, best_epoch, wait = float(self.early.best), int(self.early.best_epoch) + 1, int(self.early.wait)
         write_json_atomic(
-            self.paths.state,
-            {
-                "epoch": epoch + 1,
-                "best": float(self.early.best),
-                "best_epoch": int(self.early.best_epoch) + 1,
-                "wait": int(self.early.wait),
-            },
+            self.paths.state, {"epoch": epoch + 1, "best": best, "best_epoch": best_epoch, "wait": wait}
         )
 
 
@@ -164,15 +165,17 @@ def train(
     keras.utils.set_random_seed(config.seed)
 
     utterances = read_corpora(config.corpora)
-    train_utts, dev_utts = select(utterances, "train", tasks), select(utterances, "dev", tasks)
-    check_labels(train_utts, tasks, "train")
-    check_labels(dev_utts, tasks, "dev")
+    train_utts = select(utterances, config.train_splits, tasks)
+    check_labels(train_utts, tasks, "+".join(config.train_splits))
+    dev_utts = []
+    if config.dev_split is not None:
+        dev_utts = select(utterances, config.dev_split, tasks)
+        check_labels(dev_utts, tasks, config.dev_split)
     write(f"train {len(train_utts)} utterances, dev {len(dev_utts)}; tasks {', '.join(tasks)}")
 
     log = data.DecodeLog()
     train_examples = data.decoded(train_utts, tasks, log)
     train_ds = data.batched(train_examples, config.batch_size, training=True, seed=config.seed)
-    dev_ds = data.make_dataset(dev_utts, tasks, config.batch_size, training=False, log=log)
 
     if state:
         model = keras.saving.load_model(paths.last_model)
@@ -186,24 +189,22 @@ def train(
     if initial_epoch >= config.epochs:
         write(f"nothing to do: {initial_epoch} of {config.epochs} epochs already done")
 
-    early = ResumableEarlyStopping(
-        resume_state=state, monitor=MONITOR, mode="max", patience=config.patience
-    )
-    callbacks = [
-        DevUAR(dev_ds, tasks),
-        EpochLine(config.epochs, tasks, write),
-        keras.callbacks.CSVLogger(str(paths.metrics), append=bool(state)),
-        keras.callbacks.ModelCheckpoint(
+    callbacks = [EpochLine(config.epochs, tasks, write), keras.callbacks.CSVLogger(str(paths.metrics), append=bool(state))]
+    early = None
+    if dev_utts:
+        dev_ds = data.make_dataset(dev_utts, tasks, config.batch_size, training=False, log=log)
+        early = ResumableEarlyStopping(resume_state=state, monitor=MONITOR, mode="max", patience=config.patience)
+        best = keras.callbacks.ModelCheckpoint(
             str(paths.best_model),
             monitor=MONITOR,
             mode="max",
             save_best_only=True,
             initial_value_threshold=state["best"] if state else None,
-        ),
-        keras.callbacks.ModelCheckpoint(str(paths.last_model)),
-        early,
-        SaveState(paths, early),
-    ]
+        )
+        callbacks = [DevUAR(dev_ds, tasks), *callbacks, best, early]
+    else:
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(paths.best_model)))
+    callbacks += [keras.callbacks.ModelCheckpoint(str(paths.last_model)), SaveState(paths, early)]
     # Keras writes its progress bar to stdout; stdout is for data, so send it to stderr.
     # Datasets of unknown length end an epoch by running out, which Keras warns about.
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
@@ -219,5 +220,8 @@ def train(
     final = read_state(paths) or {"epoch": initial_epoch, "best": float("nan"), "best_epoch": 0}
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) could not be decoded and were skipped")
-    write(f"best mean dev UAR {final['best']:.1f} at epoch {final['best_epoch']}; model: {paths.best_model}")
+    if early is None:
+        write(f"trained {final['epoch']} epochs without a dev split; model: {paths.best_model}")
+    else:
+        write(f"best mean dev UAR {final['best']:.1f} at epoch {final['best_epoch']}; model: {paths.best_model}")
     return TrainResult(paths.root, final["epoch"], final["best_epoch"], final["best"])

@@ -107,3 +107,19 @@ def test_train_needs_dev_labels(emodb_small, tmp_path):
         w.writerows(r for r in rows if r["split"] != "dev")
     with pytest.raises(ValueError, match="no dev utterances"):
         train(tiny_config(no_dev, tmp_path / "run"), write=lambda line: None)
+
+
+def test_without_dev_split_trains_on_train_and_dev_and_keeps_last_epoch(emodb_small, tmp_path):
+    import dataclasses
+
+    config = dataclasses.replace(
+        tiny_config(emodb_small, tmp_path / "run"), train_splits=("train", "dev"), dev_split=None, epochs=2
+    )
+    lines = []
+    result = train(config, write=lines.append)
+    assert lines[0].startswith("train 18 utterances, dev 0")
+    assert result.epochs_done == 2 and result.best_epoch == 2
+    assert "val_uar" not in metrics(tmp_path / "run")[0]
+    assert RunPaths(tmp_path / "run").best_model.exists()
+    with pytest.raises(ValueError, match="both trained on"):
+        dataclasses.replace(config, dev_split="dev")
