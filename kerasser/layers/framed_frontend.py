@@ -5,12 +5,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kerasser.layers.conv_stack import conv_output_length, make_conv_layers
+from kerasser.layers.conv_stack import ConvFrontEndBase
 from kerasser.layers.framing_ops import channel_max_pool, frame
 
 
 @keras.saving.register_keras_serializable(package="kerasser")
-class FramedFrontEnd(keras.layers.Layer):
+class FramedFrontEnd(ConvFrontEndBase):
     """Cut the waveform into frames and run the convolution stack on each frame on its own.
 
     Input: [batch, time] waveform sized by ``FramePadding`` (``time = (F-1)*step + length``).
@@ -26,33 +26,10 @@ class FramedFrontEnd(keras.layers.Layer):
 
     Masking: none consumed or produced; frames past an utterance's end are masked downstream by
     ``FramePadding``'s frame mask.
-    """
 
-    def __init__(
-        self,
-        filters: int = 40,
-        width: int = 40,
-        time_pool: int = 2,
-        channel_pool: int = 10,
-        padding: str = "same",
-        frame_length: int = 640,
-        frame_step: int = 160,
-        l2: float = 0.0,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.filters = filters
-        self.width = width
-        self.time_pool = time_pool
-        self.channel_pool = channel_pool
-        self.padding = padding
-        self.frame_length = frame_length
-        self.frame_step = frame_step
-        self.l2 = l2
-        self.conv1, self.pool, self.conv2 = make_conv_layers(filters, width, time_pool, padding, l2)
-        self.features = (
-            conv_output_length(frame_length, width, time_pool, padding) * filters // channel_pool
-        )
+    Arguments (see ``ConvFrontEndBase``): ``filters``, ``width``, ``time_pool``, ``channel_pool``,
+    ``padding`` ('same' as in the paper, or 'valid'), ``frame_length``, ``frame_step``, ``l2``.
+    """
 
     def build(self, input_shape):
         self.conv1.build((None, self.frame_length, 1))
@@ -67,19 +44,3 @@ class FramedFrontEnd(keras.layers.Layer):
         x = self.conv2(self.pool(self.conv1(x)))
         x = channel_max_pool(x, self.channel_pool)
         return tf.reshape(x, [batch, count, self.features])
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], None, self.features)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "width": self.width,
-            "time_pool": self.time_pool,
-            "channel_pool": self.channel_pool,
-            "padding": self.padding,
-            "frame_length": self.frame_length,
-            "frame_step": self.frame_step,
-            "l2": self.l2,
-        }

@@ -5,12 +5,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kerasser.layers.conv_stack import conv_output_length, make_conv_layers
+from kerasser.layers.conv_stack import ConvFrontEndBase
 from kerasser.layers.framing_ops import channel_max_pool, frame
 
 
 @keras.saving.register_keras_serializable(package="kerasser")
-class SharedFrontEnd(keras.layers.Layer):
+class SharedFrontEnd(ConvFrontEndBase):
     """The framed front end's features, computed once per utterance instead of once per frame.
 
     Frames overlap by 75 % (640-sample frames every 160 samples), so convolving each frame
@@ -24,32 +24,16 @@ class SharedFrontEnd(keras.layers.Layer):
     ``features = conv_output_length(frame_length, valid) * filters // channel_pool`` (1,044).
 
     Masking: none consumed or produced (see ``FramePadding``).
+
+    Arguments (see ``ConvFrontEndBase``): as ``FramedFrontEnd``; ``padding`` must be 'valid'.
     """
 
-    def __init__(
-        self,
-        filters: int = 40,
-        width: int = 40,
-        time_pool: int = 2,
-        channel_pool: int = 10,
-        frame_length: int = 640,
-        frame_step: int = 160,
-        l2: float = 0.0,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if frame_step % time_pool:
+    def __init__(self, padding: str = "valid", **kwargs):
+        if padding != "valid":
+            raise ValueError("the shared front end computes 'valid' convolutions only")
+        super().__init__(padding=padding, **kwargs)
+        if self.frame_step % self.time_pool:
             raise ValueError("frame_step must be a multiple of time_pool for shared convolutions")
-        self.filters = filters
-        self.width = width
-        self.time_pool = time_pool
-        self.channel_pool = channel_pool
-        self.frame_length = frame_length
-        self.frame_step = frame_step
-        self.l2 = l2
-        self.conv1, self.pool, self.conv2 = make_conv_layers(filters, width, time_pool, "valid", l2)
-        self.frame_steps = conv_output_length(frame_length, width, time_pool, "valid")
-        self.features = self.frame_steps * filters // channel_pool
 
     def build(self, input_shape):
         self.conv1.build((None, None, 1))
@@ -61,18 +45,3 @@ class SharedFrontEnd(keras.layers.Layer):
         frames = frame(x, self.frame_steps, self.frame_step // self.time_pool)
         shape = tf.shape(frames)
         return tf.reshape(frames, [shape[0], shape[1], self.features])
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], None, self.features)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "width": self.width,
-            "time_pool": self.time_pool,
-            "channel_pool": self.channel_pool,
-            "frame_length": self.frame_length,
-            "frame_step": self.frame_step,
-            "l2": self.l2,
-        }
