@@ -36,10 +36,10 @@ def cli():
 
 
 def _register():
-    from kerasser_cli import evaluate, train
+    from kerasser_cli import evaluate, export, label, train
 
-    cli.add_command(train.train)
-    cli.add_command(evaluate.evaluate)
+    for command in (train.train, evaluate.evaluate, export.export, label.label):
+        cli.add_command(command)
 
 
 _register()

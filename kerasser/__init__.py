@@ -21,6 +21,7 @@ _LAZY = {
     "evaluate_run": "kerasser.run_evaluation",
     "load_audio": ("kerasser.audio", "load"),
     "read_corpus": "kerasser.corpora",
+    "Labeler": "kerasser.labeling",
 }
 
 __all__ = ["TASKS", "TaskSpec", *_LAZY]

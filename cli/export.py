@@ -1,0 +1,53 @@
+"""``kerasser export``."""
+
+from __future__ import annotations
+
+import click
+
+from kerasser_cli.main import friendly_errors
+
+
+@click.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(),
+              help="Export folder to write, e.g. exported/NAME (an existing export there is replaced).")
+@click.option("--quantize", multiple=True, type=click.Choice(["int8", "float16", "dynamic"]),
+              help="Also write model_<kind>.tflite; repeatable.")
+@click.option("--name", default=None, help="Model name in metadata.json [default: the --out folder's name].")
+@friendly_errors
+def export(run, out, quantize, name):
+    """Export RUN's best model: model.keras, saved_model/, model.tflite, metadata.json.
+
+    The SavedModel and TFLite models take a raw 16 kHz mono waveform "waveform" [1, N] and
+    return per task the class probabilities "{task}" [1, classes] (and "{task}_attention"
+    [1, frames] for attention models). Each format is checked against the Keras model on real
+    clips; the export fails if the float formats differ by more than 1e-4. The folder is built
+    beside --out and moved into place only when complete.
+
+    \b
+    Example:
+      kerasser export runs/emodb --out exported/emodb-avde --quantize int8
+    """
+    from kerasser.export.exporter import ExportError, export_run
+
+    try:
+        result = export_run(run, out, quantize=quantize, name=name)
+    except ExportError as error:
+        raise click.ClickException(str(error))
+    md = result.metadata
+    click.echo(f"{md['name']}: {result.path}")
+    for role, entry in md["files"].items():
+        if entry.get("bytes") is not None:
+            click.echo(f"  {entry['path']:<22} {entry['bytes'] / 1e6:8.2f} MB")
+    parity = md["parity"]
+    count = parity["clips"]["count"]
+    click.echo(f"parity on {count} clips (max |probability difference| vs Keras, argmax agreement):")
+    for key in ("saved_model", "float32", *quantize):
+        p = parity[key]
+        line = f"  {key:<12} {p['max_abs_diff']:.2e}  {100 * p['argmax_agreement']:5.1f} %"
+        if p.get("test_uar_change"):
+            line += "  test UAR change " + ", ".join(f"{t} {d:+.1f}" for t, d in p["test_uar_change"].items())
+        click.echo(line)
+    if md["test"]:
+        uars = ", ".join(f"{t} {u:.1f}" for t, u in md["test"]["uar"].items())
+        click.echo(f"test UAR (Keras): {uars}")

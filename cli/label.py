@@ -1,0 +1,149 @@
+"""``kerasser label``: argument parsing only; the work is in kerasser.labeling_files and kerasser.writers."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from kerasser_cli.main import friendly_errors
+
+# Mirrors kerasser.labeling_files (not imported here so that ``--help`` stays instant).
+_MAX_UNSEGMENTED = 60
+_DEFAULT_SEGMENT = 10
+
+
+class _SetupError(click.ClickException):
+    """Nothing could be labelled (model or --resume file unusable): one ``Error:`` line, exit 2."""
+
+    exit_code = 2
+
+
+class _Counter:
+    """``labelling 12/40 files`` on a terminal's stderr, redrawn in place; silent otherwise."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.shown = total, enabled, False
+
+    def update(self, done: int) -> None:
+        if self.enabled:
+            click.echo(f"\rlabelling {done}/{self.total} files", nl=False, err=True)
+            self.shown = True
+
+    def message(self, text: str) -> None:
+        if self.shown:
+            click.echo("\r\x1b[K", nl=False, err=True)
+        click.echo(text, err=True)
+
+    def close(self) -> None:
+        if self.shown:
+            click.echo(err=True)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--model", "model_dir", type=click.Path(), default=None,
+    help="Exported model folder. [default: $KERASSER_MODEL, else the shipped exported/emodb-avde]",
+)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option(
+    "--recursive/--no-recursive", default=True, show_default=True,
+    help="Look for audio in subfolders of a folder argument too.",
+)
+@click.option(
+    "--segment", type=click.FloatRange(min=1.0), default=None, metavar="SECONDS",
+    help=f"Label every file in windows of SECONDS, one row per window (start/end columns). Without it, "
+    f"files longer than {_MAX_UNSEGMENTED} s are cut into {_DEFAULT_SEGMENT} s windows. A last window "
+    "shorter than 1 s joins the one before it.",
+)
+@click.option(
+    "--resume", "resume", type=click.Path(dir_okay=False), default=None, metavar="OUT",
+    help="Skip what the earlier output OUT (csv or jsonl, may end in a cut-off line) already has "
+    "(files with an error row there are not retried); no header is written when OUT is in the same "
+    "format, so: kerasser label DIR --resume out.csv >> out.csv",
+)
+@click.option("--backend", type=click.Choice(["tflite", "keras"]), default="tflite", show_default=True,
+              help="tflite: the TFLite model through LiteRT (no TensorFlow import); keras: the Keras model.")
+@click.option("--variant", type=click.Choice(["float32", "int8"]), default="float32", show_default=True,
+              help="TFLite model variant (tflite backend only).")
+@friendly_errors
+def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant):
+    """Predict arousal, valence, dominance, ... for audio files and folders: one row per file (or
+    per window of a long file) on stdout.
+
+    PATHS are audio files (always tried, whatever their extension) and folders (searched for the
+    extensions libsndfile reads: wav, flac, ogg, mp3, aiff, au, ..., case-insensitive; hidden files
+    skipped). Files come in the order given, a folder's files sorted by path.
+
+    Columns: path, duration, start, end (seconds), then per task the predicted class and each class'
+    probability (arousal, arousal_low, arousal_mid, arousal_high, ...), then error (empty when fine).
+    Each row is flushed as it is written. A progress counter goes to stderr when it is a terminal.
+
+    Exit status: 0 when every file was labelled; 1 when at least one file (or window) could not be
+    labelled (its row has the reason in 'error' and '<path>: <reason>' is printed on stderr; the
+    other files are still labelled); 2 when nothing could be labelled (bad options, a model that
+    cannot be loaded, an unusable --resume file).
+    """
+    if backend == "keras" and variant != "float32":
+        raise click.UsageError("--variant applies to the tflite backend only")
+
+    from kerasser.labeling import Labeler
+    from kerasser.labeling_files import find_audio, label_files
+    from kerasser.writers import columns, make_writer, read_previous
+
+    previous = None
+    if resume is not None:
+        try:
+            previous = read_previous(resume)
+        except (OSError, ValueError) as err:
+            raise _SetupError(f"cannot resume from {resume}: {_one_line(err)}") from None
+    try:
+        labeler = Labeler.load(model_dir, backend=backend, variant=variant)
+    except Exception as err:  # any failure to load is the model folder's: one line, no traceback
+        raise _SetupError(_one_line(err) or type(err).__name__) from None
+
+    cols = columns(labeler.tasks)
+    header = True
+    if previous is not None and previous.has_header_for(fmt):
+        if fmt == "csv" and previous.columns != cols:
+            raise _SetupError(
+                f"cannot resume into {resume}: its columns are not this model's "
+                f"({len(previous.columns)} vs {len(cols)}); write to a new file"
+            )
+        header = False
+
+    out = sys.stdout
+    try:
+        out.reconfigure(errors="surrogateescape")  # paths that are not valid UTF-8 go out as they came
+    except (AttributeError, ValueError, OSError):
+        pass
+    sources = find_audio(paths, recursive=recursive)
+    counter = _Counter(len(sources), enabled=sys.stderr.isatty())
+    try:
+        if previous is not None:
+            previous.trim_if_same_file(out)  # drop a cut-off last line before appending to it
+        writer = make_writer(fmt, out, cols, header=header)
+        summary = label_files(
+            labeler, sources, writer, segment=segment, previous=previous,
+            on_error=lambda path, reason: counter.message(f"{_escape(path)}: {reason}"),
+            on_progress=counter.update,
+        )
+    except BrokenPipeError:  # e.g. `kerasser label dir | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+    finally:
+        counter.close()
+    if summary.failed:
+        click.echo(f"{summary.failed} of {summary.files} files could not be labelled", err=True)
+        sys.exit(1)
+
+
+def _one_line(err: object) -> str:
+    return " ".join(str(err).split())
+
+
+def _escape(path: str) -> str:
+    return path.replace("\n", "\\n").replace("\r", "\\r")

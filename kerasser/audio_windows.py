@@ -1,0 +1,144 @@
+"""Windowed reading of long audio files with bounded memory.
+
+:func:`probe` reads a file's header only; :func:`plan_windows` cuts a duration into windows;
+:func:`read_windows` decodes one window at a time (``SoundFile.seek`` + ``read(frames)``), and
+down-mixes, resamples (soxr, per window) and checks it like :func:`kerasser.audio.load`, so an
+hour-long file never sits in memory whole. Failures are :class:`kerasser.audio.AudioError` with the
+same one-line reasons as ``load``. Imports numpy, soundfile and soxr only (through ``kerasser.audio``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+
+import numpy as np
+import soundfile as sf
+
+from kerasser.audio import SAMPLE_RATE, AudioError, _describe, from_array
+
+# A last window shorter than this (in seconds) joins the window before it, so that no row stands
+# for a fragment too short to judge (a 25.3 s file in 10 s windows: 0-10, 10-25.3).
+MIN_LAST_WINDOW = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioInfo:
+    """Header facts of an audio file: ``frames`` per channel at its own ``sample_rate``."""
+
+    path: str
+    frames: int
+    sample_rate: int
+    channels: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.sample_rate
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """Seconds ``start`` to ``end`` of a file, and its 16 kHz mono ``waveform`` (float32)."""
+
+    start: float
+    end: float
+    waveform: np.ndarray
+
+
+def _check_openable(name: str) -> None:
+    if not os.path.exists(name):
+        raise AudioError(name, "no such file")
+    if os.path.isdir(name):
+        raise AudioError(name, "is a directory, not an audio file")
+    try:
+        with open(name, "rb"):  # libsndfile would only say "System error" (e.g. permission denied)
+            pass
+    except OSError as err:
+        raise AudioError(name, f"cannot read ({_describe(err)})") from None
+
+
+def _libsndfile_error(name: str, err: BaseException) -> AudioError:
+    if isinstance(err, sf.LibsndfileError):
+        return AudioError(name, f"not a readable audio file ({err.error_string.rstrip('.')})")
+    return AudioError(name, f"cannot read ({_describe(err)})")
+
+
+_READ_ERRORS = (sf.LibsndfileError, OSError, RuntimeError, ValueError, TypeError, MemoryError)
+
+
+def probe(path: str | os.PathLike) -> AudioInfo:
+    """Frames, sample rate and channels from the file's header (nothing decoded)."""
+    name = os.fspath(path)
+    _check_openable(name)
+    try:
+        info = sf.info(name)
+    except _READ_ERRORS as err:
+        raise _libsndfile_error(name, err) from None
+    if not info.samplerate or info.samplerate <= 0:
+        raise AudioError(name, f"invalid sample rate {info.samplerate}")
+    if info.frames <= 0 or info.channels <= 0:
+        raise AudioError(name, "empty audio")
+    return AudioInfo(name, int(info.frames), int(info.samplerate), int(info.channels))
+
+
+def plan_windows(
+    duration: float, window: float, min_last: float = MIN_LAST_WINDOW
+) -> list[tuple[float, float]]:
+    """``[(start, end), ...]`` seconds: consecutive windows of ``window`` seconds covering ``duration``.
+
+    The last window is what remains; if that is shorter than ``min_last`` seconds (and not the
+    only window) it is joined to the window before it.
+    """
+    if window <= 0:
+        raise ValueError(f"window must be positive, got {window}")
+    if duration <= 0:
+        return []
+    count = max(1, int(np.ceil(duration / window - 1e-9)))
+    bounds = [(i * window, min((i + 1) * window, duration)) for i in range(count)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < min_last:
+        bounds[-2:] = [(bounds[-2][0], duration)]
+    return bounds
+
+
+def read_windows(
+    path: str | os.PathLike,
+    bounds: list[tuple[float, float]],
+    target_rate: int = SAMPLE_RATE,
+) -> Iterator[Window]:
+    """Decode the windows ``bounds`` (seconds, as from :func:`plan_windows`) one at a time.
+
+    Each window is read with a seek and a bounded ``read``; only one window's samples are in
+    memory at a time. A window that ends early (the header over-stated the length) is cut short
+    and reading stops after it; decoding errors raise :class:`AudioError` when that window is
+    reached, after the windows before it were yielded.
+    """
+    name = os.fspath(path)
+    _check_openable(name)
+    try:
+        f = sf.SoundFile(name)
+    except _READ_ERRORS as err:
+        raise _libsndfile_error(name, err) from None
+    with f:
+        rate = f.samplerate
+        if not rate or rate <= 0:
+            raise AudioError(name, f"invalid sample rate {rate}")
+        for start, end in bounds:
+            first = int(round(start * rate))
+            count = int(round(end * rate)) - first
+            if count <= 0:
+                continue
+            try:
+                if f.seekable() and f.tell() != first:
+                    f.seek(first)
+                samples = f.read(count, dtype="float32", always_2d=True)
+            except _READ_ERRORS as err:
+                raise _libsndfile_error(name, err) from None
+            if samples.shape[0] == 0:
+                return
+            waveform = from_array(samples, rate, name=name, target_rate=target_rate)
+            got_end = end if samples.shape[0] == count else (first + samples.shape[0]) / rate
+            yield Window(start, got_end, waveform)
+            if samples.shape[0] < count:
+                return

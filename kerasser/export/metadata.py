@@ -1,0 +1,231 @@
+"""metadata.json of an export folder: what the model takes and gives, where it came from, how
+faithful each format is. Plain Python (no TensorFlow), so the TFLite runtime can read it.
+
+Schema (format_version 1; ``null`` where a figure could not be computed)::
+
+  format_version    1
+  name              export name (default: the export folder's name)
+  kerasser_version  version that wrote the export
+  created           UTC time, ISO 8601
+  sample_rate       16000
+  frame_length      samples per frame (640 = 40 ms); frame_step: hop (160 = 10 ms)
+  input             {"name": "waveform", "dtype": "float32", "shape": [1, null], "min_samples": 1, ...}
+  signature         "serving_default" (SavedModel and TFLite)
+  tasks             [{"name", "classes" (in output order), "output", "attention_output" or null}]
+  attention         true when every task has a ``{task}_attention`` output
+  outputs           [{"name", "dtype", "shape", "description"}] sorted by name
+  files             {role: {"path", "bytes"}} for every file written; roles: keras, saved_model
+                    (bytes summed over the folder), tflite_float32, and tflite_int8 /
+                    tflite_float16 / tflite_dynamic when quantised; metadata ({"path"} only)
+  tflite            {"output_order": output names in the order of the raw output tensors (for
+                    runtimes that ignore signatures), "operators": every op in model.tflite,
+                    "variants": {variant: {"ops", "weights", "activations", ...}}}
+  model             the ModelConfig
+  training          {"run", "corpora", "train_splits", "dev_split", "epochs", "seed", "batch_size",
+                    "learning_rate", "epochs_done", "best_epoch", "best_dev_uar"}
+  test              {"split", "corpora", "files", "uar": {task: %}, "mean_uar"} from the Keras model,
+                    or null with "test_skipped" giving the reason
+  parity            {"tolerance", "reference", "clips": {"count", "splits", "files"}, "saved_model": {...},
+                    "float32": {...}, and per quantised variant {...}}; each entry has
+                    "max_abs_diff" (probabilities), "max_abs_diff_attention", "argmax_agreement"
+                    (fraction of clip x task pairs), "argmax_agreement_per_task",
+                    "argmax_mismatches" ([{"clip", "task"}]), "passed"
+                    (float formats: diff <= tolerance and every argmax equal; quantised: null);
+                    quantised entries add "test_uar", "test_uar_change" (vs the float32 TFLite
+                    model on the same test clips, points) and "mean_test_uar_change" (the float32
+                    entry then has "test_uar" too); int8 adds "aim" and "within_aim" (every task's
+                    UAR drop <= 1 point); all null/absent without a test split
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+from pathlib import Path
+
+FORMAT_VERSION = 1
+METADATA_FILE = "metadata.json"
+KERAS_FILE = "model.keras"
+SAVED_MODEL_DIR = "saved_model"
+TFLITE_FILES = {
+    "float32": "model.tflite",
+    "int8": "model_int8.tflite",
+    "float16": "model_float16.tflite",
+    "dynamic": "model_dynamic.tflite",
+}
+VARIANTS = tuple(TFLITE_FILES)
+QUANTIZATIONS = ("int8", "float16", "dynamic")
+SIGNATURE_KEY = "serving_default"
+INPUT_NAME = "waveform"
+
+
+def attention_output(task: str) -> str:
+    return f"{task}_attention"
+
+
+def tflite_role(variant: str) -> str:
+    return f"tflite_{variant}"
+
+
+def output_specs(
+    tasks: list[tuple[str, tuple[str, ...]]], attention: bool, frame_length: int, frame_step: int
+) -> list[dict]:
+    """The serving outputs, sorted by name (the order of a flattened output dict)."""
+    specs = []
+    for name, classes in tasks:
+        specs.append(
+            {
+                "name": name,
+                "dtype": "float32",
+                "shape": [1, len(classes)],
+                "description": f"{name} class probabilities, in the order of tasks[].classes",
+            }
+        )
+        if attention:
+            specs.append(
+                {
+                    "name": attention_output(name),
+                    "dtype": "float32",
+                    "shape": [1, None],
+                    "description": f"{name} attention weight of each frame (sum 1); frames = 1 + "
+                    f"ceil(max(0, samples - {frame_length}) / {frame_step})",
+                }
+            )
+    return sorted(specs, key=lambda s: s["name"])
+
+
+def file_entry(root: Path, relative: str) -> dict:
+    """``{"path", "bytes"}`` of a file or folder (bytes summed over the folder) under ``root``."""
+    path = root / relative
+    if path.is_dir():
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    else:
+        size = path.stat().st_size
+    return {"path": relative, "bytes": size}
+
+
+def kerasser_version() -> str:
+    try:
+        from kerasser import __version__
+
+        return __version__
+    except ImportError:  # kerasser imported as a bare namespace (a stale editable install)
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("kerasser")
+        except PackageNotFoundError:
+            return "unknown"
+
+
+def build_metadata(
+    *,
+    name: str,
+    config,
+    state: dict | None,
+    run_dir: str,
+    files: dict[str, dict],
+    tflite: dict,
+    test: dict | None,
+    test_skipped: str | None,
+    parity: dict,
+) -> dict:
+    """The metadata.json document. ``config`` is the run's TrainConfig, ``state`` its state.json."""
+    import dataclasses
+
+    from kerasser.tasks import TASKS
+
+    model = config.model
+    audio = model.audio
+    tasks = [(t, TASKS[t].classes) for t in model.tasks]
+    state = state or {}
+    best_dev = state.get("best")
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "kerasser_version": kerasser_version(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "sample_rate": audio.sample_rate,
+        "frame_length": audio.frame_length,
+        "frame_step": audio.frame_step,
+        "input": {
+            "name": INPUT_NAME,
+            "dtype": "float32",
+            "shape": [1, None],
+            "min_samples": 1,
+            "description": f"raw mono waveform at {audio.sample_rate} Hz, full scale 1.0, batch 1, "
+            "any length",
+        },
+        "signature": SIGNATURE_KEY,
+        "tasks": [
+            {
+                "name": t,
+                "classes": list(classes),
+                "output": t,
+                "attention_output": attention_output(t) if model.attention else None,
+            }
+            for t, classes in tasks
+        ],
+        "attention": bool(model.attention),
+        "outputs": output_specs(tasks, model.attention, audio.frame_length, audio.frame_step),
+        "files": files,
+        "tflite": tflite,
+        "model": dataclasses.asdict(model),
+        "training": {
+            "run": run_dir,
+            "corpora": [list(c) for c in config.corpora],
+            "train_splits": list(config.train_splits),
+            "dev_split": config.dev_split,
+            "epochs": config.epochs,
+            "seed": config.seed,
+            "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate,
+            "epochs_done": state.get("epoch"),
+            "best_epoch": state.get("best_epoch"),
+            "best_dev_uar": best_dev if isinstance(best_dev, (int, float)) and best_dev == best_dev else None,
+        },
+        "test": test,
+        "test_skipped": test_skipped,
+        "parity": parity,
+    }
+
+
+def json_safe(value):
+    """``value`` with NaN/inf floats as None and NumPy scalars and tuples as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # NumPy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_metadata(folder: Path, metadata: dict) -> Path:
+    path = Path(folder) / METADATA_FILE
+    path.write_text(json.dumps(json_safe(metadata), indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def read_metadata(model_dir: str | os.PathLike) -> dict:
+    """The metadata of an export folder; FileNotFoundError or ValueError, one line naming the path."""
+    path = Path(model_dir) / METADATA_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (not a kerasser export folder?)")
+    try:
+        metadata = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: unreadable metadata ({' '.join(str(error).split())})") from None
+    version = metadata.get("format_version") if isinstance(metadata, dict) else None
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"{path}: no valid format_version")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: export format {version} is newer than this kerasser reads ({FORMAT_VERSION}); "
+            "upgrade kerasser"
+        )
+    return metadata

@@ -1,0 +1,194 @@
+"""TFLite export: float32, full-integer int8, float16 and dynamic-range variants.
+
+Every variant has the serving contract of ``kerasser.export.saved_model``, as a TFLite signature:
+``serving_default``, input ``waveform`` float32 [1, N] (raw 16 kHz mono, any N >= 1; resize the
+input tensor per utterance), outputs ``{task}`` float32 [1, classes] and, for attention models,
+``{task}_attention`` float32 [1, frames]. Only TFLITE_BUILTINS ops (no Flex / SELECT_TF_OPS), so
+the plain LiteRT runtime (``ai_edge_litert``) runs them.
+
+Why the graph is frozen first: converted straight from the Keras model or a SavedModel, the GRU's
+while-loop body reads resource variables, and the TFLite model fails at run time
+(``READ_VARIABLE ... variable != nullptr ... Node (WHILE) failed to invoke``). Freezing the
+serving function (variables -> constants) converts with builtins only and runs at any length. A
+frozen function returns a flat list (``Identity``, ``Identity_1``, ...); ``FrozenServing`` wraps it
+in a ``tf.function`` that rebuilds the output dict, so the converted model gets a signature with
+named outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from kerasser.export.metadata import INPUT_NAME, QUANTIZATIONS, VARIANTS
+from kerasser.export.saved_model import input_spec, serving_function
+
+# What each variant is, for metadata.json.
+VARIANT_INFO = {
+    "float32": {"ops": "TFLITE_BUILTINS", "weights": "float32", "activations": "float32"},
+    "int8": {
+        "ops": "TFLITE_BUILTINS_INT8",
+        "weights": "int8",
+        "activations": "int8",
+        "input_output": "float32 (quantised inside the model)",
+    },
+    "float16": {"ops": "TFLITE_BUILTINS", "weights": "float16", "activations": "float32"},
+    "dynamic": {
+        "ops": "TFLITE_BUILTINS",
+        "weights": "int8",
+        "activations": "float32 (int8 kernels where supported)",
+    },
+}
+
+
+class FrozenServing(tf.Module):
+    """The serving function with its variables frozen into constants; ``serving`` is a
+    ``tf.function`` (``waveform`` [1, None] -> output dict) the converter takes with this module."""
+
+    def __init__(self, model: keras.Model):
+        super().__init__()
+        traced = tf.function(serving_function(model), input_signature=[input_spec()])
+        concrete = traced.get_concrete_function()
+        self._frozen = convert_variables_to_constants_v2(concrete)
+        self._structure = concrete.structured_outputs
+        self.output_names = sorted(self._structure)
+        self.serving = tf.function(self._serve, input_signature=[input_spec()])
+
+    def _serve(self, waveform):
+        return tf.nest.pack_sequence_as(self._structure, self._frozen(waveform))
+
+
+def freeze(model: keras.Model | FrozenServing) -> FrozenServing:
+    """``model`` frozen for conversion (returned as is if it already is)."""
+    return model if isinstance(model, FrozenServing) else FrozenServing(model)
+
+
+def _converter(model: keras.Model | FrozenServing) -> tf.lite.TFLiteConverter:
+    module = freeze(model)
+    concrete = module.serving.get_concrete_function()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter
+
+
+def _write(content: bytes, path: str | os.PathLike) -> bytes:
+    with open(path, "wb") as f:
+        f.write(content)
+    return content
+
+
+def export_float32(model: keras.Model | FrozenServing, path: str | os.PathLike) -> bytes:
+    """Write the float32 TFLite model to ``path``; returns its bytes.
+
+    Signature ``serving_default``: input ``waveform`` float32 [1, N] (raw 16 kHz mono, N >= 1,
+    resizable); outputs ``{task}`` float32 [1, classes] and ``{task}_attention`` float32
+    [1, frames] (attention models). TFLITE_BUILTINS only; float32 weights and activations.
+    """
+    return _write(_converter(model).convert(), path)
+
+
+def export_int8(
+    model: keras.Model | FrozenServing, path: str | os.PathLike, representative: Iterable[np.ndarray]
+) -> bytes:
+    """Write the full-integer TFLite model to ``path``; returns its bytes.
+
+    Same signature as ``export_float32`` (float32 ``waveform`` in, float32 outputs out: the
+    model quantises its input and dequantises its outputs). Weights and activations are int8
+    (TFLITE_BUILTINS_INT8, no float fallback ops), calibrated on ``representative``: 1-D float32
+    16 kHz waveforms (the run's training audio), each run through the model once.
+    """
+    clips = [np.asarray(w, np.float32) for w in representative]
+    if not clips:
+        raise ValueError("int8 quantisation needs at least one representative waveform")
+
+    def dataset():
+        for w in clips:
+            yield {INPUT_NAME: w[None]}
+
+    converter = _converter(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    with warnings.catch_warnings():  # calibration runs tf.lite.Interpreter, which warns it is deprecated
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        return _write(converter.convert(), path)
+
+
+def export_float16(model: keras.Model | FrozenServing, path: str | os.PathLike) -> bytes:
+    """Write the float16-weight TFLite model to ``path``; returns its bytes.
+
+    Same signature as ``export_float32``. Weights are stored as float16 and dequantised to
+    float32 at load time; activations stay float32. TFLITE_BUILTINS only.
+    """
+    converter = _converter(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    return _write(converter.convert(), path)
+
+
+def export_dynamic(model: keras.Model | FrozenServing, path: str | os.PathLike) -> bytes:
+    """Write the dynamic-range TFLite model to ``path``; returns its bytes.
+
+    Same signature as ``export_float32``. Weights are int8; activations are float32, quantised
+    on the fly by the kernels that support it (no calibration data). TFLITE_BUILTINS only.
+    """
+    converter = _converter(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return _write(converter.convert(), path)
+
+
+EXPORTERS: dict[str, Callable[..., bytes]] = {
+    "float32": export_float32,
+    "int8": export_int8,
+    "float16": export_float16,
+    "dynamic": export_dynamic,
+}
+assert tuple(EXPORTERS) == VARIANTS and set(QUANTIZATIONS) < set(EXPORTERS)
+
+
+def export_tflite(
+    model: keras.Model | FrozenServing,
+    path: str | os.PathLike,
+    variant: str = "float32",
+    representative: Iterable[np.ndarray] | None = None,
+) -> bytes:
+    """``export_<variant>(model, path)``; ``representative`` is needed (only) for int8."""
+    if variant not in EXPORTERS:
+        raise ValueError(f"unknown TFLite variant {variant!r}; expected one of {', '.join(EXPORTERS)}")
+    if variant == "int8":
+        if representative is None:
+            raise ValueError("int8 quantisation needs representative waveforms")
+        return export_int8(model, path, representative)
+    return EXPORTERS[variant](model, path)
+
+
+def _operator_codes(content: bytes) -> list[tuple[str, bool]]:
+    """``(name, is_custom)`` per operator code of a TFLite flatbuffer, all subgraphs included."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    codes = []
+    for i, code in enumerate(model.operatorCodes):
+        if code.customCode:
+            custom = code.customCode
+            codes.append((custom.decode() if isinstance(custom, bytes) else str(custom), True))
+        else:
+            codes.append((str(flatbuffer_utils.opcode_to_name(model, i)), False))
+    return codes
+
+
+def operator_names(content: bytes) -> list[str]:
+    """Every operator of a TFLite flatbuffer, in all subgraphs (while-loop bodies included),
+    sorted: builtin names (``CONV_2D``) and custom codes (a Flex op appears as ``Flex<Op>``)."""
+    return sorted({name for name, _ in _operator_codes(content)})
+
+
+def custom_ops(content: bytes) -> list[str]:
+    """The non-builtin operators (Flex ops among them) of a TFLite flatbuffer; [] for ours."""
+    return sorted({name for name, custom in _operator_codes(content) if custom})

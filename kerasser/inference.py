@@ -1,0 +1,214 @@
+"""Run an exported model (``kerasser export``) on waveforms.
+
+    model = load_exported(default_model_dir())          # TFLite, float32
+    out = model.predict(waveform)                       # 1-D float32 at model.sample_rate
+    out["arousal"]            -> probabilities [classes], classes as in model.tasks
+    out["arousal_attention"]  -> attention weights [frames] (attention models only)
+
+The TFLite backend needs only NumPy and ``ai_edge_litert`` (the LiteRT runtime): this module
+imports no TensorFlow at module level, and the TFLite path never imports it. The Keras backend
+loads ``model.keras`` and imports TensorFlow when it is created.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from kerasser.export.metadata import (
+    INPUT_NAME,
+    KERAS_FILE,
+    SIGNATURE_KEY,
+    TFLITE_FILES,
+    VARIANTS,
+    read_metadata,
+    tflite_role,
+)
+
+BACKENDS = ("tflite", "keras")
+MODEL_ENV = "KERASSER_MODEL"
+DEFAULT_MODEL = "emodb-avde"
+
+
+def default_model_dir() -> Path:
+    """The shipped model folder: ``$KERASSER_MODEL`` if set, else ``<repo>/exported/emodb-avde``
+    (found relative to the kerasser package). FileNotFoundError (one line, naming the path) if
+    the folder does not exist."""
+    env = os.environ.get(MODEL_ENV)
+    if env:
+        path = Path(env).expanduser()
+        source = f"${MODEL_ENV}"
+    else:  # <repo>/exported/...: this file is <repo>/kerasser/inference.py
+        path = Path(__file__).resolve().parent.parent / "exported" / DEFAULT_MODEL
+        source = "default model"
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"{path}: no such model folder ({source}; make one with kerasser export, or set {MODEL_ENV})"
+        )
+    return path
+
+
+def _waveform(waveform) -> np.ndarray:
+    w = np.asarray(waveform)
+    if w.ndim != 1:
+        raise ValueError(f"expected a 1-D waveform (mono samples), got shape {w.shape}")
+    if w.size == 0:
+        raise ValueError("expected at least one sample, got an empty waveform")
+    if not np.issubdtype(w.dtype, np.floating):
+        raise ValueError(f"expected float samples (full scale 1.0), got {w.dtype}")
+    return np.ascontiguousarray(w, dtype=np.float32)
+
+
+class TFLiteRunner:
+    """One LiteRT interpreter for a kerasser ``.tflite`` file, reused across calls: each call
+    resizes the ``waveform`` input to [1, N] (only when N changes), runs it and returns
+    ``{output name: array without the batch axis}``. Outputs are named by the model's
+    ``serving_default`` signature, or by ``output_order`` for a model without one. Thread-safe
+    (calls are serialised)."""
+
+    def __init__(
+        self, path: str | os.PathLike, output_order: list[str] | None = None, num_threads: int | None = None
+    ):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise ImportError(
+                "the TFLite backend needs the LiteRT runtime: pip install ai-edge-litert"
+            ) from None
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such file")
+        self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
+        self._lock = threading.Lock()
+        signatures = self._interpreter.get_signature_list()
+        if SIGNATURE_KEY in signatures:
+            runner = self._interpreter.get_signature_runner(SIGNATURE_KEY)
+            self._input = runner.get_input_details()[INPUT_NAME]["index"]
+            self._outputs = {name: d["index"] for name, d in runner.get_output_details().items()}
+        else:
+            if output_order is None:
+                raise ValueError(f"{self.path}: no {SIGNATURE_KEY} signature and no output order given")
+            self._input = self._interpreter.get_input_details()[0]["index"]
+            details = self._interpreter.get_output_details()
+            if len(details) != len(output_order):
+                raise ValueError(
+                    f"{self.path}: {len(details)} outputs, but the metadata names {len(output_order)}"
+                )
+            self._outputs = {name: d["index"] for name, d in zip(output_order, details)}
+        self._length = None
+
+    @property
+    def output_names(self) -> list[str]:
+        return sorted(self._outputs)
+
+    def raw_output_order(self) -> list[str]:
+        """Output names in the order of the interpreter's raw output tensors."""
+        by_index = {index: name for name, index in self._outputs.items()}
+        return [by_index[d["index"]] for d in self._interpreter.get_output_details()]
+
+    def __call__(self, waveform: np.ndarray) -> dict[str, np.ndarray]:
+        w = _waveform(waveform)
+        with self._lock:
+            if self._length != w.shape[0]:
+                self._interpreter.resize_tensor_input(self._input, [1, w.shape[0]], strict=False)
+                self._interpreter.allocate_tensors()
+                self._length = w.shape[0]
+            self._interpreter.set_tensor(self._input, w[None])
+            self._interpreter.invoke()
+            get = self._interpreter.get_tensor
+            return {name: np.array(get(index)[0]) for name, index in self._outputs.items()}
+
+
+class KerasRunner:
+    """``model.keras`` with attention outputs added, called with ``length`` = the waveform's
+    length (traced once for [1, any length]); same outputs as ``TFLiteRunner``. Imports
+    TensorFlow."""
+
+    def __init__(self, path: str | os.PathLike):
+        import keras
+        import tensorflow as tf
+
+        import kerasser.layers  # noqa: F401  (registers the custom layers)
+        from kerasser.model import with_attention_outputs
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such file")
+        model = with_attention_outputs(keras.saving.load_model(self.path, compile=False))
+        spec = {"waveform": tf.TensorSpec([1, None], tf.float32), "length": tf.TensorSpec([1], tf.int32)}
+        self._model = model
+        self._call = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
+
+    def __call__(self, waveform: np.ndarray) -> dict[str, np.ndarray]:
+        w = _waveform(waveform)
+        inputs = {"waveform": w[None], "length": np.array([w.shape[0]], np.int32)}
+        out = self._call(inputs)
+        return {name: np.asarray(value)[0] for name, value in out.items()}
+
+
+class ExportedModel:
+    """A loaded export. ``metadata`` is its metadata.json, ``tasks`` a list of ``(task, classes)``
+    in output order, ``sample_rate`` the rate ``predict`` expects (16000)."""
+
+    def __init__(self, model_dir: Path, metadata: dict, backend: str, variant: str, runner):
+        self.model_dir = model_dir
+        self.metadata = metadata
+        self.backend = backend
+        self.variant = variant
+        self.sample_rate: int = int(metadata["sample_rate"])
+        self.tasks: list[tuple[str, tuple[str, ...]]] = [
+            (t["name"], tuple(t["classes"])) for t in metadata["tasks"]
+        ]
+        self.attention: bool = bool(metadata.get("attention"))
+        self.name: str = metadata.get("name", model_dir.name)
+        self._runner = runner
+
+    def predict(self, waveform: np.ndarray) -> dict[str, np.ndarray]:
+        """``waveform``: 1-D float32 samples at ``sample_rate`` (mono, full scale 1.0, at least
+        one sample). Returns ``{task: probabilities [classes]}`` and, for attention models,
+        ``{task}_attention: [frames]`` (float32)."""
+        return self._runner(waveform)
+
+    def __repr__(self) -> str:
+        tasks = [t for t, _ in self.tasks]
+        return f"ExportedModel({self.name!r}, {self.backend}, {self.variant}, tasks={tasks})"
+
+
+def load_exported(
+    model_dir: str | os.PathLike | None = None,
+    backend: str = "tflite",
+    variant: str = "float32",
+    *,
+    num_threads: int | None = None,
+) -> ExportedModel:
+    """Load an export folder (``None``: ``default_model_dir()``).
+
+    ``backend="tflite"`` runs ``model.tflite`` (or ``model_<variant>.tflite``) with LiteRT;
+    ``backend="keras"`` runs ``model.keras`` (float32 only) with TensorFlow. Missing folders and
+    files raise FileNotFoundError naming the path."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    root = Path(model_dir) if model_dir is not None else default_model_dir()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such model folder")
+    metadata = read_metadata(root)
+    if backend == "keras":
+        if variant != "float32":
+            raise ValueError(f"the keras backend runs the float32 model only, not {variant!r}")
+        runner = KerasRunner(root / metadata.get("files", {}).get("keras", {}).get("path", KERAS_FILE))
+    else:
+        entry = metadata.get("files", {}).get(tflite_role(variant))
+        path = root / (entry["path"] if entry else TFLITE_FILES[variant])
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: no such file (export with --quantize {variant} to make it)"
+                if variant != "float32"
+                else f"{path}: no such file"
+            )
+        runner = TFLiteRunner(path, metadata.get("tflite", {}).get("output_order"), num_threads=num_threads)
+    return ExportedModel(root, metadata, backend, variant, runner)

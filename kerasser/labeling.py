@@ -1,0 +1,87 @@
+"""Labeler: an exported model as a waveform -> ``{task: {label, probabilities}}`` function.
+
+    from kerasser import Labeler
+    labeler = Labeler.load()                         # the shipped model, TFLite through LiteRT
+    labeler.predict("clip.wav")
+    # {"arousal": {"label": "high", "probabilities": {"low": 0.03, "mid": 0.12, "high": 0.85}}, ...}
+    labeler.predict(samples, sample_rate=44100)      # [n] or [n, channels] array, any rate
+
+A path is decoded whole with :func:`kerasser.audio.load`; an array is down-mixed and resampled
+with :func:`kerasser.audio.from_array`. Walking folders, segmenting long files and writing rows
+live in :mod:`kerasser.labeling_files` and :mod:`kerasser.writers`. With the TFLite backend
+nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from kerasser import audio
+
+
+class Labeler:
+    """Per-task predictions of an exported model (anything with ``tasks``, ``sample_rate`` and
+    ``predict(waveform) -> {task: probabilities}``, as :func:`kerasser.inference.load_exported` returns)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.tasks: list[tuple[str, tuple[str, ...]]] = [(t, tuple(classes)) for t, classes in model.tasks]
+        self.sample_rate: int = int(getattr(model, "sample_rate", audio.SAMPLE_RATE))
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: str | os.PathLike | None = None,
+        backend: str = "tflite",
+        variant: str = "float32",
+    ) -> Labeler:
+        """The exported model in ``model_dir`` (default: :func:`kerasser.inference.default_model_dir`).
+
+        ``backend="tflite"`` runs ``model[_<variant>].tflite`` through LiteRT without TensorFlow;
+        ``backend="keras"`` loads the Keras model. Raises FileNotFoundError for a missing folder.
+        """
+        from kerasser.inference import default_model_dir, load_exported
+
+        folder = default_model_dir() if model_dir is None else model_dir
+        return cls(load_exported(folder, backend=backend, variant=variant))
+
+    @property
+    def metadata(self) -> dict:
+        """The model's metadata.json (empty for models without one)."""
+        return dict(getattr(self.model, "metadata", None) or {})
+
+    def predict(self, source: str | os.PathLike | np.ndarray, sample_rate: int | None = None) -> dict:
+        """``{task: {"label": class, "probabilities": {class: p}}}`` for an audio file or array.
+
+        ``source``: a path (any format libsndfile reads), or samples shaped ``[n]`` or
+        ``[n, channels]`` with their ``sample_rate``. Bad audio raises :class:`kerasser.audio.AudioError`.
+        """
+        if isinstance(source, (str, os.PathLike)):
+            if sample_rate is not None:
+                raise ValueError("sample_rate= is for arrays; a file's own rate is used")
+            waveform = audio.load(source, sample_rate=self.sample_rate)
+        else:
+            if sample_rate is None:
+                raise ValueError("sample_rate= is required when predicting from an array")
+            waveform = audio.from_array(source, sample_rate, target_rate=self.sample_rate)
+        return self.predict_waveform(waveform)
+
+    def predict_waveform(self, waveform: np.ndarray) -> dict:
+        """Predictions for a float32 mono waveform already at :attr:`sample_rate`."""
+        wave = np.ascontiguousarray(waveform, dtype=np.float32)
+        if wave.ndim != 1 or wave.shape[0] == 0:
+            raise ValueError(f"expected a non-empty 1-D waveform, got shape {wave.shape}")
+        outputs = self.model.predict(wave)
+        result = {}
+        for name, classes in self.tasks:
+            probs = np.asarray(outputs[name], dtype=np.float64).reshape(-1)
+            if probs.shape[0] != len(classes):
+                raise ValueError(f"model gave {probs.shape[0]} {name} probabilities, not {len(classes)}")
+            result[name] = {
+                "label": classes[int(np.argmax(probs))],
+                "probabilities": {c: float(p) for c, p in zip(classes, probs)},
+            }
+        return result

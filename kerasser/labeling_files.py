@@ -1,0 +1,243 @@
+"""Label files and folders: find the audio, read it (whole or in windows), build one row per file
+or window, hand the rows to a writer. The engine behind ``kerasser label``.
+
+- Folders are walked (recursively unless ``recursive=False``) for files whose extension libsndfile
+  reads (:data:`AUDIO_EXTENSIONS`, case-insensitive); hidden files and folders (names starting
+  with ``.``) are skipped. A file named explicitly is always tried, whatever its extension.
+- Order: the arguments in the order given; inside a folder, files sorted by path (folder by
+  folder). A path reached twice is labelled once. The row's ``path`` is the argument as given,
+  or for a file found in a folder the folder argument joined with its relative path.
+- Files up to :data:`MAX_UNSEGMENTED_SECONDS` long give one row (start 0, end = duration); longer
+  ones, or every file when a ``segment`` length is given, give one row per window
+  (:data:`DEFAULT_SEGMENT_SECONDS` unless ``segment`` says otherwise), read window by window so
+  memory stays bounded for hour-long recordings; a last window under a second joins the one before.
+- A file (or window) that cannot be labelled gives a row with its ``error`` and is reported through
+  ``on_error(path, reason)``; labelling goes on with the next file.
+- ``previous`` (from :func:`kerasser.writers.read_previous`) skips what an earlier, interrupted run
+  already wrote: whole files, and for a segmented file the windows up to its last row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterable, Iterator
+
+import soundfile as sf
+
+from kerasser import audio
+from kerasser.audio import AudioError
+from kerasser.audio_windows import plan_windows, probe, read_windows
+from kerasser.labeling import Labeler
+from kerasser.writers import PreviousOutput, RowWriter, class_column
+
+MAX_UNSEGMENTED_SECONDS = 60.0  # files longer than this are segmented automatically ...
+DEFAULT_SEGMENT_SECONDS = 10.0  # ... into windows of this length
+
+# Extensions of the formats libsndfile reads (RAW and MATLAB files excluded: they are not
+# self-describing audio); only those whose format this libsndfile build has are kept.
+_EXTENSIONS_BY_FORMAT = {
+    "WAV": ("wav", "wave"),
+    "WAVEX": ("wav",),
+    "FLAC": ("flac",),
+    "OGG": ("ogg", "oga", "opus"),
+    "MP3": ("mp3",),
+    "AIFF": ("aiff", "aif", "aifc"),
+    "AU": ("au", "snd"),
+    "CAF": ("caf",),
+    "W64": ("w64",),
+    "RF64": ("rf64",),
+    "NIST": ("nist", "sph"),
+    "VOC": ("voc",),
+    "IRCAM": ("ircam",),
+    "PAF": ("paf",),
+    "SVX": ("svx", "8svx"),
+    "PVF": ("pvf",),
+    "XI": ("xi",),
+    "HTK": ("htk",),
+    "SDS": ("sds",),
+    "AVR": ("avr",),
+    "SD2": ("sd2",),
+    "WVE": ("wve",),
+    "MPC2K": ("mpc2k",),
+}
+AUDIO_EXTENSIONS: frozenset[str] = frozenset(
+    ext for fmt in sf.available_formats() for ext in _EXTENSIONS_BY_FORMAT.get(fmt, ())
+)
+
+
+def is_audio_name(name: str) -> bool:
+    """True if ``name``'s extension (case-insensitive) is one libsndfile reads."""
+    return os.path.splitext(name)[1][1:].lower() in AUDIO_EXTENSIONS
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One path to label, as it will appear in the ``path`` column; ``error`` is set for a folder
+    that could not be listed."""
+
+    path: str
+    error: str | None = None
+
+
+def find_audio(paths: Iterable[str | os.PathLike], recursive: bool = True) -> list[Source]:
+    """The files to label for the command-line ``paths`` (see the module docstring for the rules)."""
+    found: list[Source] = []
+    seen: set[str] = set()
+    for arg in paths:
+        name = os.fspath(arg)
+        batch = _walk(name, recursive) if os.path.isdir(name) else [Source(name)]
+        for source in batch:
+            if source.path not in seen:
+                seen.add(source.path)
+                found.append(source)
+    return found
+
+
+def _walk(top: str, recursive: bool) -> list[Source]:
+    entries: list[tuple[tuple[str, ...], Source]] = []
+
+    def unreadable(err: OSError) -> None:
+        where = err.filename if isinstance(err.filename, str) else top
+        rel = os.path.relpath(where, top)
+        parts = () if rel == os.curdir else tuple(rel.split(os.sep))
+        shown = top if not parts else os.path.join(top, *parts)
+        entries.append((parts, Source(shown, f"cannot list folder ({audio._describe(err)})")))
+
+    for folder, dirs, files in os.walk(top, onerror=unreadable):
+        rel = os.path.relpath(folder, top)
+        base = () if rel == os.curdir else tuple(rel.split(os.sep))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
+        for f in files:
+            if not f.startswith(".") and is_audio_name(f):
+                entries.append(((*base, f), Source(os.path.join(top, *base, f))))
+    entries.sort(key=lambda e: e[0])
+    return [source for _, source in entries]
+
+
+@dataclasses.dataclass
+class Summary:
+    """What a :func:`label_files` call did."""
+
+    files: int = 0  # files (sources) considered, skipped ones included
+    skipped: int = 0  # already complete in the previous output
+    failed: int = 0  # files with an error row written in this call
+    rows: int = 0  # rows written in this call
+
+
+def label_source(
+    labeler: Labeler,
+    path: str,
+    *,
+    segment: float | None = None,
+    max_duration: float | None = None,
+    default_segment: float | None = None,
+    after: float | None = None,
+) -> Iterator[dict]:
+    """Rows for one file: one, or one per window; the last row holds ``error`` if it failed.
+
+    ``segment``: window length for every file; else files longer than ``max_duration``
+    (default :data:`MAX_UNSEGMENTED_SECONDS`) are cut into ``default_segment`` windows (default
+    :data:`DEFAULT_SEGMENT_SECONDS`). ``after``: skip windows ending at or before this many
+    seconds (resuming a segmented file).
+    """
+    max_duration = MAX_UNSEGMENTED_SECONDS if max_duration is None else max_duration
+    default_segment = DEFAULT_SEGMENT_SECONDS if default_segment is None else default_segment
+    try:
+        info = probe(path)
+    except AudioError as err:
+        yield _error_row(path, err.reason)
+        return
+    duration = info.duration
+    window = segment if segment is not None else (default_segment if duration > max_duration else None)
+    if window is None:
+        try:
+            waveform = audio.load(path, sample_rate=labeler.sample_rate)
+        except AudioError as err:
+            yield _error_row(path, err.reason, duration)
+            return
+        yield _predict_row(labeler, path, duration, 0.0, duration, waveform)
+        return
+
+    bounds = plan_windows(duration, window)
+    if after is not None:
+        bounds = [b for b in bounds if b[1] > after + 1e-3]
+    done = 0
+    try:
+        for win in read_windows(path, bounds, target_rate=labeler.sample_rate):
+            done += 1
+            row = _predict_row(labeler, path, duration, win.start, win.end, win.waveform)
+            yield row
+            if row["error"]:
+                return
+    except AudioError as err:
+        start, end = bounds[done] if done < len(bounds) else (None, None)
+        yield _error_row(path, err.reason, duration, start, end)
+
+
+def _predict_row(labeler: Labeler, path: str, duration: float, start: float, end: float, waveform) -> dict:
+    try:
+        result = labeler.predict_waveform(waveform)
+    except Exception as err:  # a model failure on one input must not stop the other files
+        reason = audio._one_line(f"prediction failed ({type(err).__name__}: {err})")
+        return _error_row(path, reason, duration, start, end)
+    row = {"path": path, "duration": duration, "start": start, "end": end, "error": ""}
+    for task, pred in result.items():
+        row[task] = pred["label"]
+        for cls, p in pred["probabilities"].items():
+            row[class_column(task, cls)] = p
+    return row
+
+
+def _error_row(path: str, reason: str, duration=None, start=None, end=None) -> dict:
+    return {"path": path, "duration": duration, "start": start, "end": end, "error": reason or "error"}
+
+
+def label_files(
+    labeler: Labeler,
+    sources: Iterable[Source],
+    writer: RowWriter,
+    *,
+    segment: float | None = None,
+    max_duration: float | None = None,
+    default_segment: float | None = None,
+    previous: PreviousOutput | None = None,
+    on_error: Callable[[str, str], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Label ``sources`` in order, writing each row as soon as it is made.
+
+    ``segment``, ``max_duration``, ``default_segment``: as for :func:`label_source`.
+    ``on_error(path, reason)`` is called once per failed file, ``on_progress(n)`` after each file
+    (``n`` files done so far). Returns a :class:`Summary`; ``failed`` counts this call's failures.
+    """
+    if segment is not None and segment <= 0:
+        raise ValueError(f"segment must be positive, got {segment}")
+    summary = Summary()
+    for source in sources:
+        summary.files += 1
+        earlier = previous.files.get(source.path) if previous is not None else None
+        if earlier is not None and earlier.complete:
+            summary.skipped += 1
+        elif source.error is not None:
+            writer.write(_error_row(source.path, source.error))
+            summary.rows += 1
+            summary.failed += 1
+            if on_error is not None:
+                on_error(source.path, source.error)
+        else:
+            after = earlier.end if earlier is not None else None
+            rows = label_source(
+                labeler, source.path, segment=segment, max_duration=max_duration,
+                default_segment=default_segment, after=after,
+            )
+            for row in rows:
+                writer.write(row)
+                summary.rows += 1
+                if row["error"]:
+                    summary.failed += 1
+                    if on_error is not None:
+                        on_error(source.path, row["error"])
+        if on_progress is not None:
+            on_progress(summary.files)
+    return summary

@@ -1,0 +1,480 @@
+"""kerasser export: files, signatures, builtins-only TFLite, parity with Keras on real EmoDB clips,
+metadata, atomic replacement, the CLI, and kerasser.inference (tiny model trained 1 epoch)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kerasser.config import AudioConfig, ModelConfig, TrainConfig
+from kerasser.tasks import TASKS
+
+TINY = ModelConfig(
+    tasks=("arousal", "emotion"), conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1
+)
+QUANTIZE = ("int8", "float16", "dynamic")
+TOLERANCE = 1e-4
+AUDIO = AudioConfig()
+
+pytestmark = [
+    pytest.mark.slow,
+    # Keras warns when attention pools a single frame (eager input of <= 640 samples): expected here.
+    pytest.mark.filterwarnings("ignore:You are using a softmax over axis -1:UserWarning"),
+]
+
+
+def build_tiny_export(tmp_path_factory, emodb_small) -> tuple[Path, Path]:
+    """A tiny run (1 epoch on the 24-clip EmoDB manifest) and its export with every
+    quantisation, built once per test session (shared with test_litert_without_tensorflow)."""
+    from kerasser.export.exporter import export_run
+    from kerasser.training import train
+
+    base = tmp_path_factory.getbasetemp() / "kerasser-export"
+    run, out = base / "run", base / "exported" / "tiny"
+    if not (out / "metadata.json").is_file():
+        if not (run / "best.keras").is_file():
+            config = TrainConfig(
+                corpora=(("manifest", str(emodb_small)),), out=str(run), model=TINY, epochs=1, batch_size=8
+            )
+            train(config, write=lambda line: None)
+        export_run(run, out, quantize=QUANTIZE, write=lambda line: None)
+    return run, out
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory, emodb_small) -> tuple[Path, Path]:
+    return build_tiny_export(tmp_path_factory, emodb_small)
+
+
+@pytest.fixture(scope="session")
+def test_clips(emodb_small) -> list[np.ndarray]:
+    """The manifest's test-split audio plus a few short cuts (1 sample, one frame, two frames)."""
+    from kerasser import audio
+    from kerasser.corpora import read_manifest
+
+    waves = [audio.load(u.path) for u in read_manifest(emodb_small) if u.split == "test"]
+    return waves + [waves[0][:1], waves[0][:640], waves[0][:641]]
+
+
+def keras_outputs(run: Path, waves: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Outputs of the run's best.keras (attention outputs added) per waveform, no batch axis."""
+    import tensorflow as tf
+
+    from kerasser.model import with_attention_outputs
+    from kerasser.runs import load_best_model
+
+    model = with_attention_outputs(load_best_model(run))
+    spec = {"waveform": tf.TensorSpec([1, None], tf.float32), "length": tf.TensorSpec([1], tf.int32)}
+    call = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
+    outputs = []
+    for w in waves:
+        out = call({"waveform": w[None], "length": np.array([len(w)], np.int32)})
+        outputs.append({k: v.numpy()[0] for k, v in out.items()})
+    return outputs
+
+
+@pytest.fixture(scope="session")
+def references(tiny_export, test_clips) -> list[dict[str, np.ndarray]]:
+    return keras_outputs(tiny_export[0], test_clips)
+
+
+def expected_outputs() -> list[str]:
+    return sorted([*TINY.tasks, *(f"{t}_attention" for t in TINY.tasks)])
+
+
+def assert_parity(reference: dict, out: dict, tolerance: float = TOLERANCE) -> None:
+    assert sorted(out) == sorted(reference)
+    for name, ref in reference.items():
+        assert out[name].shape == ref.shape, name
+        assert np.max(np.abs(out[name] - ref)) <= tolerance, name
+        if not name.endswith("_attention"):
+            assert np.argmax(out[name]) == np.argmax(ref), name
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+# --- files and signatures -------------------------------------------------------------------
+
+
+def test_export_writes_every_file(tiny_export):
+    _, out = tiny_export
+    for name in ("model.keras", "metadata.json", "model.tflite", "model_int8.tflite",
+                 "model_float16.tflite", "model_dynamic.tflite", "saved_model/saved_model.pb"):
+        assert (out / name).is_file(), name
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+
+def test_saved_model_signature(tiny_export):
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(str(tiny_export[1] / "saved_model")).signatures["serving_default"]
+    _, inputs = signature.structured_input_signature
+    assert list(inputs) == ["waveform"]
+    assert inputs["waveform"].shape.as_list() == [1, None] and inputs["waveform"].dtype == tf.float32
+    outputs = signature.structured_outputs
+    assert sorted(outputs) == expected_outputs()
+    assert outputs["arousal"].shape.as_list() == [1, 3]
+    assert outputs["emotion"].shape.as_list() == [1, 7]
+    assert outputs["arousal_attention"].shape.as_list() == [1, None]
+
+
+@pytest.mark.parametrize("variant", ["float32", *QUANTIZE])
+def test_tflite_signature_and_builtin_ops_only(tiny_export, variant):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from kerasser.export.metadata import TFLITE_FILES
+    from kerasser.export.tflite import custom_ops, operator_names
+
+    path = tiny_export[1] / TFLITE_FILES[variant]
+    content = path.read_bytes()
+    ops = operator_names(content)  # every subgraph, the GRU's while-loop body included
+    assert "WHILE" in ops and "CONV_2D" in ops
+    assert not [op for op in ops if op.startswith("Flex")], ops
+    assert custom_ops(content) == []
+    interpreter = Interpreter(model_path=str(path))
+    assert not [d["op_name"] for d in interpreter._get_ops_details() if d["op_name"].startswith("Flex")]
+    signature = interpreter.get_signature_list()["serving_default"]
+    assert signature["inputs"] == ["waveform"]
+    assert sorted(signature["outputs"]) == expected_outputs()
+    runner = interpreter.get_signature_runner("serving_default")
+    (waveform,) = runner.get_input_details().values()
+    assert list(waveform["shape_signature"]) == [1, -1] and waveform["dtype"] == np.float32
+    out = runner(waveform=np.zeros((1, 4000), np.float32))  # batch 1, any length
+    assert out["emotion"].shape == (1, 7) and out["arousal_attention"].shape == (1, AUDIO.num_frames(4000))
+
+
+# --- parity ---------------------------------------------------------------------------------
+
+
+def test_tflite_float32_matches_keras(tiny_export, test_clips, references):
+    from kerasser.inference import load_exported
+
+    model = load_exported(tiny_export[1])  # one interpreter, resized per call
+    for w, reference in zip(test_clips, references):
+        out = model.predict(w)
+        assert_parity(reference, out)
+        assert out["arousal_attention"].shape == (AUDIO.num_frames(len(w)),)
+        assert out["arousal"].dtype == np.float32
+
+
+def test_saved_model_matches_keras(tiny_export, test_clips, references):
+    from kerasser.export.saved_model import load_saved_model
+
+    run = load_saved_model(tiny_export[1] / "saved_model")
+    for w, reference in zip(test_clips, references):
+        assert_parity(reference, run(w))
+
+
+def test_keras_backend_and_quantised_variants_load(tiny_export, test_clips, references):
+    from kerasser.inference import load_exported
+
+    keras_model = load_exported(tiny_export[1], backend="keras")
+    for i in (0, -3, -1):  # a whole clip, 1 sample, 641 samples
+        assert_parity(references[i], keras_model.predict(test_clips[i]), tolerance=1e-6)
+    for variant in QUANTIZE:
+        out = load_exported(tiny_export[1], variant=variant).predict(test_clips[0])
+        assert sorted(out) == expected_outputs()
+        assert abs(float(out["emotion"].sum()) - 1.0) < 0.02
+        assert np.max(np.abs(out["emotion"] - references[0]["emotion"])) < 0.1
+
+
+def test_exported_model_api(tiny_export):
+    from kerasser.inference import ExportedModel, load_exported
+
+    model = load_exported(tiny_export[1])
+    assert isinstance(model, ExportedModel)
+    assert model.sample_rate == 16000
+    assert model.tasks == [("arousal", TASKS["arousal"].classes), ("emotion", TASKS["emotion"].classes)]
+    assert model.tasks[1][1] == ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral")
+    assert model.metadata["name"] == "tiny"
+    with pytest.raises(ValueError, match="1-D"):
+        model.predict(np.zeros((1, 100), np.float32))
+    with pytest.raises(ValueError, match="at least one sample"):
+        model.predict(np.zeros(0, np.float32))
+    with pytest.raises(ValueError, match="backend"):
+        load_exported(tiny_export[1], backend="onnx")
+    with pytest.raises(ValueError, match="float32 model only"):
+        load_exported(tiny_export[1], backend="keras", variant="int8")
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+
+def test_metadata(tiny_export):
+    import kerasser
+
+    run, out = tiny_export
+    md = json.loads((out / "metadata.json").read_text())
+    assert md["format_version"] == 1 and md["name"] == "tiny"
+    assert md["kerasser_version"] == kerasser.__version__
+    assert md["created"].endswith("+00:00")
+    assert (md["sample_rate"], md["frame_length"], md["frame_step"]) == (16000, 640, 160)
+    assert md["input"]["name"] == "waveform" and md["input"]["shape"] == [1, None]
+    assert md["input"]["dtype"] == "float32" and md["signature"] == "serving_default"
+    assert md["attention"] is True
+    assert [(t["name"], t["classes"], t["output"], t["attention_output"]) for t in md["tasks"]] == [
+        ("arousal", ["low", "mid", "high"], "arousal", "arousal_attention"),
+        ("emotion", list(TASKS["emotion"].classes), "emotion", "emotion_attention"),
+    ]
+    assert [o["name"] for o in md["outputs"]] == expected_outputs()
+    assert sorted(md["tflite"]["output_order"]) == expected_outputs()
+    assert set(md["files"]) == {"keras", "saved_model", "metadata", "tflite_float32", "tflite_int8",
+                                "tflite_float16", "tflite_dynamic"}
+    for role, entry in md["files"].items():
+        assert (out / entry["path"]).exists(), role
+    assert md["files"]["tflite_float32"]["bytes"] == (out / "model.tflite").stat().st_size
+    training = md["training"]
+    assert training["corpora"][0][0] == "manifest" and training["train_splits"] == ["train"]
+    assert training["dev_split"] == "dev" and training["epochs"] == 1 and training["seed"] == 0
+    assert training["epochs_done"] == 1 and training["run"] == str(run.resolve())
+    assert md["model"]["gru_units"] == 8
+    # test UAR of the Keras model on the manifest's 6 test clips
+    assert md["test_skipped"] is None
+    assert md["test"]["files"] == 6 and set(md["test"]["uar"]) == {"arousal", "emotion"}
+    assert all(0 <= u <= 100 for u in md["test"]["uar"].values())
+    parity = md["parity"]
+    assert parity["clips"]["count"] >= 8 and parity["clips"]["splits"]["test"] == 6
+    assert parity["tolerance"] == TOLERANCE
+    for fmt in ("saved_model", "float32"):
+        assert parity[fmt]["passed"] is True
+        assert parity[fmt]["max_abs_diff"] <= TOLERANCE and parity[fmt]["argmax_agreement"] == 1.0
+    # float32 TFLite and the Keras evaluation score the same clips the same way
+    assert parity["float32"]["test_uar"] == pytest.approx(md["test"]["uar"])
+    for variant in QUANTIZE:
+        p = parity[variant]
+        assert p["passed"] is None and 0 <= p["argmax_agreement"] <= 1 and p["max_abs_diff"] >= 0
+        assert set(p["test_uar_change"]) == {"arousal", "emotion"}
+        for t, change in p["test_uar_change"].items():
+            assert change == pytest.approx(p["test_uar"][t] - parity["float32"]["test_uar"][t])
+    assert isinstance(parity["int8"]["within_aim"], bool)
+    assert md["tflite"]["variants"]["int8"]["ops"] == "TFLITE_BUILTINS_INT8"
+    assert md["tflite"]["variants"]["int8"]["representative_clips"] == 12  # the manifest's train split
+
+
+def test_export_without_test_split_skips_test_uar(tiny_export, emodb_small, manifest_writer, tmp_path):
+    from kerasser.corpora import read_manifest
+    from kerasser.export.exporter import export_run
+
+    run = tmp_path / "run"  # a fake run folder: the tiny model, a corpus with no test split, no state.json
+    run.mkdir()
+    shutil.copy(tiny_export[0] / "best.keras", run / "best.keras")
+    kept = [u for u in read_manifest(emodb_small) if u.split != "test"]
+    manifest = manifest_writer(tmp_path / "no_test.csv", kept)
+    config = json.loads((tiny_export[0] / "config.json").read_text())
+    config["corpora"] = [["manifest", str(manifest)]]
+    (run / "config.json").write_text(json.dumps(config))
+
+    out = tmp_path / "exported" / "no-test"
+    md = export_run(run, out, quantize=("dynamic",), write=lambda line: None).metadata
+    assert md["test"] is None and "no test-split" in md["test_skipped"]
+    assert md["parity"]["clips"]["count"] == 8 and md["parity"]["clips"]["splits"] == {"dev": 6, "train": 2}
+    assert md["parity"]["float32"]["passed"] is True and "test_uar" not in md["parity"]["dynamic"]
+    assert md["training"]["epochs_done"] is None and md["training"]["best_dev_uar"] is None
+    assert json.loads((out / "metadata.json").read_text()) == md
+
+
+# --- atomicity and failures -----------------------------------------------------------------
+
+
+def test_crash_mid_export_leaves_old_export_untouched(tiny_export, tmp_path, monkeypatch):
+    from kerasser.export import exporter, tflite
+
+    run, built = tiny_export
+    out = tmp_path / "exported" / "tiny"
+    shutil.copytree(built, out)
+    before = tree_digest(out)
+    written = []
+
+    def crash(model, path, *args, **kwargs):  # the SavedModel is written by now
+        written.extend(p.name for p in Path(path).parent.iterdir())
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(tflite, "export_tflite", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        exporter.export_run(run, out, write=lambda line: None)
+    assert "saved_model" in written  # it did crash mid-export
+    assert tree_digest(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["tiny"]  # no temp folder left
+
+
+def test_parity_check_fails_loudly():
+    from kerasser.corpora import Utterance
+    from kerasser.export.exporter import ExportError, check_float, compare
+
+    clips = [Utterance("/x/a.wav", "s", "test", {}), Utterance("/x/b.wav", "s", "test", {})]
+    ref = [{"arousal": np.array(p, np.float32)} for p in ([0.2, 0.3, 0.5], [0.6, 0.3, 0.1])]
+    close = [{"arousal": r["arousal"] + np.float32(5e-5)} for r in ref]
+    figures = compare(ref, close, ["arousal"])
+    assert figures["argmax_agreement"] == 1.0 and figures["max_abs_diff"] == pytest.approx(5e-5, rel=1e-2)
+    check_float("TFLite float32", figures, 1e-4, clips)  # within tolerance: passes
+    far = compare(ref, [{"arousal": r["arousal"] + np.float32(2e-4)} for r in ref], ["arousal"])
+    with pytest.raises(ExportError, match="TFLite float32 parity check failed: max absolute probability difference"):
+        check_float("TFLite float32", far, 1e-4, clips)
+    flipped = [ref[0], {"arousal": np.array([0.3, 0.6, 0.1], np.float32)}]
+    figures = compare(ref, flipped, ["arousal"])
+    assert figures["argmax_agreement"] == 0.5
+    assert figures["argmax_mismatches"] == [{"clip": 1, "task": "arousal"}]
+    with pytest.raises(ExportError, match="arousal class differs from the Keras model on b.wav"):
+        check_float("SavedModel", figures, 1.0, clips)  # argmax must agree whatever the tolerance
+    with pytest.raises(ExportError, match="output names differ"):
+        compare(ref, [{"valence": r["arousal"]} for r in ref], ["arousal"])
+
+
+def test_refuses_to_replace_a_folder_that_is_not_an_export(tiny_export, tmp_path):
+    from kerasser.export.exporter import ExportError, export_run
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(ExportError, match="not a kerasser export"):
+        export_run(tiny_export[0], out, write=lambda line: None)
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "two-renames"])
+def test_replace_dir(tmp_path, monkeypatch, exchange):
+    from kerasser.export import exporter
+
+    if not exchange:
+        monkeypatch.setattr(exporter, "_exchange", lambda a, b: False)
+    target, new = tmp_path / "model", tmp_path / ".model.tmp-1"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    new.mkdir()
+    (new / "new.txt").write_text("new")
+    exporter.replace_dir(new, target)
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    other = tmp_path / ".x.tmp"
+    other.mkdir()
+    exporter.replace_dir(other, tmp_path / "fresh")  # no existing target: a plain rename
+    assert (tmp_path / "fresh").is_dir() and not other.exists()
+
+
+def test_leftovers_of_killed_exports_are_removed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from kerasser.export.exporter import remove_stale
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(ended.stdout)  # a process that no longer runs
+    names = [f".tiny.tmp-{pid}-aaaa", f".tiny.old-{pid}-bbbb", f".tiny.tmp-{os.getpid()}-cccc", ".other.tmp-1-x"]
+    names.append("tiny")
+    for name in names:
+        (tmp_path / name).mkdir()
+    removed = remove_stale(tmp_path / "tiny")
+    assert sorted(p.name for p in removed) == [f".tiny.old-{pid}-bbbb", f".tiny.tmp-{pid}-aaaa"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:])
+
+
+# --- other model variants: builtins only, parity at several lengths -------------------------
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        dataclasses.replace(TINY, frontend="framed", conv_padding="same", gru_layers=2),
+        dataclasses.replace(TINY, attention=False),
+    ],
+    ids=["framed-same-attention-2gru", "shared-laststep"],
+)
+def test_other_architectures_convert_with_builtins_only(tmp_path, config, rng):
+    from kerasser.export.tflite import custom_ops, export_float32
+    from kerasser.inference import TFLiteRunner
+    from kerasser.model import build_model, with_attention_outputs
+
+    model = build_model(config)
+    path = tmp_path / "model.tflite"
+    assert custom_ops(export_float32(model, path)) == []
+    runner = TFLiteRunner(path)
+    reference = with_attention_outputs(model)
+    for n in (1, 700, 3000):
+        w = rng.normal(0, 0.1, n).astype(np.float32)
+        ref = reference({"waveform": w[None], "length": np.array([n], np.int32)}, training=False)
+        assert_parity({k: np.asarray(v)[0] for k, v in ref.items()}, runner(w))
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+
+def test_cli_export(tiny_export, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from kerasser.export import exporter
+    from kerasser_cli.main import cli
+
+    metadata = json.loads((tiny_export[1] / "metadata.json").read_text())
+    calls = []
+
+    def fake_export_run(run, out, quantize=(), name=None):
+        calls.append((run, out, quantize, name))
+        return exporter.ExportResult(Path(out), metadata)
+
+    monkeypatch.setattr(exporter, "export_run", fake_export_run)
+    out = str(tmp_path / "exported" / "demo")
+    args = ["export", str(tiny_export[0]), "--out", out, "--quantize", "int8", "--quantize", "dynamic"]
+    args += ["--name", "demo"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert calls == [(str(tiny_export[0]), out, ("int8", "dynamic"), "demo")]
+    assert "model.tflite" in result.output and "int8" in result.output and "test UAR (Keras)" in result.output
+
+    def failing(*args, **kwargs):
+        raise exporter.ExportError("TFLite float32 parity check failed: max absolute probability difference 1")
+
+    monkeypatch.setattr(exporter, "export_run", failing)
+    result = CliRunner().invoke(cli, ["export", str(tiny_export[0]), "--out", out])
+    assert result.exit_code == 1 and "Error: TFLite float32 parity check failed" in result.output
+    result = CliRunner().invoke(cli, ["export", str(tiny_export[0]), "--out", out, "--quantize", "int4"])
+    assert result.exit_code == 2 and "int4" in result.output
+    result = CliRunner().invoke(cli, ["export", str(tiny_export[0])])
+    assert result.exit_code == 2 and "--out" in result.output
+
+
+# --- default model folder -------------------------------------------------------------------
+
+
+def test_default_model_dir(tmp_path, monkeypatch):
+    import kerasser
+    from kerasser.inference import default_model_dir
+
+    monkeypatch.setenv("KERASSER_MODEL", str(tmp_path))
+    assert default_model_dir() == tmp_path
+    missing = tmp_path / "nope"
+    monkeypatch.setenv("KERASSER_MODEL", str(missing))
+    with pytest.raises(FileNotFoundError) as error:
+        default_model_dir()
+    assert str(missing) in str(error.value) and "\n" not in str(error.value)
+    monkeypatch.delenv("KERASSER_MODEL")
+    shipped = Path(kerasser.__path__[0]).resolve().parent / "exported" / "emodb-avde"
+    if shipped.is_dir():
+        assert default_model_dir() == shipped
+    else:
+        with pytest.raises(FileNotFoundError, match=str(shipped)):
+            default_model_dir()
+
+
+def test_load_exported_missing_files(tiny_export, tmp_path):
+    from kerasser.inference import load_exported
+
+    with pytest.raises(FileNotFoundError, match="no such model folder"):
+        load_exported(tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match="metadata.json"):
+        load_exported(tmp_path)
+    shutil.copy(tiny_export[1] / "metadata.json", tmp_path / "metadata.json")
+    with pytest.raises(FileNotFoundError, match="model_int8.tflite"):
+        load_exported(tmp_path, variant="int8")
