@@ -19,7 +19,7 @@ EMODB_LIMITS = """\
 - Arousal, valence and dominance levels are not rated per clip: each emotion category is mapped to
   fixed levels (PROTOCOL.md, after Russell & Mehrabian 1977), so the dimensional heads learn the
   emotion categories' placement, not listeners' ratings.
-- The test split has two speakers (15 and 16): the UAR below has a wide uncertainty (a few points per
+- The test split has two speakers (15 and 16): the UAR above has a wide uncertainty (a few points per
   misclassified clip).
 """
 
@@ -49,11 +49,27 @@ def train_command(config: TrainConfig) -> str:
     return shlex.join(args)
 
 
+def _parity_lines(parity: dict) -> list[str]:
+    """One line per exported format: agreement with the Keras model, and test UAR change."""
+    lines = []
+    for fmt, figures in parity.items():
+        if not isinstance(figures, dict) or "max_abs_diff" not in figures:
+            continue
+        line = f"- {fmt}: max |probability difference| vs Keras {figures['max_abs_diff']:.2g}"
+        if figures.get("argmax_agreement") is not None:
+            line += f", same class on {100 * figures['argmax_agreement']:.0f} % of {parity['clips']['count']} clips"
+        change = figures.get("test_uar_change")
+        if change:
+            line += "; test UAR change " + ", ".join(f"{t} {v:+.1f}" for t, v in change.items())
+        lines.append(line)
+    return ["Formats (checked against the Keras model by the export):", "", *lines, ""] if lines else []
+
+
 def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
     """The card's Markdown text."""
     name = metadata.get("name", "model")
     tasks = metadata.get("tasks", [])
-    uar = metadata.get("test_uar") or {}
+    uar = (metadata.get("test") or {}).get("uar") or {}
     lines = [
         f"# {name}",
         "",
@@ -74,6 +90,7 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
         "Input: float32 mono 16 kHz waveform, any length (`kerasser label` and `kerasser.Labeler` decode,",
         "down-mix and resample any audio file first).",
         "",
+        *_parity_lines(metadata.get("parity") or {}),
         "## Data and split",
         "",
         f"Corpora: {', '.join(f'{c} ({p})' for c, p in config.corpora)}. Trained on the "
@@ -88,7 +105,7 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
         export_command,
         "```",
         "",
-        "The test UAR above is measured by the export (`metadata.json`, `test_uar`); "
+        "The test UAR above is measured by the export (`metadata.json`, `test.uar`); "
         "`kerasser evaluate RUN` prints the same figures with per-class recall and confusion matrices.",
         "",
         "## Limits",

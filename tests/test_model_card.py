@@ -37,9 +37,12 @@ def test_card_lists_tasks_and_scores_from_metadata():
     metadata = {
         "name": "demo",
         "tasks": [{"name": "arousal", "classes": ["low", "mid", "high"]}, {"name": "valence", "classes": ["low", "mid", "high"]}],
-        "test_uar": {"arousal": 71.24},
+        "test": {"uar": {"arousal": 71.24}},
+        "parity": {"clips": {"count": 8}, "int8": {"max_abs_diff": 0.2, "argmax_agreement": 0.875,
+                                                   "test_uar_change": {"arousal": -0.4}}},
     }
     card = render(metadata, config, "kerasser export runs/card --out exported/demo")
     assert "| arousal | low, mid, high | 71.2 |" in card
     assert "| valence | low, mid, high | n/a |" in card
+    assert "- int8: max |probability difference| vs Keras 0.2, same class on 88 % of 8 clips; test UAR change arousal -0.4" in card
     assert "kerasser export runs/card --out exported/demo" in card and "acted German speech" in card

@@ -360,7 +360,8 @@ def export_run(
     tmp.mkdir()  # like mkdtemp, but with the usual permissions (mkdtemp's are 0700)
     try:
         model.save(tmp / meta.KERAS_FILE)  # loaded uncompiled: no optimizer state to ship
-        reference = [KerasRunner(tmp / meta.KERAS_FILE)(w) for _, w in clips]  # the copy, reloaded
+        keras_runner = KerasRunner(tmp / meta.KERAS_FILE)  # the saved file, reloaded
+        reference = [keras_runner(w) for _, w in clips]
         splits: dict[str, int] = {}
         for u, _ in clips:
             splits[str(u.split)] = splits.get(str(u.split), 0) + 1
