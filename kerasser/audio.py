@@ -34,9 +34,11 @@ class AudioError(Exception):
         return type(self), (self.path, self.reason)
 
 
-def load(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Read an audio file as float32 mono at ``sample_rate`` (channels averaged, soxr HQ resampling)."""
-    name = os.fspath(path)
+READ_ERRORS = (sf.LibsndfileError, OSError, RuntimeError, ValueError, TypeError, MemoryError)
+
+
+def check_openable(name: str) -> None:
+    """AudioError unless ``name`` is an existing file this process can open."""
     if not os.path.exists(name):
         raise AudioError(name, "no such file")
     if os.path.isdir(name):
@@ -44,11 +46,25 @@ def load(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     try:
         with open(name, "rb"):  # libsndfile would only say "System error" (e.g. permission denied)
             pass
-        samples, rate = sf.read(name, dtype="float32", always_2d=True)
-    except sf.LibsndfileError as err:
-        raise AudioError(name, f"not a readable audio file ({err.error_string.rstrip('.')})") from None
-    except (OSError, RuntimeError, ValueError, TypeError, MemoryError) as err:
+    except OSError as err:
         raise AudioError(name, f"cannot read ({_describe(err)})") from None
+
+
+def read_error(name: str, err: BaseException) -> AudioError:
+    """The AudioError for an exception out of soundfile (one of ``READ_ERRORS``)."""
+    if isinstance(err, sf.LibsndfileError):
+        return AudioError(name, f"not a readable audio file ({err.error_string.rstrip('.')})")
+    return AudioError(name, f"cannot read ({_describe(err)})")
+
+
+def load(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read an audio file as float32 mono at ``sample_rate`` (channels averaged, soxr HQ resampling)."""
+    name = os.fspath(path)
+    check_openable(name)
+    try:
+        samples, rate = sf.read(name, dtype="float32", always_2d=True)
+    except READ_ERRORS as err:
+        raise read_error(name, err) from None
     return _prepare(samples, rate, sample_rate, name)
 
 

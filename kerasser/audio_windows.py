@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 import soundfile as sf
 
-from kerasser.audio import SAMPLE_RATE, AudioError, _describe, from_array
+from kerasser.audio import READ_ERRORS, SAMPLE_RATE, AudioError, check_openable, from_array, read_error
 
 # A last window shorter than this (in seconds) joins the window before it, so that no row stands
 # for a fragment too short to judge (a 25.3 s file in 10 s windows: 0-10, 10-25.3).
@@ -47,35 +47,14 @@ class Window:
     waveform: np.ndarray
 
 
-def _check_openable(name: str) -> None:
-    if not os.path.exists(name):
-        raise AudioError(name, "no such file")
-    if os.path.isdir(name):
-        raise AudioError(name, "is a directory, not an audio file")
-    try:
-        with open(name, "rb"):  # libsndfile would only say "System error" (e.g. permission denied)
-            pass
-    except OSError as err:
-        raise AudioError(name, f"cannot read ({_describe(err)})") from None
-
-
-def _libsndfile_error(name: str, err: BaseException) -> AudioError:
-    if isinstance(err, sf.LibsndfileError):
-        return AudioError(name, f"not a readable audio file ({err.error_string.rstrip('.')})")
-    return AudioError(name, f"cannot read ({_describe(err)})")
-
-
-_READ_ERRORS = (sf.LibsndfileError, OSError, RuntimeError, ValueError, TypeError, MemoryError)
-
-
 def probe(path: str | os.PathLike) -> AudioInfo:
     """Frames, sample rate and channels from the file's header (nothing decoded)."""
     name = os.fspath(path)
-    _check_openable(name)
+    check_openable(name)
     try:
         info = sf.info(name)
-    except _READ_ERRORS as err:
-        raise _libsndfile_error(name, err) from None
+    except READ_ERRORS as err:
+        raise read_error(name, err) from None
     if not info.samplerate or info.samplerate <= 0:
         raise AudioError(name, f"invalid sample rate {info.samplerate}")
     if info.frames <= 0 or info.channels <= 0:
@@ -115,11 +94,11 @@ def read_windows(
     reached, after the windows before it were yielded.
     """
     name = os.fspath(path)
-    _check_openable(name)
+    check_openable(name)
     try:
         f = sf.SoundFile(name)
-    except _READ_ERRORS as err:
-        raise _libsndfile_error(name, err) from None
+    except READ_ERRORS as err:
+        raise read_error(name, err) from None
     with f:
         rate = f.samplerate
         if not rate or rate <= 0:
@@ -133,8 +112,8 @@ def read_windows(
                 if f.seekable() and f.tell() != first:
                     f.seek(first)
                 samples = f.read(count, dtype="float32", always_2d=True)
-            except _READ_ERRORS as err:
-                raise _libsndfile_error(name, err) from None
+            except READ_ERRORS as err:
+                raise read_error(name, err) from None
             if samples.shape[0] == 0:
                 return
             waveform = from_array(samples, rate, name=name, target_rate=target_rate)
