@@ -47,16 +47,25 @@ class Window:
     waveform: np.ndarray
 
 
+def _open(name: str, opener):
+    """``opener(name)`` (``sf.info`` or ``sf.SoundFile``) with AudioError for every failure,
+    including a header without a usable sample rate."""
+    check_openable(name)
+    try:
+        handle = opener(name)
+    except READ_ERRORS as err:
+        raise read_error(name, err) from None
+    if not handle.samplerate or handle.samplerate <= 0:
+        if hasattr(handle, "close"):
+            handle.close()
+        raise AudioError(name, f"invalid sample rate {handle.samplerate}")
+    return handle
+
+
 def probe(path: str | os.PathLike) -> AudioInfo:
     """Frames, sample rate and channels from the file's header (nothing decoded)."""
     name = os.fspath(path)
-    check_openable(name)
-    try:
-        info = sf.info(name)
-    except READ_ERRORS as err:
-        raise read_error(name, err) from None
-    if not info.samplerate or info.samplerate <= 0:
-        raise AudioError(name, f"invalid sample rate {info.samplerate}")
+    info = _open(name, sf.info)
     if info.frames <= 0 or info.channels <= 0:
         raise AudioError(name, "empty audio")
     return AudioInfo(name, int(info.frames), int(info.samplerate), int(info.channels))
@@ -94,15 +103,8 @@ def read_windows(
     reached, after the windows before it were yielded.
     """
     name = os.fspath(path)
-    check_openable(name)
-    try:
-        f = sf.SoundFile(name)
-    except READ_ERRORS as err:
-        raise read_error(name, err) from None
-    with f:
+    with _open(name, sf.SoundFile) as f:
         rate = f.samplerate
-        if not rate or rate <= 0:
-            raise AudioError(name, f"invalid sample rate {rate}")
         for start, end in bounds:
             first = int(round(start * rate))
             count = int(round(end * rate)) - first
