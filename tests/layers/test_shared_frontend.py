@@ -113,3 +113,22 @@ def test_equals_framed_valid_small_configs(rng, config):
         a, b = np.asarray(shared(x)), np.asarray(framed(x))
         assert a.shape == b.shape == (2, (n - L) // step + 1, framed.features)
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk_hops", [1, 3, 16])
+def test_chunk_size_does_not_change_results(rng, chunk_hops):
+    """Chunking is a computation detail: any chunk size gives the whole-utterance convolution."""
+    shared, framed = twins(rng)
+    other = SharedFrontEnd(chunk_hops=chunk_hops)
+    other.build((None, None))
+    other.set_weights(shared.get_weights())
+    for n in (640, 1000, 4000, 9000):
+        x = rng.normal(size=(2, n)).astype(np.float32)
+        np.testing.assert_allclose(np.asarray(other(x)), np.asarray(framed(x)), atol=1e-5)
+
+
+def test_chunk_hops_round_trip_and_validation():
+    layer = SharedFrontEnd(chunk_hops=7)
+    assert SharedFrontEnd.from_config(layer.get_config()).chunk_hops == 7
+    with pytest.raises(ValueError, match="chunk_hops"):
+        SharedFrontEnd(chunk_hops=0)
