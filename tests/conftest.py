@@ -74,3 +74,28 @@ def emodb_small(shared_data, tmp_path_factory) -> Path:
         pool = [u for u in utts if u.split == split]
         chosen += pool[:: len(pool) // n][:n]
     return write_manifest(tmp_path_factory.mktemp("emodb_small") / "emodb_small.csv", chosen)
+
+
+# --- tracing (front-end tests) ----------------------------------------------------------------
+
+
+def _assert_traced_matches_eager(layer, inputs, atol=1e-5):
+    """``layer`` under ``tf.function`` with unknown batch and time == ``layer`` run eagerly,
+    in shape (the frame count) and values, for every array of ``inputs``, from one trace."""
+    import numpy as np
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None] * inputs[0].ndim, tf.float32)
+    traced = tf.function(lambda x: layer(x), input_signature=[spec])
+    for x in inputs:
+        eager = np.asarray(layer(x))
+        graph = np.asarray(traced(x))
+        assert graph.shape == eager.shape, f"traced {graph.shape} != eager {eager.shape} for input {x.shape}"
+        np.testing.assert_allclose(graph, eager, atol=atol)
+    assert traced.experimental_get_tracing_count() == 1
+
+
+@pytest.fixture(scope="session")
+def assert_traced_matches_eager():
+    """The traced-vs-eager check that catches TimeDistributed-style axis bugs (see the front ends)."""
+    return _assert_traced_matches_eager

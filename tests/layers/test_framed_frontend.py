@@ -59,19 +59,6 @@ def randomize(layer: keras.layers.Layer, rng: np.random.Generator) -> list[np.nd
 # --- traced vs eager -------------------------------------------------------------------------
 
 
-def assert_traced_matches_eager(layer, inputs, atol=1e-5):
-    """``layer`` under ``tf.function`` with unknown batch and time == ``layer`` run eagerly,
-    in shape (the frame count) and values, for every array of ``inputs``, from one trace."""
-    spec = tf.TensorSpec([None] * inputs[0].ndim, tf.float32)
-    traced = tf.function(lambda x: layer(x), input_signature=[spec])
-    for x in inputs:
-        eager = np.asarray(layer(x))
-        graph = np.asarray(traced(x))
-        assert graph.shape == eager.shape, f"traced {graph.shape} != eager {eager.shape} for input {x.shape}"
-        np.testing.assert_allclose(graph, eager, atol=atol)
-    assert traced.experimental_get_tracing_count() == 1
-
-
 # --- tests -------------------------------------------------------------------------------------
 
 
@@ -124,7 +111,7 @@ def test_l2_penalises_both_kernels(rng):
 
 @pytest.mark.parametrize("padding", ["same", "valid"])
 @pytest.mark.parametrize("batch", [1, 2])
-def test_traced_matches_eager(rng, padding, batch):
+def test_traced_matches_eager(rng, padding, batch, assert_traced_matches_eager):
     """The issue's test: unknown batch and time inside ``tf.function`` must give eager's frame
     count and values (``TimeDistributed`` returned ``batch`` steps here, see below)."""
     layer = FramedFrontEnd(padding=padding, **SMALL)
@@ -146,7 +133,7 @@ def test_traced_matches_eager(rng, padding, batch):
     ),
 )
 @pytest.mark.parametrize("batch", [1, 2])
-def test_keras_time_distributed_traced_matches_eager(rng, batch):
+def test_keras_time_distributed_traced_matches_eager(rng, batch, assert_traced_matches_eager):
     """Records the trap: the same check on ``TimeDistributed(Conv1D)`` over frames. Fails on
     Keras 3.15.1 (an unexpected pass means Keras fixed it)."""
     layer = keras.layers.TimeDistributed(keras.layers.Conv1D(3, 5, activation="relu"))

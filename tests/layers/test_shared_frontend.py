@@ -21,17 +21,6 @@ def randomize(layer: keras.layers.Layer, rng: np.random.Generator) -> list[np.nd
     return weights
 
 
-def assert_traced_matches_eager(layer, inputs, atol=1e-5):
-    """Same check as in test_framed_frontend.py: unknown batch and time under ``tf.function``."""
-    traced = tf.function(lambda x: layer(x), input_signature=[tf.TensorSpec([None, None], tf.float32)])
-    for x in inputs:
-        eager = np.asarray(layer(x))
-        graph = np.asarray(traced(x))
-        assert graph.shape == eager.shape, f"traced {graph.shape} != eager {eager.shape} for input {x.shape}"
-        np.testing.assert_allclose(graph, eager, atol=atol)
-    assert traced.experimental_get_tracing_count() == 1
-
-
 def twins(rng: np.random.Generator, **config) -> tuple[SharedFrontEnd, FramedFrontEnd]:
     """A shared and a 'valid' framed front end holding the same weights."""
     shared = SharedFrontEnd(**config)
@@ -76,7 +65,7 @@ def test_paper_feature_size(rng):
 
 
 @pytest.mark.parametrize("batch", [1, 2])
-def test_traced_matches_eager(rng, batch):
+def test_traced_matches_eager(rng, batch, assert_traced_matches_eager):
     layer = SharedFrontEnd(**SMALL)
     layer.build((None, None))
     randomize(layer, rng)
