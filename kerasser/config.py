@@ -1,8 +1,11 @@
 """Frozen configuration dataclasses, saved with every run as JSON.
 
-``AudioConfig`` fixes the waveform contract (16 kHz mono, 40 ms frames every 10 ms),
-``ModelConfig`` the network, ``TrainConfig`` one training run. Each converts to and from a
-plain dict so a run folder's ``config.json`` rebuilds exactly the same model.
+``AudioConfig`` fixes the waveform contract (sample rate, frame length and hop): the one place
+decoding, the dataset, export and the Labeler take them from. ``ModelConfig`` is the network,
+``TrainConfig`` one training run. Each converts to and from a plain dict so a run folder's
+``config.json`` rebuilds exactly the same model. Every field added after the first release
+defaults to the old behaviour, so older run folders keep their meaning; the named recipes
+(``kerasser.recipes``) set the new ones.
 """
 
 from __future__ import annotations
@@ -12,13 +15,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-FRONTENDS = ("shared", "framed")
+from kerasser.augment import AugmentConfig
+
+FRONTENDS = ("shared", "framed", "logmel")
+FEATURE_NORMS = ("none", "mean", "meanvar")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass(frozen=True)
 class AudioConfig:
     sample_rate: int = 16000
-    frame_length: int = 640  # 40 ms
+    frame_length: int = 640  # 40 ms: the raw-waveform front ends; the log-mel one uses 400 (25 ms)
     frame_step: int = 160  # 10 ms
 
     def num_frames(self, num_samples: int) -> int:
@@ -32,7 +40,9 @@ class AudioConfig:
 class ModelConfig:
     tasks: tuple[str, ...] = ("arousal", "valence", "dominance")
     attention: bool = True
-    frontend: str = "shared"  # "shared" (one convolution over the utterance) or "framed" (per frame)
+    # "shared" (raw waveform, one convolution over the utterance), "framed" (raw waveform, per
+    # frame, the paper's) or "logmel" (log mel filterbank -> convolution blocks)
+    frontend: str = "shared"
     conv_padding: str = "valid"  # the shared front end needs "valid"; the paper's framed one used "same"
     conv_filters: int = 40
     conv_width: int = 40
@@ -43,10 +53,39 @@ class ModelConfig:
     gru_layers: int = 2
     l2: float = 1e-4
     audio: AudioConfig = AudioConfig()
+    # log-mel front end (frontend="logmel"); frames are audio.frame_length / audio.frame_step
+    mel_bins: int = 80
+    fft_length: int = 512
+    mel_trainable: bool = False  # learnable filterbank, initialised on mel
+    feature_norm: str = "mean"  # per utterance, over valid frames: none, mean, meanvar
+    spec_time_masks: int = 0  # SpecAugment (training only); 0 masks = off
+    spec_time_width: int = 20
+    spec_freq_masks: int = 0
+    spec_freq_width: int = 10
+    block_channels: tuple[int, ...] = (256, 256, 256)  # one ConvBlock each
+    block_dilations: tuple[int, ...] = (1, 2, 3)
+    block_kernel: int = 5
+    block_residual: bool = True
+    block_se: int = 0  # squeeze-excitation bottleneck units; 0 = off
+    # sequence and pooling
+    bidirectional: bool = False
+    pool_heads: int = 1
+    pool_statistics: bool = False  # attentive statistics: weighted mean and standard deviation
 
     def __post_init__(self):
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        object.__setattr__(self, "block_channels", tuple(self.block_channels))
+        object.__setattr__(self, "block_dilations", tuple(self.block_dilations))
         if self.frontend not in FRONTENDS:
             raise ValueError(f"frontend must be one of {FRONTENDS}, not {self.frontend!r}")
+        if self.feature_norm not in FEATURE_NORMS:
+            raise ValueError(f"feature_norm must be one of {FEATURE_NORMS}, not {self.feature_norm!r}")
+        if len(self.block_channels) != len(self.block_dilations):
+            raise ValueError("block_channels and block_dilations need one entry per block")
+        if self.frontend == "logmel" and self.fft_length < self.audio.frame_length:
+            raise ValueError(f"fft_length {self.fft_length} is shorter than the {self.audio.frame_length}-sample frame")
+        if not self.attention and (self.pool_heads != 1 or self.pool_statistics):
+            raise ValueError("pool_heads and pool_statistics need attention pooling")
         if self.conv_padding not in ("valid", "same"):
             raise ValueError(f"conv_padding must be 'valid' or 'same', not {self.conv_padding!r}")
         if self.frontend == "shared" and self.conv_padding != "valid":
@@ -71,8 +110,27 @@ class TrainConfig:
     train_splits: tuple[str, ...] = ("train",)
     # None: no model selection; every epoch is trained and the last one is kept as best.keras
     dev_split: str | None = "dev"
+    optimizer: str = "adam"  # or "adamw" (decoupled weight decay)
+    weight_decay: float = 0.0  # adamw only
+    schedule: str = "constant"  # or "cosine": decay to 0 over the epoch budget
+    warmup_epochs: float = 0.0  # linear warm-up from 0, before the schedule
+    label_smoothing: float = 0.0
+    class_balanced: bool = False  # weight each example by the inverse frequency of its class, per task
+    augment: AugmentConfig = AugmentConfig()
+    # Average the weights of the last N epochs at the end (0/1 = off); the average becomes
+    # best.keras when its dev UAR is at least the best epoch's, or when there is no dev split.
+    average_last: int = 0
+    # Speakers per split, overriding the corpora's own splits (cross-validation folds):
+    # ((split, ("corpus:speaker", ...)), ...); speakers not listed are left out.
+    speaker_splits: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
     def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
         if self.dev_split is not None and self.dev_split in self.train_splits:
             raise ValueError(f"the {self.dev_split} split cannot be both trained on and used for selection")
         if self.loss_weights is not None and len(self.loss_weights) != len(self.model.tasks):
@@ -92,7 +150,6 @@ def to_dict(config: Any) -> dict:
 
 def model_config_from_dict(d: dict) -> ModelConfig:
     d = dict(d)
-    d["tasks"] = tuple(d["tasks"])
     d["audio"] = AudioConfig(**d.get("audio", {}))
     return ModelConfig(**d)
 
@@ -102,8 +159,11 @@ def train_config_from_dict(d: dict) -> TrainConfig:
     d["corpora"] = tuple(tuple(c) for c in d["corpora"])
     d["model"] = model_config_from_dict(d["model"])
     d["train_splits"] = tuple(d.get("train_splits", ("train",)))
+    d["augment"] = AugmentConfig(**d.get("augment", {}))
     if d.get("loss_weights") is not None:
         d["loss_weights"] = tuple(d["loss_weights"])
+    if d.get("speaker_splits") is not None:
+        d["speaker_splits"] = tuple((split, tuple(speakers)) for split, speakers in d["speaker_splits"])
     return TrainConfig(**d)
 
 

@@ -1,10 +1,14 @@
-"""tf.data input pipeline: decode once, cache, shuffle, bucket by length, prefetch.
+"""tf.data input pipeline: decode once, cache, shuffle, augment, bucket by length, prefetch.
 
 Every element is ``(inputs, labels, weights)``:
-  inputs  ``{"waveform": [n] float32, "length": [] int32}`` (16 kHz mono, the model's input);
+  inputs  ``{"waveform": [n] float32, "length": [] int32}`` (mono at the model's sample rate,
+          ``ModelConfig.audio.sample_rate``: the model's input);
   labels  ``{task: [] int32}`` class index, 0 where the utterance has no label for the task;
-  weights ``{task: [] float32}`` 1 where labelled, 0 where not (the task's loss is masked).
-Batches pad ``waveform`` with zeros; ``length`` tells the model where each row ends.
+  weights ``{task: [] float32}`` 0 where the utterance has no label (the task's loss is masked),
+          else 1, or the class's balancing weight (``class_weights``).
+Batches pad ``waveform`` with zeros; ``length`` tells the model where each row ends. Training
+batches can be augmented (``kerasser.augment``) after the cache, with a seed per example drawn
+from the run's seed, so every epoch sees new copies and a run repeats exactly.
 
 Files that cannot be decoded are skipped with one line on stderr naming the file and the reason
 (a broken file must not stop a training run); ``DecodeLog`` counts them.
@@ -19,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasser import audio
+from kerasser.augment import AugmentConfig, augment
 from kerasser.corpora import Utterance
 
 # Length buckets, in seconds: batches hold utterances of similar length, so little is padding.
@@ -47,41 +52,106 @@ def element_spec(tasks: Sequence[str]):
     return inputs, labels, weights
 
 
-def examples(utterances: Sequence[Utterance], tasks: Sequence[str], log: DecodeLog | None = None):
+def class_weights(utterances: Sequence[Utterance], tasks: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per task, a weight per class: ``n / (k * n_c)`` over the ``k`` classes present (``n_c``
+    examples each; 0 for absent classes), so every class carries the same total weight and the
+    mean weight over the examples is 1. UAR treats classes equally; so does this loss."""
+    weights = {}
+    for t in tasks:
+        counts = np.bincount([u.labels[t] for u in utterances if t in u.labels], minlength=_classes(t))
+        present = counts > 0
+        w = np.zeros(len(counts), np.float32)
+        w[present] = counts.sum() / (present.sum() * counts[present])
+        weights[t] = w
+    return weights
+
+
+def _classes(task: str) -> int:
+    from kerasser.tasks import TASKS
+
+    return TASKS[task].num_classes
+
+
+def examples(
+    utterances: Sequence[Utterance],
+    tasks: Sequence[str],
+    log: DecodeLog | None = None,
+    sample_rate: int = audio.SAMPLE_RATE,
+    weights_by_class: dict[str, np.ndarray] | None = None,
+):
     """Yield decoded ``(inputs, labels, weights)`` as NumPy values, skipping undecodable files."""
     log = log or DecodeLog()
     for utt in utterances:
         try:
-            wave = audio.load(utt.path)
+            wave = audio.load(utt.path, sample_rate)
         except audio.AudioError as error:
             log.report(error)
             continue
         labels = {t: np.int32(utt.labels.get(t, 0)) for t in tasks}
         weights = {t: np.float32(t in utt.labels) for t in tasks}
+        if weights_by_class:
+            weights = {t: w * weights_by_class[t][labels[t]] for t, w in weights.items()}
         yield {"waveform": wave, "length": np.int32(len(wave))}, labels, weights
 
 
 def decoded(
-    utterances: Sequence[Utterance], tasks: Sequence[str], log: DecodeLog | None = None
+    utterances: Sequence[Utterance],
+    tasks: Sequence[str],
+    log: DecodeLog | None = None,
+    sample_rate: int = audio.SAMPLE_RATE,
+    weights_by_class: dict[str, np.ndarray] | None = None,
 ) -> tf.data.Dataset:
     """Unbatched examples, decoded on the first full pass and cached in memory after it."""
     if not utterances:
         raise ValueError("no utterances to make a dataset of")
     tasks = tuple(tasks)
     return tf.data.Dataset.from_generator(
-        lambda: examples(utterances, tasks, log), output_signature=element_spec(tasks)
+        lambda: examples(utterances, tasks, log, sample_rate, weights_by_class),
+        output_signature=element_spec(tasks),
     ).cache()
 
 
-def batched(
-    examples_ds: tf.data.Dataset, batch_size: int, *, training: bool, seed: int = 0
+def augmented(
+    examples_ds: tf.data.Dataset, config: AugmentConfig, seed: int, sample_rate: int = audio.SAMPLE_RATE
 ) -> tf.data.Dataset:
-    """Batches of ``decoded`` examples. For training: shuffled (seeded, reshuffled every epoch)
-    and grouped by length bucket; for evaluation: in order, padded per batch."""
+    """``examples_ds`` with every waveform replaced by ``augment(waveform, config, s)``, ``s``
+    drawn per example from a stream seeded by ``seed`` and new on every pass (epoch)."""
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def apply(example, example_seed):
+        inputs, labels, weights = example
+        wave = tf.numpy_function(
+            lambda w, s: augment(w, config, int(s) & 0x7FFFFFFFFFFFFFFF, sample_rate),
+            [inputs["waveform"], example_seed],
+            tf.float32,
+            stateful=False,
+        )
+        wave.set_shape([None])
+        return {"waveform": wave, "length": tf.shape(wave)[0]}, labels, weights
+
+    return tf.data.Dataset.zip((examples_ds, seeds)).map(
+        apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+
+
+def batched(
+    examples_ds: tf.data.Dataset,
+    batch_size: int,
+    *,
+    training: bool,
+    seed: int = 0,
+    augment_config: AugmentConfig | None = None,
+    sample_rate: int = audio.SAMPLE_RATE,
+) -> tf.data.Dataset:
+    """Batches of ``decoded`` examples. For training: shuffled (seeded, reshuffled every epoch),
+    augmented when ``augment_config`` has anything on, and grouped by length bucket; for
+    evaluation: in order, padded per batch."""
     ds = examples_ds
     if training:
         ds = ds.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
-        boundaries = [int(s * audio.SAMPLE_RATE) for s in BUCKET_SECONDS]
+        if augment_config is not None and augment_config.active:
+            ds = augmented(ds, augment_config, seed, sample_rate)
+        boundaries = [int(s * sample_rate) for s in BUCKET_SECONDS]
         ds = ds.bucket_by_sequence_length(
             lambda inputs, labels, weights: inputs["length"],
             bucket_boundaries=boundaries,
@@ -100,9 +170,12 @@ def make_dataset(
     training: bool,
     seed: int = 0,
     log: DecodeLog | None = None,
+    sample_rate: int = audio.SAMPLE_RATE,
 ) -> tf.data.Dataset:
-    """``batched(decoded(...))`` in one call."""
-    return batched(decoded(utterances, tasks, log), batch_size, training=training, seed=seed)
+    """``batched(decoded(...))`` in one call (no augmentation, no class weights)."""
+    return batched(
+        decoded(utterances, tasks, log, sample_rate), batch_size, training=training, seed=seed, sample_rate=sample_rate
+    )
 
 
 def waveforms(examples_ds: tf.data.Dataset) -> tf.data.Dataset:

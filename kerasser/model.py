@@ -6,9 +6,13 @@ Inputs (a dict):
 Outputs (a dict): ``{task: probabilities [batch, classes]}`` in ``ModelConfig.tasks`` order.
 
 Graph: standardise (training-set mean/variance, adapted) -> zero past ``length`` and size for
-framing -> front end (per-frame or shared convolutions; 40 ms frames every 10 ms) -> dropout ->
-stacked GRUs over the masked frames -> per task attention or last-step pooling -> softmax head.
-All preprocessing is inside the graph, so training, SavedModel and TFLite compute the same thing.
+framing -> front end -> dropout -> stacked (optionally bidirectional) GRUs over the masked frames
+-> per task attention (optionally several heads, attentive statistics) or last-step pooling ->
+softmax head. Front ends: the paper's raw-waveform convolutions on 40 ms frames (``framed``, or
+the equal and faster ``shared``), or ``logmel``: log mel filterbank on 25 ms frames -> per-utterance
+normalisation -> SpecAugment (training only) -> residual convolution blocks. Frames come every
+10 ms either way. All preprocessing is inside the graph, so training, SavedModel and TFLite
+compute the same thing.
 """
 
 from __future__ import annotations
@@ -16,7 +20,18 @@ from __future__ import annotations
 import keras
 
 from kerasser.config import ModelConfig
-from kerasser.layers import AttentionPooling, FramedFrontEnd, FramePadding, LastStepPooling, SharedFrontEnd
+from kerasser.layers import (
+    AttentionPooling,
+    ConvBlock,
+    FramedFrontEnd,
+    FramePadding,
+    LastStepPooling,
+    LogMelSpectrogram,
+    SharedFrontEnd,
+    SpecAugment,
+    UtteranceNormalization,
+)
+from kerasser.losses import SparseCrossentropy
 from kerasser.tasks import TASKS
 
 NORMALIZATION = "standardize"
@@ -42,6 +57,42 @@ def build_frontend(config: ModelConfig) -> keras.layers.Layer:
     return FramedFrontEnd(padding=config.conv_padding, **common)
 
 
+def log_mel_frontend(config: ModelConfig, x, frame_mask):
+    """Log mel filterbank -> per-utterance normalisation -> SpecAugment -> ConvBlocks."""
+    reg_l2 = config.l2
+    x = LogMelSpectrogram(
+        sample_rate=config.audio.sample_rate,
+        frame_length=config.audio.frame_length,
+        frame_step=config.audio.frame_step,
+        fft_length=config.fft_length,
+        num_mel_bins=config.mel_bins,
+        upper_edge_hertz=min(7600.0, config.audio.sample_rate / 2),
+        trainable_filterbank=config.mel_trainable,
+        name="log_mel",
+    )(x)
+    if config.feature_norm != "none":
+        x = UtteranceNormalization(config.feature_norm, name="feature_norm")(x, mask=frame_mask)
+    if config.spec_time_masks or config.spec_freq_masks:
+        x = SpecAugment(
+            time_masks=config.spec_time_masks,
+            max_time_width=config.spec_time_width,
+            freq_masks=config.spec_freq_masks,
+            max_freq_width=config.spec_freq_width,
+            name="spec_augment",
+        )(x)
+    for i, (channels, dilation) in enumerate(zip(config.block_channels, config.block_dilations)):
+        x = ConvBlock(
+            channels,
+            config.block_kernel,
+            dilation_rate=dilation,
+            residual=config.block_residual,
+            squeeze_excitation=config.block_se,
+            l2=reg_l2,
+            name=f"block{i + 1}",
+        )(x, mask=frame_mask)
+    return x
+
+
 def build_model(config: ModelConfig) -> keras.Model:
     """Build the (uncompiled) model. Its ``standardize`` layer starts at mean 0, variance 1:
     adapt it on training audio (``kerasser.training.adapt_normalization``) before training."""
@@ -53,22 +104,32 @@ def build_model(config: ModelConfig) -> keras.Model:
     x, frame_mask = FramePadding(
         config.audio.frame_length, config.audio.frame_step, name="frame_padding"
     )([x, length])
-    x = build_frontend(config)(x)
+    if config.frontend == "logmel":
+        x = log_mel_frontend(config, x, frame_mask)
+    else:
+        x = build_frontend(config)(x)
     x = keras.layers.Dropout(config.dropout, name="frame_dropout")(x)
     for i in range(config.gru_layers):
-        x = keras.layers.GRU(
+        gru = keras.layers.GRU(
             config.gru_units,
             return_sequences=True,
             kernel_regularizer=reg,
             recurrent_regularizer=reg,
             name=f"gru{i + 1}",
-        )(x, mask=frame_mask)
+        )
+        if config.bidirectional:
+            gru = keras.layers.Bidirectional(gru, name=f"bigru{i + 1}")
+        x = gru(x, mask=frame_mask)
 
     outputs = {}
     for name in config.tasks:
         if config.attention:
             pooled, _ = AttentionPooling(
-                return_attention=True, kernel_regularizer=reg, name=pooling_name(name)
+                return_attention=True,
+                heads=config.pool_heads,
+                statistics=config.pool_statistics,
+                kernel_regularizer=reg,
+                name=pooling_name(name),
             )(x, mask=frame_mask)
         else:
             pooled = LastStepPooling(name=pooling_name(name))(x, mask=frame_mask)
@@ -89,11 +150,25 @@ def with_attention_outputs(model: keras.Model) -> keras.Model:
     return keras.Model(model.input, outputs, name=model.name)
 
 
-def compile_model(model: keras.Model, task_weights: dict[str, float], learning_rate: float) -> None:
-    """Adam, one sparse cross-entropy per task weighted by ``task_weights`` (w_m); the L2
-    penalty comes from the layers' regularisers. Missing labels arrive as sample weight 0."""
+def compile_model(
+    model: keras.Model,
+    task_weights: dict[str, float],
+    learning_rate,
+    *,
+    optimizer: str = "adam",
+    weight_decay: float = 0.0,
+    label_smoothing: float = 0.0,
+) -> None:
+    """Adam (or AdamW with decoupled ``weight_decay``), one cross-entropy per task weighted by
+    ``task_weights`` (w_m), with ``label_smoothing``; the L2 penalty comes from the layers'
+    regularisers. ``learning_rate`` is a number or a schedule. Missing labels arrive as sample
+    weight 0."""
+    if optimizer == "adamw":
+        opt = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+    else:
+        opt = keras.optimizers.Adam(learning_rate)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss={t: keras.losses.SparseCategoricalCrossentropy() for t in task_weights},
+        optimizer=opt,
+        loss={t: SparseCrossentropy(label_smoothing) for t in task_weights},
         loss_weights=dict(task_weights),
     )

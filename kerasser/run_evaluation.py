@@ -9,8 +9,8 @@ from pathlib import Path
 
 from kerasser import dataset as data
 from kerasser.evaluation import mean_uar, predict, score
+from kerasser.corpora import read_corpora, select
 from kerasser.runs import RunPaths, load_best_model, load_config, write_json_atomic
-from kerasser.training import read_corpora, select
 
 
 def evaluate_run(
@@ -21,14 +21,16 @@ def evaluate_run(
     write_report: bool = True,
 ) -> dict:
     """Score the run's best model on ``split`` of ``corpora`` (default: the corpora it was
-    trained on), for the tasks both the model and the data have.
+    trained on, with its cross-validation fold's speakers if it has one), for the tasks both the
+    model and the data have.
 
     Returns the report (also written as ``eval_<corpora>_<split>.json`` in the run folder):
     ``{"run", "split", "corpora", "files", "skipped", "mean_uar", "tasks": {task: report}}``.
     """
     config = load_config(run_dir)
+    own = corpora is None
     corpora = tuple(tuple(c) for c in (corpora or config.corpora))
-    utterances = read_corpora(corpora)
+    utterances = read_corpora(corpora, config.speaker_splits if own else None)
     tasks = tuple(t for t in config.model.tasks if any(t in u.labels for u in utterances))
     if not tasks:
         raise ValueError(
@@ -39,7 +41,9 @@ def evaluate_run(
         raise ValueError(f"no {split} utterances with labels for {', '.join(tasks)} in the given corpora")
     model = load_best_model(run_dir)
     log = data.DecodeLog()
-    ds = data.make_dataset(chosen, tasks, batch_size, training=False, log=log)
+    ds = data.make_dataset(
+        chosen, tasks, batch_size, training=False, log=log, sample_rate=config.model.audio.sample_rate
+    )
     reports = score(*predict(model, ds, tasks))
     report = {
         "run": str(run_dir),

@@ -40,6 +40,10 @@ class RunPaths:
         return self.root / "best.keras"
 
     @property
+    def average_model(self) -> Path:
+        return self.root / "average.keras"
+
+    @property
     def last_model(self) -> Path:
         return self.root / "last.keras"
 

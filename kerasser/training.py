@@ -1,13 +1,17 @@
 """Training: read corpora, adapt standardisation, fit with dev-UAR checkpointing, resume.
 
 ``train(config)`` writes a run folder (see ``kerasser.runs``). Model selection and early stopping
-use the mean dev UAR over the model's tasks, computed after every epoch by ``DevUAR``.
+use the mean dev UAR over the model's tasks, computed after every epoch by ``DevUAR``. The
+recipe's parts (optimizer, learning-rate warm-up and cosine decay, label smoothing,
+class-balanced weights, waveform augmentation) are all fields of ``TrainConfig``.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
+import shutil
 import sys
 import time
 import warnings
@@ -15,31 +19,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from kerasser import dataset as data
 from kerasser.config import TrainConfig, save_json
-from kerasser.corpora import Utterance, read_corpus
+from kerasser.corpora import Utterance, read_corpora, select
 from kerasser.evaluation import mean_uar, predict, score
 from kerasser.model import NORMALIZATION, build_model, compile_model
 from kerasser.runs import RunError, RunPaths, load_config, read_state, write_json_atomic
 
 MONITOR = "val_uar"  # Keras names validation (dev) metrics val_*
-
-
-def read_corpora(corpora: Sequence[tuple[str, str]]) -> list[Utterance]:
-    """All utterances of the ``(reader, path)`` pairs, in order."""
-    utterances: list[Utterance] = []
-    for name, path in corpora:
-        utterances.extend(read_corpus(name, path))
-    return utterances
-
-
-def select(
-    utterances: Sequence[Utterance], splits: str | Sequence[str], tasks: Sequence[str]
-) -> list[Utterance]:
-    """Utterances of ``splits`` (one name or several) with a label for at least one of ``tasks``."""
-    splits = (splits,) if isinstance(splits, str) else tuple(splits)
-    return [u for u in utterances if u.split in splits and any(t in u.labels for t in tasks)]
 
 
 def check_labels(utterances: Sequence[Utterance], tasks: Sequence[str], split: str) -> None:
@@ -115,12 +104,52 @@ class SaveState(keras.callbacks.Callback):
         )
 
 
+class WeightAverage(keras.callbacks.Callback):
+    """Keep the weights of the last ``count`` epochs (in memory) and average them on request.
+    Float weights (batch-norm statistics included) are averaged; integer state such as random
+    seeds is taken from the last epoch. After a resume only the resumed epochs count."""
+
+    def __init__(self, count: int):
+        super().__init__()
+        self.recent: collections.deque = collections.deque(maxlen=count)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.recent.append([np.array(w) for w in self.model.get_weights()])
+
+    def averaged(self) -> list[np.ndarray]:
+        return [
+            np.mean(ws, axis=0).astype(ws[-1].dtype) if np.issubdtype(ws[-1].dtype, np.floating) else ws[-1]
+            for ws in zip(*self.recent)
+        ]
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
     run_dir: Path
     epochs_done: int
     best_epoch: int
     best_dev_uar: float
+
+
+def learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """The learning rate: a number, or a schedule of linear warm-up from 0 over
+    ``warmup_epochs`` then constant or cosine decay to 0 at the end of the epoch budget."""
+    if config.schedule == "constant" and not config.warmup_epochs:
+        return config.learning_rate
+    warmup = int(round(config.warmup_epochs * steps_per_epoch))
+    decay = max(1, config.epochs * steps_per_epoch - warmup)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else config.learning_rate,
+        decay_steps=decay,
+        alpha=1.0 if config.schedule == "constant" else 0.0,
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def steps_per_epoch(num_examples: int, batch_size: int) -> int:
+    """Batches per epoch, about: length buckets can each end on one partial batch."""
+    return -(-num_examples // batch_size) + len(data.BUCKET_SECONDS) // 2
 
 
 def adapt_normalization(model: keras.Model, examples) -> None:
@@ -164,7 +193,7 @@ def train(
     tasks = config.model.tasks
     keras.utils.set_random_seed(config.seed)
 
-    utterances = read_corpora(config.corpora)
+    utterances = read_corpora(config.corpora, config.speaker_splits)
     train_utts = select(utterances, config.train_splits, tasks)
     check_labels(train_utts, tasks, "+".join(config.train_splits))
     dev_utts = []
@@ -174,8 +203,13 @@ def train(
     write(f"train {len(train_utts)} utterances, dev {len(dev_utts)}; tasks {', '.join(tasks)}")
 
     log = data.DecodeLog()
-    train_examples = data.decoded(train_utts, tasks, log)
-    train_ds = data.batched(train_examples, config.batch_size, training=True, seed=config.seed)
+    rate = config.model.audio.sample_rate
+    balance = data.class_weights(train_utts, tasks) if config.class_balanced else None
+    train_examples = data.decoded(train_utts, tasks, log, rate, balance)
+    train_ds = data.batched(
+        train_examples, config.batch_size, training=True, seed=config.seed,
+        augment_config=config.augment, sample_rate=rate,
+    )
 
     if state:
         model = keras.saving.load_model(paths.last_model)
@@ -184,7 +218,14 @@ def train(
     else:
         model = build_model(config.model)
         adapt_normalization(model, train_examples)
-        compile_model(model, config.task_weights, config.learning_rate)
+        compile_model(
+            model,
+            config.task_weights,
+            learning_rate(config, steps_per_epoch(len(train_utts), config.batch_size)),
+            optimizer=config.optimizer,
+            weight_decay=config.weight_decay,
+            label_smoothing=config.label_smoothing,
+        )
         initial_epoch = 0
     if initial_epoch >= config.epochs:
         write(f"nothing to do: {initial_epoch} of {config.epochs} epochs already done")
@@ -192,7 +233,7 @@ def train(
     callbacks = [EpochLine(config.epochs, tasks, write), keras.callbacks.CSVLogger(str(paths.metrics), append=bool(state))]
     early = None
     if dev_utts:
-        dev_ds = data.make_dataset(dev_utts, tasks, config.batch_size, training=False, log=log)
+        dev_ds = data.make_dataset(dev_utts, tasks, config.batch_size, training=False, log=log, sample_rate=rate)
         early = ResumableEarlyStopping(resume_state=state, monitor=MONITOR, mode="max", patience=config.patience)
         best = keras.callbacks.ModelCheckpoint(
             str(paths.best_model),
@@ -205,6 +246,9 @@ def train(
     else:
         callbacks.append(keras.callbacks.ModelCheckpoint(str(paths.best_model)))
     callbacks += [keras.callbacks.ModelCheckpoint(str(paths.last_model)), SaveState(paths, early)]
+    averager = WeightAverage(config.average_last) if config.average_last > 1 else None
+    if averager:
+        callbacks.append(averager)
     # Keras writes its progress bar to stdout; stdout is for data, so send it to stderr.
     # Datasets of unknown length end an epoch by running out, which Keras warns about.
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
@@ -218,6 +262,8 @@ def train(
             shuffle=False,  # the dataset shuffles itself, seeded
         )
     final = read_state(paths) or {"epoch": initial_epoch, "best": float("nan"), "best_epoch": 0}
+    if averager and len(averager.recent) > 1:
+        final = keep_average(model, averager, paths, final, dev_ds if dev_utts else None, tasks, write)
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) could not be decoded and were skipped")
     if early is None:
@@ -225,3 +271,33 @@ def train(
     else:
         write(f"best mean dev UAR {final['best']:.1f} at epoch {final['best_epoch']}; model: {paths.best_model}")
     return TrainResult(paths.root, final["epoch"], final["best_epoch"], final["best"])
+
+
+def keep_average(model, averager: WeightAverage, paths: RunPaths, state: dict, dev_ds, tasks, write) -> dict:
+    """Save the averaged weights as average.keras; make them best.keras when there is no dev
+    split or their mean dev UAR is at least the best epoch's. Returns the updated state."""
+    model.set_weights(averager.averaged())
+    model.save(paths.average_model)
+    state = dict(state, averaged_epochs=len(averager.recent))
+    if dev_ds is None:
+        shutil.copyfile(paths.average_model, paths.best_model)
+        write(f"best.keras: the average of the last {len(averager.recent)} epochs")
+        state["averaged"] = True
+    else:
+        uar = mean_uar(score(*predict(model, dev_ds, tasks)))
+        better = uar >= state["best"]
+        write(f"average of the last {len(averager.recent)} epochs: mean dev UAR {uar:.1f} "
+              f"({'kept as best.keras' if better else 'not better than the best epoch'})")
+        if better:
+            shutil.copyfile(paths.average_model, paths.best_model)
+            state.update(best=uar, averaged=True)
+        state["average_dev_uar"] = uar
+    write_json_atomic(paths.state, state)
+    return state
+
+
+def resume(run_dir: str, epochs: int | None = None, write: Callable[[str], None] | None = None) -> TrainResult:
+    """Continue the run in ``run_dir`` from its last finished epoch with its own saved config;
+    ``epochs``, if given, raises or lowers the epoch budget."""
+    config = dataclasses.replace(load_config(run_dir), out=str(run_dir))
+    return train(config, resume=True, write=write, epochs=epochs)

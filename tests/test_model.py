@@ -17,14 +17,26 @@ from kerasser.training import adapt_normalization
 
 AUDIO = AudioConfig()
 TINY = ModelConfig(conv_filters=4, conv_width=8, channel_pool=2, gru_units=8, gru_layers=2)
+# The default recipe's shape in miniature: log-mel, SpecAugment, SE conv blocks, BiGRU, 2-head statistics.
+TINY_LOGMEL = ModelConfig(
+    frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16, block_channels=(8, 12),
+    block_dilations=(1, 2), block_kernel=3, block_se=4, spec_time_masks=2, spec_freq_masks=2,
+    gru_units=8, gru_layers=1, bidirectional=True, pool_heads=2, pool_statistics=True, l2=0.0,
+)
 VARIANTS = {
     "shared-attention": dataclasses.replace(TINY, frontend="shared", attention=True),
     "shared-last": dataclasses.replace(TINY, frontend="shared", attention=False),
     "framed-attention": dataclasses.replace(TINY, frontend="framed", conv_padding="same", attention=True),
     "framed-last": dataclasses.replace(TINY, frontend="framed", conv_padding="valid", attention=False),
+    "logmel-stats": TINY_LOGMEL,
 }
+
+
+def features_layer(config: ModelConfig) -> str:
+    """The layer whose output is the per-frame features (the front end's last layer)."""
+    return f"block{len(config.block_channels)}" if config.frontend == "logmel" else "frontend"
 # Keras warns when attention pools a single frame (eager input of <= 640 samples): expected here.
-pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis -1:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:You are using a softmax over axis:UserWarning")
 
 INPUT_SIGNATURE = [
     {"waveform": tf.TensorSpec([None, None], tf.float32), "length": tf.TensorSpec([None], tf.int32)}
@@ -91,8 +103,12 @@ def predict(model: keras.Model, inputs) -> dict[str, np.ndarray]:
 
 def test_outputs(variant, model, rng):
     config = VARIANTS[variant]
-    frontend = {"shared": "SharedFrontEnd", "framed": "FramedFrontEnd"}[config.frontend]
-    assert type(model.get_layer("frontend")).__name__ == frontend
+    layer, frontend = {
+        "shared": ("frontend", "SharedFrontEnd"),
+        "framed": ("frontend", "FramedFrontEnd"),
+        "logmel": ("log_mel", "LogMelSpectrogram"),
+    }[config.frontend]
+    assert type(model.get_layer(layer)).__name__ == frontend
     pooling = "AttentionPooling" if config.attention else "LastStepPooling"
     assert all(type(model.get_layer(pooling_name(t))).__name__ == pooling for t in config.tasks)
     inputs = batch(*utterances(rng, 900, 2000))
@@ -153,8 +169,9 @@ def test_attention_outputs(variant, model, rng):
         np.testing.assert_allclose(out[task], plain[task], atol=1e-6)
     if not attention:
         return
-    frames = AUDIO.num_frames(3000)
-    real = np.arange(frames)[None, :] < np.array([AUDIO.num_frames(n) for n in lengths])[:, None]
+    geometry = VARIANTS[variant].audio
+    frames = geometry.num_frames(3000)
+    real = np.arange(frames)[None, :] < np.array([geometry.num_frames(n) for n in lengths])[:, None]
     for task in plain:
         alpha = out[f"{task}_attention"]
         assert alpha.shape == (2, frames)
@@ -166,17 +183,18 @@ def test_attention_outputs(variant, model, rng):
 # --- tracing -----------------------------------------------------------------------------------
 
 
-def test_traced_matches_eager(model, rng):
+def test_traced_matches_eager(variant, model, rng):
     """The whole model under ``tf.function`` with unknown batch and time equals eager, frame
     count included (the front end's features and, with attention, the weights are outputs)."""
+    config = VARIANTS[variant]
     probe = with_attention_outputs(model)
-    probe = keras.Model(probe.input, {**probe.output, "features": model.get_layer("frontend").output})
+    probe = keras.Model(probe.input, {**probe.output, "features": model.get_layer(features_layer(config)).output})
     traced = tf.function(lambda inputs: probe(inputs, training=False), input_signature=INPUT_SIGNATURE)
     for n, rows in [(640, 2), (1000, 2), (3200, 2), (8000, 2), (3200, 1)]:
         inputs = batch(*utterances(rng, n, n // 2 + 1)[:rows], rng=rng)
         eager = predict(probe, inputs)
         graph = {k: np.asarray(v) for k, v in traced(inputs).items()}
-        assert eager["features"].shape[1] == AUDIO.num_frames(n)
+        assert eager["features"].shape[1] == config.audio.num_frames(n)
         assert sorted(graph) == sorted(eager)
         for key in eager:
             assert graph[key].shape == eager[key].shape, key
@@ -200,7 +218,7 @@ def test_export_matches_eager(model, rng, tmp_path):
 # --- saving ------------------------------------------------------------------------------------
 
 
-def test_keras_save_load_round_trip(model, rng, tmp_path):
+def test_keras_save_load_round_trip(variant, model, rng, tmp_path):
     inputs = batch(*utterances(rng, 1200, 700), rng=rng)
     path = tmp_path / "model.keras"
     model.save(path)
@@ -209,7 +227,7 @@ def test_keras_save_load_round_trip(model, rng, tmp_path):
     assert list(after) == list(before)
     for task in before:
         np.testing.assert_allclose(after[task], before[task], atol=1e-6)
-    for name in (NORMALIZATION, "frontend", pooling_name(next(iter(before)))):
+    for name in (NORMALIZATION, features_layer(VARIANTS[variant]), pooling_name(next(iter(before)))):
         assert type(loaded.get_layer(name)) is type(model.get_layer(name))
         assert loaded.get_layer(name).get_config() == model.get_layer(name).get_config()
     for stat in ("mean", "variance"):

@@ -123,3 +123,39 @@ def test_without_dev_split_trains_on_train_and_dev_and_keeps_last_epoch(emodb_sm
     assert RunPaths(tmp_path / "run").best_model.exists()
     with pytest.raises(ValueError, match="both trained on"):
         dataclasses.replace(config, dev_split="dev")
+
+
+def test_weight_average_callback_means_float_weights():
+    import keras
+
+    from kerasser.training import WeightAverage
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    averager = WeightAverage(2)
+    averager.set_model(model)
+    snapshots = []
+    for scale in (1.0, 2.0, 4.0):  # only the last two count
+        model.set_weights([np.full_like(w, scale) for w in model.get_weights()])
+        snapshots.append(model.get_weights())
+        averager.on_epoch_end(0)
+    for got in averager.averaged():
+        np.testing.assert_allclose(got, 3.0)
+
+
+def test_average_becomes_best_without_dev_split(emodb_small, tmp_path):
+    import dataclasses
+
+    import keras
+
+    config = dataclasses.replace(tiny_config(emodb_small, tmp_path / "run"), epochs=3, dev_split=None,
+                                 train_splits=("train", "dev"), average_last=2)
+    train(config, write=lambda line: None)
+    paths = RunPaths(tmp_path / "run")
+    best = keras.saving.load_model(paths.best_model, compile=False).get_weights()
+    average = keras.saving.load_model(paths.average_model, compile=False).get_weights()
+    last = keras.saving.load_model(paths.last_model, compile=False).get_weights()
+    for b, a in zip(best, average):
+        np.testing.assert_array_equal(b, a)
+    assert any(not np.array_equal(a, w) for a, w in zip(average, last))
+    state = json.loads(paths.state.read_text())
+    assert state["averaged"] is True and state["averaged_epochs"] == 2

@@ -13,6 +13,7 @@ from kerasser.corpora.baved import read_baved
 from kerasser.corpora.emodb import read_emodb
 from kerasser.corpora.iemocap import read_iemocap
 from kerasser.corpora.manifest import read_manifest
+from kerasser.corpora.selection import read_corpora, select, speaker_key, speakers
 from kerasser.corpora.utterance import CorpusError, Utterance
 
 READERS: dict[str, Callable[[str | os.PathLike], list[Utterance]]] = {
@@ -38,8 +39,12 @@ __all__ = [
     "CorpusError",
     "Utterance",
     "read_baved",
+    "read_corpora",
     "read_corpus",
     "read_emodb",
     "read_iemocap",
     "read_manifest",
+    "select",
+    "speaker_key",
+    "speakers",
 ]

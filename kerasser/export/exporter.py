@@ -45,7 +45,7 @@ from kerasser.export import saved_model as saved_model_export
 from kerasser.export import tflite as tflite_export
 from kerasser.inference import KerasRunner, TFLiteRunner
 from kerasser.runs import RunPaths, load_best_model, load_config, read_state
-from kerasser.training import read_corpora, select
+from kerasser.corpora import read_corpora, select
 
 PARITY_TOLERANCE = 1e-4
 PARITY_CLIPS = 8
@@ -76,19 +76,23 @@ def _spread(items: Sequence, n: int) -> list:
 
 
 def _load(
-    utterances: Sequence[Utterance], write: Callable[[str], None]
+    utterances: Sequence[Utterance], write: Callable[[str], None], sample_rate: int
 ) -> list[tuple[Utterance, np.ndarray]]:
     loaded = []
     for u in utterances:
         try:
-            loaded.append((u, audio.load(u.path)))
+            loaded.append((u, audio.load(u.path, sample_rate)))
         except audio.AudioError as error:
             write(f"warning: skipped {error}")
     return loaded
 
 
 def parity_clips(
-    utterances: Sequence[Utterance], tasks: Sequence[str], n: int, write: Callable[[str], None]
+    utterances: Sequence[Utterance],
+    tasks: Sequence[str],
+    n: int,
+    write: Callable[[str], None],
+    sample_rate: int = audio.SAMPLE_RATE,
 ) -> list[tuple[Utterance, np.ndarray]]:
     """``n`` decodable clips: test split first (spread over it), then dev, then the rest."""
     chosen: list[tuple[Utterance, np.ndarray]] = []
@@ -97,7 +101,7 @@ def parity_clips(
         pool = [u for u in utterances if u.split == split and u.path not in used]
         if split is not None:
             pool = select(pool, split, tasks)
-        for u, wave in _load(_spread(pool, n - len(chosen)), write):
+        for u, wave in _load(_spread(pool, n - len(chosen)), write, sample_rate):
             chosen.append((u, wave))
             used.add(u.path)
         if len(chosen) >= n:
@@ -282,7 +286,9 @@ def _export_tflite(
     return runner, figures, info, content
 
 
-def _test_scores(run: Path, test_utts, runners: dict[str, TFLiteRunner], parity: dict, tasks, write) -> dict:
+def _test_scores(
+    run: Path, test_utts, runners: dict[str, TFLiteRunner], parity: dict, tasks, write, sample_rate: int
+) -> dict:
     """The Keras model's test UAR (``evaluate_run``); for quantised variants, their test UAR and
     its change against the float32 TFLite model, added to ``parity``."""
     from kerasser.run_evaluation import evaluate_run
@@ -299,7 +305,7 @@ def _test_scores(run: Path, test_utts, runners: dict[str, TFLiteRunner], parity:
     }
     quantised = [v for v in runners if v != "float32"]
     if quantised:
-        test_clips = _load(test_utts, write)
+        test_clips = _load(test_utts, write, sample_rate)
         baseline = parity["float32"]["test_uar"] = score_uar(runners["float32"], test_clips, tasks)
         for variant in quantised:
             scores = score_uar(runners[variant], test_clips, tasks)
@@ -346,8 +352,8 @@ def export_run(
     model = load_best_model(run)
     tasks = config.model.tasks
 
-    utterances = read_corpora(config.corpora)
-    clips = parity_clips(utterances, tasks, parity_clips_count, write)
+    utterances = read_corpora(config.corpora, config.speaker_splits)
+    clips = parity_clips(utterances, tasks, parity_clips_count, write, config.model.audio.sample_rate)
     if not clips:
         raise ExportError("no decodable clip in the run's corpora to check parity on")
     if len(clips) < parity_clips_count:
@@ -383,7 +389,7 @@ def export_run(
             representative = None
             if variant == "int8":
                 train_utts = _spread(select(utterances, config.train_splits, tasks), representative_clips)
-                representative = [w for _, w in _load(train_utts, write)]
+                representative = [w for _, w in _load(train_utts, write, config.model.audio.sample_rate)]
                 if not representative:
                     raise ExportError("int8 quantisation needs training audio, and none could be read")
             runner, figures, info, content = _export_tflite(
@@ -398,7 +404,7 @@ def export_run(
 
         test, test_skipped = None, None
         if test_utts:
-            test = _test_scores(run, test_utts, runners, parity, tasks, write)
+            test = _test_scores(run, test_utts, runners, parity, tasks, write, config.model.audio.sample_rate)
         else:
             test_skipped = "the run's corpora have no test-split utterances labelled for the model's tasks"
             write(f"note: {test_skipped}; no test UAR")

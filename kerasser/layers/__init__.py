@@ -1,9 +1,23 @@
 """Custom Keras layers, one per module; importing this package registers them for deserialisation."""
 
 from kerasser.layers.attention_pooling import AttentionPooling
+from kerasser.layers.conv_block import ConvBlock
 from kerasser.layers.frame_padding import FramePadding
 from kerasser.layers.framed_frontend import FramedFrontEnd
 from kerasser.layers.last_step_pooling import LastStepPooling
+from kerasser.layers.log_mel import LogMelSpectrogram
 from kerasser.layers.shared_frontend import SharedFrontEnd
+from kerasser.layers.spec_augment import SpecAugment
+from kerasser.layers.utterance_normalization import UtteranceNormalization
 
-__all__ = ["AttentionPooling", "FramePadding", "FramedFrontEnd", "LastStepPooling", "SharedFrontEnd"]
+__all__ = [
+    "AttentionPooling",
+    "ConvBlock",
+    "FramePadding",
+    "FramedFrontEnd",
+    "LastStepPooling",
+    "LogMelSpectrogram",
+    "SharedFrontEnd",
+    "SpecAugment",
+    "UtteranceNormalization",
+]

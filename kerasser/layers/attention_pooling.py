@@ -11,25 +11,38 @@ class AttentionPooling(keras.layers.Layer):
     """Pool a sequence ``h`` [batch, time, units] into one vector per row.
 
     ``alpha_i = softmax_i(w^T h_i)``, ``r = sum_i alpha_i h_i``, with one learned vector ``w``
-    [units] (no bias: a constant shift of every score cancels in the softmax).
+    [units] (no bias: a constant shift of every score cancels in the softmax). These defaults are
+    the paper's layer.
+
+    Options: ``heads`` > 1 learns that many scoring vectors, pools once per head and concatenates
+    the results head by head; ``statistics=True`` (attentive statistics, Okabe et al., 2018) also
+    returns the weighted standard deviation ``sqrt(max(sum_i alpha_i h_i^2 - r^2, 0) + 1e-6)``,
+    giving ``[r, s]`` per head. Output size: ``units * heads * (2 if statistics else 1)``.
 
     Masking: takes the Keras mask or an explicit ``mask`` [batch, time] bool (True = real step).
     Masked steps get weight exactly 0 and the softmax runs over the real steps only, so padding
     never changes ``r``. A row with no real step returns ``r = 0`` and all-zero weights. The
     output carries no mask.
 
-    With ``return_attention=True`` the layer returns ``(r, alpha)``, ``alpha`` [batch, time].
+    With ``return_attention=True`` the layer returns ``(r, alpha)``, ``alpha`` [batch, time]
+    (with several heads, their mean: still a distribution over the real steps).
     """
 
     def __init__(
         self,
         return_attention: bool = False,
+        heads: int = 1,
+        statistics: bool = False,
         kernel_initializer="glorot_uniform",
         kernel_regularizer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if heads < 1:
+            raise ValueError(f"heads must be at least 1, not {heads}")
         self.return_attention = return_attention
+        self.heads = heads
+        self.statistics = statistics
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.supports_masking = True
@@ -37,33 +50,48 @@ class AttentionPooling(keras.layers.Layer):
     def build(self, input_shape):
         self.kernel = self.add_weight(
             name="kernel",
-            shape=(input_shape[-1], 1),
+            shape=(input_shape[-1], self.heads),
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
         )
 
     def call(self, inputs, mask=None):
-        scores = ops.squeeze(ops.matmul(inputs, self.kernel), axis=-1)  # [batch, time]
+        scores = ops.matmul(inputs, self.kernel)  # [batch, time, heads]
         if mask is not None:
-            mask = ops.cast(mask, "bool")
+            mask = ops.expand_dims(ops.cast(mask, "bool"), -1)
             scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
-        alpha = ops.softmax(scores, axis=-1)
+        alpha = ops.softmax(scores, axis=1)
         if mask is not None:
             alpha = alpha * ops.cast(mask, alpha.dtype)  # exact zeros; all-masked rows -> 0
-        pooled = ops.sum(ops.expand_dims(alpha, -1) * inputs, axis=1)
-        return (pooled, alpha) if self.return_attention else pooled
+        if self.heads == 1 and not self.statistics:  # the paper's layer
+            alpha = ops.squeeze(alpha, -1)
+            pooled = ops.sum(ops.expand_dims(alpha, -1) * inputs, axis=1)
+            return (pooled, alpha) if self.return_attention else pooled
+        mean = ops.einsum("bth,btu->bhu", alpha, inputs)  # [batch, heads, units]
+        parts = [mean]
+        if self.statistics:
+            square = ops.einsum("bth,btu->bhu", alpha, ops.square(inputs))
+            parts.append(ops.sqrt(ops.maximum(square - ops.square(mean), 0.0) + 1e-6))
+        pooled = ops.concatenate(parts, axis=-1)  # [batch, heads, units * (1 or 2)]
+        pooled = ops.reshape(pooled, (-1, self.output_units(inputs.shape[-1])))
+        return (pooled, ops.mean(alpha, axis=-1)) if self.return_attention else pooled
+
+    def output_units(self, units: int) -> int:
+        return units * self.heads * (2 if self.statistics else 1)
 
     def compute_mask(self, inputs, mask=None):
         return (None, None) if self.return_attention else None
 
     def compute_output_shape(self, input_shape):
-        pooled = (input_shape[0], input_shape[-1])
+        pooled = (input_shape[0], self.output_units(input_shape[-1]))
         return (pooled, tuple(input_shape[:2])) if self.return_attention else pooled
 
     def get_config(self):
         return {
             **super().get_config(),
             "return_attention": self.return_attention,
+            "heads": self.heads,
+            "statistics": self.statistics,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
         }

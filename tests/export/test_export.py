@@ -25,7 +25,7 @@ AUDIO = AudioConfig()
 pytestmark = [
     pytest.mark.slow,
     # Keras warns when attention pools a single frame (eager input of <= 640 samples): expected here.
-    pytest.mark.filterwarnings("ignore:You are using a softmax over axis -1:UserWarning"),
+    pytest.mark.filterwarnings("ignore:You are using a softmax over axis:UserWarning"),
 ]
 
 

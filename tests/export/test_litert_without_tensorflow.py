@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore:You are using a softmax over axis -1:UserWarning"),
+    pytest.mark.filterwarnings("ignore:You are using a softmax over axis:UserWarning"),
 ]
 
 SCRIPT = r"""

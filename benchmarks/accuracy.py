@@ -1,0 +1,262 @@
+"""Accuracy of the paper and default recipes, and an ablation row per ingredient, beside PROTOCOL.md's peers.
+
+    python benchmarks/accuracy.py --configs paper,default --seeds 0,1,2          # EmoDB fixed split
+    python benchmarks/accuracy.py --configs default --protocol loso --seeds 0     # EmoDB LOSO
+    python benchmarks/accuracy.py --report                                        # table of all finished runs
+
+Every configuration is a recipe plus overrides, resolved by ``kerasser.recipes.build_train_config``
+(the same builder ``kerasser train`` uses), trained on tasks a, v, d, e. Fixed split: train on
+PROTOCOL.md's train speakers, pick the epoch by mean dev UAR, score the test speakers once, and
+score the same model's arousal on BAVED's test split (another language: the cross-corpus check).
+LOSO: ``kerasser.crossval`` with one fold per EmoDB speaker (dev speakers drawn from the others),
+pooled UAR over all folds. Runs live under ``--runs`` (one folder per configuration, protocol and
+seed) and are reused when finished with the same configuration, so the script can be stopped,
+rerun and extended; ``--jobs 2`` trains two runs at a time (one CPU thread each).
+The table (mean ± sd over seeds) is printed and written to ``--table``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+TASKS = ("emotion", "arousal", "valence", "dominance")
+
+# name -> (recipe, overrides, what it shows)
+CONFIGS: dict[str, tuple[str, dict, str]] = {
+    "paper": ("paper", {}, "Zhang et al.: raw waveform, 2 GRU, attention, Adam 1e-4"),
+    "default": ("default", {}, "the default recipe"),
+    # added one at a time to the paper recipe
+    "paper+logmel": ("paper", {"frontend": "logmel"}, "paper with the log-mel front end and conv blocks"),
+    "paper+lr1e-3": ("paper", {"learning_rate": 1e-3}, "paper with Adam 1e-3"),
+    # removed one at a time from the default recipe
+    "default-specaug": ("default", {"spec_time_masks": 0, "spec_freq_masks": 0}, "no SpecAugment"),
+    "default-speed": ("default", {"augment_speed": ()}, "no speed perturbation"),
+    "default-bigru": ("default", {"bidirectional": False}, "unidirectional GRU"),
+    "default-stats": ("default", {"pool_statistics": False}, "attention mean only (no standard deviation)"),
+    "default-balance": ("default", {"class_balanced": False}, "no class-balanced weights"),
+    "default-smoothing": ("default", {"label_smoothing": 0.0}, "no label smoothing"),
+    "default-schedule": ("default", {"optimizer": "adam", "weight_decay": 0.0, "schedule": "constant", "warmup_epochs": 0.0},
+                         "Adam at a constant 1e-3 (no AdamW, warm-up or cosine decay)"),
+    "default-residual": ("default", {"block_residual": False}, "no residual connections"),
+    # options on top of the default recipe
+    "default+se": ("default", {"block_se": 64}, "squeeze-excitation (64 units)"),
+    "default+heads4": ("default", {"pool_heads": 4}, "4 attention heads per task"),
+    "default+meanvar": ("default", {"feature_norm": "meanvar"}, "mean and variance normalisation per utterance"),
+    "default+learnable-fb": ("default", {"mel_trainable": True}, "learnable filterbank (initialised on mel)"),
+    "default+2gru": ("default", {"gru_layers": 2}, "two bidirectional GRU layers"),
+    "default+acoustic": ("default", {"augment_noise_prob": 0.5, "augment_reverb_prob": 0.3, "augment_bandlimit_prob": 0.3,
+                                     "augment_gain_db": 6.0}, "noise, reverberation, band-limiting, gain"),
+    "default+crop": ("default", {"augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
+}
+
+# PROTOCOL.md: EmoDB emotion / arousal / valence / dominance, and BAVED arousal.
+PEERS = [
+    ("openSMILE eGeMAPS + SVM, no norm (best of linear / rbf)", "fixed", (52.4, 71.1, 58.3, 69.3), 52.0),
+    ("openSMILE eGeMAPS + SVM, speaker-norm (test speaker's audio)", "fixed", (79.7, 88.1, 78.2, 83.9), 74.7),
+    ("ECAPA-TDNN from scratch (SpeechBrain), 3 seeds", "fixed", (67.6, 88.5, 68.8, 83.1), None),
+    ("openSMILE eGeMAPS + SVM, no norm (best of linear / rbf)", "loso", (58.9, 79.7, 61.1, 70.2), None),
+    ("openSMILE eGeMAPS + SVM, speaker-norm (test speaker's audio)", "loso", (73.7, 87.4, 74.9, 82.0), None),
+]
+
+
+def train_config(name: str, protocol: str, seed: int, args):
+    from kerasser.recipes import build_train_config
+
+    recipe, overrides, _ = CONFIGS[name]
+    return build_train_config(
+        recipe,
+        corpora=(("emodb", str(Path(args.data) / "emodb")),),
+        out=str(Path(args.runs) / name / protocol / f"seed{seed}"),
+        tasks=TASKS,
+        seed=seed,
+        **overrides,
+    )
+
+
+def same_config(stored: dict, wanted: dict) -> bool:
+    return {k: v for k, v in stored.items() if k != "out"} == {k: v for k, v in wanted.items() if k != "out"}
+
+
+def run_fixed(name: str, seed: int, args) -> dict:
+    """Train (or reuse / resume) one fixed-split run; its scores, also kept as scores.json."""
+    threads(args)
+    from kerasser.config import to_dict
+    from kerasser.run_evaluation import evaluate_run
+    from kerasser.runs import RunPaths, read_state
+    from kerasser.training import train
+
+    config = train_config(name, "fixed", seed, args)
+    out = Path(config.out)
+    scores_file = out / "scores.json"
+    if scores_file.exists():
+        scores = json.loads(scores_file.read_text())
+        if same_config(scores["config"], json.loads(json.dumps(to_dict(config)))):
+            return scores
+        raise SystemExit(f"{out}: holds a run of another configuration; move it away or pick another --runs")
+    state = read_state(RunPaths(out))
+    start = time.monotonic()
+    result = train(config, resume=state is not None)
+    scores = {
+        "config": to_dict(config),
+        "best_epoch": result.best_epoch,
+        "epochs": result.epochs_done,
+        "train_seconds": round(time.monotonic() - start),
+        "dev": {t: r["uar"] for t, r in evaluate_run(out, "dev")["tasks"].items()},
+        "test": {t: r["uar"] for t, r in evaluate_run(out, "test")["tasks"].items()},
+    }
+    baved = Path(args.data) / "baved"
+    if baved.is_dir():
+        report = evaluate_run(out, "test", corpora=(("baved", str(baved)),))
+        scores["baved_test"] = report["tasks"]["arousal"]["uar"]
+    scores_file.write_text(json.dumps(scores, indent=2) + "\n")
+    return scores
+
+
+def run_loso(name: str, seed: int, args) -> dict:
+    threads(args)
+    from kerasser.crossval import crossval
+
+    config = train_config(name, "loso", seed, args)
+    return crossval(config, folds="loso", dev_speakers=2)
+
+
+def threads(args) -> None:
+    if args.jobs > 1:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def collect(args) -> dict:
+    """Every finished result under ``--runs``: {(name, protocol): [scores per seed]}."""
+    found: dict = {}
+    for name in CONFIGS:
+        for f in sorted((Path(args.runs) / name / "fixed").glob("seed*/scores.json")):
+            found.setdefault((name, "fixed"), []).append(json.loads(f.read_text()))
+        for f in sorted((Path(args.runs) / name / "loso").glob("seed*/crossval.json")):
+            found.setdefault((name, "loso"), []).append(json.loads(f.read_text()))
+    return found
+
+
+def cell(values) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}"
+
+
+def report(args) -> str:
+    found = collect(args)
+    lines = [
+        "## EmoDB fixed split (PROTOCOL.md: train 6 speakers, dev 12 + 14, test 15 + 16) and BAVED test arousal",
+        "",
+        "UAR in %, mean ± sd over seeds; the model of each run is the epoch with the best mean dev UAR. "
+        "BAVED: the EmoDB-trained model's arousal on BAVED's test split (Arabic, never seen).",
+        "",
+        "| system | seeds | emotion | arousal | valence | dominance | mean dev | BAVED arousal |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for peer, protocol, figures, baved in PEERS:
+        if protocol == "fixed":
+            lines.append(f"| {peer} | | " + " | ".join(f"{v:.1f}" for v in figures) + f" | | {baved or ''} |")
+    for name, (recipe, overrides, what) in CONFIGS.items():
+        runs = found.get((name, "fixed"))
+        if not runs:
+            continue
+        seeds = ",".join(str(r["config"]["seed"]) for r in runs)
+        cells = [cell([r["test"][t] for r in runs]) for t in TASKS]
+        dev = cell([float(np.mean(list(r["dev"].values()))) for r in runs])
+        lines.append(f"| **{name}**: {what} | {seeds} | " + " | ".join(cells)
+                     + f" | {dev} | {cell([r.get('baved_test') for r in runs])} |")
+    loso = [(k, v) for k, v in found.items() if k[1] == "loso"]
+    if loso:
+        lines += [
+            "",
+            "## EmoDB leave-one-speaker-out (10 folds; 2 dev speakers drawn from the other 9 per fold)",
+            "",
+            "Pooled UAR in % (confusion matrices summed over the folds), mean ± sd over seeds.",
+            "",
+            "| system | seeds | emotion | arousal | valence | dominance |",
+            "|---|---|---|---|---|---|",
+        ]
+        for peer, protocol, figures, _ in PEERS:
+            if protocol == "loso":
+                lines.append(f"| {peer} | | " + " | ".join(f"{v:.1f}" for v in figures) + " |")
+        for (name, _), runs in loso:
+            seeds = ",".join(str(r["config"]["seed"]) for r in runs)
+            lines.append(f"| **{name}**: {CONFIGS[name][2]} | {seeds} | "
+                         + " | ".join(cell([r["pooled"][t] for r in runs]) for t in TASKS) + " |")
+    lines += ["", "Runs (configuration, seed, best epoch of epochs trained, training time):", ""]
+    for (name, protocol), runs in found.items():
+        for r in runs:
+            if protocol == "fixed":
+                lines.append(f"- {name} fixed seed {r['config']['seed']}: epoch {r['best_epoch']} of {r['epochs']}, "
+                             f"{r['train_seconds']} s")
+            else:
+                lines.append(f"- {name} loso seed {r['config']['seed']}: {len(r['folds'])} folds, {r['train_seconds']} s")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.environ.get("KERASSER_SHARED", "../shared") + "/data")
+    parser.add_argument("--configs", default="paper,default", help=f"comma-separated, of: {', '.join(CONFIGS)}")
+    parser.add_argument("--protocol", choices=["fixed", "loso"], default="fixed")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at a time (each on one CPU thread)")
+    parser.add_argument("--runs", default="runs/accuracy")
+    parser.add_argument("--table", default="benchmarks/results/accuracy.md")
+    parser.add_argument("--report", action="store_true", help="only print the table of the runs already finished")
+    args = parser.parse_args()
+
+    if not args.report:
+        names = [n.strip() for n in args.configs.split(",") if n.strip()]
+        unknown = [n for n in names if n not in CONFIGS]
+        if unknown:
+            parser.error(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
+        work = [(n, int(s)) for n in names for s in args.seeds.split(",")]
+        fn = run_fixed if args.protocol == "fixed" else run_loso
+        if args.jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                for future in [pool.submit(fn, n, s, args) for n, s in work]:
+                    future.result()
+        else:
+            for n, s in work:
+                print(f"== {n} {args.protocol} seed {s}", file=sys.stderr, flush=True)
+                fn(n, s, args)
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    text = "\n".join([
+        "# Accuracy: paper recipe, default recipe and ablations beside PROTOCOL.md's peers",
+        "",
+        f"Last command: `python {' '.join(shlex.quote(a) for a in sys.argv)}`  ",
+        f"Commit {commit or 'unknown'}, {time.strftime('%Y-%m-%d')}, {os.cpu_count()}-core CPU machine, tasks "
+        "emotion + arousal + valence + dominance in one model. Rows appear as their runs finish.",
+        "",
+        report(args),
+        "",
+    ])
+    Path(args.table).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.table).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""``kerasser crossval``."""
+
+from __future__ import annotations
+
+import click
+
+from kerasser_cli.main import friendly_errors
+from kerasser_cli.options import corpus_pairs
+from kerasser_cli.train_options import recipe_options, recipe_overrides
+
+
+def _folds(ctx, param, value: str):
+    if value == "loso":
+        return value
+    try:
+        k = int(value)
+    except ValueError:
+        raise click.BadParameter("expected 'loso' or a number of folds")
+    if k < 2:
+        raise click.BadParameter("needs at least 2 folds")
+    return k
+
+
+@click.command()
+@recipe_options
+@click.option("--folds", default="loso", show_default=True, callback=_folds,
+              help="loso: one fold per speaker; K: K speaker-grouped folds.")
+@click.option("--dev-speakers", default=2, show_default=True, type=click.IntRange(0),
+              help="Dev speakers per fold, drawn (seeded) from its training speakers.")
+@click.option("--out", required=True, type=click.Path(), help="Folder for the fold runs and crossval.json (rerun to continue).")
+@friendly_errors
+def crossval(corpus, data, folds, dev_speakers, out, **options):
+    """Speaker-independent cross-validation with the same options as train.
+
+    Trains one run per fold under OUT/fold-<name>, scores each fold's held-out speakers, and
+    prints per-fold, mean and pooled UAR per task (pooled: confusion matrices summed over the
+    folds). Writes OUT/crossval.json. The corpora's own splits are ignored.
+
+    \b
+    Example:
+      kerasser crossval --corpus emodb --data ../shared/data/emodb --tasks a,v,d,e --folds loso --out runs/emodb-loso
+    """
+    from kerasser.crossval import crossval as run_crossval
+    from kerasser.crossval import format_summary
+    from kerasser.recipes import build_train_config
+
+    if not corpus:
+        raise click.UsageError("give at least one --corpus/--data pair")
+    overrides = recipe_overrides(options)
+    overrides.pop("train_splits"), overrides.pop("dev_split")
+    config = build_train_config(corpora=corpus_pairs(corpus, data), out=out, **overrides)
+    summary = run_crossval(config, folds=folds, dev_speakers=dev_speakers)
+    click.echo(format_summary(summary))

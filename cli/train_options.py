@@ -1,0 +1,113 @@
+"""The model and recipe options ``train`` and ``crossval`` share, and their mapping onto the
+library's config builder (``kerasser.recipes.build_train_config``). Unset options are None, so
+the recipe's own value stands."""
+
+from __future__ import annotations
+
+import click
+
+from kerasser_cli.options import corpus_options
+
+# Kept in step with kerasser.config / kerasser.recipes (checked by tests/test_cli.py), so that
+# `kerasser --help` does not have to import the library.
+RECIPES = ("default", "paper")
+FRONTENDS = ("shared", "framed", "logmel")
+FEATURE_NORMS = ("none", "mean", "meanvar")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "cosine")
+
+
+def _floats(text: str | None, option: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    if text.strip().lower() in ("none", "off", ""):
+        return ()
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=option)
+
+
+_OPTIONS = [
+    click.option("--recipe", type=click.Choice(RECIPES), default="default", show_default=True,
+                 help="Starting point: default (the best measured) or paper (Zhang et al., raw waveform). "
+                      "Every option below overrides it."),
+    click.option("--tasks", default="a,v,d", show_default=True, help="Tasks: a(rousal), v(alence), d(ominance), e(motion)."),
+    click.option("--attention/--no-attention", default=None, help="Attention pooling, or the last valid GRU step."),
+    click.option("--loss-weights", default=None, help="Comma-separated w_m, one per task (default: all 1)."),
+    click.option("--epochs", default=None, type=click.IntRange(1), help="Maximum epochs (recipe: 60)."),
+    click.option("--batch-size", default=None, type=click.IntRange(1), help="Recipe: 16."),
+    click.option("--lr", default=None, type=click.FloatRange(min=0, min_open=True), help="Peak learning rate (default 1e-3, paper 1e-4)."),
+    click.option("--patience", default=None, type=click.IntRange(1), help="Early stopping: epochs without a better mean dev UAR."),
+    click.option("--seed", default=0, show_default=True, type=int, help="Seeds weights, dropout, shuffling and augmentation."),
+    click.option("--frontend", type=click.Choice(FRONTENDS), default=None,
+                 help="logmel (default recipe): log mel filterbank + conv blocks; shared: raw-waveform convolutions "
+                      "(fast); framed: per-frame raw-waveform convolutions as in the paper."),
+    click.option("--padding", type=click.Choice(["valid", "same"]), default=None,
+                 help="Raw-waveform convolution padding (framed only; the paper used same)."),
+    click.option("--l2", default=None, type=click.FloatRange(min=0), help="L2 penalty on kernels (paper 1e-4, default 0)."),
+    click.option("--dropout", default=None, type=click.FloatRange(0, 1, max_open=True)),
+    click.option("--bidirectional/--no-bidirectional", default=None, help="Bidirectional GRUs."),
+    click.option("--gru-layers", default=None, type=click.IntRange(1)),
+    click.option("--pool-heads", default=None, type=click.IntRange(1), help="Attention heads per task."),
+    click.option("--pool-statistics/--no-pool-statistics", default=None,
+                 help="Attentive statistics: also the attention-weighted standard deviation."),
+    click.option("--feature-norm", type=click.Choice(FEATURE_NORMS), default=None, help="Per-utterance log-mel normalisation."),
+    click.option("--spec-augment/--no-spec-augment", default=None, help="SpecAugment time and frequency masks (logmel)."),
+    click.option("--se", "block_se", default=None, type=click.IntRange(0), help="Squeeze-excitation bottleneck units (0: off)."),
+    click.option("--learnable-filterbank/--fixed-filterbank", "mel_trainable", default=None),
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None),
+    click.option("--weight-decay", default=None, type=click.FloatRange(min=0), help="AdamW weight decay."),
+    click.option("--schedule", type=click.Choice(SCHEDULES), default=None, help="Learning rate after warm-up."),
+    click.option("--warmup", "warmup_epochs", default=None, type=click.FloatRange(min=0), help="Warm-up epochs."),
+    click.option("--label-smoothing", default=None, type=click.FloatRange(0, 1, max_open=True)),
+    click.option("--average-last", default=None, type=click.IntRange(0),
+                 help="Average the weights of the last N epochs at the end (kept if not worse on dev)."),
+    click.option("--class-balanced/--no-class-balanced", default=None, help="Weight examples by inverse class frequency."),
+    click.option("--speed", default=None, help="Speed perturbation factors, e.g. 0.9,1.0,1.1 (none: off)."),
+    click.option("--crop-prob", "augment_crop_prob", default=None, type=click.FloatRange(0, 1), help="Random crops: probability."),
+    click.option("--gain-db", "augment_gain_db", default=None, type=click.FloatRange(min=0), help="Random gain range, dB."),
+    click.option("--noise-prob", "augment_noise_prob", default=None, type=click.FloatRange(0, 1), help="Additive noise: probability."),
+    click.option("--reverb-prob", "augment_reverb_prob", default=None, type=click.FloatRange(0, 1),
+                 help="Synthetic room reverberation: probability."),
+    click.option("--bandlimit-prob", "augment_bandlimit_prob", default=None, type=click.FloatRange(0, 1),
+                 help="Random band-pass (other microphones): probability."),
+    click.option("--train-splits", default="train", show_default=True, help="Comma-separated splits to train on."),
+    click.option("--dev-split", default="dev", show_default=True, type=click.Choice(["dev", "test", "train", "none"]),
+                 help="Split that picks the best epoch and stops early; none: train all epochs, keep the last."),
+]
+
+
+def recipe_options(fn):
+    """Add the corpus, recipe, model and training options to a command."""
+    for option in reversed(_OPTIONS):
+        fn = option(fn)
+    return corpus_options(fn)
+
+
+def recipe_overrides(options: dict) -> dict:
+    """Command-line option values -> ``build_train_config`` keyword arguments (recipe, tasks and
+    overrides; corpora and out are the caller's)."""
+    from kerasser.tasks import parse_tasks
+
+    o = dict(options)
+    spec_augment = o.pop("spec_augment")
+    speed = _floats(o.pop("speed"), "--speed")
+    weights = _floats(o.pop("loss_weights"), "--loss-weights")
+    if o.get("padding") == "same" and o.get("frontend") != "framed":
+        raise click.UsageError("--padding same needs --frontend framed")
+    splits = tuple(s.strip() for s in o.pop("train_splits").split(",") if s.strip())
+    dev = o.pop("dev_split")
+    return dict(
+        recipe=o.pop("recipe"),
+        tasks=tuple(t.name for t in parse_tasks(o.pop("tasks"))),
+        learning_rate=o.pop("lr"),
+        conv_padding=o.pop("padding"),
+        loss_weights=weights,
+        augment_speed=speed,
+        spec_time_masks=None if spec_augment is None else (2 if spec_augment else 0),
+        spec_freq_masks=None if spec_augment is None else (2 if spec_augment else 0),
+        train_splits=splits,
+        dev_split=None if dev == "none" else dev,
+        **o,
+    )

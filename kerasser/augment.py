@@ -1,0 +1,138 @@
+"""Waveform augmentation for training: speed, crop, gain, band-limiting, reverberation, noise.
+
+``augment(waveform, config, seed)`` returns a new float32 waveform; the same seed gives the same
+result (every draw comes from ``numpy.random.default_rng(seed)``). The training pipeline calls
+it once per example and epoch with a seed drawn from the run's seed, so a run repeats exactly.
+Feature-level masking (SpecAugment) lives in the model graph: ``kerasser.layers.SpecAugment``.
+
+Steps, in this order, each switched by its ``AugmentConfig`` field:
+  speed      resample by a factor from ``speed`` (Kaldi-style speed perturbation: 1.1 is faster
+             and higher; soxr, as the audio loader);
+  crop       with probability ``crop_prob``, keep a random span of ``crop_min_seconds`` or more;
+  bandlimit  with probability ``bandlimit_prob``, a Butterworth band-pass with random edges
+             (high-pass 50-300 Hz, low-pass 3-7 kHz): other microphones and channels;
+  reverb     with probability ``reverb_prob``, convolution with a synthetic room impulse response
+             (exponentially decaying noise, RT60 0.2-0.8 s, made here, no data set needed);
+  noise      with probability ``noise_prob``, white or pink noise at a random SNR in ``snr_db``;
+  gain       a random gain in [-``gain_db``, +``gain_db``] dB.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import soxr
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Waveform augmentation switches (all off by default: the paper recipe has none)."""
+
+    speed: tuple[float, ...] = ()  # e.g. (0.9, 1.0, 1.1); () = off
+    crop_prob: float = 0.0
+    crop_min_seconds: float = 1.0
+    gain_db: float = 0.0
+    noise_prob: float = 0.0
+    snr_db: tuple[float, float] = (5.0, 30.0)
+    reverb_prob: float = 0.0
+    bandlimit_prob: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "speed", tuple(float(s) for s in self.speed))
+        object.__setattr__(self, "snr_db", tuple(float(s) for s in self.snr_db))
+        if any(s <= 0 for s in self.speed):
+            raise ValueError(f"speed factors must be positive, not {self.speed}")
+        for name in ("crop_prob", "noise_prob", "reverb_prob", "bandlimit_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], not {getattr(self, name)}")
+        if self.gain_db < 0 or self.crop_min_seconds <= 0:
+            raise ValueError("gain_db must be >= 0 and crop_min_seconds > 0")
+        if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
+            raise ValueError(f"snr_db must be (low, high), not {self.snr_db}")
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            [s for s in self.speed if s != 1.0]
+            or self.crop_prob or self.gain_db or self.noise_prob or self.reverb_prob or self.bandlimit_prob
+        )
+
+
+def speed_perturb(x: np.ndarray, factor: float, sample_rate: int) -> np.ndarray:
+    """Play ``x`` ``factor`` times as fast (length / factor, pitch * factor)."""
+    if factor == 1.0 or x.size < 2:
+        return x
+    return soxr.resample(x, sample_rate * factor, sample_rate, quality="HQ").astype(np.float32)
+
+
+def random_crop(x: np.ndarray, rng: np.random.Generator, min_samples: int) -> np.ndarray:
+    if x.size <= min_samples:
+        return x
+    length = int(rng.integers(min_samples, x.size + 1))
+    start = int(rng.integers(0, x.size - length + 1))
+    return x[start : start + length]
+
+
+def band_limit(x: np.ndarray, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+    from scipy.signal import butter, sosfilt
+
+    low = rng.uniform(50.0, 300.0)
+    high = min(rng.uniform(3000.0, 7000.0), 0.45 * sample_rate)
+    sos = butter(4, [low, high], btype="bandpass", fs=sample_rate, output="sos")
+    return sosfilt(sos, x).astype(np.float32)
+
+
+def room_impulse_response(rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+    """A synthetic RIR: a unit direct path, then Gaussian noise decaying 60 dB in RT60 seconds."""
+    rt60 = rng.uniform(0.2, 0.8)
+    n = int(rt60 * sample_rate)
+    t = np.arange(n) / sample_rate
+    tail = rng.normal(size=n) * np.exp(-6.9078 * t / rt60)  # ln(1000): -60 dB at rt60
+    tail *= rng.uniform(0.1, 0.5) / (np.sqrt(np.sum(tail**2)) + 1e-12)  # direct-to-reverberant ratio
+    tail[0] = 1.0
+    return tail
+
+
+def reverberate(x: np.ndarray, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+    from scipy.signal import fftconvolve
+
+    wet = fftconvolve(x, room_impulse_response(rng, sample_rate))[: x.size]
+    return (wet * (rms(x) / (rms(wet) + 1e-12))).astype(np.float32)
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
+def add_noise(x: np.ndarray, rng: np.random.Generator, snr_db: tuple[float, float]) -> np.ndarray:
+    level = rms(x)
+    if level == 0.0:
+        return x
+    noise = rng.normal(size=x.size)
+    if rng.random() < 0.5:  # pink: 1/f power, shaped in the frequency domain
+        spectrum = np.fft.rfft(noise)
+        spectrum /= np.sqrt(np.maximum(np.arange(spectrum.size), 1.0))
+        noise = np.fft.irfft(spectrum, n=x.size)
+    snr = rng.uniform(*snr_db)
+    noise *= level / (rms(noise) + 1e-12) / (10.0 ** (snr / 20.0))
+    return (x + noise).astype(np.float32)
+
+
+def augment(waveform: np.ndarray, config: AugmentConfig, seed: int, sample_rate: int = 16000) -> np.ndarray:
+    """One augmented copy of a float32 mono ``waveform`` (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(waveform, np.float32)
+    if config.speed:
+        x = speed_perturb(x, float(rng.choice(config.speed)), sample_rate)
+    if config.crop_prob and rng.random() < config.crop_prob:
+        x = random_crop(x, rng, int(config.crop_min_seconds * sample_rate))
+    if config.bandlimit_prob and rng.random() < config.bandlimit_prob:
+        x = band_limit(x, rng, sample_rate)
+    if config.reverb_prob and rng.random() < config.reverb_prob:
+        x = reverberate(x, rng, sample_rate)
+    if config.noise_prob and rng.random() < config.noise_prob:
+        x = add_noise(x, rng, config.snr_db)
+    if config.gain_db:
+        x = x * np.float32(10.0 ** (rng.uniform(-config.gain_db, config.gain_db) / 20.0))
+    return np.ascontiguousarray(x, np.float32)

@@ -1,0 +1,139 @@
+"""Speaker-independent cross-validation: leave-one-speaker-out or K speaker-grouped folds.
+
+``crossval(config, folds="loso")`` trains one ordinary run per fold under ``config.out``
+(``fold-<name>/``), each with ``TrainConfig.speaker_splits`` set to the fold's test, dev and
+train speakers, scores the fold's test speakers, and writes ``crossval.json``: per-fold UAR per
+task, the mean over folds, and the pooled UAR (confusion matrices summed over all folds, so every
+utterance counts once). Dev speakers (for the checkpoint and early stopping) are drawn, seeded,
+from each fold's training speakers; the test speakers never influence training or selection.
+Finished folds are reused, so an interrupted cross-validation continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from kerasser.config import TrainConfig, to_dict
+from kerasser.corpora import read_corpora, speakers
+from kerasser.evaluation import task_report
+from kerasser.runs import RunError, write_json_atomic
+
+
+@dataclasses.dataclass(frozen=True)
+class Fold:
+    name: str
+    test: tuple[str, ...]
+    dev: tuple[str, ...]
+    train: tuple[str, ...]
+
+    def speaker_splits(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return (("train", self.train), ("dev", self.dev), ("test", self.test))
+
+
+def make_folds(all_speakers: Sequence[str], folds: str | int, dev_speakers: int, seed: int) -> list[Fold]:
+    """``folds="loso"``: one fold per speaker; an int K: K groups of speakers (sorted, dealt in
+    turn after a seeded shuffle). Each fold's dev speakers are ``dev_speakers`` drawn (seeded)
+    from the rest; the remaining speakers train."""
+    spk = sorted(all_speakers)
+    rng = np.random.default_rng(seed)
+    if folds == "loso":
+        groups = [[s] for s in spk]
+    else:
+        k = int(folds)
+        if not 2 <= k <= len(spk):
+            raise ValueError(f"{k} folds need 2 to {len(spk)} (the number of speakers)")
+        order = list(rng.permutation(spk))
+        groups = [sorted(order[i::k]) for i in range(k)]
+    if len(spk) - max(len(g) for g in groups) < dev_speakers + 1:
+        raise ValueError(f"{len(spk)} speakers are too few for a test fold, {dev_speakers} dev speakers and training")
+    result = []
+    for i, test in enumerate(groups):
+        rest = [s for s in spk if s not in test]
+        dev = sorted(rng.choice(rest, size=dev_speakers, replace=False).tolist()) if dev_speakers else []
+        train = [s for s in rest if s not in dev]
+        name = test[0].split(":", 1)[1] if folds == "loso" else str(i + 1)
+        result.append(Fold(name, tuple(test), tuple(dev), tuple(train)))
+    return result
+
+
+def pooled_uar(reports: Sequence[dict], task: str) -> float:
+    """UAR of the summed confusion matrices of ``task`` over ``reports`` (one per fold)."""
+    confusion = sum(np.asarray(r["tasks"][task]["confusion"]) for r in reports if task in r["tasks"])
+    truth = np.repeat(np.arange(len(confusion)), confusion.sum(axis=1))
+    predicted = np.concatenate([np.repeat(np.arange(len(row)), row) for row in confusion])
+    return task_report(task, truth, predicted)["uar"]
+
+
+def crossval(
+    config: TrainConfig,
+    folds: str | int = "loso",
+    dev_speakers: int = 2,
+    write: Callable[[str], None] | None = None,
+) -> dict:
+    """Run every fold of ``config`` (see the module docstring) and return the crossval.json report."""
+    from kerasser.run_evaluation import evaluate_run
+    from kerasser.training import train
+
+    write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+    if config.speaker_splits is not None:
+        raise ValueError("cross-validation sets the speaker splits itself")
+    root = Path(config.out)
+    utterances = [u for u in read_corpora(config.corpora) if any(t in u.labels for t in config.model.tasks)]
+    if not utterances:
+        raise ValueError("no labelled utterances in the given corpora")
+    plan = make_folds(speakers(utterances), folds, dev_speakers, config.seed)
+    root.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    results = []
+    for i, fold in enumerate(plan):
+        out = root / f"fold-{fold.name}"
+        fold_config = dataclasses.replace(config, out=str(out), speaker_splits=fold.speaker_splits(),
+                                          train_splits=("train",), dev_split="dev")
+        report_file = out / "fold_report.json"
+        if report_file.exists():
+            results.append(json.loads(report_file.read_text()))
+            continue
+        write(f"fold {i + 1}/{len(plan)}: test {', '.join(fold.test)}; dev {', '.join(fold.dev)}")
+        resume = (out / "state.json").exists()
+        if resume and json.loads((out / "config.json").read_text()) != json.loads(json.dumps(to_dict(fold_config))):
+            raise RunError(f"{out}: holds a fold of another configuration")
+        result = train(fold_config, resume=resume, write=write)
+        report = evaluate_run(out, "test", write_report=False)
+        entry = {
+            "fold": fold.name,
+            "test": list(fold.test),
+            "dev": list(fold.dev),
+            "best_epoch": result.best_epoch,
+            "files": report["files"],
+            "tasks": {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in report["tasks"].items()},
+        }
+        write_json_atomic(report_file, entry)
+        results.append(entry)
+    tasks = [t for t in config.model.tasks if any(t in r["tasks"] for r in results)]
+    summary = {
+        "config": to_dict(config),
+        "folds": results,
+        "fold_mean": {t: float(np.mean([r["tasks"][t]["uar"] for r in results if t in r["tasks"]])) for t in tasks},
+        "pooled": {t: pooled_uar(results, t) for t in tasks},
+        "train_seconds": round(time.monotonic() - start),
+    }
+    write_json_atomic(root / "crossval.json", summary)
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    tasks = list(summary["pooled"])
+    lines = [f"{'fold':<10} " + " ".join(f"{t:>10}" for t in tasks)]
+    for r in summary["folds"]:
+        lines.append(f"{r['fold']:<10} " + " ".join(
+            f"{r['tasks'][t]['uar']:>10.1f}" if t in r["tasks"] else f"{'-':>10}" for t in tasks))
+    lines.append(f"{'mean':<10} " + " ".join(f"{summary['fold_mean'][t]:>10.1f}" for t in tasks))
+    lines.append(f"{'pooled':<10} " + " ".join(f"{summary['pooled'][t]:>10.1f}" for t in tasks))
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""UtteranceNormalization: subtract each utterance's own feature mean (sentence mean normalisation)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="kerasser")
+class UtteranceNormalization(keras.layers.Layer):
+    """Normalise features [batch, time, features] per utterance and per feature.
+
+    ``mode="mean"``: subtract the mean over the utterance's valid frames (cepstral / sentence mean
+    normalisation: removes a fixed channel and gain). ``mode="meanvar"``: also divide by the
+    standard deviation over the valid frames (plus ``epsilon``).
+
+    Masking: takes the Keras mask or an explicit ``mask`` [batch, time] bool. Statistics use the
+    valid frames only, and padded frames come out as exactly 0, so padding never changes a valid
+    frame. A row with no valid frame comes out all 0. The mask is passed on unchanged.
+    """
+
+    def __init__(self, mode: str = "mean", epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("mean", "meanvar"):
+            raise ValueError(f"mode must be 'mean' or 'meanvar', not {mode!r}")
+        self.mode = mode
+        self.epsilon = epsilon
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            weight = ops.ones_like(inputs[..., :1])
+        else:
+            weight = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        count = ops.maximum(ops.sum(weight, axis=1, keepdims=True), 1.0)
+        mean = ops.sum(inputs * weight, axis=1, keepdims=True) / count
+        centred = (inputs - mean) * weight
+        if self.mode == "meanvar":
+            var = ops.sum(ops.square(centred), axis=1, keepdims=True) / count
+            centred = centred * ops.rsqrt(var + self.epsilon)
+        return centred
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "epsilon": self.epsilon}

@@ -1,0 +1,119 @@
+"""Named recipes: complete model and training settings that ``kerasser train --recipe`` starts from.
+
+- ``paper``: Zhang et al. (ICASSP 2019) as first built here: raw waveform, the shared front end
+  (equal to the paper's per-frame convolutions with 'valid' padding), two GRU(128), one attention
+  vector per task, Adam 1e-4, L2 1e-4, 60 epochs, early stopping after 15. Kept reproducible.
+- ``default``: the best recipe measured in the same family (``benchmarks/accuracy.py``): an
+  in-graph 80-band log-mel front end with sentence mean normalisation and SpecAugment, three
+  residual dilated convolution blocks with batch normalisation, one bidirectional GRU(128),
+  attentive statistics pooling per task; AdamW with warm-up and cosine decay from 1e-3, label
+  smoothing, class-balanced weights, speed perturbation.
+
+``build_train_config(recipe, corpora=..., out=..., tasks=..., **overrides)`` resolves a recipe
+plus explicit overrides (``TrainConfig`` or ``ModelConfig`` field names, ``augment`` fields as
+``augment_<field>``) into one ``TrainConfig``: the one config builder the CLI and the benchmarks use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from kerasser.augment import AugmentConfig
+from kerasser.config import AudioConfig, ModelConfig, TrainConfig
+
+RECIPES: dict[str, dict] = {
+    "paper": {
+        "model": {},
+        "train": {"epochs": 60, "learning_rate": 1e-4, "patience": 15, "batch_size": 16},
+        "augment": {},
+    },
+    "default": {
+        "model": {
+            "frontend": "logmel",
+            "audio": AudioConfig(frame_length=400, frame_step=160),  # 25 ms every 10 ms
+            "mel_bins": 80,
+            "fft_length": 512,
+            "feature_norm": "mean",
+            "spec_time_masks": 2,
+            "spec_time_width": 20,
+            "spec_freq_masks": 2,
+            "spec_freq_width": 10,
+            "block_channels": (256, 256, 256),
+            "block_dilations": (1, 2, 3),
+            "block_kernel": 5,
+            "block_residual": True,
+            "block_se": 0,
+            "dropout": 0.2,
+            "gru_units": 128,
+            "gru_layers": 1,
+            "bidirectional": True,
+            "pool_heads": 1,
+            "pool_statistics": True,
+            "l2": 0.0,
+        },
+        "train": {
+            "epochs": 60,
+            "learning_rate": 1e-3,
+            "patience": 60,
+            "batch_size": 16,
+            "optimizer": "adamw",
+            "weight_decay": 0.05,
+            "schedule": "cosine",
+            "warmup_epochs": 2.0,
+            "label_smoothing": 0.1,
+            "class_balanced": True,
+        },
+        "augment": {"speed": (0.9, 1.0, 1.1)},
+    },
+}
+
+# The frame geometry each front end is built for, used when an override switches front end.
+FRONTEND_AUDIO = {
+    "shared": AudioConfig(),
+    "framed": AudioConfig(),
+    "logmel": AudioConfig(frame_length=400, frame_step=160),
+}
+
+MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
+TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)} - {"model", "augment", "corpora", "out"}
+AUGMENT_FIELDS = {f.name for f in dataclasses.fields(AugmentConfig)}
+
+
+def build_train_config(
+    recipe: str = "default",
+    *,
+    corpora: Sequence[tuple[str, str]],
+    out: str,
+    tasks: Sequence[str] = ("arousal", "valence", "dominance"),
+    **overrides,
+) -> TrainConfig:
+    """The ``TrainConfig`` of ``recipe`` with ``overrides`` applied (``None`` values are ignored,
+    so unset command-line options keep the recipe's value). Unknown names raise ValueError."""
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
+    spec = RECIPES[recipe]
+    model = dict(spec["model"], tasks=tuple(tasks))
+    train = dict(spec["train"])
+    augment = dict(spec["augment"])
+    frontend = overrides.get("frontend")
+    if frontend is not None and frontend != model.get("frontend", "shared") and overrides.get("audio") is None:
+        model["audio"] = FRONTEND_AUDIO[frontend]
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key.startswith("augment_") and key[len("augment_"):] in AUGMENT_FIELDS:
+            augment[key[len("augment_"):]] = value
+        elif key in MODEL_FIELDS:
+            model[key] = value
+        elif key in TRAIN_FIELDS:
+            train[key] = value
+        else:
+            raise ValueError(f"unknown setting {key!r}")
+    return TrainConfig(
+        corpora=tuple(tuple(c) for c in corpora),
+        out=out,
+        model=ModelConfig(**model),
+        augment=AugmentConfig(**augment),
+        **train,
+    )

@@ -1,0 +1,84 @@
+"""kerasser.crossval: fold plans, pooled UAR, and a real cross-validation of a tiny default-recipe
+model over a few EmoDB clips (one epoch per fold), through the library and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from kerasser.crossval import crossval, make_folds, pooled_uar
+from kerasser.recipes import build_train_config
+
+# The default recipe in miniature.
+TINY = dict(mel_bins=16, block_channels=(8,), block_dilations=(1,), gru_units=8, epochs=1, batch_size=8)
+
+
+def test_loso_folds_hold_each_speaker_out_once():
+    spk = [f"emodb:{s}" for s in ("03", "08", "09", "10", "11")]
+    folds = make_folds(spk, "loso", dev_speakers=2, seed=0)
+    assert [f.test for f in folds] == [(s,) for s in spk]
+    for f in folds:
+        assert len(f.dev) == 2 and len(f.train) == 2
+        assert set(f.test) | set(f.dev) | set(f.train) == set(spk)
+        assert not set(f.test) & set(f.dev) and not set(f.dev) & set(f.train)
+    assert folds[0].name == "03"
+    assert make_folds(spk, "loso", 2, seed=0) == folds  # seeded
+    assert any(a.dev != b.dev for a, b in zip(folds, make_folds(spk, "loso", 2, seed=1)))
+
+
+def test_k_folds_partition_the_speakers():
+    spk = [f"c:{i}" for i in range(7)]
+    folds = make_folds(spk, 3, dev_speakers=1, seed=0)
+    tests = [s for f in folds for s in f.test]
+    assert sorted(tests) == sorted(spk) and len(folds) == 3
+    with pytest.raises(ValueError):
+        make_folds(spk[:3], "loso", dev_speakers=2, seed=0)
+
+
+def test_pooled_uar_sums_confusions():
+    # fold 1: class 0 right twice; fold 2: class 1 once right, once wrong
+    folds = [{"tasks": {"arousal": {"confusion": [[2, 0, 0], [0, 0, 0], [0, 0, 0]]}}},
+             {"tasks": {"arousal": {"confusion": [[0, 0, 0], [1, 1, 0], [0, 0, 0]]}}}]
+    assert np.isclose(pooled_uar(folds, "arousal"), 100 * (1.0 + 0.5) / 2)
+
+
+@pytest.mark.slow
+def test_crossval_on_real_clips(emodb_small, tmp_path):
+    config = build_train_config(corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "cv"),
+                                tasks=("arousal", "emotion"), **TINY)
+    summary = crossval(config, folds=3, dev_speakers=1, write=lambda line: None)
+    assert len(summary["folds"]) == 3
+    tested = [s for f in summary["folds"] for s in f["test"]]
+    assert len(tested) == len(set(tested))
+    assert sum(f["files"] for f in summary["folds"]) == 24  # every clip scored exactly once
+    for t in ("arousal", "emotion"):
+        assert 0.0 <= summary["pooled"][t] <= 100.0
+        total = sum(np.sum(f["tasks"][t]["confusion"]) for f in summary["folds"])
+        assert total == 24
+    saved = json.loads((tmp_path / "cv" / "crossval.json").read_text())
+    assert saved["pooled"] == summary["pooled"]
+    fold_config = json.loads((tmp_path / "cv" / f"fold-{summary['folds'][0]['fold']}" / "config.json").read_text())
+    assert [s[0] for s in fold_config["speaker_splits"]] == ["train", "dev", "test"]
+    # a second call reuses the finished folds instead of training again
+    again = crossval(config, folds=3, dev_speakers=1, write=lambda line: None)
+    assert again["pooled"] == summary["pooled"]
+
+
+@pytest.mark.slow
+def test_crossval_cli(emodb_small, tmp_path):
+    from kerasser_cli.main import cli
+
+    result = CliRunner().invoke(cli, [
+        "crossval", "--corpus", "manifest", "--data", str(emodb_small), "--tasks", "a", "--folds", "2",
+        "--dev-speakers", "1", "--epochs", "1", "--batch-size", "8", "--recipe", "paper",
+        "--out", str(tmp_path / "cv"),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "pooled" in result.output
+    assert (tmp_path / "cv" / "crossval.json").exists()
+    bad = CliRunner().invoke(cli, ["crossval", "--corpus", "manifest", "--data", str(emodb_small), "--folds", "x",
+                                   "--out", str(tmp_path / "cv2")])
+    assert bad.exit_code == 2 and "loso" in bad.output

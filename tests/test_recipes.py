@@ -1,0 +1,86 @@
+"""kerasser.recipes: the named recipes, overrides, and the CLI's choice lists kept in step."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kerasser.config import AudioConfig, ModelConfig, TrainConfig, load_train_config, save_json
+from kerasser.recipes import RECIPES, build_train_config
+
+CORPORA = (("emodb", "data/emodb"),)
+
+
+def test_paper_recipe_is_the_first_release_defaults():
+    """--recipe paper must stay exactly what kerasser trained before recipes existed."""
+    config = build_train_config("paper", corpora=CORPORA, out="r", tasks=("arousal", "valence", "dominance"))
+    assert config == TrainConfig(corpora=CORPORA, out="r")
+    assert config.model.frontend == "shared" and config.model.audio.frame_length == 640
+    assert config.learning_rate == 1e-4 and config.optimizer == "adam" and not config.augment.active
+
+
+def test_default_recipe():
+    config = build_train_config(corpora=CORPORA, out="r", tasks=("emotion",))
+    m = config.model
+    assert m.frontend == "logmel" and m.audio == AudioConfig(frame_length=400, frame_step=160)
+    assert m.bidirectional and m.pool_statistics and m.spec_time_masks > 0
+    assert config.optimizer == "adamw" and config.schedule == "cosine" and config.class_balanced
+    assert config.augment.speed == (0.9, 1.0, 1.1)
+    assert m.tasks == ("emotion",)
+
+
+def test_overrides_and_none_keeps_the_recipe():
+    config = build_train_config(
+        corpora=CORPORA, out="r", learning_rate=3e-4, bidirectional=False, augment_noise_prob=0.5,
+        label_smoothing=None, seed=4,
+    )
+    assert config.learning_rate == 3e-4 and not config.model.bidirectional
+    assert config.augment.noise_prob == 0.5 and config.augment.speed == (0.9, 1.0, 1.1)
+    assert config.label_smoothing == RECIPES["default"]["train"]["label_smoothing"] and config.seed == 4
+    with pytest.raises(ValueError, match="unknown setting"):
+        build_train_config(corpora=CORPORA, out="r", no_such_thing=1)
+    with pytest.raises(ValueError, match="unknown recipe"):
+        build_train_config("best", corpora=CORPORA, out="r")
+
+
+def test_switching_front_end_switches_frame_geometry():
+    raw = build_train_config(corpora=CORPORA, out="r", frontend="shared")
+    assert raw.model.audio == AudioConfig()
+    mel = build_train_config("paper", corpora=CORPORA, out="r", frontend="logmel")
+    assert mel.model.audio.frame_length == 400
+
+
+def test_config_json_round_trip(tmp_path):
+    config = build_train_config(
+        corpora=CORPORA, out="r", tasks=("arousal", "emotion"), augment_reverb_prob=0.3,
+        speaker_splits=(("train", ("emodb:03",)), ("dev", ("emodb:08",)), ("test", ("emodb:09",))),
+    )
+    save_json(config, tmp_path / "config.json")
+    assert load_train_config(tmp_path / "config.json") == config
+
+
+def test_old_run_configs_still_load(tmp_path):
+    """A config.json written before the recipe fields existed loads as the paper recipe."""
+    old = {
+        "corpora": [["emodb", "x"]], "out": "r", "loss_weights": None, "epochs": 25, "batch_size": 16,
+        "learning_rate": 0.001, "patience": 15, "seed": 0, "train_splits": ["train"], "dev_split": "dev",
+        "model": {"tasks": ["arousal"], "attention": True, "frontend": "shared", "conv_padding": "valid",
+                  "conv_filters": 40, "conv_width": 40, "time_pool": 2, "channel_pool": 10, "dropout": 0.1,
+                  "gru_units": 128, "gru_layers": 2, "l2": 0.0001,
+                  "audio": {"sample_rate": 16000, "frame_length": 640, "frame_step": 160}},
+    }
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    config = load_train_config(tmp_path / "config.json")
+    assert config.model == ModelConfig(tasks=("arousal",)) and config.optimizer == "adam"
+
+
+def test_cli_choice_lists_match_the_library():
+    from kerasser import config, recipes
+    from kerasser_cli import train_options
+
+    assert set(train_options.RECIPES) == set(recipes.RECIPES)
+    assert train_options.FRONTENDS == config.FRONTENDS
+    assert train_options.FEATURE_NORMS == config.FEATURE_NORMS
+    assert train_options.OPTIMIZERS == config.OPTIMIZERS
+    assert train_options.SCHEDULES == config.SCHEDULES
