@@ -13,7 +13,11 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-SAMPLE_RATE = 16000
+from kerasser.config import AudioConfig
+
+# The default contract's rate, for callers without a model config; a model's own rate is
+# ModelConfig.audio.sample_rate (training, evaluation, export) or its metadata (labelling).
+SAMPLE_RATE = AudioConfig.sample_rate
 
 
 def _one_line(text: object) -> str:

@@ -159,3 +159,25 @@ def test_average_becomes_best_without_dev_split(emodb_small, tmp_path):
     assert any(not np.array_equal(a, w) for a, w in zip(average, last))
     state = json.loads(paths.state.read_text())
     assert state["averaged"] is True and state["averaged_epochs"] == 2
+
+
+def test_a_model_at_another_rate_trains_and_evaluates_at_that_rate(emodb_small, tmp_path):
+    """ModelConfig.audio.sample_rate is the one rate: decoding, the dataset and evaluation use it."""
+    import dataclasses
+
+    from kerasser import dataset as data
+    from kerasser.config import AudioConfig
+    from kerasser.corpora import read_manifest
+
+    utts = read_manifest(emodb_small)[:2]
+    at_8k = [x["length"] for x, _, _ in data.examples(utts, ("arousal",), sample_rate=8000)]
+    at_16k = [x["length"] for x, _, _ in data.examples(utts, ("arousal",))]
+    assert all(abs(a * 2 - b) <= 2 for a, b in zip(at_8k, at_16k))
+
+    config = tiny_config(emodb_small, tmp_path / "run")
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, audio=AudioConfig(sample_rate=8000)))
+    train(config, write=lambda line: None)
+    report = evaluate_run(tmp_path / "run", "test")
+    assert report["files"] == 6
+    saved = json.loads(RunPaths(tmp_path / "run").config.read_text())
+    assert saved["model"]["audio"]["sample_rate"] == 8000
