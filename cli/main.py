@@ -36,9 +36,9 @@ def cli():
 
 
 def _register():
-    from kerasser_cli import crossval, evaluate, export, label, train
+    from kerasser_cli import crossval, ensemble, evaluate, export, label, train
 
-    for command in (train.train, crossval.crossval, evaluate.evaluate, export.export, label.label):
+    for command in (train.train, crossval.crossval, evaluate.evaluate, ensemble.ensemble, export.export, label.label):
         cli.add_command(command)
 
 

@@ -141,8 +141,11 @@ def build_model(config: ModelConfig) -> keras.Model:
 
 def with_attention_outputs(model: keras.Model) -> keras.Model:
     """The same graph with ``{task}_attention`` [batch, frames] outputs added for every task
-    pooled by attention (weights over the frames; 0 on padding)."""
+    pooled by attention (weights over the frames; 0 on padding). A model that already has them
+    (an ensemble, ``kerasser.ensemble``) is returned as it is."""
     outputs = dict(model.output)
+    if any(name.endswith("_attention") for name in outputs):
+        return model
     for name in list(outputs):
         layer = model.get_layer(pooling_name(name))
         if isinstance(layer, AttentionPooling):
