@@ -123,12 +123,13 @@ def run_fixed(name: str, seed: int, args) -> dict:
     return scores
 
 
-def run_loso(name: str, seed: int, args) -> dict:
+def run_loso(name: str, seed: int, args, part: int = 0, parts: int = 1) -> dict | None:
+    """LOSO folds ``part``, ``part + parts``, ... of one configuration and seed (all with parts=1)."""
     threads(args)
     from kerasser.crossval import crossval
 
     config = train_config(name, "loso", seed, args)
-    return crossval(config, folds="loso", dev_speakers=2)
+    return crossval(config, folds="loso", dev_speakers=2, only=range(part, 10, parts) if parts > 1 else None)
 
 
 def threads(args) -> None:
@@ -229,18 +230,25 @@ def main():
         if unknown:
             parser.error(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
         work = [(n, int(s)) for n in names for s in args.seeds.split(",")]
-        fn = run_fixed if args.protocol == "fixed" else run_loso
         if args.jobs > 1:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                for future in [pool.submit(fn, n, s, args) for n, s in work]:
+                if args.protocol == "fixed":
+                    futures = [pool.submit(run_fixed, n, s, args) for n, s in work]
+                else:  # the folds of each run spread over the workers
+                    futures = [pool.submit(run_loso, n, s, args, part, args.jobs)
+                               for n, s in work for part in range(args.jobs)]
+                for future in futures:
                     future.result()
+            if args.protocol == "loso":  # every fold is done: write each crossval.json
+                for n, s in work:
+                    run_loso(n, s, argparse.Namespace(**{**vars(args), "jobs": 1}))
         else:
             for n, s in work:
                 print(f"== {n} {args.protocol} seed {s}", file=sys.stderr, flush=True)
-                fn(n, s, args)
+                (run_fixed if args.protocol == "fixed" else run_loso)(n, s, args)
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     text = "\n".join([

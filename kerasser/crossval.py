@@ -76,8 +76,12 @@ def crossval(
     folds: str | int = "loso",
     dev_speakers: int = 2,
     write: Callable[[str], None] | None = None,
-) -> dict:
-    """Run every fold of ``config`` (see the module docstring) and return the crossval.json report."""
+    only: Sequence[int] | None = None,
+) -> dict | None:
+    """Run every fold of ``config`` (see the module docstring) and return the crossval.json report.
+
+    ``only``: train just these fold indices (0-based; to spread folds over processes) and return
+    None unless every fold is then finished."""
     from kerasser.run_evaluation import evaluate_run
     from kerasser.training import train
 
@@ -94,6 +98,11 @@ def crossval(
     results = []
     for i, fold in enumerate(plan):
         out = root / f"fold-{fold.name}"
+        if only is not None and i not in only:
+            report_file = out / "fold_report.json"
+            if report_file.exists():
+                results.append(json.loads(report_file.read_text()))
+            continue
         fold_config = dataclasses.replace(config, out=str(out), speaker_splits=fold.speaker_splits(),
                                           train_splits=("train",), dev_split="dev")
         report_file = out / "fold_report.json"
@@ -116,6 +125,8 @@ def crossval(
         }
         write_json_atomic(report_file, entry)
         results.append(entry)
+    if len(results) < len(plan):
+        return None
     tasks = [t for t in config.model.tasks if any(t in r["tasks"] for r in results)]
     summary = {
         "config": to_dict(config),

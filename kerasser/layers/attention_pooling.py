@@ -21,7 +21,8 @@ class AttentionPooling(keras.layers.Layer):
 
     Masking: takes the Keras mask or an explicit ``mask`` [batch, time] bool (True = real step).
     Masked steps get weight exactly 0 and the softmax runs over the real steps only, so padding
-    never changes ``r``. A row with no real step returns ``r = 0`` and all-zero weights. The
+    never changes ``r``. A row with no real step returns all-zero weights and ``r = 0`` (with
+    statistics, its standard-deviation part is ``sqrt(1e-6)``). The
     output carries no mask.
 
     With ``return_attention=True`` the layer returns ``(r, alpha)``, ``alpha`` [batch, time]

@@ -58,7 +58,8 @@ class ConvBlock(keras.layers.Layer):
         self.conv.build((None, None, channels))
         self.norm.build((None, None, self.filters))
         if self.residual and channels != self.filters:
-            self.shortcut = keras.layers.Conv1D(self.filters, 1, use_bias=False, name="shortcut")
+            reg = keras.regularizers.L2(self.l2) if self.l2 else None
+            self.shortcut = keras.layers.Conv1D(self.filters, 1, use_bias=False, kernel_regularizer=reg, name="shortcut")
             self.shortcut.build((None, None, channels))
         if self.squeeze_excitation:
             self.squeeze.build((None, self.filters))

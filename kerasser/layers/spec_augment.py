@@ -16,8 +16,8 @@ class SpecAugment(keras.layers.Layer):
     ``keras.random.SeedGenerator(seed)``: the same seed repeats the same masks.
 
     Apply it after per-utterance normalisation, so 0 is the utterance's mean. Each mask's width
-    is uniform in [0, max width] and its start uniform over the whole (padded) time axis; a mask
-    that falls on padding changes nothing.
+    ``w`` is uniform in [0, max width] and its start uniform in [0, size - w) over the whole
+    (padded) axis, as in Park et al.; a mask that falls on padding changes nothing.
 
     Masking: passes the Keras mask through; masked frames stay as they were (0 after
     ``UtteranceNormalization``).

@@ -259,7 +259,7 @@ def test_metadata(tiny_export):
         for t, change in p["test_uar_change"].items():
             assert change == pytest.approx(p["test_uar"][t] - parity["float32"]["test_uar"][t])
     assert isinstance(parity["int8"]["within_aim"], bool)
-    assert md["tflite"]["variants"]["int8"]["ops"] == "TFLITE_BUILTINS_INT8"
+    assert md["tflite"]["variants"]["int8"]["ops"] == "TFLITE_BUILTINS_INT8 + TFLITE_BUILTINS"
     assert md["tflite"]["variants"]["int8"]["representative_clips"] == 12  # the manifest's train split
 
 
