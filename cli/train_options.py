@@ -108,6 +108,6 @@ def recipe_overrides(options: dict) -> dict:
         spec_time_masks=None if spec_augment is None else (2 if spec_augment else 0),
         spec_freq_masks=None if spec_augment is None else (2 if spec_augment else 0),
         train_splits=splits,
-        dev_split=None if dev == "none" else dev,
+        dev_split=dev,
         **o,
     )

@@ -31,22 +31,24 @@ GENERAL_LIMITS = """\
 
 def train_command(config: TrainConfig) -> str:
     """The ``kerasser train`` command line that reproduces ``config``."""
+    from kerasser.recipes import train_arguments
+
+    return shlex.join(["kerasser", "train", *train_arguments(config)])
+
+
+def describe(config: TrainConfig) -> str:
+    """One sentence on the architecture, from the configuration."""
     m = config.model
-    args = ["kerasser", "train"]
-    for name, path in config.corpora:
-        args += ["--corpus", name, "--data", path]
-    args += ["--tasks", ",".join(TASKS[t].letter for t in m.tasks), "--attention" if m.attention else "--no-attention"]
-    args += ["--frontend", m.frontend]
-    if m.frontend == "framed":
-        args += ["--padding", m.conv_padding]
-    if config.loss_weights:
-        args += ["--loss-weights", ",".join(f"{w:g}" for w in config.loss_weights)]
-    args += ["--train-splits", ",".join(config.train_splits), "--dev-split", config.dev_split or "none"]
-    args += ["--epochs", str(config.epochs), "--batch-size", str(config.batch_size), "--lr", f"{config.learning_rate:g}"]
-    if config.dev_split:
-        args += ["--patience", str(config.patience)]
-    args += ["--l2", f"{m.l2:g}", "--dropout", f"{m.dropout:g}", "--seed", str(config.seed), "--out", config.out]
-    return shlex.join(args)
+    gru = f"{m.gru_layers} {'bidirectional ' if m.bidirectional else ''}GRU({m.gru_units})"
+    if m.frontend == "logmel":
+        front = (f"an in-graph {m.mel_bins}-band log-mel front end (per-utterance {m.feature_norm} normalisation) and "
+                 f"{len(m.block_channels)} residual convolution blocks")
+    else:
+        front = f"raw-waveform convolutions on {1000 * m.audio.frame_length // m.audio.sample_rate} ms frames"
+    pool = "attentive statistics pooling" if m.pool_statistics else "attention pooling"
+    if not m.attention:
+        pool = "last-step pooling"
+    return f"kerasser: {front}, {gru}, {pool} and a softmax head per task"
 
 
 def _parity_lines(parity: dict) -> list[str]:
@@ -65,6 +67,25 @@ def _parity_lines(parity: dict) -> list[str]:
     return ["Formats (checked against the Keras model by the export):", "", *lines, ""] if lines else []
 
 
+def _ensemble_lines(metadata: dict) -> list[str]:
+    members = (metadata.get("training") or {}).get("ensemble") or []
+    if not members:
+        return []
+    seeds = ", ".join(str(m["seed"]) for m in members)
+    return ["", f"An ensemble of {len(members)} runs of one recipe (seeds {seeds}): the model averages their "
+                "probabilities, and costs their inference time added up."]
+
+
+def _reproduce(metadata: dict, config: TrainConfig) -> list[str]:
+    import dataclasses
+
+    members = (metadata.get("training") or {}).get("ensemble") or []
+    if not members:
+        return [train_command(config)]
+    lines = [train_command(dataclasses.replace(config, seed=m["seed"], out=m["run"])) for m in members]
+    return [*lines, shlex.join(["kerasser", "ensemble", *(m["run"] for m in members), "--out", config.out])]
+
+
 def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
     """The card's Markdown text."""
     name = metadata.get("name", "model")
@@ -73,8 +94,8 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
     lines = [
         f"# {name}",
         "",
-        "Speech emotion recogniser from the raw waveform (kerasser: convolutions on 40 ms frames, two GRUs,",
-        "attention pooling and a softmax head per task; Zhang et al., ICASSP 2019).",
+        f"Speech emotion recogniser from the raw waveform ({describe(config)}; after Zhang et al., ICASSP 2019).",
+        *_ensemble_lines(metadata),
         "",
         "## Outputs",
         "",
@@ -101,7 +122,7 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
         "## Reproduce",
         "",
         "```bash",
-        train_command(config),
+        *_reproduce(metadata, config),
         export_command,
         "```",
         "",

@@ -89,7 +89,8 @@ def build_train_config(
     **overrides,
 ) -> TrainConfig:
     """The ``TrainConfig`` of ``recipe`` with ``overrides`` applied (``None`` values are ignored,
-    so unset command-line options keep the recipe's value). Unknown names raise ValueError."""
+    so unset command-line options keep the recipe's value; ``dev_split="none"`` means no dev
+    split). Unknown names raise ValueError."""
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
     spec = RECIPES[recipe]
@@ -102,6 +103,8 @@ def build_train_config(
     for key, value in overrides.items():
         if value is None:
             continue
+        if key == "dev_split" and value == "none":
+            value = None
         if key.startswith("augment_") and key[len("augment_"):] in AUGMENT_FIELDS:
             augment[key[len("augment_"):]] = value
         elif key in MODEL_FIELDS:
@@ -117,3 +120,85 @@ def build_train_config(
         augment=AugmentConfig(**augment),
         **train,
     )
+
+
+# TrainConfig / ModelConfig / AugmentConfig field -> `kerasser train` option (flags: (on, off)).
+_OPTION_OF = {
+    "model.attention": ("--attention", "--no-attention"),
+    "model.frontend": "--frontend",
+    "model.conv_padding": "--padding",
+    "model.l2": "--l2",
+    "model.dropout": "--dropout",
+    "model.bidirectional": ("--bidirectional", "--no-bidirectional"),
+    "model.gru_layers": "--gru-layers",
+    "model.pool_heads": "--pool-heads",
+    "model.pool_statistics": ("--pool-statistics", "--no-pool-statistics"),
+    "model.feature_norm": "--feature-norm",
+    "model.block_se": "--se",
+    "model.mel_trainable": ("--learnable-filterbank", "--fixed-filterbank"),
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "learning_rate": "--lr",
+    "patience": "--patience",
+    "optimizer": "--optimizer",
+    "weight_decay": "--weight-decay",
+    "schedule": "--schedule",
+    "warmup_epochs": "--warmup",
+    "label_smoothing": "--label-smoothing",
+    "class_balanced": ("--class-balanced", "--no-class-balanced"),
+    "average_last": "--average-last",
+    "augment.crop_prob": "--crop-prob",
+    "augment.gain_db": "--gain-db",
+    "augment.noise_prob": "--noise-prob",
+    "augment.reverb_prob": "--reverb-prob",
+    "augment.bandlimit_prob": "--bandlimit-prob",
+}
+
+
+def _get(config: TrainConfig, key: str):
+    obj = config
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def closest_recipe(config: TrainConfig) -> str:
+    """The recipe ``config`` differs least from (in the fields the command line sets)."""
+    def distance(name):
+        base = build_train_config(name, corpora=config.corpora, out=config.out, tasks=config.model.tasks)
+        keys = [*_OPTION_OF, "augment.speed", "model.spec_time_masks", "model.audio"]
+        return sum(_get(base, k) != _get(config, k) for k in keys)
+
+    return min(RECIPES, key=distance)
+
+
+def train_arguments(config: TrainConfig) -> list[str]:
+    """``kerasser train`` arguments that rebuild ``config``: ``--recipe`` plus every option whose
+    value differs from that recipe's (settings without an option, such as the block widths, are
+    the recipe's; a config that changes them is not rebuilt by this command)."""
+    from kerasser.tasks import TASKS
+
+    recipe = closest_recipe(config)
+    base = build_train_config(recipe, corpora=config.corpora, out=config.out, tasks=config.model.tasks)
+    args = ["--recipe", recipe]
+    for name, path in config.corpora:
+        args += ["--corpus", name, "--data", path]
+    args += ["--tasks", ",".join(TASKS[t].letter for t in config.model.tasks)]
+    for key, option in _OPTION_OF.items():
+        value = _get(config, key)
+        if value == _get(base, key):
+            continue
+        if isinstance(option, tuple):
+            args.append(option[0] if value else option[1])
+        else:
+            args += [option, f"{value:g}" if isinstance(value, float) else str(value)]
+    if config.augment.speed != base.augment.speed:
+        args += ["--speed", ",".join(f"{s:g}" for s in config.augment.speed) or "none"]
+    if (config.model.spec_time_masks, config.model.spec_freq_masks) != (base.model.spec_time_masks, base.model.spec_freq_masks):
+        args.append("--spec-augment" if config.model.spec_time_masks else "--no-spec-augment")
+    if config.loss_weights:
+        args += ["--loss-weights", ",".join(f"{w:g}" for w in config.loss_weights)]
+    args += ["--train-splits", ",".join(config.train_splits), "--dev-split", config.dev_split or "none"]
+    args += ["--seed", str(config.seed), "--out", config.out]
+    return args
+

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import shlex
 
+import dataclasses
+
+import pytest
+
+from kerasser.augment import AugmentConfig
 from kerasser.config import ModelConfig, TrainConfig
 from kerasser.model_card import render, train_command
+from kerasser.recipes import build_train_config
 from kerasser_cli.main import cli
 
 
@@ -26,7 +32,7 @@ def test_train_command_parses_back_to_the_config():
     params = cli.commands["train"].make_context("train", args[2:]).params
     assert params["corpus"] == ("emodb", "manifest") and params["data"] == ("data/emodb", "my clips.csv")
     assert params["tasks"] == "a,v,e" and params["attention"] is False
-    assert params["frontend"] == "framed" and params["padding"] == "same"
+    assert params["frontend"] == "framed" and params["padding"] == "same" and params["recipe"] == "paper"
     assert params["loss_weights"] == "1,0.5,2" and params["epochs"] == 7 and params["lr"] == 1e-3
     assert params["seed"] == 4 and params["train_splits"] == "train,dev" and params["dev_split"] == "none"
     assert params["out"] == "runs/card"
@@ -46,3 +52,41 @@ def test_card_lists_tasks_and_scores_from_metadata():
     assert "| valence | low, mid, high | n/a |" in card
     assert "- int8: max |probability difference| vs Keras 0.2, same class on 88 % of 8 clips; test UAR change arousal -0.4" in card
     assert "kerasser export runs/card --out exported/demo" in card and "acted German speech" in card
+
+
+def config_from_command(command: str) -> TrainConfig:
+    """What `kerasser train` would build from ``command`` (click parses it; nothing is trained)."""
+    from kerasser_cli.options import corpus_pairs
+    from kerasser_cli.train_options import recipe_overrides
+
+    params = dict(cli.commands["train"].make_context("train", shlex.split(command)[2:]).params)
+    corpus, data, out = params.pop("corpus"), params.pop("data"), params.pop("out")
+    params.pop("resume")
+    return build_train_config(corpora=corpus_pairs(corpus, data), out=out, **recipe_overrides(params))
+
+
+DEFAULT = build_train_config(corpora=(("emodb", "data/emodb"),), out="runs/d", tasks=("arousal", "emotion"))
+
+
+@pytest.mark.parametrize("config", [
+    DEFAULT,
+    build_train_config("paper", corpora=(("emodb", "e"), ("baved", "b")), out="runs/p", tasks=("arousal",)),
+    dataclasses.replace(DEFAULT, seed=3, epochs=30, learning_rate=5e-4, train_splits=("train", "dev"), dev_split=None,
+                        average_last=5, class_balanced=False, label_smoothing=0.0,
+                        augment=AugmentConfig(speed=(), noise_prob=0.5, reverb_prob=0.3, gain_db=6.0),
+                        model=dataclasses.replace(DEFAULT.model, bidirectional=False, pool_heads=4, block_se=32,
+                                                  spec_time_masks=0, spec_freq_masks=0, feature_norm="meanvar")),
+    build_train_config("paper", corpora=(("emodb", "e"),), out="r", frontend="logmel", learning_rate=1e-3),
+], ids=["default", "paper", "default-changed", "paper-logmel"])
+def test_train_command_rebuilds_recipe_configs(config):
+    command = train_command(config)
+    assert config_from_command(command) == config, command
+
+
+def test_ensemble_card_lists_every_member():
+    metadata = {"name": "ens", "tasks": [], "training": {"ensemble": [
+        {"run": "runs/s0", "seed": 0}, {"run": "runs/s1", "seed": 1}]}}
+    card = render(metadata, dataclasses.replace(DEFAULT, out="runs/ens"), "kerasser export runs/ens --out exported/ens")
+    assert "ensemble of 2 runs" in card and "seeds 0, 1" in card
+    assert "--seed 0 --out runs/s0" in card and "--seed 1 --out runs/s1" in card
+    assert "kerasser ensemble runs/s0 runs/s1 --out runs/ens" in card

@@ -185,6 +185,7 @@ def build_metadata(
             "epochs_done": state.get("epoch"),
             "best_epoch": state.get("best_epoch"),
             "best_dev_uar": best_dev if isinstance(best_dev, (int, float)) and best_dev == best_dev else None,
+            "ensemble": state.get("members"),
         },
         "test": test,
         "test_skipped": test_skipped,
