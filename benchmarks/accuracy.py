@@ -58,7 +58,13 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "default+acoustic": ("default", {"augment_noise_prob": 0.5, "augment_reverb_prob": 0.3, "augment_bandlimit_prob": 0.3,
                                      "augment_gain_db": 6.0}, "noise, reverberation, band-limiting, gain"),
     "default+crop": ("default", {"augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
+    "default+dropout0.4": ("default", {"dropout": 0.4}, "dropout 0.4 before the GRU"),
+    "default+avg5": ("default", {"average_last": 5}, "the last 5 epochs' weights averaged (kept if not worse on dev)"),
+    "default+avg20": ("default", {"average_last": 20}, "the last 20 epochs' weights averaged (kept if not worse on dev)"),
+    # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
+    "default+baved": ("default", {}, "trained on EmoDB and BAVED's train speakers together"),
 }
+EXTRA_CORPORA = {"default+baved": ("baved",)}
 
 # PROTOCOL.md: EmoDB emotion / arousal / valence / dominance, and BAVED arousal.
 PEERS = [
@@ -74,9 +80,10 @@ def train_config(name: str, protocol: str, seed: int, args):
     from kerasser.recipes import build_train_config
 
     recipe, overrides, _ = CONFIGS[name]
+    corpora = ("emodb", *EXTRA_CORPORA.get(name, ()))
     return build_train_config(
         recipe,
-        corpora=(("emodb", str(Path(args.data) / "emodb")),),
+        corpora=tuple((c, str(Path(args.data) / c)) for c in corpora),
         out=str(Path(args.runs) / name / protocol / f"seed{seed}"),
         tasks=TASKS,
         seed=seed,
@@ -112,13 +119,39 @@ def run_fixed(name: str, seed: int, args) -> dict:
         "best_epoch": result.best_epoch,
         "epochs": result.epochs_done,
         "train_seconds": round(time.monotonic() - start),
-        "dev": {t: r["uar"] for t, r in evaluate_run(out, "dev")["tasks"].items()},
-        "test": {t: r["uar"] for t, r in evaluate_run(out, "test")["tasks"].items()},
+        "dev": {t: r["uar"] for t, r in evaluate_run(out, "dev", corpora=config.corpora[:1])["tasks"].items()},
+        "test": {t: r["uar"] for t, r in evaluate_run(out, "test", corpora=config.corpora[:1])["tasks"].items()},
     }
     baved = Path(args.data) / "baved"
     if baved.is_dir():
         report = evaluate_run(out, "test", corpora=(("baved", str(baved)),))
         scores["baved_test"] = report["tasks"]["arousal"]["uar"]
+    scores_file.write_text(json.dumps(scores, indent=2) + "\n")
+    return scores
+
+
+def run_ensemble(name: str, seeds: list[int], args) -> dict:
+    """The ensemble of ``name``'s fixed-split runs of ``seeds`` (``kerasser ensemble``), scored
+    like a run; kept as scores.json in ``<runs>/<name>/ensemble-<seeds>``."""
+    from kerasser.ensemble import make_ensemble_run
+    from kerasser.run_evaluation import evaluate_run
+
+    out = Path(args.runs) / name / f"ensemble-{'-'.join(map(str, seeds))}"
+    scores_file = out / "scores.json"
+    if scores_file.exists():
+        return json.loads(scores_file.read_text())
+    members = [train_config(name, "fixed", s, args) for s in seeds]
+    if not (out / "best.keras").exists():
+        make_ensemble_run([m.out for m in members], out)
+    corpora = members[0].corpora[:1]
+    scores = {
+        "seeds": seeds,
+        "dev": {t: r["uar"] for t, r in evaluate_run(out, "dev", corpora=corpora)["tasks"].items()},
+        "test": {t: r["uar"] for t, r in evaluate_run(out, "test", corpora=corpora)["tasks"].items()},
+    }
+    baved = Path(args.data) / "baved"
+    if baved.is_dir():
+        scores["baved_test"] = evaluate_run(out, "test", corpora=(("baved", str(baved)),))["tasks"]["arousal"]["uar"]
     scores_file.write_text(json.dumps(scores, indent=2) + "\n")
     return scores
 
@@ -183,6 +216,13 @@ def report(args) -> str:
         dev = cell([float(np.mean(list(r["dev"].values()))) for r in runs])
         lines.append(f"| **{name}**: {what} | {seeds} | " + " | ".join(cells)
                      + f" | {dev} | {cell([r.get('baved_test') for r in runs])} |")
+    ensembles = [(name, runs) for (name, protocol), runs in found.items() if protocol == "fixed" and len(runs) >= 3]
+    for name, runs in ensembles:
+        e = run_ensemble(name, sorted(r["config"]["seed"] for r in runs), args)
+        lines.append(f"| **{name}, ensemble** of seeds {','.join(map(str, e['seeds']))} (`kerasser ensemble`; "
+                     f"{len(e['seeds'])}x the inference time) | | "
+                     + " | ".join(f"{e['test'][t]:.1f}" for t in TASKS)
+                     + f" | {float(np.mean(list(e['dev'].values()))):.1f} | {e.get('baved_test', float('nan')):.1f} |")
     loso = [(k, v) for k, v in found.items() if k[1] == "loso"]
     if loso:
         lines += [

@@ -119,3 +119,7 @@ def main():
                 print(f"  label {key[1]:<10} {key[0]:<7} {r['rtf'] / old[key]['rtf']:>5.2f}x")
             else:
                 print(f"  {key:<24} per clip {old[key] / r:>5.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -149,7 +149,7 @@ def test_fixed_filterbank_is_not_trainable():
     layer.build((None, None))
     assert layer.filterbank.trainable is False
     assert layer.trainable_weights == []
-    assert {w.path.split("/")[-1] for w in layer.non_trainable_weights} == {"dft", "filterbank"}
+    assert {w.path.split("/")[-1] for w in layer.non_trainable_weights} == {"filterbank"}
 
 
 def test_trainable_filterbank_stays_non_negative_after_a_step(rng):
@@ -157,7 +157,6 @@ def test_trainable_filterbank_stays_non_negative_after_a_step(rng):
     layer.build((None, None))
     assert layer.filterbank.trainable is True
     assert [w.path.split("/")[-1] for w in layer.trainable_weights] == ["filterbank"]
-    assert layer.dft.trainable is False
     before = np.asarray(layer.filterbank).copy()
 
     x = rng.normal(scale=0.1, size=(2, 400 + 160 * 3)).astype(np.float32)
@@ -203,3 +202,15 @@ def test_fft_shorter_than_frame_is_rejected():
 def test_bad_band_edges_are_rejected(lower, upper):
     with pytest.raises(ValueError):
         LogMelSpectrogram(sample_rate=16000, lower_edge_hertz=lower, upper_edge_hertz=upper)
+
+
+def test_loads_weights_saved_with_a_dft_basis(rng):
+    """The first version stored [DFT basis, filterbank]; its saved weights still load."""
+    layer = LogMelSpectrogram(**SMALL)
+    layer.build((None, None))
+    filterbank = rng.uniform(size=tuple(layer.filterbank.shape)).astype(np.float32)
+    old_store = {"0": np.zeros((SMALL["frame_length"], 2 * (SMALL["fft_length"] // 2 + 1)), np.float32), "1": filterbank}
+    layer.load_own_variables(old_store)
+    np.testing.assert_array_equal(np.asarray(layer.filterbank), filterbank)
+    layer.load_own_variables({"0": filterbank * 2})  # the current layout
+    np.testing.assert_array_equal(np.asarray(layer.filterbank), filterbank * 2)
