@@ -408,6 +408,45 @@ def test_other_architectures_convert_with_builtins_only(tmp_path, config, rng):
         assert_parity({k: np.asarray(v)[0] for k, v in ref.items()}, runner(w))
 
 
+# The default recipe's architecture in miniature (log-mel, SpecAugment, SE conv blocks, BiGRU,
+# 2-head attentive statistics).
+TINY_DEFAULT = ModelConfig(
+    tasks=("arousal", "emotion"), frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,
+    block_channels=(8, 8), block_dilations=(1, 2), block_kernel=3, block_se=4, spec_time_masks=2,
+    spec_freq_masks=2, gru_units=8, gru_layers=1, bidirectional=True, pool_heads=2, pool_statistics=True, l2=0.0,
+)
+
+
+def test_default_architecture_converts_with_builtins_only(tmp_path, rng):
+    """float32: builtins only (RFFT2D for the spectrum), parity with Keras at several lengths, the
+    attention output one weight per 25 ms frame; int8: runs, with the feature extraction float."""
+    from kerasser.export.tflite import custom_ops, export_float32, export_int8, float_tensors, operator_names
+    from kerasser.inference import TFLiteRunner
+    from kerasser.model import build_model, with_attention_outputs
+
+    model = build_model(TINY_DEFAULT)
+    content = export_float32(model, tmp_path / "model.tflite")
+    ops = operator_names(content)
+    assert custom_ops(content) == [] and not [op for op in ops if op.startswith("Flex")]
+    assert {"RFFT2D", "LOG", "WHILE", "REVERSE_V2"} <= set(ops)
+    runner = TFLiteRunner(tmp_path / "model.tflite")
+    reference = with_attention_outputs(model)
+    for n in (1, 700, 3000):
+        w = rng.normal(0, 0.1, n).astype(np.float32)
+        ref = reference({"waveform": w[None], "length": np.array([n], np.int32)}, training=False)
+        out = runner(w)
+        assert_parity({k: np.asarray(v)[0] for k, v in ref.items()}, out)
+        assert out["arousal_attention"].shape == (TINY_DEFAULT.audio.num_frames(n),)
+
+    kept = float_tensors(content)
+    assert any("log_mel" in name for name in kept) and any("_pooling" in name for name in kept)
+    clips = [rng.normal(0, 0.1, n).astype(np.float32) for n in (8000, 16000)]
+    int8 = export_int8(model, tmp_path / "model_int8.tflite", clips)
+    assert custom_ops(int8) == [] and "QUANTIZE" in operator_names(int8)
+    quantised = TFLiteRunner(tmp_path / "model_int8.tflite")(clips[0])
+    np.testing.assert_allclose(quantised["emotion"].sum(), 1.0, atol=1e-3)
+
+
 # --- CLI ------------------------------------------------------------------------------------
 
 
