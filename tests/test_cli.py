@@ -35,7 +35,8 @@ def test_train_then_evaluate(emodb_small, tmp_path):
     assert "epoch 1/1" in result.stderr and "best mean dev UAR" in result.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["tasks"] == ["arousal", "valence", "dominance", "emotion"]
-    assert config["model"]["attention"] is True and config["model"]["frontend"] == "shared"
+    assert config["model"]["attention"] is True and config["model"]["frontend"] == "logmel"  # default recipe
+    assert config["optimizer"] == "adamw" and config["augment"]["speed"] == [0.9, 1.0, 1.1]
 
     result = CliRunner().invoke(cli, ["evaluate", str(run), "--split", "test"])
     assert result.exit_code == 0, result.output
