@@ -71,6 +71,10 @@ class ModelConfig:
     bidirectional: bool = False
     pool_heads: int = 1
     pool_statistics: bool = False  # attentive statistics: weighted mean and standard deviation
+    # speaker-adversarial training: a speaker classifier over ``speakers`` training speakers behind
+    # a gradient reversal of this weight (0 = off); training only, stripped from exports
+    speaker_adversarial: float = 0.0
+    speakers: int = 0  # set by training from the training data
 
     def __post_init__(self):
         object.__setattr__(self, "tasks", tuple(self.tasks))

@@ -24,7 +24,8 @@ import tensorflow as tf
 
 from kerasser import audio
 from kerasser.augment import AugmentConfig, augment
-from kerasser.corpora import Utterance
+from kerasser.corpora import Utterance, speaker_key, speakers
+from kerasser.tasks import SPEAKER_TARGET
 
 # Length buckets, in seconds: batches hold utterances of similar length, so little is padding.
 BUCKET_SECONDS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0)
@@ -42,14 +43,19 @@ class DecodeLog:
             print(f"warning: skipped {error}", file=sys.stderr)
 
 
-def element_spec(tasks: Sequence[str]):
+def element_spec(targets: Sequence[str]):
     inputs = {
         "waveform": tf.TensorSpec([None], tf.float32),
         "length": tf.TensorSpec([], tf.int32),
     }
-    labels = {t: tf.TensorSpec([], tf.int32) for t in tasks}
-    weights = {t: tf.TensorSpec([], tf.float32) for t in tasks}
+    labels = {t: tf.TensorSpec([], tf.int32) for t in targets}
+    weights = {t: tf.TensorSpec([], tf.float32) for t in targets}
     return inputs, labels, weights
+
+
+def speaker_indices(utterances: Sequence[Utterance]) -> dict[str, int]:
+    """``speaker_key`` -> class index of the speaker-adversarial head (sorted speakers)."""
+    return {s: i for i, s in enumerate(speakers(utterances))}
 
 
 def class_weights(utterances: Sequence[Utterance], tasks: Sequence[str]) -> dict[str, np.ndarray]:
@@ -78,8 +84,10 @@ def examples(
     log: DecodeLog | None = None,
     sample_rate: int = audio.SAMPLE_RATE,
     weights_by_class: dict[str, np.ndarray] | None = None,
+    speaker_index: dict[str, int] | None = None,
 ):
-    """Yield decoded ``(inputs, labels, weights)`` as NumPy values, skipping undecodable files."""
+    """Yield decoded ``(inputs, labels, weights)`` as NumPy values, skipping undecodable files.
+    With ``speaker_index``, labels and weights also carry the ``speaker`` target."""
     log = log or DecodeLog()
     for utt in utterances:
         try:
@@ -91,6 +99,9 @@ def examples(
         weights = {t: np.float32(t in utt.labels) for t in tasks}
         if weights_by_class:
             weights = {t: w * weights_by_class[t][labels[t]] for t, w in weights.items()}
+        if speaker_index is not None:
+            labels[SPEAKER_TARGET] = np.int32(speaker_index[speaker_key(utt)])
+            weights[SPEAKER_TARGET] = np.float32(1.0)
         yield {"waveform": wave, "length": np.int32(len(wave))}, labels, weights
 
 
@@ -100,14 +111,16 @@ def decoded(
     log: DecodeLog | None = None,
     sample_rate: int = audio.SAMPLE_RATE,
     weights_by_class: dict[str, np.ndarray] | None = None,
+    speaker_index: dict[str, int] | None = None,
 ) -> tf.data.Dataset:
     """Unbatched examples, decoded on the first full pass and cached in memory after it."""
     if not utterances:
         raise ValueError("no utterances to make a dataset of")
     tasks = tuple(tasks)
+    targets = tasks + ((SPEAKER_TARGET,) if speaker_index is not None else ())
     return tf.data.Dataset.from_generator(
-        lambda: examples(utterances, tasks, log, sample_rate, weights_by_class),
-        output_signature=element_spec(tasks),
+        lambda: examples(utterances, tasks, log, sample_rate, weights_by_class, speaker_index),
+        output_signature=element_spec(targets),
     ).cache()
 
 

@@ -25,6 +25,7 @@ from kerasser.layers import (
     ConvBlock,
     FramedFrontEnd,
     FramePadding,
+    GradientReversal,
     LastStepPooling,
     LogMelSpectrogram,
     SharedFrontEnd,
@@ -32,9 +33,10 @@ from kerasser.layers import (
     UtteranceNormalization,
 )
 from kerasser.losses import SparseCrossentropy
-from kerasser.tasks import TASKS
+from kerasser.tasks import SPEAKER_TARGET, TASKS
 
 NORMALIZATION = "standardize"
+SPEAKER = SPEAKER_TARGET  # the speaker-adversarial head's output: training only, never exported
 
 
 def pooling_name(task: str) -> str:
@@ -136,13 +138,35 @@ def build_model(config: ModelConfig) -> keras.Model:
         outputs[name] = keras.layers.Dense(
             TASKS[name].num_classes, activation="softmax", kernel_regularizer=reg, name=name
         )(pooled)
+    if config.speaker_adversarial and config.speakers > 1:
+        outputs[SPEAKER] = speaker_adversary(config, x, frame_mask)
     return keras.Model({"waveform": waveform, "length": length}, outputs, name="kerasser")
+
+
+def speaker_adversary(config: ModelConfig, frames, frame_mask):
+    """Mean of the GRU outputs over the valid frames -> gradient reversal -> Dense(128, ReLU) ->
+    softmax over the training speakers."""
+    # attention with a frozen zero scoring vector: uniform weights over the valid frames
+    mean = AttentionPooling(kernel_initializer="zeros", trainable=False, name="speaker_mean")
+    pooled = mean(frames, mask=frame_mask)
+    x = GradientReversal(config.speaker_adversarial, name="speaker_reversal")(pooled)
+    x = keras.layers.Dense(128, activation="relu", name="speaker_hidden")(x)
+    return keras.layers.Dense(config.speakers, activation="softmax", name=SPEAKER)(x)
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """``model`` without its training-only outputs (the speaker adversary), or ``model`` itself."""
+    if SPEAKER not in model.output:
+        return model
+    outputs = {k: v for k, v in model.output.items() if k != SPEAKER}
+    return keras.Model(model.input, outputs, name=model.name)
 
 
 def with_attention_outputs(model: keras.Model) -> keras.Model:
     """The same graph with ``{task}_attention`` [batch, frames] outputs added for every task
     pooled by attention (weights over the frames; 0 on padding). A model that already has them
-    (an ensemble, ``kerasser.ensemble``) is returned as it is."""
+    (an ensemble, ``kerasser.ensemble``) is returned as it is. Training-only outputs are dropped."""
+    model = inference_model(model)
     outputs = dict(model.output)
     if any(name.endswith("_attention") for name in outputs):
         return model

@@ -136,6 +136,7 @@ _OPTION_OF = {
     "model.feature_norm": "--feature-norm",
     "model.block_se": "--se",
     "model.mel_trainable": ("--learnable-filterbank", "--fixed-filterbank"),
+    "model.speaker_adversarial": "--speaker-adversarial",
     "epochs": "--epochs",
     "batch_size": "--batch-size",
     "learning_rate": "--lr",

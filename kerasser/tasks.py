@@ -41,6 +41,9 @@ EMOTION = TaskSpec(
 )
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (AROUSAL, VALENCE, DOMINANCE, EMOTION)}
+
+# Not a task: the output and label key of the speaker-adversarial head (training only).
+SPEAKER_TARGET = "speaker"
 _BY_LETTER = {t.letter: t for t in TASKS.values()}
 
 

@@ -27,6 +27,7 @@ from kerasser.corpora import Utterance, read_corpora, select
 from kerasser.evaluation import mean_uar, predict, score
 from kerasser.model import NORMALIZATION, build_model, compile_model
 from kerasser.runs import RunError, RunPaths, load_config, read_state, write_json_atomic
+from kerasser.tasks import SPEAKER_TARGET
 
 MONITOR = "val_uar"  # Keras names validation (dev) metrics val_*
 
@@ -205,7 +206,16 @@ def train(
     log = data.DecodeLog()
     rate = config.model.audio.sample_rate
     balance = data.class_weights(train_utts, tasks) if config.class_balanced else None
-    train_examples = data.decoded(train_utts, tasks, log, rate, balance)
+    speaker_index = None
+    if config.model.speaker_adversarial:
+        speaker_index = data.speaker_indices(train_utts)
+        if len(speaker_index) < 2:
+            write("warning: speaker-adversarial training needs two or more training speakers; it is off")
+            speaker_index = None
+        elif config.model.speakers != len(speaker_index):
+            config = dataclasses.replace(config, model=dataclasses.replace(config.model, speakers=len(speaker_index)))
+            save_json(config, paths.config)
+    train_examples = data.decoded(train_utts, tasks, log, rate, balance, speaker_index)
     train_ds = data.batched(
         train_examples, config.batch_size, training=True, seed=config.seed,
         augment_config=config.augment, sample_rate=rate,
@@ -220,7 +230,7 @@ def train(
         adapt_normalization(model, train_examples)
         compile_model(
             model,
-            config.task_weights,
+            {**config.task_weights, **({SPEAKER_TARGET: 1.0} if speaker_index else {})},
             learning_rate(config, steps_per_epoch(len(train_utts), config.batch_size)),
             optimizer=config.optimizer,
             weight_decay=config.weight_decay,

@@ -181,3 +181,22 @@ def test_a_model_at_another_rate_trains_and_evaluates_at_that_rate(emodb_small, 
     assert report["files"] == 6
     saved = json.loads(RunPaths(tmp_path / "run").config.read_text())
     assert saved["model"]["audio"]["sample_rate"] == 8000
+
+
+def test_speaker_adversarial_training_and_export_without_the_adversary(emodb_small, tmp_path):
+    import dataclasses
+
+    import keras
+
+    from kerasser.model import with_attention_outputs
+
+    config = tiny_config(emodb_small, tmp_path / "run")
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, speaker_adversarial=0.5))
+    train(config, write=lambda line: None)
+    saved = json.loads(RunPaths(tmp_path / "run").config.read_text())
+    speakers = len({u["speaker"] for u in csv.DictReader(open(emodb_small)) if u["split"] == "train"})
+    assert saved["model"]["speakers"] == speakers > 1
+    model = keras.saving.load_model(RunPaths(tmp_path / "run").best_model, compile=False)
+    assert model.output["speaker"].shape[-1] == speakers
+    assert "speaker" not in with_attention_outputs(model).output  # never served
+    assert evaluate_run(tmp_path / "run", "test")["files"] == 6

@@ -38,14 +38,14 @@ from pathlib import Path
 import numpy as np
 
 from kerasser import audio, model_card
-from kerasser.corpora import Utterance
+from kerasser.corpora import Utterance, read_corpora, select
 from kerasser.evaluation import uar
 from kerasser.export import metadata as meta
 from kerasser.export import saved_model as saved_model_export
 from kerasser.export import tflite as tflite_export
 from kerasser.inference import KerasRunner, TFLiteRunner
+from kerasser.model import inference_model
 from kerasser.runs import RunPaths, load_best_model, load_config, read_state
-from kerasser.corpora import read_corpora, select
 
 PARITY_TOLERANCE = 1e-4
 PARITY_CLIPS = 8
@@ -349,7 +349,7 @@ def export_run(
     run = Path(run_dir)
     config = load_config(run)
     paths = RunPaths(run)
-    model = load_best_model(run)
+    model = inference_model(load_best_model(run))  # without training-only heads
     tasks = config.model.tasks
 
     utterances = read_corpora(config.corpora, config.speaker_splits)

@@ -4,6 +4,7 @@ from kerasser.layers.attention_pooling import AttentionPooling
 from kerasser.layers.conv_block import ConvBlock
 from kerasser.layers.frame_padding import FramePadding
 from kerasser.layers.framed_frontend import FramedFrontEnd
+from kerasser.layers.gradient_reversal import GradientReversal
 from kerasser.layers.last_step_pooling import LastStepPooling
 from kerasser.layers.log_mel import LogMelSpectrogram
 from kerasser.layers.shared_frontend import SharedFrontEnd
@@ -15,6 +16,7 @@ __all__ = [
     "ConvBlock",
     "FramePadding",
     "FramedFrontEnd",
+    "GradientReversal",
     "LastStepPooling",
     "LogMelSpectrogram",
     "SharedFrontEnd",
