@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kerasser_cli.main import friendly_errors
+from kerasser_cli.options import corpus_options, corpus_pairs
 
 
 @click.command()
@@ -14,15 +15,17 @@ from kerasser_cli.main import friendly_errors
 @click.option("--quantize", multiple=True, type=click.Choice(["int8", "float16", "dynamic"]),
               help="Also write model_<kind>.tflite; repeatable.")
 @click.option("--name", default=None, help="Model name in metadata.json [default: the --out folder's name].")
+@corpus_options
 @friendly_errors
-def export(run, out, quantize, name):
+def export(run, out, quantize, name, corpus, data):
     """Export RUN's best model: model.keras, saved_model/, model.tflite, metadata.json.
 
     The SavedModel and TFLite models take a raw 16 kHz mono waveform "waveform" [1, N] and
     return per task the class probabilities "{task}" [1, classes] (and "{task}_attention"
     [1, frames] for attention models). Each format is checked against the Keras model on real
     clips; the export fails if the float formats differ by more than 1e-4. The folder is built
-    beside --out and moved into place only when complete.
+    beside --out and moved into place only when complete. --corpus/--data pairs name other
+    corpora whose test split is also scored (shared tasks) for metadata.json and the model card.
 
     \b
     Example:
@@ -31,7 +34,7 @@ def export(run, out, quantize, name):
     from kerasser.export.exporter import ExportError, export_run
 
     try:
-        result = export_run(run, out, quantize=quantize, name=name)
+        result = export_run(run, out, quantize=quantize, name=name, other_corpora=corpus_pairs(corpus, data))
     except ExportError as error:
         raise click.ClickException(str(error))
     md = result.metadata
@@ -51,3 +54,6 @@ def export(run, out, quantize, name):
     if md["test"]:
         uars = ", ".join(f"{t} {u:.1f}" for t, u in md["test"]["uar"].items())
         click.echo(f"test UAR (Keras): {uars}")
+    for other in md.get("other_corpora") or []:
+        uars = ", ".join(f"{t} {u:.1f}" for t, u in other["uar"].items())
+        click.echo(f"{other['corpus']} test UAR (Keras, not trained on): {uars}")

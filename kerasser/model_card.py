@@ -67,6 +67,16 @@ def _parity_lines(parity: dict) -> list[str]:
     return ["Formats (checked against the Keras model by the export):", "", *lines, ""] if lines else []
 
 
+def _other_corpus_lines(others: list[dict]) -> list[str]:
+    if not others:
+        return []
+    lines = ["On corpora it was not trained on (test split, shared tasks; measured by the export):", ""]
+    for o in others:
+        uars = ", ".join(f"{t} {u:.1f}" for t, u in o["uar"].items())
+        lines.append(f"- {o['corpus']} ({o['files']} files): UAR {uars}")
+    return [*lines, ""]
+
+
 def _ensemble_lines(metadata: dict) -> list[str]:
     members = (metadata.get("training") or {}).get("ensemble") or []
     if not members:
@@ -112,6 +122,7 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
         "down-mix and resample any audio file first).",
         "",
         *_parity_lines(metadata.get("parity") or {}),
+        *_other_corpus_lines(metadata.get("other_corpora") or []),
         "## Data and split",
         "",
         f"Corpora: {', '.join(f'{c} ({p})' for c, p in config.corpora)}. Trained on the "

@@ -286,6 +286,16 @@ def _export_tflite(
     return runner, figures, info, content
 
 
+def _other_corpus_scores(run: Path, corpus: tuple[str, str], write) -> dict:
+    """The Keras model's test UAR on another corpus (the tasks it shares with the model)."""
+    from kerasser.run_evaluation import evaluate_run
+
+    write(f"evaluating on the test split of {corpus[0]} ({corpus[1]})")
+    report = evaluate_run(run, "test", corpora=(tuple(corpus),), write_report=False)
+    return {"corpus": corpus[0], "path": corpus[1], "split": "test", "files": report["files"],
+            "uar": {t: r["uar"] for t, r in report["tasks"].items()}}
+
+
 def _test_scores(
     run: Path, test_utts, runners: dict[str, TFLiteRunner], parity: dict, tasks, write, sample_rate: int
 ) -> dict:
@@ -331,11 +341,14 @@ def export_run(
     representative_clips: int = REPRESENTATIVE_CLIPS,
     tolerance: float = PARITY_TOLERANCE,
     write: Callable[[str], None] | None = None,
+    other_corpora: Sequence[tuple[str, str]] = (),
 ) -> ExportResult:
     """Export the best model of ``run_dir`` to the folder ``out`` (see the module docstring).
 
     ``quantize``: any of ``int8``, ``float16``, ``dynamic``. ``name`` defaults to the folder's
-    name. Progress lines go to ``write`` (default: stderr). Returns the folder and its metadata.
+    name. ``other_corpora`` (``(reader, path)`` pairs): corpora the model was not trained on whose
+    test split is also scored (the tasks they share with the model), as ``metadata.json``'s
+    ``other_corpora`` and a section of the model card. Progress lines go to ``write`` (default: stderr). Returns the folder and its metadata.
     Raises ExportError (parity failure, unusable target), RunError (bad run folder),
     CorpusError/AudioError (unreadable corpora)."""
     write = write or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -409,6 +422,7 @@ def export_run(
             test_skipped = "the run's corpora have no test-split utterances labelled for the model's tasks"
             write(f"note: {test_skipped}; no test UAR")
         runners.clear()
+        others = [_other_corpus_scores(run, corpus, write) for corpus in other_corpora]
 
         files = {role: meta.file_entry(tmp, rel) for role, rel in
                  (("keras", meta.KERAS_FILE), ("saved_model", meta.SAVED_MODEL_DIR))}
@@ -426,10 +440,12 @@ def export_run(
             test_skipped=test_skipped,
             parity=parity,
         )
+        document["other_corpora"] = others
         meta.write_metadata(tmp, document)
         command = shlex.join(
             ["kerasser", "export", str(run_dir), "--out", str(out), "--name", name]
             + [a for q in quantize for a in ("--quantize", q)]
+            + [a for c, path in other_corpora for a in ("--corpus", c, "--data", path)]
         )
         (tmp / "MODEL_CARD.md").write_text(model_card.render(meta.json_safe(document), config, command))
         replace_dir(tmp, out)

@@ -43,7 +43,8 @@ def build_tiny_export(tmp_path_factory, emodb_small) -> tuple[Path, Path]:
                 corpora=(("manifest", str(emodb_small)),), out=str(run), model=TINY, epochs=1, batch_size=8
             )
             train(config, write=lambda line: None)
-        export_run(run, out, quantize=QUANTIZE, write=lambda line: None)
+        # the manifest again as an "other" corpus: its test split scored for the card
+        export_run(run, out, quantize=QUANTIZE, write=lambda line: None, other_corpora=(("manifest", str(emodb_small)),))
     return run, out
 
 
@@ -263,6 +264,17 @@ def test_metadata(tiny_export):
     assert md["tflite"]["variants"]["int8"]["representative_clips"] == 12  # the manifest's train split
 
 
+def test_other_corpora_scored_into_metadata_and_card(tiny_export):
+    md = json.loads((tiny_export[1] / "metadata.json").read_text())
+    (other,) = md["other_corpora"]
+    assert other["corpus"] == "manifest" and other["split"] == "test" and other["files"] == 6
+    assert set(other["uar"]) == {"arousal", "emotion"}
+    for task, value in other["uar"].items():
+        assert value == pytest.approx(md["test"]["uar"][task])  # the same clips as the run's own test split
+    card = (tiny_export[1] / "MODEL_CARD.md").read_text()
+    assert "not trained on" in card and "- manifest (6 files): UAR arousal" in card
+
+
 def test_export_without_test_split_skips_test_uar(tiny_export, emodb_small, manifest_writer, tmp_path):
     from kerasser.corpora import read_manifest
     from kerasser.export.exporter import export_run
@@ -459,17 +471,17 @@ def test_cli_export(tiny_export, tmp_path, monkeypatch):
     metadata = json.loads((tiny_export[1] / "metadata.json").read_text())
     calls = []
 
-    def fake_export_run(run, out, quantize=(), name=None):
-        calls.append((run, out, quantize, name))
+    def fake_export_run(run, out, quantize=(), name=None, other_corpora=()):
+        calls.append((run, out, quantize, name, other_corpora))
         return exporter.ExportResult(Path(out), metadata)
 
     monkeypatch.setattr(exporter, "export_run", fake_export_run)
     out = str(tmp_path / "exported" / "demo")
     args = ["export", str(tiny_export[0]), "--out", out, "--quantize", "int8", "--quantize", "dynamic"]
-    args += ["--name", "demo"]
+    args += ["--name", "demo", "--corpus", "baved", "--data", "some/baved"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert calls == [(str(tiny_export[0]), out, ("int8", "dynamic"), "demo")]
+    assert calls == [(str(tiny_export[0]), out, ("int8", "dynamic"), "demo", (("baved", "some/baved"),))]
     assert "model.tflite" in result.output and "int8" in result.output and "test UAR (Keras)" in result.output
 
     def failing(*args, **kwargs):
