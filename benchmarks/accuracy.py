@@ -214,7 +214,9 @@ def report(args) -> str:
         "## EmoDB fixed split (PROTOCOL.md: train 6 speakers, dev 12 + 14, test 15 + 16) and BAVED test arousal",
         "",
         "UAR in %, mean ± sd over seeds; the model of each run is the epoch with the best mean dev UAR. "
-        "BAVED: the EmoDB-trained model's arousal on BAVED's test split (Arabic, never seen).",
+        "BAVED: the EmoDB-trained model's arousal on BAVED's test split (Arabic, never seen). "
+        "A row NAME with seeds S is made by `python benchmarks/accuracy.py --configs NAME --seeds S --jobs 2`; "
+        "an ensemble row by `--report`, from a row's 3 seeds. Recipes are chosen on mean dev UAR, never on test.",
         "",
         "| system | seeds | emotion | arousal | valence | dominance | mean dev | BAVED arousal |",
         "|---|---|---|---|---|---|---|---|",
@@ -244,7 +246,8 @@ def report(args) -> str:
             "",
             "## EmoDB leave-one-speaker-out (10 folds; 2 dev speakers drawn from the other 9 per fold)",
             "",
-            "Pooled UAR in % (confusion matrices summed over the folds), mean ± sd over seeds.",
+            "Pooled UAR in % (confusion matrices summed over the folds), mean ± sd over seeds; "
+            "made by `python benchmarks/accuracy.py --configs NAME --protocol loso --seeds S --jobs 2`.",
             "",
             "| system | seeds | emotion | arousal | valence | dominance |",
             "|---|---|---|---|---|---|",
