@@ -24,9 +24,9 @@ def test_default_recipe():
     config = build_train_config(corpora=CORPORA, out="r", tasks=("emotion",))
     m = config.model
     assert m.frontend == "logmel" and m.audio == AudioConfig(frame_length=400, frame_step=160)
-    assert m.bidirectional and m.pool_statistics and m.spec_time_masks > 0
+    assert m.bidirectional and m.pool_statistics and m.spec_time_masks == m.spec_freq_masks == 0
     assert config.optimizer == "adamw" and config.schedule == "cosine" and config.class_balanced
-    assert config.augment.speed == (0.9, 1.0, 1.1)
+    assert config.augment.speed == (0.9, 1.0, 1.1) and config.augment.noise_prob > 0 and config.augment.reverb_prob > 0
     assert m.tasks == ("emotion",)
 
 
