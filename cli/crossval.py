@@ -34,7 +34,9 @@ def crossval(corpus, data, folds, dev_speakers, out, **options):
 
     Trains one run per fold under OUT/fold-<name>, scores each fold's held-out speakers, and
     prints per-fold, mean and pooled UAR per task (pooled: confusion matrices summed over the
-    folds). Writes OUT/crossval.json. The corpora's own splits are ignored.
+    folds). Writes OUT/crossval.json. The corpora's own splits are ignored, and so are
+    --train-splits and --dev-split: each fold trains on its training speakers and picks its
+    epoch on its dev speakers.
 
     \b
     Example:
