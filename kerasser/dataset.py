@@ -25,7 +25,7 @@ import tensorflow as tf
 from kerasser import audio
 from kerasser.augment import AugmentConfig, augment
 from kerasser.corpora import Utterance, speaker_key, speakers
-from kerasser.tasks import SPEAKER_TARGET
+from kerasser.tasks import SPEAKER_TARGET, TASKS
 
 # Length buckets, in seconds: batches hold utterances of similar length, so little is padding.
 BUCKET_SECONDS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0)
@@ -64,18 +64,12 @@ def class_weights(utterances: Sequence[Utterance], tasks: Sequence[str]) -> dict
     mean weight over the examples is 1. UAR treats classes equally; so does this loss."""
     weights = {}
     for t in tasks:
-        counts = np.bincount([u.labels[t] for u in utterances if t in u.labels], minlength=_classes(t))
+        counts = np.bincount([u.labels[t] for u in utterances if t in u.labels], minlength=TASKS[t].num_classes)
         present = counts > 0
         w = np.zeros(len(counts), np.float32)
         w[present] = counts.sum() / (present.sum() * counts[present])
         weights[t] = w
     return weights
-
-
-def _classes(task: str) -> int:
-    from kerasser.tasks import TASKS
-
-    return TASKS[task].num_classes
 
 
 def examples(
