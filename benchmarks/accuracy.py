@@ -266,7 +266,8 @@ def report(args) -> str:
                 took = f"{r['train_seconds']} s" if r.get("train_seconds") is not None else "trained before this script ran"
                 lines.append(f"- {name} fixed seed {r['config']['seed']}: epoch {r['best_epoch']} of {r['epochs']}, {took}")
             else:
-                lines.append(f"- {name} loso seed {r['config']['seed']}: {len(r['folds'])} folds, {r['train_seconds']} s")
+                epochs = ", ".join(f"{f['fold']}: {f['best_epoch']}" for f in r["folds"])
+                lines.append(f"- {name} loso seed {r['config']['seed']}: {len(r['folds'])} folds (best epoch per fold {epochs})")
     return "\n".join(lines)
 
 
