@@ -12,7 +12,8 @@ LOSO: ``kerasser.crossval`` with one fold per EmoDB speaker (dev speakers drawn 
 pooled UAR over all folds. Runs live under ``--runs`` (one folder per configuration, protocol and
 seed) and are reused when finished with the same configuration, so the script can be stopped,
 rerun and extended; ``--jobs 2`` trains two runs at a time (one CPU thread each).
-The table (mean ± sd over seeds) is printed and written to ``--table``.
+The table (mean ± sd over seeds) is printed and written to ``--table``. Each finished run's scores
+(not its weights) are also kept in ``--records`` (committed), so the table survives a fresh checkout.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ TASKS = ("emotion", "arousal", "valence", "dominance")
 
 # name -> (recipe, overrides, what it shows)
 _NO_ACOUSTIC = {"augment_noise_prob": 0.0, "augment_reverb_prob": 0.0, "augment_bandlimit_prob": 0.0, "augment_gain_db": 0.0}
-_V1 = {"spec_time_masks": 2, "spec_freq_masks": 2, **_NO_ACOUSTIC}  # the first default: SpecAugment, no acoustic aug.
+_STRIDE1 = {"recurrent_stride": 1}  # the recipes before the recurrent stride: a GRU step per frame
+_V1 = {"spec_time_masks": 2, "spec_freq_masks": 2, **_NO_ACOUSTIC, **_STRIDE1}  # the first default
 
 CONFIGS: dict[str, tuple[str, dict, str]] = {
     "paper": ("paper", {}, "Zhang et al.: raw waveform, 2 GRU, attention, Adam 1e-4"),
@@ -43,13 +45,14 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "paper+logmel": ("paper", {"frontend": "logmel"}, "paper with the log-mel front end and conv blocks"),
     "paper+lr1e-3": ("paper", {"learning_rate": 1e-3}, "paper with Adam 1e-3"),
     # the first default recipe (v1) and its ablations, which chose the default
-    "v1": ("default", _V1, "first default: the default with SpecAugment instead of acoustic augmentation"),
-    "v1-specaug": ("default", _NO_ACOUSTIC, "v1 without SpecAugment (= default without acoustic augmentation)"),
+    "v1": ("default", _V1, "first default: SpecAugment instead of acoustic augmentation, a GRU step per frame"),
+    "v1-specaug": ("default", {**_NO_ACOUSTIC, **_STRIDE1}, "v1 without SpecAugment (= default-stride without acoustic augmentation)"),
     "v1-speed": ("default", {**_V1, "augment_speed": ()}, "v1 without speed perturbation"),
     "v1-stats": ("default", {**_V1, "pool_statistics": False}, "v1 with the attention mean only (no standard deviation)"),
-    "v1+acoustic": ("default", {"spec_time_masks": 2, "spec_freq_masks": 2},
-                    "v1 with noise, reverberation, band-limiting, gain (= default with SpecAugment)"),
+    "v1+acoustic": ("default", {"spec_time_masks": 2, "spec_freq_masks": 2, **_STRIDE1},
+                    "v1 with noise, reverberation, band-limiting, gain (= default-stride with SpecAugment)"),
     # removed one at a time from the default recipe
+    "default-stride": ("default", _STRIDE1, "a GRU step per 10 ms frame (the second default; 1.7x slower in LiteRT)"),
     "default-acoustic": ("default", _NO_ACOUSTIC, "no noise, reverberation, band-limiting or gain"),
     "default-speed": ("default", {"augment_speed": ()}, "no speed perturbation"),
     "default-bigru": ("default", {"bidirectional": False}, "unidirectional GRU (1.5x faster in LiteRT)"),
@@ -142,7 +145,14 @@ def run_fixed(name: str, seed: int, args) -> dict:
         report = evaluate_run(out, "test", corpora=(("baved", str(baved)),))
         scores["baved_test"] = report["tasks"]["arousal"]["uar"]
     scores_file.write_text(json.dumps(scores, indent=2) + "\n")
+    keep_record(args, f"{name}.fixed.seed{seed}", scores)
     return scores
+
+
+def keep_record(args, key: str, scores: dict) -> None:
+    """A copy of a finished run's scores in ``--records`` (committed beside the table)."""
+    Path(args.records).mkdir(parents=True, exist_ok=True)
+    (Path(args.records) / f"{key}.json").write_text(json.dumps(scores, indent=2) + "\n")
 
 
 def run_ensemble(name: str, seeds: list[int], args) -> dict:
@@ -151,8 +161,12 @@ def run_ensemble(name: str, seeds: list[int], args) -> dict:
     from kerasser.ensemble import make_ensemble_run
     from kerasser.run_evaluation import evaluate_run
 
-    out = Path(args.runs) / name / f"ensemble-{'-'.join(map(str, seeds))}"
+    key = f"ensemble-{'-'.join(map(str, seeds))}"
+    out = Path(args.runs) / name / key
     scores_file = out / "scores.json"
+    record = Path(args.records) / f"{name}.{key}.json"
+    if record.exists():
+        return json.loads(record.read_text())
     if scores_file.exists():
         return json.loads(scores_file.read_text())
     members = [train_config(name, "fixed", s, args) for s in seeds]
@@ -168,6 +182,7 @@ def run_ensemble(name: str, seeds: list[int], args) -> dict:
     if baved.is_dir():
         scores["baved_test"] = evaluate_run(out, "test", corpora=(("baved", str(baved)),))["tasks"]["arousal"]["uar"]
     scores_file.write_text(json.dumps(scores, indent=2) + "\n")
+    keep_record(args, f"{name}.{key}", scores)
     return scores
 
 
@@ -177,7 +192,10 @@ def run_loso(name: str, seed: int, args, part: int = 0, parts: int = 1) -> dict 
     from kerasser.crossval import crossval
 
     config = train_config(name, "loso", seed, args)
-    return crossval(config, folds="loso", dev_speakers=2, only=range(part, 10, parts) if parts > 1 else None)
+    result = crossval(config, folds="loso", dev_speakers=2, only=range(part, 10, parts) if parts > 1 else None)
+    if parts == 1 and result is not None and "pooled" in result:
+        keep_record(args, f"{name}.loso.seed{seed}", result)
+    return result
 
 
 def threads(args) -> None:
@@ -189,13 +207,12 @@ def threads(args) -> None:
 
 
 def collect(args) -> dict:
-    """Every finished result under ``--runs``: {(name, protocol): [scores per seed]}."""
+    """Every finished result in ``--records``: {(name, protocol): [scores per seed]}."""
     found: dict = {}
     for name in CONFIGS:
-        for f in sorted((Path(args.runs) / name / "fixed").glob("seed*/scores.json")):
-            found.setdefault((name, "fixed"), []).append(json.loads(f.read_text()))
-        for f in sorted((Path(args.runs) / name / "loso").glob("seed*/crossval.json")):
-            found.setdefault((name, "loso"), []).append(json.loads(f.read_text()))
+        for protocol in ("fixed", "loso"):
+            for f in sorted(Path(args.records).glob(f"{name}.{protocol}.seed*.json")):
+                found.setdefault((name, protocol), []).append(json.loads(f.read_text()))
     return found
 
 
@@ -280,6 +297,8 @@ def main():
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at a time (each on one CPU thread)")
     parser.add_argument("--runs", default="runs/accuracy")
     parser.add_argument("--table", default="benchmarks/results/accuracy.md")
+    parser.add_argument("--records", default="benchmarks/results/accuracy_runs",
+                        help="finished runs' scores, one JSON each (the table is made from these)")
     parser.add_argument("--report", action="store_true", help="only print the table of the runs already finished")
     args = parser.parse_args()
 

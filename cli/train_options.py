@@ -49,6 +49,8 @@ _OPTIONS = [
     click.option("--dropout", default=None, type=click.FloatRange(0, 1, max_open=True)),
     click.option("--bidirectional/--no-bidirectional", default=None, help="Bidirectional GRUs."),
     click.option("--gru-layers", default=None, type=click.IntRange(1)),
+    click.option("--recurrent-stride", default=None, type=click.IntRange(1),
+                 help="Frames averaged into one GRU step (2: half the recurrent steps, faster on devices)."),
     click.option("--pool-heads", default=None, type=click.IntRange(1), help="Attention heads per task."),
     click.option("--pool-statistics/--no-pool-statistics", default=None,
                  help="Attentive statistics: also the attention-weighted standard deviation."),

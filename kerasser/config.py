@@ -69,6 +69,8 @@ class ModelConfig:
     block_se: int = 0  # squeeze-excitation bottleneck units; 0 = off
     # sequence and pooling
     bidirectional: bool = False
+    # frames averaged into one recurrent step (FrameDownsampling); 2 halves the GRU's steps
+    recurrent_stride: int = 1
     pool_heads: int = 1
     pool_statistics: bool = False  # attentive statistics: weighted mean and standard deviation
     # speaker-adversarial training: a speaker classifier over ``speakers`` training speakers behind
@@ -98,6 +100,8 @@ class ModelConfig:
             raise ValueError("conv_filters must be a multiple of channel_pool")
         if not self.tasks:
             raise ValueError("a model needs at least one task")
+        if self.recurrent_stride < 1:
+            raise ValueError(f"recurrent_stride must be at least 1, not {self.recurrent_stride}")
 
 
 @dataclasses.dataclass(frozen=True)

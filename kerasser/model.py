@@ -6,7 +6,8 @@ Inputs (a dict):
 Outputs (a dict): ``{task: probabilities [batch, classes]}`` in ``ModelConfig.tasks`` order.
 
 Graph: standardise (training-set mean/variance, adapted) -> zero past ``length`` and size for
-framing -> front end -> dropout -> stacked (optionally bidirectional) GRUs over the masked frames
+framing -> front end -> dropout -> (optionally) the mean of every ``recurrent_stride`` frames
+-> stacked (optionally bidirectional) GRUs over the masked steps
 -> per task attention (optionally several heads, attentive statistics) or last-step pooling ->
 softmax head. Front ends: the paper's raw-waveform convolutions on 40 ms frames (``framed``, or
 the equal and faster ``shared``), or ``logmel``: log mel filterbank on 25 ms frames -> per-utterance
@@ -23,8 +24,10 @@ from kerasser.config import ModelConfig
 from kerasser.layers import (
     AttentionPooling,
     ConvBlock,
+    FrameDownsampling,
     FramedFrontEnd,
     FramePadding,
+    FrameUpsampling,
     GradientReversal,
     LastStepPooling,
     LogMelSpectrogram,
@@ -36,6 +39,7 @@ from kerasser.losses import SparseCrossentropy
 from kerasser.tasks import SPEAKER_TARGET, TASKS
 
 NORMALIZATION = "standardize"
+DOWNSAMPLING = "recurrent_stride"
 SPEAKER = SPEAKER_TARGET  # the speaker-adversarial head's output: training only, never exported
 
 
@@ -111,6 +115,8 @@ def build_model(config: ModelConfig) -> keras.Model:
     else:
         x = build_frontend(config)(x)
     x = keras.layers.Dropout(config.dropout, name="frame_dropout")(x)
+    if config.recurrent_stride > 1:
+        x, frame_mask = FrameDownsampling(config.recurrent_stride, name=DOWNSAMPLING)([x, frame_mask])
     for i in range(config.gru_layers):
         gru = keras.layers.GRU(
             config.gru_units,
@@ -170,10 +176,17 @@ def with_attention_outputs(model: keras.Model) -> keras.Model:
     outputs = dict(model.output)
     if any(name.endswith("_attention") for name in outputs):
         return model
+    downsampling = next((l for l in model.layers if isinstance(l, FrameDownsampling)), None)
     for name in list(outputs):
         layer = model.get_layer(pooling_name(name))
         if isinstance(layer, AttentionPooling):
-            outputs[f"{name}_attention"] = layer.output[1]
+            weights = layer.output[1]
+            if downsampling is not None:  # one weight per frame, whatever the recurrent stride
+                frame_mask = model.get_layer("frame_padding").output[1]
+                weights = FrameUpsampling(downsampling.rate, name=f"{name}_attention_frames")(
+                    [weights, frame_mask]
+                )
+            outputs[f"{name}_attention"] = weights
     return keras.Model(model.input, outputs, name=model.name)
 
 

@@ -5,8 +5,8 @@
   vector per task, Adam 1e-4, L2 1e-4, 60 epochs, early stopping after 15. Kept reproducible.
 - ``default``: the best recipe measured in the same family (``benchmarks/accuracy.py``, chosen
   on the mean dev UAR of 3 seeds): an in-graph 80-band log-mel front end with sentence mean
-  normalisation, three residual dilated convolution blocks with batch normalisation, one
-  bidirectional GRU(128), attentive statistics pooling per task; AdamW with warm-up and cosine
+  normalisation, three residual dilated convolution blocks with batch normalisation, the mean of
+  every two frames into one bidirectional GRU(128), attentive statistics pooling per task; AdamW with warm-up and cosine
   decay from 1e-3, label smoothing, class-balanced weights; speed perturbation, additive noise,
   synthetic reverberation, band-limiting and gain. (SpecAugment is available; measured, the
   acoustic augmentation without it was better on dev.)
@@ -50,6 +50,7 @@ RECIPES: dict[str, dict] = {
             "gru_units": 128,
             "gru_layers": 1,
             "bidirectional": True,
+            "recurrent_stride": 2,  # 20 ms per GRU step: 1.7x faster in LiteRT than every frame
             "pool_heads": 1,
             "pool_statistics": True,
             "l2": 0.0,
@@ -139,6 +140,7 @@ _OPTION_OF = {
     "model.dropout": "--dropout",
     "model.bidirectional": ("--bidirectional", "--no-bidirectional"),
     "model.gru_layers": "--gru-layers",
+    "model.recurrent_stride": "--recurrent-stride",
     "model.pool_heads": "--pool-heads",
     "model.pool_statistics": ("--pool-statistics", "--no-pool-statistics"),
     "model.feature_norm": "--feature-norm",

@@ -29,6 +29,8 @@ VARIANTS = {
     "framed-attention": dataclasses.replace(TINY, frontend="framed", conv_padding="same", attention=True),
     "framed-last": dataclasses.replace(TINY, frontend="framed", conv_padding="valid", attention=False),
     "logmel-stats": TINY_LOGMEL,
+    # three frames per GRU step: groups that straddle the end of an utterance
+    "logmel-stride3": dataclasses.replace(TINY_LOGMEL, recurrent_stride=3, pool_heads=1),
 }
 
 

@@ -2,7 +2,9 @@
 
 from kerasser.layers.attention_pooling import AttentionPooling
 from kerasser.layers.conv_block import ConvBlock
+from kerasser.layers.frame_downsampling import FrameDownsampling
 from kerasser.layers.frame_padding import FramePadding
+from kerasser.layers.frame_upsampling import FrameUpsampling
 from kerasser.layers.framed_frontend import FramedFrontEnd
 from kerasser.layers.gradient_reversal import GradientReversal
 from kerasser.layers.last_step_pooling import LastStepPooling
@@ -14,7 +16,9 @@ from kerasser.layers.utterance_normalization import UtteranceNormalization
 __all__ = [
     "AttentionPooling",
     "ConvBlock",
+    "FrameDownsampling",
     "FramePadding",
+    "FrameUpsampling",
     "FramedFrontEnd",
     "GradientReversal",
     "LastStepPooling",
