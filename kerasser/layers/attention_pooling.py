@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import ml_dtypes
 from keras import ops
 
 
@@ -22,8 +23,10 @@ class AttentionPooling(keras.layers.Layer):
     Masking: takes the Keras mask or an explicit ``mask`` [batch, time] bool (True = real step).
     Masked steps get weight exactly 0 and the softmax runs over the real steps only, so padding
     never changes ``r``. A row with no real step returns all-zero weights and ``r = 0`` (with
-    statistics, its standard-deviation part is ``sqrt(1e-6)``). The
-    output carries no mask.
+    statistics, its standard-deviation part is ``sqrt(1e-6)``). Masked scores are set to -1e9,
+    or to the compute dtype's lowest finite value where -1e9 does not fit (-65504 in float16),
+    never to -inf, so this holds under mixed precision too: no NaN, not even for a row with no
+    real step. The output carries no mask.
 
     With ``return_attention=True`` the layer returns ``(r, alpha)``, ``alpha`` [batch, time]
     (with several heads, their mean: still a distribution over the real steps).
@@ -60,7 +63,7 @@ class AttentionPooling(keras.layers.Layer):
         scores = ops.matmul(inputs, self.kernel)  # [batch, time, heads]
         if mask is not None:
             mask = ops.expand_dims(ops.cast(mask, "bool"), -1)
-            scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+            scores = ops.where(mask, scores, ops.full_like(scores, masked_score(scores.dtype)))
         alpha = ops.softmax(scores, axis=1)
         if mask is not None:
             alpha = alpha * ops.cast(mask, alpha.dtype)  # exact zeros; all-masked rows -> 0
@@ -96,3 +99,13 @@ class AttentionPooling(keras.layers.Layer):
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
         }
+
+
+def masked_score(dtype) -> float:
+    """The score given to masked steps: one the softmax turns into 0, finite in ``dtype``.
+
+    -1e9, or the dtype's lowest finite value where -1e9 does not fit: in float16 -1e9 is -inf,
+    and a row of -inf scores (a row with no real step) gives NaN weights. The float32 value stays
+    -1e9, so float32 graphs (and their TFLite int8 ranges) are unchanged.
+    """
+    return max(-1e9, float(ml_dtypes.finfo(keras.backend.standardize_dtype(dtype)).min))

@@ -59,7 +59,7 @@ class SpecAugment(keras.layers.Layer):
             return inputs
         shape = ops.shape(inputs)
         batch, time, features = shape[0], shape[1], shape[2]
-        keep = ops.ones_like(inputs)
+        keep = ops.ones_like(inputs, dtype="float32")  # the masks are drawn in float32
         if self.time_masks and self.max_time_width:
             keep = keep * ops.expand_dims(self._keep(batch, time, self.time_masks, self.max_time_width), -1)
         if self.freq_masks and self.max_freq_width:

@@ -17,6 +17,7 @@ class UtteranceNormalization(keras.layers.Layer):
     Masking: takes the Keras mask or an explicit ``mask`` [batch, time] bool. Statistics use the
     valid frames only, and padded frames come out as exactly 0, so padding never changes a valid
     frame. A row with no valid frame comes out all 0. The mask is passed on unchanged.
+    Statistics are computed in float32 whatever the compute dtype (float16 sums overflow).
     """
 
     def __init__(self, mode: str = "mean", epsilon: float = 1e-3, **kwargs):
@@ -28,17 +29,19 @@ class UtteranceNormalization(keras.layers.Layer):
         self.supports_masking = True
 
     def call(self, inputs, mask=None):
+        dtype = inputs.dtype
+        inputs = ops.cast(inputs, "float32")  # sums over thousands of frames overflow float16
         if mask is None:
             weight = ops.ones_like(inputs[..., :1])
         else:
-            weight = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+            weight = ops.expand_dims(ops.cast(mask, "float32"), -1)
         count = ops.maximum(ops.sum(weight, axis=1, keepdims=True), 1.0)
         mean = ops.sum(inputs * weight, axis=1, keepdims=True) / count
         centred = (inputs - mean) * weight
         if self.mode == "meanvar":
             var = ops.sum(ops.square(centred), axis=1, keepdims=True) / count
             centred = centred * ops.rsqrt(var + self.epsilon)
-        return centred
+        return ops.cast(centred, dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

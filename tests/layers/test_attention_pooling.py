@@ -1,69 +1,27 @@
-"""AttentionPooling: config round trips, a NumPy reference with masks, padding invariance, build."""
+"""AttentionPooling: the shared layer checks, a NumPy reference with masks, padding invariance,
+all-masked rows (float32 and mixed_float16), the regulariser, build."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
+from harness import CHECKS, dtype_policy, run_layer_test
+from layer_helpers import attention_reference, built_attention, junk_padded, prefix_mask, random_masks
 
 from kerasser.layers import AttentionPooling
 
 
-def reference(h: np.ndarray, w: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``alpha = softmax(h w)`` over each row's real steps (0 elsewhere), ``r = sum alpha h``."""
-    h64, w64 = h.astype(np.float64), w.astype(np.float64)
-    scores = h64 @ w64[:, 0]  # [batch, time]
-    alpha = np.zeros_like(scores)
-    for b in range(h.shape[0]):
-        real = mask[b]
-        if real.any():
-            e = np.exp(scores[b, real] - scores[b, real].max())
-            alpha[b, real] = e / e.sum()
-    return np.einsum("bt,btu->bu", alpha, h64), alpha
-
-
-def random_masks(rng: np.random.Generator, time: int) -> np.ndarray:
-    """Three rows: a random prefix, a random non-prefix pattern, a single real step."""
-    prefix = np.arange(time) < rng.integers(2, time)
-    # at least two real steps, the first step padding and the last one real: never a prefix
-    inner = rng.choice(np.arange(1, time - 1), size=rng.integers(1, time - 2), replace=False)
-    non_prefix = np.isin(np.arange(time), [*inner, time - 1])
-    single = np.arange(time) == rng.integers(0, time)
-    mask = np.stack([prefix, non_prefix, single])
-    assert not np.array_equal(non_prefix, np.sort(non_prefix)[::-1])  # really not a prefix
-    assert mask.sum(axis=1)[2] == 1
-    return mask
-
-
-def built_layer(rng: np.random.Generator, units: int, **kwargs) -> tuple[AttentionPooling, np.ndarray]:
-    """A built layer with a random (not default-initialised) scoring vector."""
-    layer = AttentionPooling(**kwargs)
-    layer.build((None, None, units))
-    w = rng.normal(size=(units, 1)).astype(np.float32)
-    layer.set_weights([w])
-    return layer, w
-
-
-def test_config_round_trip():
-    layer = AttentionPooling(return_attention=True, kernel_initializer="he_normal", name="pool")
-    config = layer.get_config()
-    restored = AttentionPooling.from_config(config)
-    assert restored.get_config() == config
-    assert restored.return_attention is True and restored.name == "pool"
-
-
-def test_serialize_with_registered_name():
-    layer = AttentionPooling(return_attention=True, name="pool")
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "kerasser>AttentionPooling"
-    assert keras.saving.get_registered_object("kerasser>AttentionPooling") is AttentionPooling
-    restored = keras.saving.deserialize_keras_object(serialized)
-    assert type(restored) is AttentionPooling
-    assert restored.get_config() == layer.get_config()
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("return_attention", [False, True])
+def test_layer_checks(rng, check, return_attention):
+    h = rng.normal(size=(3, 7, 5)).astype(np.float32)
+    init = dict(return_attention=return_attention, kernel_initializer="he_normal", name="pool")
+    run_layer_test(check, AttentionPooling, init, h, mask=random_masks(rng, 7))
 
 
 def test_kernel_regularizer_round_trip(rng):
-    layer, w = built_layer(rng, 5, kernel_regularizer=keras.regularizers.L2(1e-3))
+    layer, w = built_attention(rng, 5, kernel_regularizer=keras.regularizers.L2(1e-3))
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert isinstance(restored.kernel_regularizer, keras.regularizers.L2)
     assert restored.kernel_regularizer.get_config() == layer.kernel_regularizer.get_config()
@@ -81,9 +39,9 @@ def test_kernel_regularizer_round_trip(rng):
 def test_matches_numpy_reference_with_mask(rng):
     h = rng.normal(size=(3, 7, 5)).astype(np.float32)
     mask = random_masks(rng, 7)
-    layer, w = built_layer(rng, 5, return_attention=True)
+    layer, w = built_attention(rng, 5, return_attention=True)
     r, alpha = (np.asarray(t) for t in layer(h, mask=mask))
-    r_ref, alpha_ref = reference(h, w, mask)
+    r_ref, alpha_ref = attention_reference(h, w, mask)
     np.testing.assert_allclose(alpha, alpha_ref, atol=1e-6)
     np.testing.assert_allclose(r, r_ref, atol=1e-6)
     assert np.all(alpha[~mask] == 0.0)  # exactly zero, not just small
@@ -93,9 +51,9 @@ def test_matches_numpy_reference_with_mask(rng):
 
 def test_without_mask_is_softmax_over_all_steps(rng):
     h = rng.normal(size=(2, 4, 3)).astype(np.float32)
-    layer, w = built_layer(rng, 3, return_attention=True)
+    layer, w = built_attention(rng, 3, return_attention=True)
     r, alpha = layer(h)
-    r_ref, alpha_ref = reference(h, w, np.ones((2, 4), bool))
+    r_ref, alpha_ref = attention_reference(h, w, np.ones((2, 4), bool))
     np.testing.assert_allclose(np.asarray(alpha), alpha_ref, atol=1e-6)
     np.testing.assert_allclose(np.asarray(r), r_ref, atol=1e-6)
 
@@ -103,13 +61,13 @@ def test_without_mask_is_softmax_over_all_steps(rng):
 def test_keras_mask_is_used(rng):
     """A mask propagated by Keras (here from ``Masking``) acts like the explicit ``mask``."""
     h = rng.normal(size=(2, 6, 3)).astype(np.float32)
-    mask = np.arange(6)[None] < np.array([[4], [2]])
+    mask = prefix_mask([4, 2], 6)
     h[~mask] = 0.0  # what Masking(0) turns into mask=False
-    layer, w = built_layer(rng, 3, return_attention=True)
+    layer, w = built_attention(rng, 3, return_attention=True)
     inputs = keras.Input((None, 3))
     model = keras.Model(inputs, layer(keras.layers.Masking(0.0)(inputs)))
     r, alpha = (np.asarray(t) for t in model(h))
-    r_ref, alpha_ref = reference(h, w, mask)
+    r_ref, alpha_ref = attention_reference(h, w, mask)
     np.testing.assert_allclose(alpha, alpha_ref, atol=1e-6)
     np.testing.assert_allclose(r, r_ref, atol=1e-6)
 
@@ -118,13 +76,8 @@ def test_padding_invariance(rng):
     """Appending masked steps holding random values changes neither ``r`` nor the real weights."""
     h = rng.normal(size=(3, 7, 5)).astype(np.float32)
     mask = random_masks(rng, 7)
-    layer, _ = built_layer(rng, 5, return_attention=True)
-    extra = 4
-    junk = rng.normal(scale=100.0, size=(3, extra, 5)).astype(np.float32)
-    h_long = np.concatenate([h, junk], axis=1)
-    mask_long = np.concatenate([mask, np.zeros((3, extra), bool)], axis=1)
-    # also put junk into the masked steps inside the original length
-    h_long[:, :7][~mask] = rng.normal(scale=100.0, size=(int((~mask).sum()), 5))
+    layer, _ = built_attention(rng, 5, return_attention=True)
+    h_long, mask_long = junk_padded(rng, h, mask, extra=4)
     r, alpha = (np.asarray(t) for t in layer(h, mask=mask))
     r_long, alpha_long = (np.asarray(t) for t in layer(h_long, mask=mask_long))
     np.testing.assert_allclose(r_long, r, atol=1e-6)
@@ -132,43 +85,29 @@ def test_padding_invariance(rng):
     assert np.all(alpha_long[:, 7:] == 0.0)
 
 
-def test_all_masked_row_gives_zeros(rng):
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_all_masked_row_gives_zeros(rng, policy):
+    """Also in float16, where -1e9 would be -inf and the row's weights NaN."""
     h = rng.normal(size=(2, 5, 4)).astype(np.float32)
-    mask = np.array([[True, True, False, False, False], [False] * 5])
-    layer, w = built_layer(rng, 4, return_attention=True)
-    r, alpha = (np.asarray(t) for t in layer(h, mask=mask))
+    mask = prefix_mask([2, 0], 5)
+    with dtype_policy(policy):
+        layer, w = built_attention(rng, 4, return_attention=True)
+        r, alpha = (np.asarray(t) for t in layer(h, mask=mask))
+    assert r.dtype == alpha.dtype == layer.compute_dtype
     assert np.all(r[1] == 0.0) and np.all(alpha[1] == 0.0)
     assert np.all(np.isfinite(r)) and np.all(np.isfinite(alpha))
-    r_ref, alpha_ref = reference(h, w, mask)  # the other row is unaffected
-    np.testing.assert_allclose(r[0], r_ref[0], atol=1e-6)
-    np.testing.assert_allclose(alpha[0], alpha_ref[0], atol=1e-6)
+    r_ref, alpha_ref = attention_reference(h, w, mask)  # the other row is unaffected
+    atol = 1e-6 if policy == "float32" else 1e-2
+    np.testing.assert_allclose(r[0], r_ref[0], atol=atol)
+    np.testing.assert_allclose(alpha[0], alpha_ref[0], atol=atol)
 
 
 @pytest.mark.parametrize("return_attention", [False, True])
-def test_output_structure(rng, return_attention):
-    h = rng.normal(size=(3, 7, 5)).astype(np.float32)
-    mask = random_masks(rng, 7)
-    layer, _ = built_layer(rng, 5, return_attention=return_attention)
-    out = layer(h, mask=mask)
-    expected_shape = layer.compute_output_shape((3, 7, 5))
-    if return_attention:
-        assert isinstance(out, tuple) and len(out) == 2
-        assert tuple(out[0].shape) == (3, 5) and tuple(out[1].shape) == (3, 7)
-        assert expected_shape == ((3, 5), (3, 7))
-    else:
-        assert tuple(out.shape) == (3, 5)
-        assert expected_shape == (3, 5)
-    # symbolic: the same structure, and no mask carried past the pooling
+def test_output_carries_no_mask(return_attention):
     x = keras.Input((None, 5))
     m = keras.Input((None,), dtype="bool")
-    sym = AttentionPooling(return_attention=return_attention)(x, mask=m)
-    if return_attention:
-        assert isinstance(sym, tuple) and len(sym) == 2
-        assert tuple(sym[0].shape) == (None, 5) and tuple(sym[1].shape) == (None, None)
-        assert all(getattr(t, "_keras_mask", None) is None for t in sym)
-    else:
-        assert tuple(sym.shape) == (None, 5)
-        assert getattr(sym, "_keras_mask", None) is None
+    out = AttentionPooling(return_attention=return_attention)(x, mask=m)
+    assert all(getattr(t, "_keras_mask", None) is None for t in keras.tree.flatten(out))
 
 
 def test_weights_created_in_build():

@@ -1,26 +1,17 @@
-"""ConvBlock: config round trips, a NumPy reference (inference and training) with masks,
-padding invariance, the Keras mask, weights and shapes."""
+"""ConvBlock: the shared layer checks, a NumPy reference (inference and training) with masks,
+padding invariance, the Keras mask, weights and losses."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
+from harness import CHECKS, run_layer_test
+from layer_helpers import junk_padded, np_conv1d, prefix_mask, random_masks
 
 from kerasser.layers import ConvBlock
 
 # --- NumPy reference ---------------------------------------------------------------------------
-
-
-def np_conv_same(x: np.ndarray, kernel: np.ndarray, dilation: int) -> np.ndarray:
-    """x [time, in], kernel [width, in, out] (Keras layout), TensorFlow's 'same' padding with
-    dilation (the odd sample of padding at the end), no bias -> [time, out]."""
-    width = kernel.shape[0]
-    total = dilation * (width - 1)
-    left = total // 2
-    xp = np.pad(x, [(left, total - left), (0, 0)])
-    steps = x.shape[0]
-    return sum(xp[k * dilation : k * dilation + steps] @ kernel[k] for k in range(width))
 
 
 def sigmoid(z):
@@ -37,7 +28,7 @@ def reference(block: ConvBlock, x: np.ndarray, mask: np.ndarray, batch_statistic
     eps = block.norm.epsilon
     weight = mask.astype(np.float64)[:, :, None]
     xm = f64(x) * weight
-    conv = np.stack([np_conv_same(xm[b], kernel, block.dilation_rate) for b in range(x.shape[0])])
+    conv = np.stack([np_conv1d(xm[b], kernel, "same", block.dilation_rate) for b in range(x.shape[0])])
     if batch_statistics:
         valid = conv[mask]  # [valid frames, filters]
         mean, var = valid.mean(axis=0), valid.var(axis=0)
@@ -79,44 +70,18 @@ def built_block(rng: np.random.Generator, channels: int, **kwargs) -> ConvBlock:
     return block
 
 
-def random_masks(rng: np.random.Generator, time: int) -> np.ndarray:
-    """Three rows: a random prefix, a non-prefix pattern, every frame valid."""
-    prefix = np.arange(time) < rng.integers(2, time - 1)
-    non_prefix = np.isin(np.arange(time), [1, 2, 4, time - 2])
-    return np.stack([prefix, non_prefix, np.ones(time, bool)])
-
-
 SE = dict(kernel_size=3, dilation_rate=2, residual=True, squeeze_excitation=2)
 
-# --- config -------------------------------------------------------------------------------------
+# --- the shared layer checks ---------------------------------------------------------------------
 
 
-def test_config_round_trip():
-    block = ConvBlock(
-        filters=8, kernel_size=3, dilation_rate=2, residual=False, squeeze_excitation=4, l2=1e-4, name="blk"
-    )
-    config = block.get_config()
-    restored = ConvBlock.from_config(config)
-    assert restored.get_config() == config
-    assert (restored.filters, restored.kernel_size, restored.dilation_rate) == (8, 3, 2)
-    assert restored.residual is False and restored.squeeze_excitation == 4 and restored.l2 == 1e-4
-    assert restored.name == "blk"
-
-
-def test_serialize_with_registered_name(rng):
-    block = built_block(rng, 4, filters=6, **SE)
-    serialized = keras.saving.serialize_keras_object(block)
-    assert serialized["registered_name"] == "kerasser>ConvBlock"
-    restored = keras.saving.deserialize_keras_object(serialized)
-    assert type(restored) is ConvBlock
-    assert restored.get_config() == block.get_config()
-    # restored with its weights' shapes: the same weights load and give the same output
-    if not restored.built:
-        restored.build((None, None, 4))
-    restored.set_weights(block.get_weights())
-    x = rng.normal(size=(2, 7, 4)).astype(np.float32)
-    mask = np.arange(7)[None] < np.array([[7], [4]])
-    np.testing.assert_allclose(np.asarray(restored(x, mask=mask)), np.asarray(block(x, mask=mask)), atol=1e-6)
+@pytest.mark.parametrize("check", CHECKS)
+def test_layer_checks(rng, check):
+    """In training mode: batch statistics over the valid frames, also for a row with none. Four
+    squeeze units: with two, both ReLUs can start dead on every row and get no gradient."""
+    x = rng.normal(size=(3, 9, 4)).astype(np.float32)
+    init = dict(filters=6, kernel_size=3, dilation_rate=2, squeeze_excitation=4, l2=1e-4, name="blk")
+    run_layer_test(check, ConvBlock, init, x, mask=random_masks(rng, 9), call_kwargs=dict(training=True))
 
 
 # --- values -------------------------------------------------------------------------------------
@@ -165,14 +130,11 @@ def test_training_uses_batch_statistics_of_the_valid_frames(rng):
 def test_padding_invariance(rng, training):
     """Garbage frames appended and masked (and in the masked tails) change no valid frame."""
     block = built_block(rng, 4, filters=6, **SE)
-    lengths = np.array([[9], [5], [3]])
+    lengths = np.array([9, 5, 3])
     x = rng.normal(size=(3, 9, 4)).astype(np.float32)
-    mask = np.arange(9)[None] < lengths
+    mask = prefix_mask(lengths, 9)
     x[~mask] = 0.0
-    extra = 4
-    x_long = np.concatenate([x, rng.normal(scale=100.0, size=(3, extra, 4)).astype(np.float32)], axis=1)
-    x_long[:, :9][~mask] = rng.normal(scale=100.0, size=(int((~mask).sum()), 4))
-    mask_long = np.arange(9 + extra)[None] < lengths
+    x_long, mask_long = junk_padded(rng, x, mask, extra=4)
     out = np.asarray(block(x, mask=mask, training=training))
     out_long = np.asarray(block(x_long, mask=mask_long, training=training))
     np.testing.assert_allclose(out_long[:, :9], out, atol=1e-5)
@@ -180,7 +142,7 @@ def test_padding_invariance(rng, training):
     # and each row equals that row alone, cut to its length, without a mask (inference only:
     # in training the batch statistics depend on the other rows)
     if not training:
-        for b, n in enumerate(lengths[:, 0]):
+        for b, n in enumerate(lengths):
             alone = np.asarray(block(x[b : b + 1, :n], training=False))
             np.testing.assert_allclose(out[b, :n], alone[0], atol=1e-5)
 
@@ -188,7 +150,7 @@ def test_padding_invariance(rng, training):
 def test_keras_mask_is_used_and_passed_on(rng):
     block = built_block(rng, 3, filters=3, **SE)
     x = rng.normal(size=(2, 6, 3)).astype(np.float32)
-    mask = np.arange(6)[None] < np.array([[4], [2]])
+    mask = prefix_mask([4, 2], 6)
     x[~mask] = 0.0  # what Masking(0) turns into mask=False
     inputs = keras.Input((None, 3))
     y = block(keras.layers.Masking(0.0)(inputs))
@@ -197,7 +159,7 @@ def test_keras_mask_is_used_and_passed_on(rng):
     np.testing.assert_allclose(np.asarray(model(x)), reference(block, x, mask), atol=1e-5)
 
 
-def test_weights_and_shapes():
+def test_weights_and_losses():
     block = ConvBlock(filters=6, kernel_size=3, squeeze_excitation=2, l2=1e-3)
     block.build((None, None, 4))
     shapes = {w.path.split("/", 1)[1]: tuple(w.shape) for w in block.weights}
@@ -208,6 +170,4 @@ def test_weights_and_shapes():
         "excite/kernel": (2, 6), "excite/bias": (6,),
         "shortcut/kernel": (1, 4, 6),
     }
-    assert block.compute_output_shape((2, 7, 4)) == (2, 7, 6)
-    assert tuple(block(keras.Input((None, 4))).shape) == (None, None, 6)
     assert len(block.losses) == 4  # L2 on the convolution, both dense kernels and the 1x1 shortcut

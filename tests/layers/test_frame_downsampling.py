@@ -1,12 +1,13 @@
-"""FrameDownsampling: config round trip, a NumPy reference with masks, padding invariance,
+"""FrameDownsampling: the shared layer checks, a NumPy reference with masks, padding invariance,
 rate 1, traced == eager with unknown time."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from harness import CHECKS, run_layer_test
+from layer_helpers import prefix_mask
 
 from kerasser.layers import FrameDownsampling
 
@@ -26,21 +27,19 @@ def reference(x: np.ndarray, mask: np.ndarray, rate: int) -> tuple[np.ndarray, n
     return out, out_mask
 
 
-def test_config_round_trip():
-    layer = FrameDownsampling(rate=3, name="down")
-    config = layer.get_config()
-    restored = FrameDownsampling.from_config(config)
-    assert restored.get_config() == config and restored.rate == 3
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "kerasser>FrameDownsampling"
-    assert keras.saving.deserialize_keras_object(serialized).get_config() == config
+@pytest.mark.parametrize("check", CHECKS)
+def test_layer_checks(rng, check):
+    x = rng.normal(size=(3, 7, 5)).astype(np.float32)
+    run_layer_test(
+        check, FrameDownsampling, dict(rate=3, name="down"), [x, prefix_mask([7, 4, 1], 7)],
+        skip={"gradient": "no weights"},
+    )
 
 
 @pytest.mark.parametrize("rate, time", [(2, 8), (2, 7), (3, 10), (4, 3)])
 def test_matches_numpy_reference(rng, rate, time):
     x = rng.normal(size=(3, time, 5)).astype(np.float32)
-    lengths = [time, max(1, time - 3), 1]
-    mask = np.arange(time)[None, :] < np.array(lengths)[:, None]
+    mask = prefix_mask([time, max(1, time - 3), 1], time)
     pooled, pooled_mask = FrameDownsampling(rate)([x, mask])
     want, want_mask = reference(x, mask, rate)
     np.testing.assert_allclose(np.asarray(pooled), want, atol=1e-6)
@@ -75,7 +74,7 @@ def test_traced_with_unknown_time_matches_eager(rng):
     )
     for time in (1, 5, 9):
         x = rng.normal(size=(2, time, 4)).astype(np.float32)
-        mask = np.arange(time)[None, :] < np.array([[time], [1]])
+        mask = prefix_mask([time, 1], time)
         for got, want in zip(traced(x, mask), layer([x, mask])):
             np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
     assert traced.experimental_get_tracing_count() == 1

@@ -1,4 +1,5 @@
-"""FramePadding: frame counts, padded size, zeros past ``length``, the frame mask."""
+"""FramePadding: the shared layer checks, frame counts, padded size, zeros past ``length``, the
+frame mask."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from harness import CHECKS, run_layer_test
 
 from kerasser.config import AudioConfig
 from kerasser.layers import FramePadding
@@ -15,7 +17,7 @@ L, STEP = AUDIO.frame_length, AUDIO.frame_step
 LENGTHS = [1, 639, 640, 641, 800, 32000]
 
 
-def check(waveform, lengths, padded, frame_mask, frame_length=L, frame_step=STEP, audio=AUDIO):
+def assert_padded(waveform, lengths, padded, frame_mask, frame_length=L, frame_step=STEP, audio=AUDIO):
     """Every property ``FramePadding`` promises, checked against NumPy/AudioConfig."""
     padded, frame_mask = np.asarray(padded), np.asarray(frame_mask)
     frames = audio.num_frames(waveform.shape[1])
@@ -26,6 +28,15 @@ def check(waveform, lengths, padded, frame_mask, frame_length=L, frame_step=STEP
         assert np.all(padded[row, n:] == 0.0)
         expected = np.arange(frames) < audio.num_frames(n)
         np.testing.assert_array_equal(frame_mask[row], expected)
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_layer_checks(rng, check):
+    waveform = rng.normal(size=(3, 900)).astype(np.float32)
+    run_layer_test(
+        check, FramePadding, dict(frame_length=400, frame_step=100, name="pad"),
+        [waveform, np.array([900, 650, 1], np.int32)], skip={"gradient": "no weights"},
+    )
 
 
 @pytest.mark.parametrize("n", LENGTHS)
@@ -44,7 +55,7 @@ def test_padded_batch(rng):
     waveform = rng.normal(size=(len(LENGTHS), max(LENGTHS))).astype(np.float32) + 3.0
     lengths = np.array(LENGTHS, np.int32)
     padded, frame_mask = FramePadding()([waveform, lengths])
-    check(waveform, LENGTHS, padded, frame_mask)
+    assert_padded(waveform, LENGTHS, padded, frame_mask)
 
 
 def test_length_shapes_and_dtypes(rng):
@@ -56,7 +67,7 @@ def test_length_shapes_and_dtypes(rng):
         out = [np.asarray(t) for t in layer([waveform, length])]
         for a, b in zip(out, base):
             np.testing.assert_array_equal(a, b)
-    check(waveform, [700, 1000], *base)
+    assert_padded(waveform, [700, 1000], *base)
 
 
 def test_traced_with_unknown_dimensions(rng):
@@ -69,7 +80,7 @@ def test_traced_with_unknown_dimensions(rng):
     for n in (500, 640, 1000, 3000):
         waveform = rng.normal(size=(3, n)).astype(np.float32)
         lengths = np.array([n, n // 2, 1], np.int32)
-        check(waveform, lengths, *traced(waveform, lengths))
+        assert_padded(waveform, lengths, *traced(waveform, lengths))
     assert traced.experimental_get_tracing_count() == 1
 
 
@@ -78,7 +89,7 @@ def test_small_frames(rng):
     waveform = rng.normal(size=(3, 95)).astype(np.float32)
     lengths = [95, 41, 3]
     padded, frame_mask = FramePadding(40, 10)([waveform, np.array(lengths)])
-    check(waveform, lengths, padded, frame_mask, 40, 10, audio)
+    assert_padded(waveform, lengths, padded, frame_mask, 40, 10, audio)
 
 
 def test_in_functional_model(rng):
@@ -88,15 +99,5 @@ def test_in_functional_model(rng):
     assert tuple(padded.shape) == (None, None) and tuple(frame_mask.shape) == (None, None)
     model = keras.Model([waveform, length], [padded, frame_mask])
     x = rng.normal(size=(2, 900)).astype(np.float32)
-    check(x, [900, 650], *model([x, np.array([900, 650], np.int32)]))
+    assert_padded(x, [900, 650], *model([x, np.array([900, 650], np.int32)]))
 
-
-def test_config_round_trip():
-    layer = FramePadding(400, 100, name="pad")
-    config = layer.get_config()
-    assert config["frame_length"] == 400 and config["frame_step"] == 100
-    assert FramePadding.from_config(config).get_config() == config
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "kerasser>FramePadding"
-    restored = keras.saving.deserialize_keras_object(serialized)
-    assert type(restored) is FramePadding and restored.get_config() == config

@@ -1,10 +1,11 @@
-"""FrameUpsampling: config round trip, a NumPy reference, sums kept, zeros on padding."""
+"""FrameUpsampling: the shared layer checks, a NumPy reference, sums kept, zeros on padding."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
+from harness import CHECKS, run_layer_test
+from layer_helpers import prefix_mask
 
 from kerasser.layers import FrameDownsampling, FrameUpsampling
 
@@ -20,18 +21,18 @@ def reference(weights: np.ndarray, mask: np.ndarray, rate: int) -> np.ndarray:
     return out
 
 
-def test_config_round_trip():
-    layer = FrameUpsampling(rate=3, name="up")
-    config = layer.get_config()
-    assert FrameUpsampling.from_config(config).get_config() == config
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "kerasser>FrameUpsampling"
+@pytest.mark.parametrize("check", CHECKS)
+def test_layer_checks(rng, check):
+    weights = rng.uniform(size=(3, 3)).astype(np.float32)  # over ceil(7 / 3) groups
+    run_layer_test(
+        check, FrameUpsampling, dict(rate=3, name="up"), [weights, prefix_mask([7, 4, 1], 7)],
+        skip={"gradient": "no weights"},
+    )
 
 
 @pytest.mark.parametrize("rate, time", [(2, 8), (2, 7), (3, 10)])
 def test_matches_numpy_reference_and_keeps_sums(rng, rate, time):
-    lengths = [time, max(1, time - 3), 1]
-    mask = np.arange(time)[None, :] < np.array(lengths)[:, None]
+    mask = prefix_mask([time, max(1, time - 3), 1], time)
     _, group_mask = FrameDownsampling(rate)([np.zeros((3, time, 1), np.float32), mask])
     group_mask = np.asarray(group_mask)
     weights = rng.uniform(0.1, 1.0, size=group_mask.shape) * group_mask

@@ -1,4 +1,4 @@
-"""FramedFrontEnd: config round trip, feature sizes, a NumPy reference, traced == eager.
+"""FramedFrontEnd: the shared layer checks, feature sizes, a NumPy reference, traced == eager.
 
 Also records what Keras 3.15's ``TimeDistributed`` does under tracing with an unknown time
 axis (the trap ``FramedFrontEnd`` is written to avoid).
@@ -10,27 +10,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from harness import CHECKS, run_layer_test
+from layer_helpers import FRONT_END_SMALL, FRONT_END_TINY, PAPER_FRAME_LENGTHS, np_conv1d, randomize
 
 from kerasser.layers import FramedFrontEnd
 
-TINY = dict(filters=4, width=5, time_pool=2, channel_pool=2, frame_length=40, frame_step=10)
-# the paper's frames (640 / 160 samples) with a small convolution stack, for the tracing tests
-SMALL = dict(filters=4, width=8, time_pool=2, channel_pool=2)
-LENGTHS = (640, 1000, 3200, 8000)
-
-
 # --- NumPy reference ---------------------------------------------------------------------------
-
-
-def np_conv1d_relu(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, padding: str) -> np.ndarray:
-    """x [time, in], kernel [width, in, out] (Keras layout) -> relu(conv) [time', out]."""
-    width = kernel.shape[0]
-    if padding == "same":  # TensorFlow's SAME: the odd sample of padding goes at the end
-        left = (width - 1) // 2
-        x = np.pad(x, [(left, width - 1 - left), (0, 0)])
-    steps = x.shape[0] - width + 1
-    out = sum(x[k : k + steps] @ kernel[k] for k in range(width)) + bias
-    return np.maximum(out, 0.0)
 
 
 def np_max_pool(x: np.ndarray, pool: int) -> np.ndarray:
@@ -41,36 +26,23 @@ def np_max_pool(x: np.ndarray, pool: int) -> np.ndarray:
 def np_frame_features(samples: np.ndarray, weights, config: dict, padding: str) -> np.ndarray:
     """The front end's features of one frame of ``frame_length`` samples, flattened."""
     k1, b1, k2, b2 = (w.astype(np.float64) for w in weights)
-    x = np_conv1d_relu(samples.astype(np.float64)[:, None], k1, b1, padding)
+    x = np.maximum(np_conv1d(samples.astype(np.float64)[:, None], k1, padding) + b1, 0.0)
     x = np_max_pool(x, config["time_pool"])
-    x = np_conv1d_relu(x, k2, b2, padding)
+    x = np.maximum(np_conv1d(x, k2, padding) + b2, 0.0)
     pool = config["channel_pool"]
     x = x.reshape(x.shape[0], x.shape[1] // pool, pool).max(axis=-1)
     return x.reshape(-1)
 
 
-def randomize(layer: keras.layers.Layer, rng: np.random.Generator) -> list[np.ndarray]:
-    """Random kernels and (nonzero) biases, so the reference also checks the biases."""
-    weights = [rng.normal(scale=0.3, size=w.shape).astype(np.float32) for w in layer.get_weights()]
-    layer.set_weights(weights)
-    return weights
-
-
-# --- traced vs eager -------------------------------------------------------------------------
-
-
 # --- tests -------------------------------------------------------------------------------------
 
 
-def test_config_round_trip():
-    layer = FramedFrontEnd(padding="valid", l2=1e-3, name="frontend", **TINY)
-    config = layer.get_config()
-    restored = FramedFrontEnd.from_config(config)
-    assert restored.get_config() == config
-    assert {k: config[k] for k in TINY} == TINY and config["padding"] == "valid" and config["l2"] == 1e-3
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "kerasser>FramedFrontEnd"
-    assert keras.saving.deserialize_keras_object(serialized).get_config() == config
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_layer_checks(rng, check, padding):
+    waveform = rng.normal(size=(2, 3 * 10 + 40)).astype(np.float32)  # four frames
+    init = dict(padding=padding, l2=1e-3, name="frontend", **FRONT_END_TINY)
+    run_layer_test(check, FramedFrontEnd, init, waveform)
 
 
 @pytest.mark.parametrize("padding, features", [("same", 1280), ("valid", 1044)])
@@ -87,8 +59,9 @@ def test_paper_feature_size(rng, padding, features):
 
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_matches_numpy_reference(rng, padding):
-    layer = FramedFrontEnd(padding=padding, **TINY)
-    frames, L, step = 4, TINY["frame_length"], TINY["frame_step"]
+    config = FRONT_END_TINY
+    layer = FramedFrontEnd(padding=padding, **config)
+    frames, L, step = 4, config["frame_length"], config["frame_step"]
     waveform = rng.normal(size=(2, (frames - 1) * step + L)).astype(np.float32)
     layer.build(waveform.shape)
     weights = randomize(layer, rng)
@@ -96,13 +69,13 @@ def test_matches_numpy_reference(rng, padding):
     assert out.shape == (2, frames, layer.features)
     for b in range(2):
         for f in range(frames):
-            expected = np_frame_features(waveform[b, f * step : f * step + L], weights, TINY, padding)
+            expected = np_frame_features(waveform[b, f * step : f * step + L], weights, config, padding)
             assert expected.shape == (layer.features,)
             np.testing.assert_allclose(out[b, f], expected, atol=1e-5)
 
 
 def test_l2_penalises_both_kernels(rng):
-    layer = FramedFrontEnd(l2=1e-2, **TINY)
+    layer = FramedFrontEnd(l2=1e-2, **FRONT_END_TINY)
     layer.build((None, None))
     k1, _, k2, _ = randomize(layer, rng)
     expected = 1e-2 * (np.sum(k1.astype(np.float64) ** 2) + np.sum(k2.astype(np.float64) ** 2))
@@ -114,12 +87,12 @@ def test_l2_penalises_both_kernels(rng):
 def test_traced_matches_eager(rng, padding, batch, assert_traced_matches_eager):
     """The issue's test: unknown batch and time inside ``tf.function`` must give eager's frame
     count and values (``TimeDistributed`` returned ``batch`` steps here, see below)."""
-    layer = FramedFrontEnd(padding=padding, **SMALL)
+    layer = FramedFrontEnd(padding=padding, **FRONT_END_SMALL)
     layer.build((None, None))
     randomize(layer, rng)
-    inputs = [rng.normal(size=(batch, n)).astype(np.float32) for n in LENGTHS]
+    inputs = [rng.normal(size=(batch, n)).astype(np.float32) for n in PAPER_FRAME_LENGTHS]
     assert_traced_matches_eager(layer, inputs)
-    for x, n in zip(inputs, LENGTHS):  # and the frame count is the number of complete frames
+    for x, n in zip(inputs, PAPER_FRAME_LENGTHS):  # and the frame count is the number of complete frames
         assert layer(x).shape[1] == (n - 640) // 160 + 1
 
 

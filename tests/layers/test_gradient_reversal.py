@@ -1,19 +1,20 @@
-"""GradientReversal: identity forward, -weight * gradient backward, config round trip."""
+"""GradientReversal: the shared layer checks, identity forward, -weight * gradient backward."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
+import pytest
 import tensorflow as tf
+from harness import CHECKS, run_layer_test
 
 from kerasser.layers import GradientReversal
 
 
-def test_config_round_trip():
-    layer = GradientReversal(0.3, name="rev")
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-    assert type(restored) is GradientReversal and restored.get_config() == layer.get_config()
-    assert restored.weight == 0.3
+@pytest.mark.parametrize("check", CHECKS)
+def test_layer_checks(rng, check):
+    x = rng.normal(size=(3, 5)).astype(np.float32)  # pooled vectors [batch, units]
+    skip = {"gradient": "no weights (its reversed input gradient is checked below)"}
+    run_layer_test(check, GradientReversal, dict(weight=0.3, name="rev"), x, skip=skip)
 
 
 def test_forward_is_identity_and_backward_is_reversed(rng):

@@ -1,26 +1,23 @@
-"""LastStepPooling: config round trips, a NumPy reference with prefix masks, no mask."""
+"""LastStepPooling: the shared layer checks, a NumPy reference with prefix masks, no mask."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
+from harness import CHECKS, run_layer_test
+from layer_helpers import prefix_mask
 
 from kerasser.layers import LastStepPooling
 
 
-def prefix_mask(lengths, time: int) -> np.ndarray:
-    return np.arange(time)[None, :] < np.asarray(lengths)[:, None]
-
-
-def test_config_round_trip():
-    layer = LastStepPooling(name="last")
-    config = layer.get_config()
-    assert LastStepPooling.from_config(config).get_config() == config
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "kerasser>LastStepPooling"
-    restored = keras.saving.deserialize_keras_object(serialized)
-    assert type(restored) is LastStepPooling and restored.get_config() == config
+@pytest.mark.parametrize("check", CHECKS)
+def test_layer_checks(rng, check):
+    h = rng.normal(size=(3, 6, 4)).astype(np.float32)
+    run_layer_test(
+        check, LastStepPooling, dict(name="last"), h, mask=prefix_mask([6, 3, 1], 6),
+        skip={"gradient": "no weights"},
+    )
 
 
 def test_matches_numpy_reference_with_prefix_masks(rng):

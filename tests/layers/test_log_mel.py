@@ -1,5 +1,6 @@
-"""LogMelSpectrogram: config round trips, a NumPy (TensorFlow-free) reference, a sine, silence,
-the trainable filterbank, traced == eager, argument checks."""
+"""LogMelSpectrogram: the shared layer checks, a NumPy (TensorFlow-free) reference, a sine,
+silence, the trainable filterbank, float32 inside mixed precision, traced == eager, argument
+checks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from harness import CHECKS, dtype_policy, run_layer_test
 
 from kerasser.layers import LogMelSpectrogram
 
@@ -62,30 +64,33 @@ def np_log_mel(signal, log_offset=1e-6, **config):
     return np.log(np_mel_energy(signal, **config) + log_offset)
 
 
-# --- config -------------------------------------------------------------------------------------
+# --- the shared layer checks ---------------------------------------------------------------------
+
+FLOAT32_BY_DESIGN = (
+    "float32 by design: tf.signal.rfft has no float16 kernel, and float16 power spectra can "
+    "overflow (max 65504); in a mixed-precision model make it with dtype='float32'"
+)
 
 
-def test_config_round_trip():
-    layer = LogMelSpectrogram(
-        sample_rate=8000, frame_length=200, frame_step=80, fft_length=256, num_mel_bins=24,
-        lower_edge_hertz=60.0, upper_edge_hertz=3800.0, log_offset=1e-4, trainable_filterbank=True,
-        name="mel",
-    )
-    config = layer.get_config()
-    restored = LogMelSpectrogram.from_config(config)
-    assert restored.get_config() == config
-    assert restored.name == "mel" and restored.num_mel_bins == 24 and restored.trainable_filterbank is True
-    assert restored.sample_rate == 8000 and restored.log_offset == 1e-4
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("trainable_filterbank", [False, True])
+def test_layer_checks(rng, check, trainable_filterbank):
+    waveform = rng.normal(scale=0.1, size=(2, 400 + 160 * 3)).astype(np.float32)
+    init = dict(SMALL, log_offset=1e-5, trainable_filterbank=trainable_filterbank, name="mel")
+    skip = {"mixed_float16": FLOAT32_BY_DESIGN}
+    if not trainable_filterbank:
+        skip["gradient"] = "the fixed filterbank is its only weight: nothing to train"
+    run_layer_test(check, LogMelSpectrogram, init, waveform, skip=skip)
 
 
-def test_serialize_with_registered_name():
-    layer = LogMelSpectrogram(**SMALL, log_offset=1e-5, name="mel")
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "kerasser>LogMelSpectrogram"
-    assert keras.saving.get_registered_object("kerasser>LogMelSpectrogram") is LogMelSpectrogram
-    restored = keras.saving.deserialize_keras_object(serialized)
-    assert type(restored) is LogMelSpectrogram
-    assert restored.get_config() == layer.get_config()
+def test_runs_in_float32_under_mixed_float16(rng):
+    """What the opt-out above relies on: made with dtype='float32', it works in a mixed model."""
+    waveform = rng.normal(scale=0.1, size=(2, 400 + 160 * 3)).astype(np.float32)
+    with dtype_policy("mixed_float16"):
+        layer = LogMelSpectrogram(**SMALL, dtype="float32")
+        out = np.asarray(layer(waveform))
+    assert layer.compute_dtype == "float32" and out.dtype == np.float32
+    np.testing.assert_allclose(out, np.asarray(LogMelSpectrogram(**SMALL)(waveform)), atol=1e-6)
 
 
 # --- values -------------------------------------------------------------------------------------
@@ -184,13 +189,6 @@ def test_traced_matches_eager(rng, batch, assert_traced_matches_eager):
     lengths = (400, 400 + 160 * 2, 400 + 160 * 6 + 33)
     inputs = [rng.normal(scale=0.1, size=(batch, n)).astype(np.float32) for n in lengths]
     assert_traced_matches_eager(layer, inputs, atol=1e-4)
-
-
-def test_compute_output_shape():
-    layer = LogMelSpectrogram(**SMALL)
-    assert layer.compute_output_shape((3, 1200)) == (3, None, 40)
-    symbolic = layer(keras.Input((None,)))
-    assert tuple(symbolic.shape) == (None, None, 40)
 
 
 def test_fft_shorter_than_frame_is_rejected():

@@ -1,24 +1,14 @@
-"""SharedFrontEnd: config round trip, feature size, traced == eager, and equality with
+"""SharedFrontEnd: the shared layer checks, feature size, traced == eager, and equality with
 ``FramedFrontEnd(padding="valid")`` holding the same weights."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from harness import CHECKS, run_layer_test
+from layer_helpers import FRONT_END_SMALL, FRONT_END_TINY, PAPER_FRAME_LENGTHS, randomize
 
 from kerasser.layers import FramedFrontEnd, SharedFrontEnd
-
-TINY = dict(filters=4, width=5, time_pool=2, channel_pool=2, frame_length=40, frame_step=10)
-SMALL = dict(filters=4, width=8, time_pool=2, channel_pool=2)  # the paper's 640 / 160 frames
-LENGTHS = (640, 1000, 3200, 8000)
-
-
-def randomize(layer: keras.layers.Layer, rng: np.random.Generator) -> list[np.ndarray]:
-    weights = [rng.normal(scale=0.3, size=w.shape).astype(np.float32) for w in layer.get_weights()]
-    layer.set_weights(weights)
-    return weights
 
 
 def twins(rng: np.random.Generator, **config) -> tuple[SharedFrontEnd, FramedFrontEnd]:
@@ -39,14 +29,11 @@ def twins(rng: np.random.Generator, **config) -> tuple[SharedFrontEnd, FramedFro
     return shared, framed
 
 
-def test_config_round_trip():
-    layer = SharedFrontEnd(l2=1e-3, name="frontend", **TINY)
-    config = layer.get_config()
-    assert SharedFrontEnd.from_config(config).get_config() == config
-    assert {k: config[k] for k in TINY} == TINY and config["l2"] == 1e-3
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "kerasser>SharedFrontEnd"
-    assert keras.saving.deserialize_keras_object(serialized).get_config() == config
+@pytest.mark.parametrize("check", CHECKS)
+def test_layer_checks(rng, check):
+    waveform = rng.normal(size=(2, 7 * 10 + 40)).astype(np.float32)  # eight frames: three chunks
+    init = dict(l2=1e-3, chunk_hops=3, name="frontend", **FRONT_END_TINY)
+    run_layer_test(check, SharedFrontEnd, init, waveform)
 
 
 def test_rejects_step_not_multiple_of_pool():
@@ -66,12 +53,12 @@ def test_paper_feature_size(rng):
 
 @pytest.mark.parametrize("batch", [1, 2])
 def test_traced_matches_eager(rng, batch, assert_traced_matches_eager):
-    layer = SharedFrontEnd(**SMALL)
+    layer = SharedFrontEnd(**FRONT_END_SMALL)
     layer.build((None, None))
     randomize(layer, rng)
-    inputs = [rng.normal(size=(batch, n)).astype(np.float32) for n in LENGTHS]
+    inputs = [rng.normal(size=(batch, n)).astype(np.float32) for n in PAPER_FRAME_LENGTHS]
     assert_traced_matches_eager(layer, inputs)
-    for x, n in zip(inputs, LENGTHS):
+    for x, n in zip(inputs, PAPER_FRAME_LENGTHS):
         assert layer(x).shape[1] == (n - 640) // 160 + 1
 
 
@@ -89,9 +76,9 @@ def test_equals_framed_valid_paper_config(rng):
 @pytest.mark.parametrize(
     "config",
     [
-        TINY,
-        dict(TINY, width=4, time_pool=5),  # even width, pool 5 (step 10 still a multiple)
-        dict(TINY, frame_length=37, frame_step=6, time_pool=3, width=3),  # odd frame length
+        FRONT_END_TINY,
+        dict(FRONT_END_TINY, width=4, time_pool=5),  # even width, pool 5 (step 10 still a multiple)
+        dict(FRONT_END_TINY, frame_length=37, frame_step=6, time_pool=3, width=3),  # odd frame length
     ],
 )
 def test_equals_framed_valid_small_configs(rng, config):
@@ -116,8 +103,6 @@ def test_chunk_size_does_not_change_results(rng, chunk_hops):
         np.testing.assert_allclose(np.asarray(other(x)), np.asarray(framed(x)), atol=1e-5)
 
 
-def test_chunk_hops_round_trip_and_validation():
-    layer = SharedFrontEnd(chunk_hops=7)
-    assert SharedFrontEnd.from_config(layer.get_config()).chunk_hops == 7
+def test_rejects_chunk_hops_below_one():
     with pytest.raises(ValueError, match="chunk_hops"):
         SharedFrontEnd(chunk_hops=0)

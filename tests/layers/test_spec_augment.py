@@ -1,5 +1,5 @@
-"""SpecAugment: config round trips, identity at inference, the shape of the masks in training,
-seeding, no masks, the Keras mask, tracing with an unknown time axis."""
+"""SpecAugment: the shared layer checks (in training), identity at inference, the shape of the
+masks in training, seeding, no masks, the Keras mask, tracing with an unknown time axis."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from harness import CHECKS, run_layer_test
 
 from kerasser.layers import SpecAugment
 
@@ -35,23 +36,13 @@ def split_masks(x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return frames, bands
 
 
-def test_config_round_trip():
-    layer = SpecAugment(time_masks=3, max_time_width=7, freq_masks=1, max_freq_width=4, seed=11, name="aug")
-    config = layer.get_config()
-    restored = SpecAugment.from_config(config)
-    assert restored.get_config() == config
-    widths = (restored.time_masks, restored.max_time_width, restored.freq_masks, restored.max_freq_width)
-    assert widths == (3, 7, 1, 4)
-    assert restored.seed == 11 and restored.name == "aug"
-
-
-def test_serialize_with_registered_name():
-    layer = SpecAugment(seed=5, name="aug")
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "kerasser>SpecAugment"
-    restored = keras.saving.deserialize_keras_object(serialized)
-    assert type(restored) is SpecAugment
-    assert restored.get_config() == layer.get_config()
+@pytest.mark.parametrize("check", CHECKS)
+def test_layer_checks(rng, check):
+    x = positive_features(rng, (3, 20, 8))
+    init = dict(time_masks=3, max_time_width=7, freq_masks=1, max_freq_width=4, seed=11, name="aug")
+    run_layer_test(
+        check, SpecAugment, init, x, call_kwargs=dict(training=True), skip={"gradient": "no weights"}
+    )
 
 
 def test_identity_at_inference(rng):

@@ -1,11 +1,13 @@
-"""UtteranceNormalization: config round trips, a NumPy reference with masks, padding invariance,
-all-masked rows, the Keras mask, argument checks."""
+"""UtteranceNormalization: the shared layer checks, a NumPy reference with masks, padding
+invariance, all-masked rows, the Keras mask, argument checks."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
+from harness import CHECKS, dtype_policy, run_layer_test
+from layer_helpers import junk_padded, prefix_mask, random_masks
 
 from kerasser.layers import UtteranceNormalization
 
@@ -25,14 +27,6 @@ def reference(x: np.ndarray, mask: np.ndarray, mode: str, epsilon: float) -> np.
     return out
 
 
-def random_masks(rng: np.random.Generator, time: int) -> np.ndarray:
-    """Three rows: a random prefix, a non-prefix pattern, a single valid frame."""
-    prefix = np.arange(time) < rng.integers(2, time)
-    non_prefix = np.isin(np.arange(time), [1, 2, time - 2])
-    single = np.arange(time) == rng.integers(0, time)
-    return np.stack([prefix, non_prefix, single])
-
-
 def random_features(rng: np.random.Generator, shape) -> np.ndarray:
     """Features with a per-feature offset and scale, like log mel energies."""
     offset = rng.normal(scale=5.0, size=shape[-1])
@@ -40,21 +34,14 @@ def random_features(rng: np.random.Generator, shape) -> np.ndarray:
     return (offset + scale * rng.normal(size=shape)).astype(np.float32)
 
 
-def test_config_round_trip():
-    layer = UtteranceNormalization(mode="meanvar", epsilon=1e-5, name="norm")
-    config = layer.get_config()
-    restored = UtteranceNormalization.from_config(config)
-    assert restored.get_config() == config
-    assert restored.mode == "meanvar" and restored.epsilon == 1e-5 and restored.name == "norm"
-
-
-def test_serialize_with_registered_name():
-    layer = UtteranceNormalization(mode="meanvar", name="norm")
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "kerasser>UtteranceNormalization"
-    restored = keras.saving.deserialize_keras_object(serialized)
-    assert type(restored) is UtteranceNormalization
-    assert restored.get_config() == layer.get_config()
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("mode", ["mean", "meanvar"])
+def test_layer_checks(rng, check, mode):
+    x = random_features(rng, (3, 9, 4))
+    run_layer_test(
+        check, UtteranceNormalization, dict(mode=mode, epsilon=1e-2, name="norm"), x,
+        mask=random_masks(rng, 9), skip={"gradient": "no weights"},
+    )
 
 
 @pytest.mark.parametrize("mode", ["mean", "meanvar"])
@@ -85,11 +72,7 @@ def test_padding_invariance(rng, mode):
     """Garbage frames appended (and put into the masked frames) change no valid frame."""
     x = random_features(rng, (3, 7, 4))
     mask = random_masks(rng, 7)
-    extra = 5
-    junk = rng.normal(scale=100.0, size=(3, extra, 4)).astype(np.float32)
-    x_long = np.concatenate([x, junk], axis=1)
-    x_long[:, :7][~mask] = rng.normal(scale=100.0, size=(int((~mask).sum()), 4))
-    mask_long = np.concatenate([mask, np.zeros((3, extra), bool)], axis=1)
+    x_long, mask_long = junk_padded(rng, x, mask, extra=5)
     layer = UtteranceNormalization(mode=mode)
     out = np.asarray(layer(x, mask=mask))
     out_long = np.asarray(layer(x_long, mask=mask_long))
@@ -100,7 +83,7 @@ def test_padding_invariance(rng, mode):
 @pytest.mark.parametrize("mode", ["mean", "meanvar"])
 def test_all_masked_row_gives_zeros(rng, mode):
     x = random_features(rng, (2, 5, 3))
-    mask = np.array([[True, True, True, False, False], [False] * 5])
+    mask = prefix_mask([3, 0], 5)
     out = np.asarray(UtteranceNormalization(mode=mode)(x, mask=mask))
     assert np.all(np.isfinite(out))
     assert np.all(out[1] == 0.0)
@@ -109,7 +92,7 @@ def test_all_masked_row_gives_zeros(rng, mode):
 
 def test_keras_mask_is_used_and_passed_on(rng):
     x = random_features(rng, (2, 6, 3))
-    mask = np.arange(6)[None] < np.array([[4], [2]])
+    mask = prefix_mask([4, 2], 6)
     x[~mask] = 0.0  # what Masking(0) turns into mask=False
     inputs = keras.Input((None, 3))
     masked = keras.layers.Masking(0.0)(inputs)
@@ -124,3 +107,14 @@ def test_keras_mask_is_used_and_passed_on(rng):
 def test_bad_mode_is_rejected():
     with pytest.raises(ValueError, match="mode"):
         UtteranceNormalization(mode="variance")
+
+
+def test_long_utterance_under_mixed_float16(rng):
+    """6,000 frames of log-mel-like features: float16 sums would overflow; the float32
+    statistics give the float32 result, in float16."""
+    x = random_features(rng, (1, 6000, 4)) - 13.0
+    mask = np.ones((1, 6000), bool)
+    with dtype_policy("mixed_float16"):
+        out = UtteranceNormalization(mode="meanvar")(x, mask=mask)
+    assert out.dtype == "float16"
+    np.testing.assert_allclose(np.asarray(out, np.float64), reference(x, mask, "meanvar", 1e-3), atol=2e-2)
