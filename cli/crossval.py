@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import click
 
 from kerasser_cli.main import friendly_errors
@@ -51,5 +54,6 @@ def crossval(corpus, data, folds, dev_speakers, out, **options):
     overrides = recipe_overrides(options)
     overrides.pop("train_splits"), overrides.pop("dev_split")
     config = build_train_config(corpora=corpus_pairs(corpus, data), out=out, **overrides)
-    summary = run_crossval(config, folds=folds, dev_speakers=dev_speakers)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout is for the summary
+        summary = run_crossval(config, folds=folds, dev_speakers=dev_speakers)
     click.echo(format_summary(summary))

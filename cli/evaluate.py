@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from kerasser_cli.main import friendly_errors
+from kerasser.corpora.utterance import SPLITS
 from kerasser_cli.options import corpus_options, corpus_pairs
 
 
 @click.command()
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
-@click.option("--split", type=click.Choice(["train", "dev", "test"]), default="test", show_default=True)
+@click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True)
 @corpus_options
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1))
 @click.option("--confusion/--no-confusion", default=True, show_default=True, help="Also print confusion matrices.")

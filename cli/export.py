@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kerasser.contract import QUANTIZATIONS
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_options, corpus_pairs
 
@@ -12,7 +13,7 @@ from kerasser_cli.options import corpus_options, corpus_pairs
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", required=True, type=click.Path(),
               help="Export folder to write, e.g. exported/NAME (an existing export there is replaced).")
-@click.option("--quantize", multiple=True, type=click.Choice(["int8", "float16", "dynamic"]),
+@click.option("--quantize", multiple=True, type=click.Choice(QUANTIZATIONS),
               help="Also write model_<kind>.tflite; repeatable.")
 @click.option("--name", default=None, help="Model name in metadata.json [default: the --out folder's name].")
 @corpus_options
@@ -31,12 +32,9 @@ def export(run, out, quantize, name, corpus, data):
     Example:
       kerasser export runs/emodb --out exported/emodb-avde --quantize int8
     """
-    from kerasser.export.exporter import ExportError, export_run
+    from kerasser.export.exporter import export_run
 
-    try:
-        result = export_run(run, out, quantize=quantize, name=name, other_corpora=corpus_pairs(corpus, data))
-    except ExportError as error:
-        raise click.ClickException(str(error))
+    result = export_run(run, out, quantize=quantize, name=name, other_corpora=corpus_pairs(corpus, data))
     md = result.metadata
     click.echo(f"{md['name']}: {result.path}")
     for role, entry in md["files"].items():

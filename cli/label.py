@@ -7,6 +7,9 @@ import sys
 
 import click
 
+from kerasser.contract import VARIANTS
+from kerasser.inference import BACKENDS
+from kerasser.writers import FORMATS
 from kerasser_cli.main import friendly_errors
 
 # Mirrors kerasser.labeling_files (not imported here so that ``--help`` stays instant).
@@ -47,7 +50,7 @@ class _Counter:
     "--model", "model_dir", type=click.Path(), default=None,
     help="Exported model folder. [default: $KERASSER_MODEL, else the shipped exported/emodb-avde]",
 )
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
 @click.option(
     "--recursive/--no-recursive", default=True, show_default=True,
     help="Look for audio in subfolders of a folder argument too.",
@@ -64,10 +67,10 @@ class _Counter:
     "(files with an error row there are not retried); no header is written when OUT is in the same "
     "format, so: kerasser label DIR --resume out.csv >> out.csv",
 )
-@click.option("--backend", type=click.Choice(["tflite", "keras"]), default="tflite", show_default=True,
+@click.option("--backend", type=click.Choice(BACKENDS), default="tflite", show_default=True,
               help="tflite: the TFLite model through LiteRT (no TensorFlow import); keras: the Keras model.")
-@click.option("--variant", type=click.Choice(["float32", "int8"]), default="float32", show_default=True,
-              help="TFLite model variant (tflite backend only).")
+@click.option("--variant", type=click.Choice(VARIANTS), default="float32", show_default=True,
+              help="TFLite model variant (tflite backend only; quantised ones exist when exported with --quantize).")
 @friendly_errors
 def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant):
     """Predict arousal, valence, dominance, ... for audio files and folders: one row per file (or
@@ -89,6 +92,7 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant):
     if backend == "keras" and variant != "float32":
         raise click.UsageError("--variant applies to the tflite backend only")
 
+    from kerasser.errors import KerasserError
     from kerasser.labeling import Labeler
     from kerasser.labeling_files import find_audio, label_files
     from kerasser.writers import columns, make_writer, read_previous
@@ -101,8 +105,8 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant):
             raise _SetupError(f"cannot resume from {resume}: {_one_line(err)}") from None
     try:
         labeler = Labeler.load(model_dir, backend=backend, variant=variant)
-    except Exception as err:  # any failure to load is the model folder's: one line, no traceback
-        raise _SetupError(_one_line(err) or type(err).__name__) from None
+    except KerasserError as err:  # the model folder is unusable: one line, no traceback
+        raise _SetupError(str(err)) from None
 
     cols = columns(labeler.tasks)
     header = True

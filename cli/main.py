@@ -11,26 +11,58 @@ import click
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+DEBUG_ENV = "KERASSER_DEBUG"
+
+
+class InternalError(click.ClickException):
+    """An exception kerasser did not expect (a bug, here or in a library): one line that says
+    how to see its traceback; exit code 70 (EX_SOFTWARE)."""
+
+    exit_code = 70
+
+
+def debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
 def friendly_errors(fn):
-    """Turn the library's expected errors (bad data, bad run folder, bad options) into one
-    ``Error: ...`` line and exit code 1, never a traceback."""
+    """Turn the library's expected errors (``kerasser.errors.KerasserError``: bad data, bad run
+    or model folder, bad settings) into one ``Error: path: reason`` line and exit code 1, never a
+    traceback. click's own errors pass through. Anything else is an internal error: one line
+    saying so, or the full traceback with ``--debug`` / ``KERASSER_DEBUG=1``."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from kerasser.audio import AudioError
-        from kerasser.corpora import CorpusError
-        from kerasser.runs import RunError
+        from kerasser.errors import KerasserError
 
         try:
             return fn(*args, **kwargs)
-        except (AudioError, CorpusError, RunError, ValueError, FileNotFoundError) as error:
-            raise click.ClickException(str(error).splitlines()[0] if str(error) else repr(error))
+        except KerasserError as error:
+            raise click.ClickException(str(error))
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as error:
+            if debugging():
+                raise
+            detail = " ".join(str(error).split())[:300]
+            raise InternalError(
+                f"internal error ({type(error).__name__}: {detail}); rerun with kerasser --debug "
+                f"(or {DEBUG_ENV}=1) for the traceback, and please report it"
+            ) from None
 
     return wrapper
 
 
+def _debug(ctx, param, value):
+    if value:
+        os.environ[DEBUG_ENV] = "1"  # seen by friendly_errors, and by worker processes
+    return value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kerasser")
+@click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_debug,
+              help=f"Show the full traceback of an unexpected error (also {DEBUG_ENV}=1).")
 def cli():
     """Speech emotion recognition from raw waveforms (attention-augmented multi-task GRUs)."""
 

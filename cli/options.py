@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from kerasser.corpora import READERS
+
 
 def corpus_options(fn):
     """``--corpus NAME --data PATH``, repeatable in pairs."""
@@ -18,7 +20,7 @@ def corpus_options(fn):
         "--corpus",
         "corpus",
         multiple=True,
-        type=click.Choice(["emodb", "baved", "iemocap", "manifest"]),
+        type=click.Choice(list(READERS)),
         help="Corpus reader; repeat --corpus/--data pairs to use several corpora together.",
     )(fn)
     return fn

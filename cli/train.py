@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import click
 
 from kerasser_cli.main import friendly_errors
@@ -26,10 +29,11 @@ def train(corpus, data, out, resume, **options):
     from kerasser.training import resume as resume_training
     from kerasser.training import train as run_training
 
-    if resume:
-        resume_training(out, epochs=options["epochs"])
-        return
-    if not corpus:
+    if not resume and not corpus:
         raise click.UsageError("give at least one --corpus/--data pair")
-    config = build_train_config(corpora=corpus_pairs(corpus, data), out=out, **recipe_overrides(options))
-    run_training(config)
+    # stdout is for data: anything a library prints while training goes to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        if resume:
+            resume_training(out, epochs=options["epochs"])
+        else:
+            run_training(build_train_config(corpora=corpus_pairs(corpus, data), out=out, **recipe_overrides(options)))

@@ -6,15 +6,10 @@ from __future__ import annotations
 
 import click
 
+from kerasser.config import CONV_PADDINGS, FEATURE_NORMS, FRONTENDS, OPTIMIZERS, SCHEDULES
+from kerasser.corpora.utterance import SPLITS
+from kerasser.recipes import RECIPES
 from kerasser_cli.options import corpus_options
-
-# Kept in step with kerasser.config / kerasser.recipes (checked by tests/test_cli.py), so that
-# `kerasser --help` does not have to import the library.
-RECIPES = ("default", "paper")
-FRONTENDS = ("shared", "framed", "logmel")
-FEATURE_NORMS = ("none", "mean", "meanvar")
-OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("constant", "cosine")
 
 
 def _floats(text: str | None, option: str) -> tuple[float, ...] | None:
@@ -29,7 +24,7 @@ def _floats(text: str | None, option: str) -> tuple[float, ...] | None:
 
 
 _OPTIONS = [
-    click.option("--recipe", type=click.Choice(RECIPES), default="default", show_default=True,
+    click.option("--recipe", type=click.Choice(list(RECIPES)), default="default", show_default=True,
                  help="Starting point: default (the best measured) or paper (Zhang et al., raw waveform). "
                       "Every option below overrides it."),
     click.option("--tasks", default="a,v,d", show_default=True, help="Tasks: a(rousal), v(alence), d(ominance), e(motion)."),
@@ -43,7 +38,7 @@ _OPTIONS = [
     click.option("--frontend", type=click.Choice(FRONTENDS), default=None,
                  help="logmel (default recipe): log mel filterbank + conv blocks; shared: raw-waveform convolutions "
                       "(fast); framed: per-frame raw-waveform convolutions as in the paper."),
-    click.option("--padding", type=click.Choice(["valid", "same"]), default=None,
+    click.option("--padding", type=click.Choice(CONV_PADDINGS), default=None,
                  help="Raw-waveform convolution padding (framed only; the paper used same)."),
     click.option("--l2", default=None, type=click.FloatRange(min=0), help="L2 penalty on kernels (paper 1e-4, default 0)."),
     click.option("--dropout", default=None, type=click.FloatRange(0, 1, max_open=True)),
@@ -77,7 +72,7 @@ _OPTIONS = [
     click.option("--bandlimit-prob", "augment_bandlimit_prob", default=None, type=click.FloatRange(0, 1),
                  help="Random band-pass (other microphones): probability."),
     click.option("--train-splits", default="train", show_default=True, help="Comma-separated splits to train on."),
-    click.option("--dev-split", default="dev", show_default=True, type=click.Choice(["dev", "test", "train", "none"]),
+    click.option("--dev-split", default="dev", show_default=True, type=click.Choice([*SPLITS, "none"]),
                  help="Split that picks the best epoch and stops early; none: train all epochs, keep the last."),
 ]
 
@@ -98,8 +93,6 @@ def recipe_overrides(options: dict) -> dict:
     spec_augment = o.pop("spec_augment")
     speed = _floats(o.pop("speed"), "--speed")
     weights = _floats(o.pop("loss_weights"), "--loss-weights")
-    if o.get("padding") == "same" and o.get("frontend") != "framed":
-        raise click.UsageError("--padding same needs --frontend framed")
     splits = tuple(s.strip() for s in o.pop("train_splits").split(",") if s.strip())
     dev = o.pop("dev_split")
     return dict(

@@ -17,6 +17,7 @@ _LAZY = {
     "ModelConfig": "kerasser.config",
     "TrainConfig": "kerasser.config",
     "build_model": "kerasser.model",
+    "load_model": "kerasser.model",
     "train": "kerasser.training",
     "evaluate_run": "kerasser.run_evaluation",
     "load_audio": ("kerasser.audio", "load"),

@@ -14,28 +14,11 @@ import soundfile as sf
 import soxr
 
 from kerasser.config import AudioConfig
+from kerasser.errors import AudioError, SettingsError
 
 # The default contract's rate, for callers without a model config; a model's own rate is
 # ModelConfig.audio.sample_rate (training, evaluation, export) or its metadata (labelling).
 SAMPLE_RATE = AudioConfig.sample_rate
-
-
-def _one_line(text: object) -> str:
-    """Collapse whitespace (newlines included) so messages stay on one line."""
-    return " ".join(str(text).split())
-
-
-class AudioError(Exception):
-    """An audio file or array that cannot be used; ``str()`` is ``"<path>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
-        self.path = os.fspath(path)
-        self.reason = _one_line(reason)
-        shown = self.path.replace("\n", "\\n").replace("\r", "\\r")
-        super().__init__(f"{shown}: {self.reason}")
-
-    def __reduce__(self):  # keep it picklable (e.g. across worker processes)
-        return type(self), (self.path, self.reason)
 
 
 READ_ERRORS = (sf.LibsndfileError, OSError, RuntimeError, ValueError, TypeError, MemoryError)
@@ -96,7 +79,7 @@ def from_array(
 def _prepare(samples: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndarray:
     """[n, channels] float32 at ``rate`` -> validated float32 mono at ``target_rate``."""
     if target_rate <= 0:
-        raise ValueError(f"target sample rate must be positive, got {target_rate}")
+        raise SettingsError(f"target sample rate must be positive, got {target_rate}")
     if not rate or rate <= 0:
         raise AudioError(name, f"invalid sample rate {rate}")
     if samples.shape[0] == 0 or samples.shape[1] == 0:

@@ -17,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from kerasser.audio import READ_ERRORS, SAMPLE_RATE, AudioError, check_openable, from_array, read_error
+from kerasser.errors import SettingsError
 
 # A last window shorter than this (in seconds) joins the window before it, so that no row stands
 # for a fragment too short to judge (a 25.3 s file in 10 s windows: 0-10, 10-25.3).
@@ -80,7 +81,7 @@ def plan_windows(
     only window) it is joined to the window before it.
     """
     if window <= 0:
-        raise ValueError(f"window must be positive, got {window}")
+        raise SettingsError(f"window must be positive, got {window}")
     if duration <= 0:
         return []
     count = max(1, int(np.ceil(duration / window - 1e-9)))

@@ -5,7 +5,7 @@ result (every draw comes from ``numpy.random.default_rng(seed)``). The training 
 it once per example and epoch with a seed drawn from the run's seed, so a run repeats exactly.
 Feature-level masking (SpecAugment) lives in the model graph: ``kerasser.layers.SpecAugment``.
 
-Steps, in this order, each switched by its ``AugmentConfig`` field:
+Steps, in this order, each switched by its ``kerasser.config.AugmentConfig`` field:
   speed      resample by a factor from ``speed`` (Kaldi-style speed perturbation: 1.1 is faster
              and higher; soxr, as the audio loader);
   crop       with probability ``crop_prob``, keep a random span of ``crop_min_seconds`` or more;
@@ -19,44 +19,10 @@ Steps, in this order, each switched by its ``AugmentConfig`` field:
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import soxr
 
-
-@dataclasses.dataclass(frozen=True)
-class AugmentConfig:
-    """Waveform augmentation switches (all off by default: the paper recipe has none)."""
-
-    speed: tuple[float, ...] = ()  # e.g. (0.9, 1.0, 1.1); () = off
-    crop_prob: float = 0.0
-    crop_min_seconds: float = 1.0
-    gain_db: float = 0.0
-    noise_prob: float = 0.0
-    snr_db: tuple[float, float] = (5.0, 30.0)
-    reverb_prob: float = 0.0
-    bandlimit_prob: float = 0.0
-
-    def __post_init__(self):
-        object.__setattr__(self, "speed", tuple(float(s) for s in self.speed))
-        object.__setattr__(self, "snr_db", tuple(float(s) for s in self.snr_db))
-        if any(s <= 0 for s in self.speed):
-            raise ValueError(f"speed factors must be positive, not {self.speed}")
-        for name in ("crop_prob", "noise_prob", "reverb_prob", "bandlimit_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be a probability in [0, 1], not {getattr(self, name)}")
-        if self.gain_db < 0 or self.crop_min_seconds <= 0:
-            raise ValueError("gain_db must be >= 0 and crop_min_seconds > 0")
-        if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
-            raise ValueError(f"snr_db must be (low, high), not {self.snr_db}")
-
-    @property
-    def active(self) -> bool:
-        return bool(
-            [s for s in self.speed if s != 1.0]
-            or self.crop_prob or self.gain_db or self.noise_prob or self.reverb_prob or self.bandlimit_prob
-        )
+from kerasser.config import AugmentConfig
 
 
 def speed_perturb(x: np.ndarray, factor: float, sample_rate: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 ``AudioConfig`` fixes the waveform contract (sample rate, frame length and hop): the one place
 decoding, the dataset, export and the Labeler take them from. ``ModelConfig`` is the network,
+``AugmentConfig`` the training pipeline's waveform augmentation (``kerasser.augment``),
 ``TrainConfig`` one training run. Each converts to and from a plain dict so a run folder's
 ``config.json`` rebuilds exactly the same model. Every field added after the first release
 defaults to the old behaviour, so older run folders keep their meaning; the named recipes
@@ -15,12 +16,47 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kerasser.augment import AugmentConfig
+from kerasser.errors import SettingsError
 
 FRONTENDS = ("shared", "framed", "logmel")
+CONV_PADDINGS = ("valid", "same")
 FEATURE_NORMS = ("none", "mean", "meanvar")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Waveform augmentation switches (all off by default: the paper recipe has none)."""
+
+    speed: tuple[float, ...] = ()  # e.g. (0.9, 1.0, 1.1); () = off
+    crop_prob: float = 0.0
+    crop_min_seconds: float = 1.0
+    gain_db: float = 0.0
+    noise_prob: float = 0.0
+    snr_db: tuple[float, float] = (5.0, 30.0)
+    reverb_prob: float = 0.0
+    bandlimit_prob: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "speed", tuple(float(s) for s in self.speed))
+        object.__setattr__(self, "snr_db", tuple(float(s) for s in self.snr_db))
+        if any(s <= 0 for s in self.speed):
+            raise SettingsError(f"speed factors must be positive, not {self.speed}")
+        for name in ("crop_prob", "noise_prob", "reverb_prob", "bandlimit_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise SettingsError(f"{name} must be a probability in [0, 1], not {getattr(self, name)}")
+        if self.gain_db < 0 or self.crop_min_seconds <= 0:
+            raise SettingsError("gain_db must be >= 0 and crop_min_seconds > 0")
+        if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
+            raise SettingsError(f"snr_db must be (low, high), not {self.snr_db}")
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            [s for s in self.speed if s != 1.0]
+            or self.crop_prob or self.gain_db or self.noise_prob or self.reverb_prob or self.bandlimit_prob
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,25 +119,25 @@ class ModelConfig:
         object.__setattr__(self, "block_channels", tuple(self.block_channels))
         object.__setattr__(self, "block_dilations", tuple(self.block_dilations))
         if self.frontend not in FRONTENDS:
-            raise ValueError(f"frontend must be one of {FRONTENDS}, not {self.frontend!r}")
+            raise SettingsError(f"frontend must be one of {FRONTENDS}, not {self.frontend!r}")
         if self.feature_norm not in FEATURE_NORMS:
-            raise ValueError(f"feature_norm must be one of {FEATURE_NORMS}, not {self.feature_norm!r}")
+            raise SettingsError(f"feature_norm must be one of {FEATURE_NORMS}, not {self.feature_norm!r}")
         if len(self.block_channels) != len(self.block_dilations):
-            raise ValueError("block_channels and block_dilations need one entry per block")
+            raise SettingsError("block_channels and block_dilations need one entry per block")
         if self.frontend == "logmel" and self.fft_length < self.audio.frame_length:
-            raise ValueError(f"fft_length {self.fft_length} is shorter than the {self.audio.frame_length}-sample frame")
+            raise SettingsError(f"fft_length {self.fft_length} is shorter than the {self.audio.frame_length}-sample frame")
         if not self.attention and (self.pool_heads != 1 or self.pool_statistics):
-            raise ValueError("pool_heads and pool_statistics need attention pooling")
-        if self.conv_padding not in ("valid", "same"):
-            raise ValueError(f"conv_padding must be 'valid' or 'same', not {self.conv_padding!r}")
-        if self.frontend == "shared" and self.conv_padding != "valid":
-            raise ValueError("the shared front end computes 'valid' convolutions only")
+            raise SettingsError("pool_heads and pool_statistics need attention pooling")
+        if self.conv_padding not in CONV_PADDINGS:
+            raise SettingsError(f"conv_padding must be 'valid' or 'same', not {self.conv_padding!r}")
+        if self.conv_padding == "same" and self.frontend != "framed":
+            raise SettingsError("conv_padding 'same' needs the framed front end (the shared one computes 'valid' only)")
         if self.conv_filters % self.channel_pool:
-            raise ValueError("conv_filters must be a multiple of channel_pool")
+            raise SettingsError("conv_filters must be a multiple of channel_pool")
         if not self.tasks:
-            raise ValueError("a model needs at least one task")
+            raise SettingsError("a model needs at least one task")
         if self.recurrent_stride < 1:
-            raise ValueError(f"recurrent_stride must be at least 1, not {self.recurrent_stride}")
+            raise SettingsError(f"recurrent_stride must be at least 1, not {self.recurrent_stride}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,15 +170,15 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
+            raise SettingsError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+            raise SettingsError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
         if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
+            raise SettingsError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
         if self.dev_split is not None and self.dev_split in self.train_splits:
-            raise ValueError(f"the {self.dev_split} split cannot be both trained on and used for selection")
+            raise SettingsError(f"the {self.dev_split} split cannot be both trained on and used for selection")
         if self.loss_weights is not None and len(self.loss_weights) != len(self.model.tasks):
-            raise ValueError(
+            raise SettingsError(
                 f"{len(self.loss_weights)} loss weights given for {len(self.model.tasks)} tasks"
             )
 

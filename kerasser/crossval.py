@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +21,9 @@ import numpy as np
 
 from kerasser.config import TrainConfig, to_dict
 from kerasser.corpora import read_corpora, speakers
+from kerasser.errors import DataError, SettingsError
 from kerasser.evaluation import task_report
+from kerasser.progress import writer
 from kerasser.runs import RunError, write_json_atomic
 
 
@@ -48,11 +49,11 @@ def make_folds(all_speakers: Sequence[str], folds: str | int, dev_speakers: int,
     else:
         k = int(folds)
         if not 2 <= k <= len(spk):
-            raise ValueError(f"{k} folds need 2 to {len(spk)} (the number of speakers)")
+            raise SettingsError(f"{k} folds need 2 to {len(spk)} (the number of speakers)")
         order = list(rng.permutation(spk))
         groups = [sorted(order[i::k]) for i in range(k)]
     if len(spk) - max(len(g) for g in groups) < dev_speakers + 1:
-        raise ValueError(f"{len(spk)} speakers are too few for a test fold, {dev_speakers} dev speakers and training")
+        raise SettingsError(f"{len(spk)} speakers are too few for a test fold, {dev_speakers} dev speakers and training")
     result = []
     for i, test in enumerate(groups):
         rest = [s for s in spk if s not in test]
@@ -85,13 +86,13 @@ def crossval(
     from kerasser.run_evaluation import evaluate_run
     from kerasser.training import train
 
-    write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+    write = writer(write)
     if config.speaker_splits is not None:
-        raise ValueError("cross-validation sets the speaker splits itself")
+        raise SettingsError("cross-validation sets the speaker splits itself")
     root = Path(config.out)
     utterances = [u for u in read_corpora(config.corpora) if any(t in u.labels for t in config.model.tasks)]
     if not utterances:
-        raise ValueError("no labelled utterances in the given corpora")
+        raise DataError("no labelled utterances in the given corpora")
     plan = make_folds(speakers(utterances), folds, dev_speakers, config.seed)
     root.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -112,7 +113,7 @@ def crossval(
         write(f"fold {i + 1}/{len(plan)}: test {', '.join(fold.test)}; dev {', '.join(fold.dev)}")
         resume = (out / "state.json").exists()
         if resume and json.loads((out / "config.json").read_text()) != json.loads(json.dumps(to_dict(fold_config))):
-            raise RunError(f"{out}: holds a fold of another configuration")
+            raise RunError("holds a fold of another configuration", path=out)
         result = train(fold_config, resume=resume, write=write)
         report = evaluate_run(out, "test", write_report=False)
         entry = {

@@ -16,7 +16,6 @@ Files that cannot be decoded are skipped with one line on stderr naming the file
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +24,8 @@ import tensorflow as tf
 from kerasser import audio
 from kerasser.augment import AugmentConfig, augment
 from kerasser.corpora import Utterance, speaker_key, speakers
+from kerasser.errors import DataError
+from kerasser.progress import Write, writer
 from kerasser.tasks import SPEAKER_TARGET, TASKS
 
 # Length buckets, in seconds: batches hold utterances of similar length, so little is padding.
@@ -32,15 +33,16 @@ BUCKET_SECONDS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0)
 
 
 class DecodeLog:
-    """Remembers which files failed to decode (each reported once on stderr)."""
+    """Remembers which files failed to decode, each reported once through ``write``."""
 
-    def __init__(self) -> None:
+    def __init__(self, write: Write | None = None) -> None:
         self.failed: dict[str, str] = {}
+        self.write = writer(write)
 
     def report(self, error: audio.AudioError) -> None:
         if error.path not in self.failed:
             self.failed[error.path] = error.reason
-            print(f"warning: skipped {error}", file=sys.stderr)
+            self.write(f"warning: skipped {error}")
 
 
 def element_spec(targets: Sequence[str]):
@@ -109,7 +111,7 @@ def decoded(
 ) -> tf.data.Dataset:
     """Unbatched examples, decoded on the first full pass and cached in memory after it."""
     if not utterances:
-        raise ValueError("no utterances to make a dataset of")
+        raise DataError("no utterances to make a dataset of")
     tasks = tuple(tasks)
     targets = tasks + ((SPEAKER_TARGET,) if speaker_index is not None else ())
     return tf.data.Dataset.from_generator(

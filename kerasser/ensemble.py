@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 
 from kerasser.config import save_json
+from kerasser.errors import SettingsError
 from kerasser.model import with_attention_outputs
 from kerasser.runs import RunError, RunPaths, load_best_model, load_config, read_state, write_json_atomic
 
@@ -28,10 +29,10 @@ from kerasser.runs import RunError, RunPaths, load_best_model, load_config, read
 def build_ensemble(models: Sequence[keras.Model], name: str = "kerasser_ensemble") -> keras.Model:
     """One model averaging ``models`` (same inputs, same task outputs)."""
     if len(models) < 2:
-        raise ValueError("an ensemble needs at least two models")
+        raise SettingsError("an ensemble needs at least two models")
     outputs = [sorted(m.output) for m in models]
     if any(o != outputs[0] for o in outputs):
-        raise ValueError(f"ensemble members predict different tasks: {outputs}")
+        raise SettingsError(f"ensemble members predict different tasks: {outputs}")
     waveform = keras.Input((None,), name="waveform")
     length = keras.Input((), dtype="int32", name="length")
     inputs = {"waveform": waveform, "length": length}
@@ -48,12 +49,12 @@ def make_ensemble_run(run_dirs: Sequence[str | os.PathLike], out: str | os.PathL
     """Write the ensemble of ``run_dirs``' best models as a run folder at ``out``."""
     out = Path(out)
     if (out / "best.keras").exists():
-        raise RunError(f"{out}: a run is already there; pick another --out")
+        raise RunError("a run is already there; pick another --out", path=out)
     configs = [load_config(r) for r in run_dirs]
     first = configs[0]
     for r, c in zip(run_dirs, configs):
         if c.model.tasks != first.model.tasks or c.model.audio != first.model.audio:
-            raise RunError(f"{r}: its tasks or audio contract differ from {run_dirs[0]}'s")
+            raise RunError(f"its tasks or audio contract differ from {run_dirs[0]}'s", path=r)
     model = build_ensemble([load_best_model(r) for r in run_dirs])
     paths = RunPaths(out)
     out.mkdir(parents=True, exist_ok=True)

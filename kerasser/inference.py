@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasser.export.metadata import (
+from kerasser.contract import (
     INPUT_NAME,
     KERAS_FILE,
     SIGNATURE_KEY,
@@ -27,6 +27,7 @@ from kerasser.export.metadata import (
     read_metadata,
     tflite_role,
 )
+from kerasser.errors import ModelError, SettingsError
 
 BACKENDS = ("tflite", "keras")
 MODEL_ENV = "KERASSER_MODEL"
@@ -35,8 +36,8 @@ DEFAULT_MODEL = "emodb-avde"
 
 def default_model_dir() -> Path:
     """The shipped model folder: ``$KERASSER_MODEL`` if set, else ``<repo>/exported/emodb-avde``
-    (found relative to the kerasser package). FileNotFoundError (one line, naming the path) if
-    the folder does not exist."""
+    (found relative to the kerasser package). ModelError naming the path if the folder does not
+    exist."""
     env = os.environ.get(MODEL_ENV)
     if env:
         path = Path(env).expanduser()
@@ -45,8 +46,8 @@ def default_model_dir() -> Path:
         path = Path(__file__).resolve().parent.parent / "exported" / DEFAULT_MODEL
         source = "default model"
     if not path.is_dir():
-        raise FileNotFoundError(
-            f"{path}: no such model folder ({source}; make one with kerasser export, or set {MODEL_ENV})"
+        raise ModelError(
+            f"no such model folder ({source}; make one with kerasser export, or set {MODEL_ENV})", path=path
         )
     return path
 
@@ -54,11 +55,11 @@ def default_model_dir() -> Path:
 def _waveform(waveform) -> np.ndarray:
     w = np.asarray(waveform)
     if w.ndim != 1:
-        raise ValueError(f"expected a 1-D waveform (mono samples), got shape {w.shape}")
+        raise SettingsError(f"expected a 1-D waveform (mono samples), got shape {w.shape}")
     if w.size == 0:
-        raise ValueError("expected at least one sample, got an empty waveform")
+        raise SettingsError("expected at least one sample, got an empty waveform")
     if not np.issubdtype(w.dtype, np.floating):
-        raise ValueError(f"expected float samples (full scale 1.0), got {w.dtype}")
+        raise SettingsError(f"expected float samples (full scale 1.0), got {w.dtype}")
     return np.ascontiguousarray(w, dtype=np.float32)
 
 
@@ -80,10 +81,13 @@ class TFLiteRunner:
             ) from None
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: no such file")
+            raise ModelError("no such file", path=self.path)
         # LiteRT's default is one thread; all cores ran a 2 s clip 1.6x faster on 2 cores.
         threads = num_threads or os.cpu_count() or 1
-        self._interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
+        try:
+            self._interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
+        except (ValueError, RuntimeError) as error:  # LiteRT's words for a file it cannot map
+            raise ModelError(f"not a usable TFLite model ({error})", path=self.path) from None
         self._lock = threading.Lock()
         signatures = self._interpreter.get_signature_list()
         if SIGNATURE_KEY in signatures:
@@ -92,12 +96,12 @@ class TFLiteRunner:
             self._outputs = {name: d["index"] for name, d in runner.get_output_details().items()}
         else:
             if output_order is None:
-                raise ValueError(f"{self.path}: no {SIGNATURE_KEY} signature and no output order given")
+                raise ModelError(f"no {SIGNATURE_KEY} signature and no output order given", path=self.path)
             self._input = self._interpreter.get_input_details()[0]["index"]
             details = self._interpreter.get_output_details()
             if len(details) != len(output_order):
-                raise ValueError(
-                    f"{self.path}: {len(details)} outputs, but the metadata names {len(output_order)}"
+                raise ModelError(
+                    f"{len(details)} outputs, but the metadata names {len(output_order)}", path=self.path
                 )
             self._outputs = {name: d["index"] for name, d in zip(output_order, details)}
         self._length = None
@@ -138,8 +142,12 @@ class KerasRunner:
 
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: no such file")
-        model = with_attention_outputs(keras.saving.load_model(self.path, compile=False))
+            raise ModelError("no such file", path=self.path)
+        try:
+            loaded = keras.saving.load_model(self.path, compile=False)
+        except (ValueError, OSError, TypeError) as error:  # Keras' words for a file it cannot read
+            raise ModelError(f"not a loadable Keras model ({error})", path=self.path) from None
+        model = with_attention_outputs(loaded)
         spec = {"waveform": tf.TensorSpec([1, None], tf.float32), "length": tf.TensorSpec([1], tf.int32)}
         self._model = model
         self._call = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
@@ -189,28 +197,25 @@ def load_exported(
     """Load an export folder (``None``: ``default_model_dir()``).
 
     ``backend="tflite"`` runs ``model.tflite`` (or ``model_<variant>.tflite``) with LiteRT;
-    ``backend="keras"`` runs ``model.keras`` (float32 only) with TensorFlow. Missing folders and
-    files raise FileNotFoundError naming the path."""
+    ``backend="keras"`` runs ``model.keras`` (float32 only) with TensorFlow. Missing, unreadable
+    or newer-format folders and files raise ModelError naming the path."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+        raise SettingsError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+        raise SettingsError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
     root = Path(model_dir) if model_dir is not None else default_model_dir()
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such model folder")
+        raise ModelError("no such model folder", path=root)
     metadata = read_metadata(root)
     if backend == "keras":
         if variant != "float32":
-            raise ValueError(f"the keras backend runs the float32 model only, not {variant!r}")
+            raise SettingsError(f"the keras backend runs the float32 model only, not {variant!r}")
         runner = KerasRunner(root / metadata.get("files", {}).get("keras", {}).get("path", KERAS_FILE))
     else:
         entry = metadata.get("files", {}).get(tflite_role(variant))
         path = root / (entry["path"] if entry else TFLITE_FILES[variant])
         if not path.is_file():
-            raise FileNotFoundError(
-                f"{path}: no such file (export with --quantize {variant} to make it)"
-                if variant != "float32"
-                else f"{path}: no such file"
-            )
+            hint = f" (export with --quantize {variant} to make it)" if variant != "float32" else ""
+            raise ModelError(f"no such file{hint}", path=path)
         runner = TFLiteRunner(path, metadata.get("tflite", {}).get("output_order"), num_threads=num_threads)
     return ExportedModel(root, metadata, backend, variant, runner)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from kerasser import audio
+from kerasser.errors import SettingsError
 
 
 class Labeler:
@@ -41,7 +42,7 @@ class Labeler:
         """The exported model in ``model_dir`` (default: :func:`kerasser.inference.default_model_dir`).
 
         ``backend="tflite"`` runs ``model[_<variant>].tflite`` through LiteRT without TensorFlow;
-        ``backend="keras"`` loads the Keras model. Raises FileNotFoundError for a missing folder.
+        ``backend="keras"`` loads the Keras model. Raises ModelError for a missing or unusable folder.
         """
         from kerasser.inference import default_model_dir, load_exported
 
@@ -61,11 +62,11 @@ class Labeler:
         """
         if isinstance(source, (str, os.PathLike)):
             if sample_rate is not None:
-                raise ValueError("sample_rate= is for arrays; a file's own rate is used")
+                raise SettingsError("sample_rate= is for arrays; a file's own rate is used")
             waveform = audio.load(source, sample_rate=self.sample_rate)
         else:
             if sample_rate is None:
-                raise ValueError("sample_rate= is required when predicting from an array")
+                raise SettingsError("sample_rate= is required when predicting from an array")
             waveform = audio.from_array(source, sample_rate, target_rate=self.sample_rate)
         return self.predict_waveform(waveform)
 
@@ -73,13 +74,13 @@ class Labeler:
         """Predictions for a float32 mono waveform already at :attr:`sample_rate`."""
         wave = np.ascontiguousarray(waveform, dtype=np.float32)
         if wave.ndim != 1 or wave.shape[0] == 0:
-            raise ValueError(f"expected a non-empty 1-D waveform, got shape {wave.shape}")
+            raise SettingsError(f"expected a non-empty 1-D waveform, got shape {wave.shape}")
         outputs = self.model.predict(wave)
         result = {}
         for name, classes in self.tasks:
             probs = np.asarray(outputs[name], dtype=np.float64).reshape(-1)
             if probs.shape[0] != len(classes):
-                raise ValueError(f"model gave {probs.shape[0]} {name} probabilities, not {len(classes)}")
+                raise SettingsError(f"model gave {probs.shape[0]} {name} probabilities, not {len(classes)}")
             result[name] = {
                 "label": classes[int(np.argmax(probs))],
                 "probabilities": {c: float(p) for c, p in zip(classes, probs)},

@@ -28,6 +28,7 @@ import soundfile as sf
 from kerasser import audio
 from kerasser.audio import AudioError
 from kerasser.audio_windows import plan_windows, probe, read_windows
+from kerasser.errors import SettingsError, one_line
 from kerasser.labeling import Labeler
 from kerasser.writers import PreviousOutput, RowWriter, class_column
 
@@ -179,7 +180,7 @@ def _predict_row(labeler: Labeler, path: str, duration: float, start: float, end
     try:
         result = labeler.predict_waveform(waveform)
     except Exception as err:  # a model failure on one input must not stop the other files
-        reason = audio._one_line(f"prediction failed ({type(err).__name__}: {err})")
+        reason = one_line(f"prediction failed ({type(err).__name__}: {err})")
         return _error_row(path, reason, duration, start, end)
     row = {"path": path, "duration": duration, "start": start, "end": end, "error": ""}
     for task, pred in result.items():
@@ -212,7 +213,7 @@ def label_files(
     (``n`` files done so far). Returns a :class:`Summary`; ``failed`` counts this call's failures.
     """
     if segment is not None and segment <= 0:
-        raise ValueError(f"segment must be positive, got {segment}")
+        raise SettingsError(f"segment must be positive, got {segment}")
     summary = Summary()
     for source in sources:
         summary.files += 1

@@ -18,14 +18,16 @@ compute the same thing.
 
 from __future__ import annotations
 
+import os
+
 import keras
 
 from kerasser.config import ModelConfig
 from kerasser.layers import (
     AttentionPooling,
     ConvBlock,
-    FrameDownsampling,
     FramedFrontEnd,
+    FrameDownsampling,
     FramePadding,
     FrameUpsampling,
     GradientReversal,
@@ -212,3 +214,12 @@ def compile_model(
         loss={t: SparseCrossentropy(label_smoothing) for t in task_weights},
         loss_weights=dict(task_weights),
     )
+
+
+def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:
+    """Load a kerasser ``.keras`` file (a run's ``best.keras``, an export's ``model.keras``).
+
+    Its custom layers (``kerasser.layers``) are registered on import of this module, so this is
+    ``keras.saving.load_model`` with them known; ``kerasser.load_model`` is the same function.
+    Uncompiled by default (no optimizer state is needed to predict)."""
+    return keras.saving.load_model(path, compile=compile)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import shlex
 
 from kerasser.config import TrainConfig
-from kerasser.tasks import TASKS
 
 EMODB_LIMITS = """\
 - Trained on acted German speech: 10 actors (EmoDB) reading 10 neutral sentences, recorded in an anechoic
@@ -120,6 +119,8 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
         "",
         "Input: float32 mono 16 kHz waveform, any length (`kerasser label` and `kerasser.Labeler` decode,",
         "down-mix and resample any audio file first).",
+        "`model.keras` uses kerasser's custom layers: load it with `kerasser.load_model(path)` (or import",
+        "`kerasser.layers` before `keras.saving.load_model`, which registers them).",
         "",
         *_parity_lines(metadata.get("parity") or {}),
         *_other_corpus_lines(metadata.get("other_corpora") or []),

@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from kerasser.augment import AugmentConfig
-from kerasser.config import AudioConfig, ModelConfig, TrainConfig
+from kerasser.config import AudioConfig, AugmentConfig, ModelConfig, TrainConfig
+from kerasser.errors import SettingsError
 
 RECIPES: dict[str, dict] = {
     "paper": {
@@ -101,7 +101,7 @@ def build_train_config(
     so unset command-line options keep the recipe's value; ``dev_split="none"`` means no dev
     split). Unknown names raise ValueError."""
     if recipe not in RECIPES:
-        raise ValueError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
+        raise SettingsError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
     spec = RECIPES[recipe]
     model = dict(spec["model"], tasks=tuple(tasks))
     train = dict(spec["train"])
@@ -121,7 +121,7 @@ def build_train_config(
         elif key in TRAIN_FIELDS:
             train[key] = value
         else:
-            raise ValueError(f"unknown setting {key!r}")
+            raise SettingsError(f"unknown setting {key!r}")
     return TrainConfig(
         corpora=tuple(tuple(c) for c in corpora),
         out=out,

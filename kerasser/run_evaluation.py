@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from kerasser import dataset as data
-from kerasser.evaluation import mean_uar, predict, score
 from kerasser.corpora import read_corpora, select
+from kerasser.errors import DataError
+from kerasser.evaluation import mean_uar, predict, score
+from kerasser.progress import Write, writer
 from kerasser.runs import RunPaths, load_best_model, load_config, write_json_atomic
 
 
@@ -19,28 +20,31 @@ def evaluate_run(
     corpora: Sequence[tuple[str, str]] | None = None,
     batch_size: int = 16,
     write_report: bool = True,
+    write: Write | None = None,
 ) -> dict:
     """Score the run's best model on ``split`` of ``corpora`` (default: the corpora it was
     trained on, with its cross-validation fold's speakers if it has one), for the tasks both the
     model and the data have.
 
+    Warnings (files that could not be decoded) go through ``write`` (default: stderr).
     Returns the report (also written as ``eval_<corpora>_<split>.json`` in the run folder):
     ``{"run", "split", "corpora", "files", "skipped", "mean_uar", "tasks": {task: report}}``.
     """
+    write = writer(write)
     config = load_config(run_dir)
     own = corpora is None
     corpora = tuple(tuple(c) for c in (corpora or config.corpora))
     utterances = read_corpora(corpora, config.speaker_splits if own else None)
     tasks = tuple(t for t in config.model.tasks if any(t in u.labels for u in utterances))
     if not tasks:
-        raise ValueError(
+        raise DataError(
             f"the data has no labels for the model's tasks ({', '.join(config.model.tasks)})"
         )
     chosen = select(utterances, split, tasks)
     if not chosen:
-        raise ValueError(f"no {split} utterances with labels for {', '.join(tasks)} in the given corpora")
+        raise DataError(f"no {split} utterances with labels for {', '.join(tasks)} in the given corpora")
     model = load_best_model(run_dir)
-    log = data.DecodeLog()
+    log = data.DecodeLog(write)
     ds = data.make_dataset(
         chosen, tasks, batch_size, training=False, log=log, sample_rate=config.model.audio.sample_rate
     )
@@ -58,5 +62,5 @@ def evaluate_run(
         name = "+".join(c[0] for c in corpora) + f"_{split}"
         write_json_atomic(RunPaths(Path(run_dir)).eval_report(name), report)
     if log.failed:
-        print(f"warning: {len(log.failed)} file(s) skipped", file=sys.stderr)
+        write(f"warning: {len(log.failed)} file(s) skipped")
     return report

@@ -17,10 +17,7 @@ import tempfile
 from pathlib import Path
 
 from kerasser.config import TrainConfig, load_train_config
-
-
-class RunError(Exception):
-    """A run folder that cannot be used; ``str()`` names the folder and the reason."""
+from kerasser.errors import RunError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,17 +68,15 @@ def read_state(paths: RunPaths) -> dict | None:
 def load_config(run_dir: str | os.PathLike) -> TrainConfig:
     paths = RunPaths(Path(run_dir))
     if not paths.config.exists():
-        raise RunError(f"{run_dir}: not a run folder (no config.json)")
+        raise RunError("not a run folder (no config.json)", path=run_dir)
     return load_train_config(paths.config)
 
 
 def load_best_model(run_dir: str | os.PathLike):
     """The run's best checkpoint as an uncompiled Keras model."""
-    import keras
-
-    import kerasser.layers  # noqa: F401  (registers the custom layers)
+    from kerasser.model import load_model
 
     paths = RunPaths(Path(run_dir))
     if not paths.best_model.exists():
-        raise RunError(f"{run_dir}: no best.keras yet (has a training epoch finished?)")
-    return keras.saving.load_model(paths.best_model, compile=False)
+        raise RunError("no best.keras yet (has a training epoch finished?)", path=run_dir)
+    return load_model(paths.best_model)

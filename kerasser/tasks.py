@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from kerasser.errors import SettingsError
+
 LEVELS = ("low", "mid", "high")
 
 
@@ -30,7 +32,7 @@ class TaskSpec:
         for i, c in enumerate(self.classes):
             if c == key:
                 return i
-        raise ValueError(f"unknown {self.name} class {class_name!r}; expected one of {', '.join(self.classes)}")
+        raise SettingsError(f"unknown {self.name} class {class_name!r}; expected one of {', '.join(self.classes)}")
 
 
 AROUSAL = TaskSpec("arousal", "a", LEVELS)
@@ -54,7 +56,7 @@ def get_task(key: str) -> TaskSpec:
         return TASKS[k]
     if k in _BY_LETTER:
         return _BY_LETTER[k]
-    raise ValueError(f"unknown task {key!r}; expected one of {', '.join(f'{t.letter} ({t.name})' for t in TASKS.values())}")
+    raise SettingsError(f"unknown task {key!r}; expected one of {', '.join(f'{t.letter} ({t.name})' for t in TASKS.values())}")
 
 
 def parse_tasks(spec: str | list[str] | tuple[str, ...]) -> tuple[TaskSpec, ...]:
@@ -62,10 +64,10 @@ def parse_tasks(spec: str | list[str] | tuple[str, ...]) -> tuple[TaskSpec, ...]
     parts = spec.split(",") if isinstance(spec, str) else list(spec)
     tasks = tuple(get_task(p) for p in parts if p.strip())
     if not tasks:
-        raise ValueError("no task given")
+        raise SettingsError("no task given")
     names = [t.name for t in tasks]
     if len(set(names)) != len(names):
-        raise ValueError(f"task listed twice in {spec!r}")
+        raise SettingsError(f"task listed twice in {spec!r}")
     return tasks
 
 

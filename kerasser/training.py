@@ -9,10 +9,8 @@ class-balanced weights, waveform augmentation) are all fields of ``TrainConfig``
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import shutil
-import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -24,8 +22,10 @@ import numpy as np
 from kerasser import dataset as data
 from kerasser.config import TrainConfig, save_json
 from kerasser.corpora import Utterance, read_corpora, select
+from kerasser.errors import DataError
 from kerasser.evaluation import mean_uar, predict, score
 from kerasser.model import NORMALIZATION, build_model, compile_model
+from kerasser.progress import writer
 from kerasser.runs import RunError, RunPaths, load_config, read_state, write_json_atomic
 from kerasser.tasks import SPEAKER_TARGET
 
@@ -34,10 +34,10 @@ MONITOR = "val_uar"  # Keras names validation (dev) metrics val_*
 
 def check_labels(utterances: Sequence[Utterance], tasks: Sequence[str], split: str) -> None:
     if not utterances:
-        raise ValueError(f"no {split} utterances with labels for {', '.join(tasks)}")
+        raise DataError(f"no {split} utterances with labels for {', '.join(tasks)}")
     for t in tasks:
         if not any(t in u.labels for u in utterances):
-            raise ValueError(f"no {split} utterance has a {t} label (drop the task or add a corpus)")
+            raise DataError(f"no {split} utterance has a {t} label (drop the task or add a corpus)")
 
 
 class DevUAR(keras.callbacks.Callback):
@@ -163,10 +163,10 @@ def prepare_run_folder(config: TrainConfig, resume: bool) -> tuple[RunPaths, dic
     state = read_state(paths)
     if resume:
         if state is None or not paths.last_model.exists():
-            raise RunError(f"{config.out}: nothing to resume (no finished epoch there)")
+            raise RunError("nothing to resume (no finished epoch there)", path=config.out)
         return paths, state
     if state is not None:
-        raise RunError(f"{config.out}: a run is already there; pass --resume or another --out")
+        raise RunError("a run is already there; pass --resume or another --out", path=config.out)
     paths.root.mkdir(parents=True, exist_ok=True)
     save_json(config, paths.config)
     return paths, None
@@ -183,7 +183,7 @@ def train(
     With ``resume``, continue the run in ``config.out`` from its last finished epoch: its own
     saved config is used, except that ``epochs``, if given, raises or lowers the epoch budget.
     Progress lines go to ``write`` (default: stderr)."""
-    write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+    write = writer(write)
     if resume:
         config = load_config(config.out)
         if epochs is not None:
@@ -203,7 +203,7 @@ def train(
         check_labels(dev_utts, tasks, config.dev_split)
     write(f"train {len(train_utts)} utterances, dev {len(dev_utts)}; tasks {', '.join(tasks)}")
 
-    log = data.DecodeLog()
+    log = data.DecodeLog(write)
     rate = config.model.audio.sample_rate
     balance = data.class_weights(train_utts, tasks) if config.class_balanced else None
     speaker_index = None
@@ -259,16 +259,16 @@ def train(
     averager = WeightAverage(config.average_last) if config.average_last > 1 else None
     if averager:
         callbacks.append(averager)
-    # Keras writes its progress bar to stdout; stdout is for data, so send it to stderr.
+    # Progress goes through ``write`` (one line per epoch), not Keras' progress bar on stdout.
     # Datasets of unknown length end an epoch by running out, which Keras warns about.
-    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         model.fit(
             train_ds,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
             callbacks=callbacks,
-            verbose=1 if sys.stderr.isatty() else 0,
+            verbose=0,
             shuffle=False,  # the dataset shuffles itself, seeded
         )
     final = read_state(paths) or {"epoch": initial_epoch, "best": float("nan"), "best_epoch": 0}

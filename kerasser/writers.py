@@ -22,6 +22,8 @@ import os
 from collections.abc import Iterable
 from typing import IO, Any
 
+from kerasser.errors import DataError, SettingsError
+
 FORMATS = ("csv", "jsonl")
 TIME_COLUMNS = ("duration", "start", "end")
 
@@ -110,7 +112,7 @@ def make_writer(fmt: str, out: IO[str], cols: list[str], header: bool = True) ->
         return CsvWriter(out, cols, header)
     if fmt == "jsonl":
         return JsonlWriter(out, cols, header)
-    raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    raise SettingsError(f"unknown output format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
 # --- resume -----------------------------------------------------------------------------------
@@ -207,7 +209,7 @@ def read_previous(path: str | os.PathLike) -> PreviousOutput:
         prev.format = "csv"
         header = next(csv.reader([lines[0]]))
         if "path" not in header:
-            raise ValueError(f"{name}: not a kerasser label output (no 'path' column in its first line)")
+            raise DataError("not a kerasser label output (no 'path' column in its first line)", path=name)
         prev.columns = header
         rows = _csv_rows(text, header)
     for row in rows:

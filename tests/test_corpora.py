@@ -283,9 +283,9 @@ def test_read_corpus_errors(tmp_path):
 def test_utterance_validates_and_hashes():
     u = Utterance(path="/a.wav", speaker="s", split=None, labels={"arousal": 2})
     assert hash(u) == hash(Utterance(path="/a.wav", speaker="s", split=None, labels={"arousal": 2}))
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(CorpusError, match="out of range"):
         Utterance(path="/a.wav", speaker="s", split=None, labels={"arousal": 3})
-    with pytest.raises(ValueError, match="unknown task"):
+    with pytest.raises(CorpusError, match="unknown task"):
         Utterance(path="/a.wav", speaker="s", split=None, labels={"pleasure": 0})
-    with pytest.raises(ValueError, match="split"):
+    with pytest.raises(CorpusError, match="split"):
         Utterance(path="/a.wav", speaker="s", split="val", labels={})

@@ -17,27 +17,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
+from fakes import LEVELS, FakeModel, ramp_file  # tests/fakes.py
 
+from kerasser.errors import ModelError
 from kerasser.labeling import Labeler
 from kerasser_cli.main import cli
 
-LEVELS = ("low", "mid", "high")
 HEADER = (
     "path,duration,start,end,arousal,arousal_low,arousal_mid,arousal_high,"
     "valence,valence_low,valence_mid,valence_high,error"
 )
-
-
-class FakeModel:
-    tasks = [("arousal", LEVELS), ("valence", LEVELS)]
-    sample_rate = 16000
-    metadata = {}
-
-    def predict(self, waveform):
-        rms = float(np.sqrt(np.mean(waveform**2)))
-        a = np.exp([1.0 - 10 * rms, 0.5, 10 * rms - 1.0])
-        v = np.exp([0.2, len(waveform) / 160000, rms])
-        return {"arousal": a / a.sum(), "valence": v / v.sum()}
 
 
 @pytest.fixture
@@ -48,18 +37,11 @@ def fake_model(monkeypatch):
     def load(cls, model_dir=None, backend="tflite", variant="float32"):
         calls.append((model_dir, backend, variant))
         if model_dir is not None and not os.path.isdir(model_dir):
-            raise FileNotFoundError(f"model folder {model_dir} not found")
+            raise ModelError("no such model folder", path=model_dir)
         return cls(FakeModel())
 
     monkeypatch.setattr(Labeler, "load", classmethod(load))
     return calls
-
-
-def tone(path, seconds, rate=16000):
-    n = int(round(seconds * rate))
-    x = 0.3 * np.sin(2 * np.pi * 220 * np.arange(n) / rate) * np.linspace(0.05, 1.0, n)
-    sf.write(path, x.astype(np.float32), rate, subtype="PCM_16" if str(path).endswith(".wav") else None)
-    return path
 
 
 @pytest.fixture
@@ -67,9 +49,9 @@ def clips(tmp_path):
     """clips/{a.wav, B.FLAC, broken.wav, readme.txt, sub/c.ogg}"""
     d = tmp_path / "clips"
     (d / "sub").mkdir(parents=True)
-    tone(d / "a.wav", 1.0)
-    tone(d / "B.FLAC", 0.8, 22050)
-    tone(d / "sub" / "c.ogg", 0.6, 44100)
+    ramp_file(d / "a.wav", 1.0)
+    ramp_file(d / "B.FLAC", 0.8, 22050)
+    ramp_file(d / "sub" / "c.ogg", 0.6, 44100)
     (d / "broken.wav").write_bytes(b"this is not a wav file")
     (d / "readme.txt").write_text("hello")
     return d
@@ -155,7 +137,7 @@ def test_jsonl(fake_model, clips):
 
 
 def test_segment(fake_model, tmp_path):
-    long = tone(tmp_path / "long.wav", 25.0)
+    long = ramp_file(tmp_path / "long.wav", 25.0)
     result = invoke(long, "--segment", "10")
     assert result.exit_code == 0, result.output
     rows = rows_of(result.stdout)
@@ -173,7 +155,7 @@ def test_automatic_segmentation(fake_model, tmp_path, monkeypatch):
     # the CLI's help mirrors the library's defaults
     assert label_cli._MAX_UNSEGMENTED == lf.MAX_UNSEGMENTED_SECONDS
     assert label_cli._DEFAULT_SEGMENT == lf.DEFAULT_SEGMENT_SECONDS
-    long = tone(tmp_path / "long.wav", 25.0)
+    long = ramp_file(tmp_path / "long.wav", 25.0)
     assert len(rows_of(invoke(long).stdout)) == 1
     monkeypatch.setattr(lf, "MAX_UNSEGMENTED_SECONDS", 20.0)
     rows = rows_of(invoke(long).stdout)
@@ -183,7 +165,7 @@ def test_automatic_segmentation(fake_model, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_resume_after_interrupted_run(fake_model, clips, tmp_path, fmt):
-    tone(clips / "sub" / "long.wav", 25.0)
+    ramp_file(clips / "sub" / "long.wav", 25.0)
     full = invoke(clips, "--format", fmt, "--segment", "10")
     assert full.exit_code == 1
     lines = full.stdout.splitlines(keepends=True)
@@ -238,7 +220,7 @@ def test_setup_errors_are_one_line(fake_model, clips, tmp_path, args, message):
 
 
 @pytest.fixture(scope="module")
-def tiny_export(tmp_path_factory):
+def synthetic_tiny_export(tmp_path_factory):
     """A small untrained model (arousal, valence; attention) exported with ``export_run`` from a
     run folder made by hand (config.json + best.keras) over a manifest of synthetic clips."""
     import keras
@@ -247,12 +229,12 @@ def tiny_export(tmp_path_factory):
     from kerasser.export import export_run
     from kerasser.model import build_model
 
-    root = tmp_path_factory.mktemp("tiny_export")
+    root = tmp_path_factory.mktemp("synthetic_tiny_export")
     lines = ["path,split,arousal,valence"]
     labels = [("train", "low", "high"), ("dev", "mid", "low"), ("test", "high", "mid"),
               ("test", "low", "low")]
     for i, (split, a, v) in enumerate(labels):
-        tone(root / f"clip{i}.wav", 0.6 + 0.2 * i)
+        ramp_file(root / f"clip{i}.wav", 0.6 + 0.2 * i)
         lines.append(f"clip{i}.wav,{split},{a},{v}")
     (root / "manifest.csv").write_text("\n".join(lines) + "\n")
     run = root / "run"
@@ -266,14 +248,14 @@ def tiny_export(tmp_path_factory):
     return root / "export"
 
 
-def test_real_model_rows_and_python_api(tiny_export, clips):
-    result = invoke(clips, "--model", tiny_export)
+def test_real_model_rows_and_python_api(synthetic_tiny_export, clips):
+    result = invoke(clips, "--model", synthetic_tiny_export)
     assert result.exit_code == 1, result.output  # broken.wav
     assert result.stdout.splitlines()[0] == HEADER
     rows = rows_of(result.stdout)
     assert len(rows) == 4 and [bool(r["error"]) for r in rows] == [False, False, True, False]
 
-    labeler = Labeler.load(tiny_export)
+    labeler = Labeler.load(synthetic_tiny_export)
     expected = labeler.predict(str(clips / "a.wav"))
     row = rows[1]
     for task in ("arousal", "valence"):
@@ -288,10 +270,10 @@ def test_real_model_rows_and_python_api(tiny_export, clips):
     assert high == pytest.approx(float(rows[0]["arousal_high"]), abs=1e-5)
 
 
-def test_real_model_keras_backend_agrees(tiny_export, clips):
-    tflite = rows_of(invoke(clips / "a.wav", clips / "sub", "--model", tiny_export).stdout)
+def test_real_model_keras_backend_agrees(synthetic_tiny_export, clips):
+    tflite = rows_of(invoke(clips / "a.wav", clips / "sub", "--model", synthetic_tiny_export).stdout)
     keras_rows = rows_of(
-        invoke(clips / "a.wav", clips / "sub", "--model", tiny_export, "--backend", "keras").stdout
+        invoke(clips / "a.wav", clips / "sub", "--model", synthetic_tiny_export, "--backend", "keras").stdout
     )
     assert [r["path"] for r in keras_rows] == [r["path"] for r in tflite]
     for a, b in zip(tflite, keras_rows):
@@ -309,9 +291,9 @@ def test_real_model_missing_model_folder(tmp_path, clips):
     assert empty.exit_code == 2 and "metadata.json" in empty.stderr and "Traceback" not in empty.output
 
 
-def test_tflite_path_imports_no_tensorflow_and_resumes_in_place(tiny_export, clips, tmp_path):
+def test_tflite_path_imports_no_tensorflow_and_resumes_in_place(synthetic_tiny_export, clips, tmp_path):
     """In a real process: label with LiteRT, kill-like cut, resume with >> into the same file."""
-    tone(clips / "sub" / "long.wav", 25.0)
+    ramp_file(clips / "sub" / "long.wav", 25.0)
     out = tmp_path / "out.csv"
     code = (
         "import sys; from kerasser_cli.main import cli\n"
@@ -319,7 +301,7 @@ def test_tflite_path_imports_no_tensorflow_and_resumes_in_place(tiny_export, cli
         "except SystemExit as e:\n"
         "    print('tensorflow' in sys.modules, 'keras' in sys.modules, e.code, file=sys.stderr)\n"
     )
-    args = [sys.executable, "-c", code, "label", str(clips), "--model", str(tiny_export), "--segment", "10"]
+    args = [sys.executable, "-c", code, "label", str(clips), "--model", str(synthetic_tiny_export), "--segment", "10"]
     with open(out, "w") as f:
         full = subprocess.run(args, stdout=f, stderr=subprocess.PIPE, text=True)
     assert full.stderr.splitlines()[-1] == "False False 1"

@@ -14,6 +14,7 @@ import os
 import numpy as np
 import pytest
 import soundfile as sf
+from fakes import LEVELS, FakeModel, ramp_file, sine  # tests/fakes.py
 
 from kerasser.audio import AudioError, load
 from kerasser.audio_windows import plan_windows, probe, read_windows
@@ -26,44 +27,9 @@ from kerasser.labeling_files import (
 )
 from kerasser.writers import columns, make_writer, read_previous
 
-LEVELS = ("low", "mid", "high")
-
-
-class FakeModel:
-    """Probabilities that depend on the waveform (loudness, length), so windows differ."""
-
-    tasks = [("arousal", LEVELS), ("emotion", ("anger", "neutral"))]
-    sample_rate = 16000
-    metadata = {"name": "fake"}
-
-    def __init__(self):
-        self.seen: list[np.ndarray] = []
-
-    def predict(self, waveform):
-        assert waveform.dtype == np.float32 and waveform.ndim == 1
-        self.seen.append(waveform)
-        rms = float(np.sqrt(np.mean(waveform**2)))
-        seconds = len(waveform) / 16000
-        a = np.exp([1.0 - 10 * rms, 0.5, 10 * rms - 1.0])
-        e = np.exp([rms * 5, seconds / 10])
-        return {"arousal": a / a.sum(), "emotion": e / e.sum(), "arousal_attention": np.ones(3)}
-
-
-def sine(seconds, rate=16000, freq=220.0, amplitude=0.3):
-    t = np.arange(int(round(seconds * rate))) / rate
-    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-def ramp_wav(path, seconds, rate=16000):
-    """A sine whose loudness grows, so every window gets different probabilities."""
-    x = sine(seconds, rate) * np.linspace(0.05, 1.0, int(round(seconds * rate)), dtype=np.float32)
-    sf.write(path, x, rate, subtype="PCM_16")
-    return path
-
-
 @pytest.fixture
 def labeler():
-    return Labeler(FakeModel())
+    return Labeler(FakeModel(("arousal", "emotion"), name="fake", attention=True))
 
 
 @pytest.fixture
@@ -91,7 +57,7 @@ def rel(sources, base):
 
 
 def test_labeler_predict_path(labeler, tmp_path):
-    path = ramp_wav(tmp_path / "a.wav", 1.0)
+    path = ramp_file(tmp_path / "a.wav", 1.0)
     out = labeler.predict(str(path))
     assert list(out) == ["arousal", "emotion"]  # attention outputs are left out
     for task, classes in labeler.tasks:
@@ -170,7 +136,7 @@ def test_plan_windows():
 
 
 def test_read_windows_matches_whole_file_and_reads_bounded(tmp_path, monkeypatch):
-    path = ramp_wav(tmp_path / "long.wav", 25.0)
+    path = ramp_file(tmp_path / "long.wav", 25.0)
     whole = load(path)
     reads = []
     original = sf.SoundFile.read
@@ -219,14 +185,14 @@ def test_probe_empty_wav(tmp_path):
 
 
 def test_columns():
-    assert columns(FakeModel.tasks) == [
+    assert columns(FakeModel(("arousal", "emotion")).tasks) == [
         "path", "duration", "start", "end", "arousal", "arousal_low", "arousal_mid", "arousal_high",
         "emotion", "emotion_anger", "emotion_neutral", "error",
     ]
 
 
 def test_unsegmented_row(labeler, tmp_path):
-    path = str(ramp_wav(tmp_path / "a.wav", 2.5))
+    path = str(ramp_file(tmp_path / "a.wav", 2.5))
     [row] = label_source(labeler, path)
     assert row["path"] == path and row["error"] == ""
     assert (row["duration"], row["start"], row["end"]) == (2.5, 0.0, 2.5)
@@ -237,7 +203,7 @@ def test_unsegmented_row(labeler, tmp_path):
 
 
 def test_segment_rows(labeler, tmp_path):
-    path = str(ramp_wav(tmp_path / "long.wav", 25.0))
+    path = str(ramp_file(tmp_path / "long.wav", 25.0))
     rows = list(label_source(labeler, path, segment=10.0))
     assert [(r["start"], r["end"], r["duration"]) for r in rows] == [(0, 10, 25), (10, 20, 25), (20, 25, 25)]
     assert len({r["arousal_high"] for r in rows}) == 3  # each window predicted on its own
@@ -248,11 +214,11 @@ def test_segment_rows(labeler, tmp_path):
 
 
 def test_automatic_segmentation_of_long_files(labeler, tmp_path):
-    path = str(ramp_wav(tmp_path / "long.wav", 25.0))
+    path = str(ramp_file(tmp_path / "long.wav", 25.0))
     assert len(list(label_source(labeler, path))) == 1  # under the 60 s maximum
     rows = list(label_source(labeler, path, max_duration=20.0, default_segment=10.0))
     assert [(r["start"], r["end"]) for r in rows] == [(0, 10), (10, 20), (20, 25)]
-    short = str(ramp_wav(tmp_path / "short.wav", 3.0))
+    short = str(ramp_file(tmp_path / "short.wav", 3.0))
     assert [(r["start"], r["end"]) for r in label_source(labeler, short, max_duration=20.0)] == [(0, 3)]
 
 
@@ -273,7 +239,7 @@ def test_prediction_failure_is_a_row_error(tmp_path):
         def predict(self, waveform):
             raise RuntimeError("boom\nsecond line")
 
-    path = str(ramp_wav(tmp_path / "a.wav", 1.0))
+    path = str(ramp_file(tmp_path / "a.wav", 1.0))
     [row] = label_source(Labeler(Broken()), path)
     assert row["error"] == "prediction failed (RuntimeError: boom second line)"
 
@@ -340,7 +306,7 @@ def test_rows_are_flushed_one_by_one(labeler, folder):
 @pytest.fixture
 def mixed(tmp_path, folder):
     """The folder plus a 25 s file, segmented at 10 s: 8 rows with windows to be cut through."""
-    ramp_wav(folder / "sub" / "long.wav", 25.0)
+    ramp_file(folder / "sub" / "long.wav", 25.0)
     return folder
 
 

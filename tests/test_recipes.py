@@ -75,12 +75,24 @@ def test_old_run_configs_still_load(tmp_path):
     assert config.model == ModelConfig(tasks=("arousal",)) and config.optimizer == "adam"
 
 
-def test_cli_choice_lists_match_the_library():
-    from kerasser import config, recipes
-    from kerasser_cli import train_options
+def test_cli_choices_are_the_library_constants():
+    """The CLI takes every choice list from the library (one home for each fact)."""
+    from kerasser import config, contract, corpora, inference, recipes, writers
+    from kerasser_cli.main import cli
 
-    assert set(train_options.RECIPES) == set(recipes.RECIPES)
-    assert train_options.FRONTENDS == config.FRONTENDS
-    assert train_options.FEATURE_NORMS == config.FEATURE_NORMS
-    assert train_options.OPTIMIZERS == config.OPTIMIZERS
-    assert train_options.SCHEDULES == config.SCHEDULES
+    def choices(command: str, option: str) -> list[str]:
+        param = next(p for p in cli.commands[command].params if option in p.opts)
+        return list(param.type.choices)
+
+    assert choices("train", "--recipe") == list(recipes.RECIPES)
+    assert choices("crossval", "--frontend") == list(config.FRONTENDS)
+    assert choices("train", "--feature-norm") == list(config.FEATURE_NORMS)
+    assert choices("train", "--optimizer") == list(config.OPTIMIZERS)
+    assert choices("train", "--schedule") == list(config.SCHEDULES)
+    assert choices("train", "--padding") == list(config.CONV_PADDINGS)
+    assert choices("train", "--corpus") == list(corpora.READERS)
+    assert choices("evaluate", "--split") == list(corpora.utterance.SPLITS)
+    assert choices("export", "--quantize") == list(contract.QUANTIZATIONS)
+    assert choices("label", "--variant") == list(contract.VARIANTS)  # float16 and dynamic included
+    assert choices("label", "--backend") == list(inference.BACKENDS)
+    assert choices("label", "--format") == list(writers.FORMATS)

@@ -7,25 +7,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from kerasser.errors import CorpusError
 from kerasser.tasks import TASKS
 
 SPLITS = ("train", "dev", "test")
-
-
-class CorpusError(Exception):
-    """A corpus that cannot be read; ``str()`` is ``"<path>: <reason>"`` or ``"<path>:<line>: <reason>"``."""
-
-    def __init__(self, path: str | os.PathLike, reason: str, line: int | None = None) -> None:
-        self.path = os.fspath(path)
-        self.reason = " ".join(str(reason).split())
-        self.line = line
-        where = self.path.replace("\n", "\\n").replace("\r", "\\r")
-        if line is not None:
-            where = f"{where}:{line}"
-        super().__init__(f"{where}: {self.reason}")
-
-    def __reduce__(self):  # keep it picklable (e.g. across worker processes)
-        return type(self), (self.path, self.reason, self.line)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,12 +31,12 @@ class Utterance:
 
     def __post_init__(self) -> None:
         if self.split is not None and self.split not in SPLITS:
-            raise ValueError(f"{self.path}: split must be one of {', '.join(SPLITS)} or None, got {self.split!r}")
+            raise CorpusError(self.path, f"split must be one of {', '.join(SPLITS)} or None, got {self.split!r}")
         for task, index in self.labels.items():
             if task not in TASKS:
-                raise ValueError(f"{self.path}: unknown task {task!r} in labels")
+                raise CorpusError(self.path, f"unknown task {task!r} in labels")
             if not 0 <= index < TASKS[task].num_classes:
-                raise ValueError(f"{self.path}: {task} label {index} out of range")
+                raise CorpusError(self.path, f"{task} label {index} out of range")
         object.__setattr__(self, "labels", dict(self.labels))
 
 

@@ -1,5 +1,6 @@
-"""metadata.json of an export folder: what the model takes and gives, where it came from, how
-faithful each format is. Plain Python (no TensorFlow), so the TFLite runtime can read it.
+"""Writing metadata.json: what the model takes and gives, where it came from, how faithful each
+format is. The folder layout, file names and serving contract are ``kerasser.contract``'s (which
+also reads metadata.json); this module builds and writes the file. Plain Python (no TensorFlow).
 
 Schema (format_version 1; ``null`` where a figure could not be computed)::
 
@@ -42,31 +43,9 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import os
 from pathlib import Path
 
-FORMAT_VERSION = 1
-METADATA_FILE = "metadata.json"
-KERAS_FILE = "model.keras"
-SAVED_MODEL_DIR = "saved_model"
-TFLITE_FILES = {
-    "float32": "model.tflite",
-    "int8": "model_int8.tflite",
-    "float16": "model_float16.tflite",
-    "dynamic": "model_dynamic.tflite",
-}
-VARIANTS = tuple(TFLITE_FILES)
-QUANTIZATIONS = ("int8", "float16", "dynamic")
-SIGNATURE_KEY = "serving_default"
-INPUT_NAME = "waveform"
-
-
-def attention_output(task: str) -> str:
-    return f"{task}_attention"
-
-
-def tflite_role(variant: str) -> str:
-    return f"tflite_{variant}"
+from kerasser.contract import FORMAT_VERSION, INPUT_NAME, METADATA_FILE, SIGNATURE_KEY, attention_output
 
 
 def output_specs(
@@ -210,23 +189,3 @@ def write_metadata(folder: Path, metadata: dict) -> Path:
     path = Path(folder) / METADATA_FILE
     path.write_text(json.dumps(json_safe(metadata), indent=2, allow_nan=False) + "\n")
     return path
-
-
-def read_metadata(model_dir: str | os.PathLike) -> dict:
-    """The metadata of an export folder; FileNotFoundError or ValueError, one line naming the path."""
-    path = Path(model_dir) / METADATA_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file (not a kerasser export folder?)")
-    try:
-        metadata = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: unreadable metadata ({' '.join(str(error).split())})") from None
-    version = metadata.get("format_version") if isinstance(metadata, dict) else None
-    if not isinstance(version, int) or version < 1:
-        raise ValueError(f"{path}: no valid format_version")
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path}: export format {version} is newer than this kerasser reads ({FORMAT_VERSION}); "
-            "upgrade kerasser"
-        )
-    return metadata

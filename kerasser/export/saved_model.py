@@ -1,11 +1,8 @@
 """SavedModel export, and the serving function every exported format is built from.
 
-The serving contract (SavedModel ``serving_default`` and the TFLite signature alike):
-  input   ``waveform`` float32 [1, N]: raw 16 kHz mono waveform, full scale 1.0, any N >= 1
-          (the whole row is the utterance: the model's ``length`` input is ``tf.shape(waveform)[1:2]``);
-  outputs ``{task}`` float32 [1, classes]: class probabilities, classes in ``TASKS[task].classes`` order;
-          ``{task}_attention`` float32 [1, frames] for attention models: the attention weights over
-          the frames, ``frames = 1 + ceil(max(0, N - 640) / 160)``.
+``serving_function`` implements the serving contract of ``kerasser.contract`` on a Keras model:
+the whole ``waveform`` row is the utterance (the model's ``length`` input is
+``tf.shape(waveform)[1:2]``).
 """
 
 from __future__ import annotations
@@ -17,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasser.export.metadata import INPUT_NAME, SIGNATURE_KEY
+from kerasser.contract import INPUT_NAME, SIGNATURE_KEY
 from kerasser.model import with_attention_outputs
 
 
@@ -43,9 +40,8 @@ def serving_function(model: keras.Model) -> Callable[[tf.Tensor], dict[str, tf.T
 def export_saved_model(model: keras.Model, path: str | os.PathLike) -> None:
     """Write ``model`` as a SavedModel folder at ``path`` (which must not exist yet).
 
-    Signature ``serving_default``: input ``waveform`` float32 [1, N] (raw 16 kHz mono, any
-    N >= 1); outputs ``{task}`` float32 [1, classes] (probabilities) and, for attention models,
-    ``{task}_attention`` float32 [1, frames]. Variables are kept (not frozen); load it with
+    Signature ``serving_default``, the serving contract of ``kerasser.contract``. Variables are
+    kept (not frozen); load it with
     ``tf.saved_model.load(path).signatures["serving_default"](waveform=...)``.
     """
     serve = serving_function(model)

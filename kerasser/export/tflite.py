@@ -1,10 +1,8 @@
 """TFLite export: float32, full-integer int8, float16 and dynamic-range variants.
 
-Every variant has the serving contract of ``kerasser.export.saved_model``, as a TFLite signature:
-``serving_default``, input ``waveform`` float32 [1, N] (raw 16 kHz mono, any N >= 1; resize the
-input tensor per utterance), outputs ``{task}`` float32 [1, classes] and, for attention models,
-``{task}_attention`` float32 [1, frames]. Only TFLITE_BUILTINS ops (no Flex / SELECT_TF_OPS), so
-the plain LiteRT runtime (``ai_edge_litert``) runs them.
+Every variant has the serving contract of ``kerasser.contract`` as its ``serving_default``
+signature, and only TFLITE_BUILTINS ops (no Flex / SELECT_TF_OPS), so the plain LiteRT runtime
+(``ai_edge_litert``) runs it.
 
 Why the graph is frozen first: converted straight from the Keras model or a SavedModel, the GRU's
 while-loop body reads resource variables, and the TFLite model fails at run time
@@ -26,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from kerasser.export.metadata import INPUT_NAME, QUANTIZATIONS, VARIANTS
+from kerasser.contract import INPUT_NAME, QUANTIZATIONS, VARIANTS
+from kerasser.errors import SettingsError
 from kerasser.export.saved_model import input_spec, serving_function
 
 # What each variant is, for metadata.json.
@@ -86,9 +85,8 @@ def _write(content: bytes, path: str | os.PathLike) -> bytes:
 def export_float32(model: keras.Model | FrozenServing, path: str | os.PathLike) -> bytes:
     """Write the float32 TFLite model to ``path``; returns its bytes.
 
-    Signature ``serving_default``: input ``waveform`` float32 [1, N] (raw 16 kHz mono, N >= 1,
-    resizable); outputs ``{task}`` float32 [1, classes] and ``{task}_attention`` float32
-    [1, frames] (attention models). TFLITE_BUILTINS only; float32 weights and activations.
+    Signature ``serving_default`` (``kerasser.contract``); TFLITE_BUILTINS only; float32 weights
+    and activations.
     """
     return _write(_converter(model).convert(), path)
 
@@ -123,7 +121,7 @@ def export_int8(
     """
     clips = [np.asarray(w, np.float32) for w in representative]
     if not clips:
-        raise ValueError("int8 quantisation needs at least one representative waveform")
+        raise SettingsError("int8 quantisation needs at least one representative waveform")
 
     def dataset():
         for w in clips:
@@ -187,10 +185,10 @@ def export_tflite(
 ) -> bytes:
     """``export_<variant>(model, path)``; ``representative`` is needed (only) for int8."""
     if variant not in EXPORTERS:
-        raise ValueError(f"unknown TFLite variant {variant!r}; expected one of {', '.join(EXPORTERS)}")
+        raise SettingsError(f"unknown TFLite variant {variant!r}; expected one of {', '.join(EXPORTERS)}")
     if variant == "int8":
         if representative is None:
-            raise ValueError("int8 quantisation needs representative waveforms")
+            raise SettingsError("int8 quantisation needs representative waveforms")
         return export_int8(model, path, representative)
     return EXPORTERS[variant](model, path)
 

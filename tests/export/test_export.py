@@ -12,13 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kerasser.config import AudioConfig, ModelConfig, TrainConfig
+from kerasser.config import AudioConfig, ModelConfig
 from kerasser.tasks import TASKS
+from export_helpers import QUANTIZE, TINY, keras_outputs  # tests/export/export_helpers.py
 
-TINY = ModelConfig(
-    tasks=("arousal", "emotion"), conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1
-)
-QUANTIZE = ("int8", "float16", "dynamic")
 TOLERANCE = 1e-4
 AUDIO = AudioConfig()
 
@@ -27,30 +24,6 @@ pytestmark = [
     # Keras warns when attention pools a single frame (eager input of <= 640 samples): expected here.
     pytest.mark.filterwarnings("ignore:You are using a softmax over axis:UserWarning"),
 ]
-
-
-def build_tiny_export(tmp_path_factory, emodb_small) -> tuple[Path, Path]:
-    """A tiny run (1 epoch on the 24-clip EmoDB manifest) and its export with every
-    quantisation, built once per test session (shared with test_litert_without_tensorflow)."""
-    from kerasser.export.exporter import export_run
-    from kerasser.training import train
-
-    base = tmp_path_factory.getbasetemp() / "kerasser-export"
-    run, out = base / "run", base / "exported" / "tiny"
-    if not (out / "metadata.json").is_file():
-        if not (run / "best.keras").is_file():
-            config = TrainConfig(
-                corpora=(("manifest", str(emodb_small)),), out=str(run), model=TINY, epochs=1, batch_size=8
-            )
-            train(config, write=lambda line: None)
-        # the manifest again as an "other" corpus: its test split scored for the card
-        export_run(run, out, quantize=QUANTIZE, write=lambda line: None, other_corpora=(("manifest", str(emodb_small)),))
-    return run, out
-
-
-@pytest.fixture(scope="session")
-def tiny_export(tmp_path_factory, emodb_small) -> tuple[Path, Path]:
-    return build_tiny_export(tmp_path_factory, emodb_small)
 
 
 @pytest.fixture(scope="session")
@@ -63,26 +36,9 @@ def test_clips(emodb_small) -> list[np.ndarray]:
     return waves + [waves[0][:1], waves[0][:640], waves[0][:641]]
 
 
-def keras_outputs(run: Path, waves: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
-    """Outputs of the run's best.keras (attention outputs added) per waveform, no batch axis."""
-    import tensorflow as tf
-
-    from kerasser.model import with_attention_outputs
-    from kerasser.runs import load_best_model
-
-    model = with_attention_outputs(load_best_model(run))
-    spec = {"waveform": tf.TensorSpec([1, None], tf.float32), "length": tf.TensorSpec([1], tf.int32)}
-    call = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
-    outputs = []
-    for w in waves:
-        out = call({"waveform": w[None], "length": np.array([len(w)], np.int32)})
-        outputs.append({k: v.numpy()[0] for k, v in out.items()})
-    return outputs
-
-
 @pytest.fixture(scope="session")
-def references(tiny_export, test_clips) -> list[dict[str, np.ndarray]]:
-    return keras_outputs(tiny_export[0], test_clips)
+def references(emodb_tiny_export, test_clips) -> list[dict[str, np.ndarray]]:
+    return keras_outputs(emodb_tiny_export[0], test_clips)
 
 
 def expected_outputs() -> list[str]:
@@ -109,18 +65,18 @@ def tree_digest(folder: Path) -> dict[str, str]:
 # --- files and signatures -------------------------------------------------------------------
 
 
-def test_export_writes_every_file(tiny_export):
-    _, out = tiny_export
+def test_export_writes_every_file(emodb_tiny_export):
+    _, out = emodb_tiny_export
     for name in ("model.keras", "metadata.json", "model.tflite", "model_int8.tflite",
                  "model_float16.tflite", "model_dynamic.tflite", "saved_model/saved_model.pb"):
         assert (out / name).is_file(), name
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
 
 
-def test_saved_model_signature(tiny_export):
+def test_saved_model_signature(emodb_tiny_export):
     import tensorflow as tf
 
-    signature = tf.saved_model.load(str(tiny_export[1] / "saved_model")).signatures["serving_default"]
+    signature = tf.saved_model.load(str(emodb_tiny_export[1] / "saved_model")).signatures["serving_default"]
     _, inputs = signature.structured_input_signature
     assert list(inputs) == ["waveform"]
     assert inputs["waveform"].shape.as_list() == [1, None] and inputs["waveform"].dtype == tf.float32
@@ -132,13 +88,13 @@ def test_saved_model_signature(tiny_export):
 
 
 @pytest.mark.parametrize("variant", ["float32", *QUANTIZE])
-def test_tflite_signature_and_builtin_ops_only(tiny_export, variant):
+def test_tflite_signature_and_builtin_ops_only(emodb_tiny_export, variant):
     from ai_edge_litert.interpreter import Interpreter
 
-    from kerasser.export.metadata import TFLITE_FILES
+    from kerasser.contract import TFLITE_FILES
     from kerasser.export.tflite import custom_ops, operator_names
 
-    path = tiny_export[1] / TFLITE_FILES[variant]
+    path = emodb_tiny_export[1] / TFLITE_FILES[variant]
     content = path.read_bytes()
     ops = operator_names(content)  # every subgraph, the GRU's while-loop body included
     assert "WHILE" in ops and "CONV_2D" in ops
@@ -159,10 +115,10 @@ def test_tflite_signature_and_builtin_ops_only(tiny_export, variant):
 # --- parity ---------------------------------------------------------------------------------
 
 
-def test_tflite_float32_matches_keras(tiny_export, test_clips, references):
+def test_tflite_float32_matches_keras(emodb_tiny_export, test_clips, references):
     from kerasser.inference import load_exported
 
-    model = load_exported(tiny_export[1])  # one interpreter, resized per call
+    model = load_exported(emodb_tiny_export[1])  # one interpreter, resized per call
     for w, reference in zip(test_clips, references):
         out = model.predict(w)
         assert_parity(reference, out)
@@ -170,31 +126,31 @@ def test_tflite_float32_matches_keras(tiny_export, test_clips, references):
         assert out["arousal"].dtype == np.float32
 
 
-def test_saved_model_matches_keras(tiny_export, test_clips, references):
+def test_saved_model_matches_keras(emodb_tiny_export, test_clips, references):
     from kerasser.export.saved_model import load_saved_model
 
-    run = load_saved_model(tiny_export[1] / "saved_model")
+    run = load_saved_model(emodb_tiny_export[1] / "saved_model")
     for w, reference in zip(test_clips, references):
         assert_parity(reference, run(w))
 
 
-def test_keras_backend_and_quantised_variants_load(tiny_export, test_clips, references):
+def test_keras_backend_and_quantised_variants_load(emodb_tiny_export, test_clips, references):
     from kerasser.inference import load_exported
 
-    keras_model = load_exported(tiny_export[1], backend="keras")
+    keras_model = load_exported(emodb_tiny_export[1], backend="keras")
     for i in (0, -3, -1):  # a whole clip, 1 sample, 641 samples
         assert_parity(references[i], keras_model.predict(test_clips[i]), tolerance=1e-6)
     for variant in QUANTIZE:
-        out = load_exported(tiny_export[1], variant=variant).predict(test_clips[0])
+        out = load_exported(emodb_tiny_export[1], variant=variant).predict(test_clips[0])
         assert sorted(out) == expected_outputs()
         assert abs(float(out["emotion"].sum()) - 1.0) < 0.02
         assert np.max(np.abs(out["emotion"] - references[0]["emotion"])) < 0.1
 
 
-def test_exported_model_api(tiny_export):
+def test_exported_model_api(emodb_tiny_export):
     from kerasser.inference import ExportedModel, load_exported
 
-    model = load_exported(tiny_export[1])
+    model = load_exported(emodb_tiny_export[1])
     assert isinstance(model, ExportedModel)
     assert model.sample_rate == 16000
     assert model.tasks == [("arousal", TASKS["arousal"].classes), ("emotion", TASKS["emotion"].classes)]
@@ -205,18 +161,18 @@ def test_exported_model_api(tiny_export):
     with pytest.raises(ValueError, match="at least one sample"):
         model.predict(np.zeros(0, np.float32))
     with pytest.raises(ValueError, match="backend"):
-        load_exported(tiny_export[1], backend="onnx")
+        load_exported(emodb_tiny_export[1], backend="onnx")
     with pytest.raises(ValueError, match="float32 model only"):
-        load_exported(tiny_export[1], backend="keras", variant="int8")
+        load_exported(emodb_tiny_export[1], backend="keras", variant="int8")
 
 
 # --- metadata -------------------------------------------------------------------------------
 
 
-def test_metadata(tiny_export):
+def test_metadata(emodb_tiny_export):
     import kerasser
 
-    run, out = tiny_export
+    run, out = emodb_tiny_export
     md = json.loads((out / "metadata.json").read_text())
     assert md["format_version"] == 1 and md["name"] == "tiny"
     assert md["kerasser_version"] == kerasser.__version__
@@ -264,27 +220,27 @@ def test_metadata(tiny_export):
     assert md["tflite"]["variants"]["int8"]["representative_clips"] == 12  # the manifest's train split
 
 
-def test_other_corpora_scored_into_metadata_and_card(tiny_export):
-    md = json.loads((tiny_export[1] / "metadata.json").read_text())
+def test_other_corpora_scored_into_metadata_and_card(emodb_tiny_export):
+    md = json.loads((emodb_tiny_export[1] / "metadata.json").read_text())
     (other,) = md["other_corpora"]
     assert other["corpus"] == "manifest" and other["split"] == "test" and other["files"] == 6
     assert set(other["uar"]) == {"arousal", "emotion"}
     for task, value in other["uar"].items():
         assert value == pytest.approx(md["test"]["uar"][task])  # the same clips as the run's own test split
-    card = (tiny_export[1] / "MODEL_CARD.md").read_text()
+    card = (emodb_tiny_export[1] / "MODEL_CARD.md").read_text()
     assert "not trained on" in card and "- manifest (6 files): UAR arousal" in card
 
 
-def test_export_without_test_split_skips_test_uar(tiny_export, emodb_small, manifest_writer, tmp_path):
+def test_export_without_test_split_skips_test_uar(emodb_tiny_export, emodb_small, manifest_writer, tmp_path):
     from kerasser.corpora import read_manifest
     from kerasser.export.exporter import export_run
 
     run = tmp_path / "run"  # a fake run folder: the tiny model, a corpus with no test split, no state.json
     run.mkdir()
-    shutil.copy(tiny_export[0] / "best.keras", run / "best.keras")
+    shutil.copy(emodb_tiny_export[0] / "best.keras", run / "best.keras")
     kept = [u for u in read_manifest(emodb_small) if u.split != "test"]
     manifest = manifest_writer(tmp_path / "no_test.csv", kept)
-    config = json.loads((tiny_export[0] / "config.json").read_text())
+    config = json.loads((emodb_tiny_export[0] / "config.json").read_text())
     config["corpora"] = [["manifest", str(manifest)]]
     (run / "config.json").write_text(json.dumps(config))
 
@@ -300,10 +256,10 @@ def test_export_without_test_split_skips_test_uar(tiny_export, emodb_small, mani
 # --- atomicity and failures -----------------------------------------------------------------
 
 
-def test_crash_mid_export_leaves_old_export_untouched(tiny_export, tmp_path, monkeypatch):
+def test_crash_mid_export_leaves_old_export_untouched(emodb_tiny_export, tmp_path, monkeypatch):
     from kerasser.export import exporter, tflite
 
-    run, built = tiny_export
+    run, built = emodb_tiny_export
     out = tmp_path / "exported" / "tiny"
     shutil.copytree(built, out)
     before = tree_digest(out)
@@ -323,7 +279,8 @@ def test_crash_mid_export_leaves_old_export_untouched(tiny_export, tmp_path, mon
 
 def test_parity_check_fails_loudly():
     from kerasser.corpora import Utterance
-    from kerasser.export.exporter import ExportError, check_float, compare
+    from kerasser.errors import ExportError
+    from kerasser.export.parity import check_float, compare
 
     clips = [Utterance("/x/a.wav", "s", "test", {}), Utterance("/x/b.wav", "s", "test", {})]
     ref = [{"arousal": np.array(p, np.float32)} for p in ([0.2, 0.3, 0.5], [0.6, 0.3, 0.1])]
@@ -344,34 +301,35 @@ def test_parity_check_fails_loudly():
         compare(ref, [{"valence": r["arousal"]} for r in ref], ["arousal"])
 
 
-def test_refuses_to_replace_a_folder_that_is_not_an_export(tiny_export, tmp_path):
-    from kerasser.export.exporter import ExportError, export_run
+def test_refuses_to_replace_a_folder_that_is_not_an_export(emodb_tiny_export, tmp_path):
+    from kerasser.errors import ExportError
+    from kerasser.export.exporter import export_run
 
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
     with pytest.raises(ExportError, match="not a kerasser export"):
-        export_run(tiny_export[0], out, write=lambda line: None)
+        export_run(emodb_tiny_export[0], out, write=lambda line: None)
     assert (out / "notes.txt").read_text() == "keep me"
 
 
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "two-renames"])
 def test_replace_dir(tmp_path, monkeypatch, exchange):
-    from kerasser.export import exporter
+    from kerasser.export import folder
 
     if not exchange:
-        monkeypatch.setattr(exporter, "_exchange", lambda a, b: False)
+        monkeypatch.setattr(folder, "_exchange", lambda a, b: False)
     target, new = tmp_path / "model", tmp_path / ".model.tmp-1"
     target.mkdir()
     (target / "old.txt").write_text("old")
     new.mkdir()
     (new / "new.txt").write_text("new")
-    exporter.replace_dir(new, target)
+    folder.replace_dir(new, target)
     assert [p.name for p in target.iterdir()] == ["new.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
     other = tmp_path / ".x.tmp"
     other.mkdir()
-    exporter.replace_dir(other, tmp_path / "fresh")  # no existing target: a plain rename
+    folder.replace_dir(other, tmp_path / "fresh")  # no existing target: a plain rename
     assert (tmp_path / "fresh").is_dir() and not other.exists()
 
 
@@ -380,7 +338,7 @@ def test_leftovers_of_killed_exports_are_removed(tmp_path):
     import subprocess
     import sys
 
-    from kerasser.export.exporter import remove_stale
+    from kerasser.export.folder import remove_stale
 
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     pid = int(ended.stdout)  # a process that no longer runs
@@ -420,12 +378,13 @@ def test_other_architectures_convert_with_builtins_only(tmp_path, config, rng):
         assert_parity({k: np.asarray(v)[0] for k, v in ref.items()}, runner(w))
 
 
-# The default recipe's architecture in miniature (log-mel, SpecAugment, SE conv blocks, BiGRU,
-# 2-head attentive statistics).
+# The default recipe's architecture in miniature (log-mel, SpecAugment, SE conv blocks, two frames
+# per BiGRU step, 2-head attentive statistics).
 TINY_DEFAULT = ModelConfig(
     tasks=("arousal", "emotion"), frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,
     block_channels=(8, 8), block_dilations=(1, 2), block_kernel=3, block_se=4, spec_time_masks=2,
-    spec_freq_masks=2, gru_units=8, gru_layers=1, bidirectional=True, pool_heads=2, pool_statistics=True, l2=0.0,
+    spec_freq_masks=2, gru_units=8, gru_layers=1, bidirectional=True, recurrent_stride=2, pool_heads=2,
+    pool_statistics=True, l2=0.0,
 )
 
 
@@ -462,13 +421,14 @@ def test_default_architecture_converts_with_builtins_only(tmp_path, rng):
 # --- CLI ------------------------------------------------------------------------------------
 
 
-def test_cli_export(tiny_export, tmp_path, monkeypatch):
+def test_cli_export(emodb_tiny_export, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
+    from kerasser.errors import ExportError
     from kerasser.export import exporter
     from kerasser_cli.main import cli
 
-    metadata = json.loads((tiny_export[1] / "metadata.json").read_text())
+    metadata = json.loads((emodb_tiny_export[1] / "metadata.json").read_text())
     calls = []
 
     def fake_export_run(run, out, quantize=(), name=None, other_corpora=()):
@@ -477,22 +437,22 @@ def test_cli_export(tiny_export, tmp_path, monkeypatch):
 
     monkeypatch.setattr(exporter, "export_run", fake_export_run)
     out = str(tmp_path / "exported" / "demo")
-    args = ["export", str(tiny_export[0]), "--out", out, "--quantize", "int8", "--quantize", "dynamic"]
+    args = ["export", str(emodb_tiny_export[0]), "--out", out, "--quantize", "int8", "--quantize", "dynamic"]
     args += ["--name", "demo", "--corpus", "baved", "--data", "some/baved"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert calls == [(str(tiny_export[0]), out, ("int8", "dynamic"), "demo", (("baved", "some/baved"),))]
+    assert calls == [(str(emodb_tiny_export[0]), out, ("int8", "dynamic"), "demo", (("baved", "some/baved"),))]
     assert "model.tflite" in result.output and "int8" in result.output and "test UAR (Keras)" in result.output
 
     def failing(*args, **kwargs):
-        raise exporter.ExportError("TFLite float32 parity check failed: max absolute probability difference 1")
+        raise ExportError("TFLite float32 parity check failed: max absolute probability difference 1")
 
     monkeypatch.setattr(exporter, "export_run", failing)
-    result = CliRunner().invoke(cli, ["export", str(tiny_export[0]), "--out", out])
+    result = CliRunner().invoke(cli, ["export", str(emodb_tiny_export[0]), "--out", out])
     assert result.exit_code == 1 and "Error: TFLite float32 parity check failed" in result.output
-    result = CliRunner().invoke(cli, ["export", str(tiny_export[0]), "--out", out, "--quantize", "int4"])
+    result = CliRunner().invoke(cli, ["export", str(emodb_tiny_export[0]), "--out", out, "--quantize", "int4"])
     assert result.exit_code == 2 and "int4" in result.output
-    result = CliRunner().invoke(cli, ["export", str(tiny_export[0])])
+    result = CliRunner().invoke(cli, ["export", str(emodb_tiny_export[0])])
     assert result.exit_code == 2 and "--out" in result.output
 
 
@@ -501,13 +461,14 @@ def test_cli_export(tiny_export, tmp_path, monkeypatch):
 
 def test_default_model_dir(tmp_path, monkeypatch):
     import kerasser
+    from kerasser.errors import ModelError
     from kerasser.inference import default_model_dir
 
     monkeypatch.setenv("KERASSER_MODEL", str(tmp_path))
     assert default_model_dir() == tmp_path
     missing = tmp_path / "nope"
     monkeypatch.setenv("KERASSER_MODEL", str(missing))
-    with pytest.raises(FileNotFoundError) as error:
+    with pytest.raises(ModelError) as error:
         default_model_dir()
     assert str(missing) in str(error.value) and "\n" not in str(error.value)
     monkeypatch.delenv("KERASSER_MODEL")
@@ -515,17 +476,18 @@ def test_default_model_dir(tmp_path, monkeypatch):
     if shipped.is_dir():
         assert default_model_dir() == shipped
     else:
-        with pytest.raises(FileNotFoundError, match=str(shipped)):
+        with pytest.raises(ModelError, match=str(shipped)):
             default_model_dir()
 
 
-def test_load_exported_missing_files(tiny_export, tmp_path):
+def test_load_exported_missing_files(emodb_tiny_export, tmp_path):
+    from kerasser.errors import ModelError
     from kerasser.inference import load_exported
 
-    with pytest.raises(FileNotFoundError, match="no such model folder"):
+    with pytest.raises(ModelError, match="no such model folder"):
         load_exported(tmp_path / "absent")
-    with pytest.raises(FileNotFoundError, match="metadata.json"):
+    with pytest.raises(ModelError, match="metadata.json"):
         load_exported(tmp_path)
-    shutil.copy(tiny_export[1] / "metadata.json", tmp_path / "metadata.json")
-    with pytest.raises(FileNotFoundError, match="model_int8.tflite"):
+    shutil.copy(emodb_tiny_export[1] / "metadata.json", tmp_path / "metadata.json")
+    with pytest.raises(ModelError, match="model_int8.tflite"):
         load_exported(tmp_path, variant="int8")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_export import TINY, build_tiny_export, keras_outputs  # tests/export is on sys.path
+from export_helpers import TINY, keras_outputs  # tests/export/export_helpers.py
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,11 +64,11 @@ print(json.dumps({"tasks": model.tasks, "sample_rate": model.sample_rate, "block
 """
 
 
-def test_tflite_inference_without_tensorflow(tmp_path_factory, emodb_small, tmp_path):
+def test_tflite_inference_without_tensorflow(emodb_tiny_export, emodb_small, tmp_path):
     from kerasser import audio
     from kerasser.corpora import read_manifest
 
-    run, export = build_tiny_export(tmp_path_factory, emodb_small)
+    run, export = emodb_tiny_export
     waves = [audio.load(u.path) for u in read_manifest(emodb_small) if u.split == "test"][:4]
     waves += [waves[0][:1], waves[1][:900]]
 

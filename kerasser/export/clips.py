@@ -1,0 +1,52 @@
+"""Real clips for an export's checks: parity clips (test split first) and calibration audio."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from kerasser import audio
+from kerasser.corpora import Utterance, select
+
+
+def spread(items: Sequence, n: int) -> list:
+    """Up to ``n`` items evenly spread over ``items``, in order."""
+    if len(items) <= n:
+        return list(items)
+    return [items[int(i * len(items) / n)] for i in range(n)]
+
+
+def load_clips(
+    utterances: Sequence[Utterance], write: Callable[[str], None], sample_rate: int
+) -> list[tuple[Utterance, np.ndarray]]:
+    """``(utterance, waveform at sample_rate)`` of each decodable file; a warning for the rest."""
+    loaded = []
+    for u in utterances:
+        try:
+            loaded.append((u, audio.load(u.path, sample_rate)))
+        except audio.AudioError as error:
+            write(f"warning: skipped {error}")
+    return loaded
+
+
+def parity_clips(
+    utterances: Sequence[Utterance],
+    tasks: Sequence[str],
+    n: int,
+    write: Callable[[str], None],
+    sample_rate: int = audio.SAMPLE_RATE,
+) -> list[tuple[Utterance, np.ndarray]]:
+    """``n`` decodable clips: test split first (spread over it), then dev, then the rest."""
+    chosen: list[tuple[Utterance, np.ndarray]] = []
+    used: set[str] = set()
+    for split in ("test", "dev", "train", None):
+        pool = [u for u in utterances if u.split == split and u.path not in used]
+        if split is not None:
+            pool = select(pool, split, tasks)
+        for u, wave in load_clips(spread(pool, n - len(chosen)), write, sample_rate):
+            chosen.append((u, wave))
+            used.add(u.path)
+        if len(chosen) >= n:
+            break
+    return chosen

@@ -1,0 +1,82 @@
+"""Parity of an exported format against the Keras model: output differences, argmax agreement,
+the float formats' pass bar, and a runner's test UAR (``kerasser.evaluation.uar``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from kerasser import contract
+from kerasser.corpora import Utterance
+from kerasser.errors import ExportError
+from kerasser.evaluation import uar
+
+Outputs = dict[str, np.ndarray]
+
+
+def compare(reference: Sequence[Outputs], candidate: Sequence[Outputs], tasks: Sequence[str]) -> dict:
+    """Parity figures of ``candidate`` against ``reference`` outputs (one dict per clip)."""
+    prob_diff, attention_diff = 0.0, None
+    agree = {t: 0 for t in tasks}
+    mismatches = []
+    for i, (ref, out) in enumerate(zip(reference, candidate, strict=True)):
+        if set(ref) != set(out):
+            raise ExportError(f"output names differ: expected {sorted(ref)}, got {sorted(out)}")
+        for t in tasks:
+            prob_diff = max(prob_diff, float(np.max(np.abs(ref[t] - out[t]))))
+            if int(np.argmax(ref[t])) == int(np.argmax(out[t])):
+                agree[t] += 1
+            else:
+                mismatches.append({"clip": i, "task": t})
+            name = contract.attention_output(t)
+            if name in ref:
+                same = ref[name].shape == out[name].shape
+                d = float(np.max(np.abs(ref[name] - out[name]))) if same else float("inf")
+                attention_diff = d if attention_diff is None else max(attention_diff, d)
+    n = len(reference)
+    return {
+        "max_abs_diff": prob_diff,
+        "max_abs_diff_attention": attention_diff,
+        "argmax_agreement": sum(agree.values()) / (n * len(tasks)),
+        "argmax_agreement_per_task": {t: agree[t] / n for t in tasks},
+        "argmax_mismatches": mismatches,
+    }
+
+
+def check_float(label: str, figures: dict, tolerance: float, clips: Sequence[Utterance]) -> None:
+    """Raise ExportError unless ``figures`` meet the float formats' parity bar."""
+    if not figures["max_abs_diff"] <= tolerance:
+        raise ExportError(
+            f"{label} parity check failed: max absolute probability difference "
+            f"{figures['max_abs_diff']:.3g} > {tolerance:g} against the Keras model"
+        )
+    if figures["argmax_mismatches"]:
+        first = figures["argmax_mismatches"][0]
+        raise ExportError(
+            f"{label} parity check failed: predicted {first['task']} class differs from the Keras model on "
+            f"{Path(clips[first['clip']].path).name} ({len(figures['argmax_mismatches'])} clip/task pair(s))"
+        )
+    attention = figures["max_abs_diff_attention"]
+    if attention is not None and not attention <= tolerance:
+        raise ExportError(
+            f"{label} parity check failed: max absolute attention difference {attention:.3g} > {tolerance:g}"
+        )
+
+
+def score_uar(
+    runner: Callable[[np.ndarray], Outputs],
+    clips: Sequence[tuple[Utterance, np.ndarray]],
+    tasks: Sequence[str],
+) -> dict[str, float]:
+    """UAR per task of ``runner`` on labelled ``clips``."""
+    truth: dict[str, list[int]] = {t: [] for t in tasks}
+    predicted: dict[str, list[int]] = {t: [] for t in tasks}
+    for u, wave in clips:
+        out = runner(wave)
+        for t in tasks:
+            if t in u.labels:
+                truth[t].append(u.labels[t])
+                predicted[t].append(int(np.argmax(out[t])))
+    return {t: uar(truth[t], predicted[t]) for t in tasks if truth[t]}

@@ -1,0 +1,32 @@
+"""What the export tests share: the tiny model's configuration and the Keras reference outputs
+(the session fixture that trains and exports it is ``emodb_tiny_export`` in conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from kerasser.config import ModelConfig
+
+TINY = ModelConfig(
+    tasks=("arousal", "emotion"), conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1
+)
+QUANTIZE = ("int8", "float16", "dynamic")
+
+
+def keras_outputs(run: Path, waves: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Outputs of the run's best.keras (attention outputs added) per waveform, no batch axis."""
+    import tensorflow as tf
+
+    from kerasser.model import with_attention_outputs
+    from kerasser.runs import load_best_model
+
+    model = with_attention_outputs(load_best_model(run))
+    spec = {"waveform": tf.TensorSpec([1, None], tf.float32), "length": tf.TensorSpec([1], tf.int32)}
+    call = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
+    outputs = []
+    for w in waves:
+        out = call({"waveform": w[None], "length": np.array([len(w)], np.int32)})
+        outputs.append({k: v.numpy()[0] for k, v in out.items()})
+    return outputs
