@@ -39,9 +39,12 @@ def describe(config: TrainConfig) -> str:
     """One sentence on the architecture, from the configuration."""
     m = config.model
     gru = f"{m.gru_layers} {'bidirectional ' if m.bidirectional else ''}GRU({m.gru_units})"
+    if m.recurrent_stride > 1:
+        gru += f" stepping over the mean of every {m.recurrent_stride} frames"
     if m.frontend == "logmel":
+        residual = "residual " if m.block_residual else ""
         front = (f"an in-graph {m.mel_bins}-band log-mel front end (per-utterance {m.feature_norm} normalisation) and "
-                 f"{len(m.block_channels)} residual convolution blocks")
+                 f"{len(m.block_channels)} {residual}convolution blocks")
     else:
         front = f"raw-waveform convolutions on {1000 * m.audio.frame_length // m.audio.sample_rate} ms frames"
     pool = "attentive statistics pooling" if m.pool_statistics else "attention pooling"

@@ -39,7 +39,7 @@ from kerasser.runs import RunPaths, load_best_model, load_config, read_state
 
 PARITY_TOLERANCE = 1e-4
 PARITY_CLIPS = 8
-REPRESENTATIVE_CLIPS = 100
+REPRESENTATIVE_CLIPS = 400  # int8 calibration clips (all of EmoDB's 304 train + dev): 100 lost 3.6 valence points, 304 lost 1.6
 INT8_UAR_AIM = 1.0  # points of test UAR the int8 model should stay within (recorded, not enforced)
 
 

@@ -1,5 +1,5 @@
 """Parity of an exported format against the Keras model: output differences, argmax agreement,
-the float formats' pass bar, and a runner's test UAR (``kerasser.evaluation.uar``)."""
+the float formats' pass bar, and a runner's test UAR (``kerasser.evaluation.score``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from kerasser import contract
 from kerasser.corpora import Utterance
 from kerasser.errors import ExportError
-from kerasser.evaluation import uar
+from kerasser.evaluation import score
 
 Outputs = dict[str, np.ndarray]
 
@@ -70,13 +70,13 @@ def score_uar(
     clips: Sequence[tuple[Utterance, np.ndarray]],
     tasks: Sequence[str],
 ) -> dict[str, float]:
-    """UAR per task of ``runner`` on labelled ``clips``."""
-    truth: dict[str, list[int]] = {t: [] for t in tasks}
-    predicted: dict[str, list[int]] = {t: [] for t in tasks}
-    for u, wave in clips:
-        out = runner(wave)
-        for t in tasks:
-            if t in u.labels:
-                truth[t].append(u.labels[t])
-                predicted[t].append(int(np.argmax(out[t])))
-    return {t: uar(truth[t], predicted[t]) for t in tasks if truth[t]}
+    """UAR per task of ``runner`` on labelled ``clips``, scored by ``kerasser.evaluation.score``
+    (the same scoring as ``kerasser evaluate``)."""
+    if not clips:
+        return {}
+    outputs = [runner(wave) for _, wave in clips]
+    labels = {t: np.array([u.labels.get(t, 0) for u, _ in clips]) for t in tasks}
+    weights = {t: np.array([float(t in u.labels) for u, _ in clips]) for t in tasks}
+    probs = {t: np.stack([out[t] for out in outputs]) for t in tasks}
+    reports = score(labels, probs, weights)
+    return {t: reports[t]["uar"] for t in tasks if weights[t].any()}
