@@ -233,7 +233,9 @@ def report(args) -> str:
         "UAR in %, mean ± sd over seeds; the model of each run is the epoch with the best mean dev UAR. "
         "BAVED: the EmoDB-trained model's arousal on BAVED's test split (Arabic, never seen). "
         "A row NAME with seeds S is made by `python benchmarks/accuracy.py --configs NAME --seeds S --jobs 2`; "
-        "an ensemble row by `--report`, from a row's 3 seeds. Recipes are chosen on mean dev UAR, never on test.",
+        "an ensemble row by `--report`, from a row's 3 seeds. Recipes are chosen on mean dev UAR, never on test. "
+        "Rows measured before the per-run records were kept (the first default `v1` and its ablations, the "
+        "previous default, now `default-stride`, and an earlier paper seed 0) are in `accuracy-2026-11-22.md`.",
         "",
         "| system | seeds | emotion | arousal | valence | dominance | mean dev | BAVED arousal |",
         "|---|---|---|---|---|---|---|---|",

@@ -1,4 +1,4 @@
-"""Stand-ins the labelling tests share: a fake exported model and a test signal on disk."""
+"""What several test modules share: a fake exported model and test signals (in memory and on disk)."""
 
 from __future__ import annotations
 

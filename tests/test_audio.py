@@ -7,12 +7,9 @@ import pytest
 import soundfile as sf
 
 from kerasser import audio
+from fakes import sine  # tests/fakes.py
+
 from kerasser.audio import SAMPLE_RATE, AudioError, from_array, load
-
-
-def sine(freq: float, rate: int, seconds: float = 1.0, amplitude: float = 0.5) -> np.ndarray:
-    t = np.arange(int(round(rate * seconds))) / rate
-    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
 def peak_hz(x: np.ndarray, rate: int = SAMPLE_RATE) -> float:
@@ -29,7 +26,7 @@ def assert_audio_error(excinfo: pytest.ExceptionInfo, path: object, reason: str)
 
 
 def test_wav_int16_stereo_22050_is_mono_16k_same_pitch(tmp_path):
-    left = sine(440, 22050)
+    left = sine(1.0, 22050, freq=440, amplitude=0.5)
     stereo = np.stack([left, np.zeros_like(left)], axis=1)  # mean down-mix halves the amplitude
     path = tmp_path / "stereo.wav"
     sf.write(path, stereo, 22050, subtype="PCM_16")
@@ -43,14 +40,14 @@ def test_wav_int16_stereo_22050_is_mono_16k_same_pitch(tmp_path):
 
 def test_sample_rate_argument(tmp_path):
     path = tmp_path / "a.wav"
-    sf.write(path, sine(300, 16000), 16000, subtype="PCM_16")
+    sf.write(path, sine(1.0, 16000, freq=300, amplitude=0.5), 16000, subtype="PCM_16")
     x = load(path, sample_rate=8000)
     assert abs(len(x) - 8000) <= 1
     assert peak_hz(x, 8000) == pytest.approx(300, abs=2)
 
 
 def test_native_16k_mono_is_unchanged(tmp_path):
-    y = sine(1000, 16000)
+    y = sine(1.0, 16000, freq=1000, amplitude=0.5)
     path = tmp_path / "f.wav"
     sf.write(path, y, 16000, subtype="FLOAT")
     np.testing.assert_array_equal(load(path), y)
@@ -70,7 +67,7 @@ def test_formats(tmp_path, name, fmt, subtype, rate):
     if fmt not in sf.available_formats():
         pytest.skip(f"this libsndfile cannot write {fmt}")
     path = tmp_path / name
-    sf.write(path, sine(600, rate), rate, format=fmt, subtype=subtype)
+    sf.write(path, sine(1.0, rate, freq=600, amplitude=0.5), rate, format=fmt, subtype=subtype)
     x = load(path)
     assert x.dtype == np.float32
     assert abs(len(x) - SAMPLE_RATE) <= (1 if fmt in ("WAV", "FLAC") else 0.05 * SAMPLE_RATE)
@@ -100,7 +97,7 @@ def test_text_file_named_wav(tmp_path):
 
 def test_truncated_wav(tmp_path):
     path = tmp_path / "cut.wav"
-    sf.write(path, sine(440, 16000), 16000, subtype="PCM_16")
+    sf.write(path, sine(1.0, 16000, freq=440, amplitude=0.5), 16000, subtype="PCM_16")
     path.write_bytes(path.read_bytes()[:30])
     with pytest.raises(AudioError) as e:
         load(path)
@@ -117,7 +114,7 @@ def test_empty_wav(tmp_path):
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_float_wav(tmp_path, bad):
-    y = sine(440, 16000)
+    y = sine(1.0, 16000, freq=440, amplitude=0.5)
     y[100] = bad
     path = tmp_path / "nan.wav"
     sf.write(path, y, 16000, subtype="FLOAT")
@@ -141,7 +138,7 @@ def test_error_pickles():
 
 def test_no_library_exception_escapes(tmp_path, monkeypatch):
     path = tmp_path / "a.wav"
-    sf.write(path, sine(440, 16000), 16000)
+    sf.write(path, sine(1.0, 16000, freq=440, amplitude=0.5), 16000)
 
     def broken(*args, **kwargs):
         raise OSError(5, "Input/output error")
@@ -153,12 +150,12 @@ def test_no_library_exception_escapes(tmp_path, monkeypatch):
 
 
 def test_from_array_mono_and_channels():
-    y = sine(440, 22050)
+    y = sine(1.0, 22050, freq=440, amplitude=0.5)
     x = from_array(np.stack([y, y, y], axis=1), 22050)
     assert abs(len(x) - SAMPLE_RATE) <= 1
     assert peak_hz(x) == pytest.approx(440, abs=2)
-    np.testing.assert_array_equal(from_array(sine(440, 16000), 16000), sine(440, 16000))
-    np.testing.assert_allclose(from_array(sine(440, 16000).astype(np.float64), 16000), sine(440, 16000))
+    np.testing.assert_array_equal(from_array(sine(1.0, 16000, freq=440, amplitude=0.5), 16000), sine(1.0, 16000, freq=440, amplitude=0.5))
+    np.testing.assert_allclose(from_array(sine(1.0, 16000, freq=440, amplitude=0.5).astype(np.float64), 16000), sine(1.0, 16000, freq=440, amplitude=0.5))
 
 
 def test_from_array_int16_is_scaled():

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from fakes import sine  # tests/fakes.py
 
 from kerasser.augment import AugmentConfig, add_noise, augment, rms, room_impulse_response, speed_perturb
 
@@ -14,13 +15,8 @@ ALL_ON = AugmentConfig(speed=(0.9, 1.0, 1.1), crop_prob=0.5, crop_min_seconds=0.
                        noise_prob=0.5, reverb_prob=0.5, bandlimit_prob=0.5)
 
 
-def tone(seconds=1.0, hz=440.0) -> np.ndarray:
-    t = np.arange(int(seconds * RATE)) / RATE
-    return (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
-
-
 def test_same_seed_same_result_other_seed_other_result():
-    x = tone()
+    x = sine(1.0, RATE, freq=440.0)
     a, b = augment(x, ALL_ON, 7), augment(x, ALL_ON, 7)
     np.testing.assert_array_equal(a, b)
     assert a.dtype == np.float32
@@ -29,7 +25,7 @@ def test_same_seed_same_result_other_seed_other_result():
 
 
 def test_everything_off_is_identity():
-    x = tone()
+    x = sine(1.0, RATE, freq=440.0)
     config = AugmentConfig()
     assert not config.active
     np.testing.assert_array_equal(augment(x, config, 3), x)
@@ -38,7 +34,7 @@ def test_everything_off_is_identity():
 
 @pytest.mark.parametrize("factor", [0.9, 1.1])
 def test_speed_changes_length_and_pitch(factor):
-    x = tone(1.0, 1000.0)
+    x = sine(1.0, RATE, freq=1000.0)
     y = speed_perturb(x, factor, RATE)
     assert abs(len(y) - len(x) / factor) <= 2
     peak_hz = np.argmax(np.abs(np.fft.rfft(y))) * RATE / len(y)
@@ -58,7 +54,7 @@ def test_crop_keeps_a_contiguous_span_of_at_least_the_minimum():
 
 
 def test_noise_reaches_the_drawn_snr():
-    x = tone()
+    x = sine(1.0, RATE, freq=440.0)
     rng = np.random.default_rng(0)
     y = add_noise(x, rng, (10.0, 10.0))
     snr = 20 * np.log10(rms(x) / rms(y - x))
@@ -74,13 +70,13 @@ def test_reverberation_keeps_level_and_direct_path():
     # decays: the last tenth has far less energy than the first
     tenth = len(rir) // 10
     assert np.sum(rir[-tenth:] ** 2) < 1e-3 * np.sum(rir[1:tenth] ** 2)
-    x = tone()
+    x = sine(1.0, RATE, freq=440.0)
     y = augment(x, AugmentConfig(reverb_prob=1.0), 2)
     assert len(y) == len(x) and abs(rms(y) / rms(x) - 1.0) < 1e-3
 
 
 def test_bandlimit_removes_high_frequencies():
-    x = tone(1.0, 7800.0) + tone(1.0, 1000.0)
+    x = sine(1.0, RATE, freq=7800.0) + sine(1.0, RATE, freq=1000.0)
     y = augment(x, AugmentConfig(bandlimit_prob=1.0), 4)
     spectrum = lambda s, hz: np.abs(np.fft.rfft(s))[int(hz)]  # 1 s: bin = Hz  # noqa: E731
     assert spectrum(y, 7800) < 0.05 * spectrum(x, 7800)
@@ -88,7 +84,7 @@ def test_bandlimit_removes_high_frequencies():
 
 
 def test_gain_within_range():
-    x = tone()
+    x = sine(1.0, RATE, freq=440.0)
     for seed in range(10):
         ratio = rms(augment(x, AugmentConfig(gain_db=6.0), seed)) / rms(x)
         assert 10 ** (-6 / 20) - 1e-6 <= ratio <= 10 ** (6 / 20) + 1e-6
@@ -112,7 +108,7 @@ def test_pipeline_augmentation_is_seeded_and_new_every_epoch():
 
     from kerasser import dataset as data
 
-    waves = [tone(0.5, hz) for hz in (300.0, 500.0, 700.0)]
+    waves = [sine(0.5, RATE, freq=hz) for hz in (300.0, 500.0, 700.0)]
 
     def examples():
         ds = tf.data.Dataset.from_tensor_slices([w for w in waves])
