@@ -92,7 +92,7 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant):
     if backend == "keras" and variant != "float32":
         raise click.UsageError("--variant applies to the tflite backend only")
 
-    from kerasser.errors import KerasserError
+    from kerasser.errors import KerasserError, one_line, shown_path
     from kerasser.labeling import Labeler
     from kerasser.labeling_files import find_audio, label_files
     from kerasser.writers import columns, make_writer, read_previous
@@ -102,21 +102,17 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant):
         try:
             previous = read_previous(resume)
         except (OSError, ValueError) as err:
-            raise _SetupError(f"cannot resume from {resume}: {_one_line(err)}") from None
+            raise _SetupError(f"cannot resume from {resume}: {one_line(err)}") from None
     try:
         labeler = Labeler.load(model_dir, backend=backend, variant=variant)
     except KerasserError as err:  # the model folder is unusable: one line, no traceback
         raise _SetupError(str(err)) from None
 
     cols = columns(labeler.tasks)
-    header = True
-    if previous is not None and previous.has_header_for(fmt):
-        if fmt == "csv" and previous.columns != cols:
-            raise _SetupError(
-                f"cannot resume into {resume}: its columns are not this model's "
-                f"({len(previous.columns)} vs {len(cols)}); write to a new file"
-            )
-        header = False
+    try:
+        header = previous is None or previous.needs_header(fmt, cols)
+    except KerasserError as err:
+        raise _SetupError(f"cannot resume into {err}") from None
 
     out = sys.stdout
     try:
@@ -131,7 +127,7 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant):
         writer = make_writer(fmt, out, cols, header=header)
         summary = label_files(
             labeler, sources, writer, segment=segment, previous=previous,
-            on_error=lambda path, reason: counter.message(f"{_escape(path)}: {reason}"),
+            on_error=lambda path, reason: counter.message(f"{shown_path(path)}: {reason}"),
             on_progress=counter.update,
         )
     except BrokenPipeError:  # e.g. `kerasser label dir | head`: stop quietly
@@ -144,10 +140,3 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant):
         click.echo(f"{summary.failed} of {summary.files} files could not be labelled", err=True)
         sys.exit(1)
 
-
-def _one_line(err: object) -> str:
-    return " ".join(str(err).split())
-
-
-def _escape(path: str) -> str:
-    return path.replace("\n", "\\n").replace("\r", "\\r")

@@ -20,6 +20,11 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def shown_path(path: str) -> str:
+    """``path`` as messages show it: newlines and carriage returns escaped, so it stays one line."""
+    return path.replace("\n", "\\n").replace("\r", "\\r")
+
+
 class KerasserError(Exception):
     """An expected failure, said in one line: ``reason``, about ``path`` (and ``line``) if given."""
 
@@ -32,7 +37,7 @@ class KerasserError(Exception):
     def _format(self) -> str:
         if self.path is None:
             return self.reason
-        where = self.path.replace("\n", "\\n").replace("\r", "\\r")
+        where = shown_path(self.path)
         if self.line is not None:
             where = f"{where}:{self.line}"
         return f"{where}: {self.reason}"

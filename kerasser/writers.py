@@ -158,6 +158,18 @@ class PreviousOutput:
             return self.format == "jsonl"
         return self.format == "csv" and self.columns is not None
 
+    def needs_header(self, fmt: str, columns: list[str]) -> bool:
+        """Whether rows of ``fmt`` with ``columns`` appended to this output need a header first;
+        DataError when it is a CSV of other columns (another model's output)."""
+        if not self.has_header_for(fmt):
+            return True
+        if fmt == "csv" and self.columns != columns:
+            raise DataError(
+                f"its columns are not this model's ({len(self.columns)} vs {len(columns)}); write to a new file",
+                path=self.path,
+            )
+        return False
+
     def trim_if_same_file(self, out: IO) -> bool:
         """If ``out`` is this very file (``--resume out.csv >> out.csv``) and it ends in a partial
         line, cut that line off so appended rows start on a line of their own. Returns True if cut."""
