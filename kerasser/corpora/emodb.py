@@ -3,12 +3,20 @@
 File ``03a01Fa.wav``: speaker ``03``, text ``a01``, emotion letter ``F``, version ``a``. Labels:
 emotion, plus arousal/valence/dominance levels from the emotion's Russell & Mehrabian (1977)
 coordinates (the PROTOCOL table; EmoDB has no dimensional ratings).
+
+Transcript: the words of the sentence that are spoken inside the audio file. The copy in
+``shared/data`` is cut to 2.0 s, so the end of most sentences is missing; the syllable labels in
+``silb/<name>.silb`` (latin-1, one ``<end time> <syllable>`` per line) say when each syllable
+ends, and a word is kept when its last syllable ends within the file's duration. Without a silb
+file the transcript is None (no CTC target).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from difflib import SequenceMatcher
 from pathlib import Path
 
 from kerasser.corpora.utterance import CorpusError, Utterance, label_indices, require_dir
@@ -59,10 +67,77 @@ def read_emodb(root: str | os.PathLike) -> list[Utterance]:
     files = sorted(wav_dir.glob("*.wav"))
     if not files:
         raise CorpusError(base, "no EmoDB audio found (expected wav/*.wav)")
-    return [_utterance(f) for f in files]
+    silb_dir = base / "silb"
+    return [_utterance(f, silb_dir / f"{f.stem}.silb") for f in files]
 
 
-def _utterance(path: Path) -> Utterance:
+def read_syllables(path: Path) -> list[tuple[float, str]] | None:
+    """``(end time in s, syllable)`` per line of a silb file; None if there is no such file."""
+    try:
+        lines = path.read_bytes().decode("latin-1").splitlines()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise CorpusError(path, f"cannot read ({err.strerror or err})") from None
+    syllables = []
+    for line in lines:
+        parts = line.split(None, 1)
+        try:
+            end = float(parts[0])
+        except (ValueError, IndexError):
+            continue
+        syllables.append((end, parts[1].strip() if len(parts) > 1 else ""))
+    return syllables
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalpha())
+
+
+def spoken_words(sentence: str, syllables: list[tuple[float, str]], duration: float) -> str:
+    """The words of ``sentence`` whose last syllable ends by ``duration`` seconds (a prefix).
+
+    Words and syllables are matched letter by letter (``difflib``): syllabification changes a
+    few letters (``Lappen`` is labelled ``la pen``), so the alignment, not a concatenation,
+    decides which syllable ends each word."""
+    words = sentence.split()
+    word_letters, owner = "", []
+    for i, word in enumerate(words):
+        letters = _letters(word)
+        word_letters += letters
+        owner += [i] * len(letters)
+    syllable_letters, ends = "", []
+    for end, syllable in syllables:
+        letters = _letters(syllable)
+        syllable_letters += letters
+        ends += [end] * len(letters)
+    word_end: dict[int, float] = {}
+    matcher = SequenceMatcher(None, word_letters, syllable_letters, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            word_end[owner[block.a + k]] = ends[block.b + k]
+    kept = []
+    for i, word in enumerate(words):
+        if word_end.get(i, math.inf) > duration + 1e-3:
+            break
+        kept.append(word)
+    return " ".join(kept)
+
+
+def _transcript(path: Path, silb: Path, sentence: str) -> str | None:
+    syllables = read_syllables(silb)
+    if syllables is None:
+        return None
+    import soundfile as sf
+
+    try:
+        duration = sf.info(str(path)).duration
+    except (sf.LibsndfileError, OSError, RuntimeError):
+        return None  # the audio loader reports the file itself
+    return spoken_words(sentence, syllables, duration) or None
+
+
+def _utterance(path: Path, silb: Path) -> Utterance:
     m = _NAME.match(path.name)
     if m is None:
         raise CorpusError(path, "not an EmoDB file name (expected e.g. 03a01Fa.wav)")
@@ -82,6 +157,6 @@ def _utterance(path: Path) -> Utterance:
         speaker=speaker,
         split=SPEAKER_SPLIT[speaker],
         labels=labels,
-        transcript=TRANSCRIPTS[text],
+        transcript=_transcript(path, silb, TRANSCRIPTS[text]),
         corpus="emodb",
     )

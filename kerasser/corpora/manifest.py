@@ -5,7 +5,7 @@ Columns (header names are case-insensitive; other columns are ignored):
 - ``path`` (required): audio file, relative paths resolved against the CSV's folder;
 - ``speaker``: empty or absent -> the audio file's stem;
 - ``split``: ``train``, ``dev``, ``test``, or empty/absent -> None;
-- ``transcript``: empty or absent -> None;
+- ``text`` (or ``transcript``): what is said, for the CTC auxiliary task; empty or absent -> None;
 - task columns, by name (``arousal``, ``valence``, ``dominance``, ``emotion``) or letter
   (``a``, ``v``, ``d``, ``e``): class names such as ``high`` or ``fear``; empty -> no label.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from kerasser.corpora.utterance import SPLITS, CorpusError, Utterance
 from kerasser.tasks import TASKS, get_task
 
-_FIELDS = ("path", "speaker", "split", "transcript")
+_FIELDS = ("path", "speaker", "split", "text", "transcript")
 
 
 def read_manifest(csv_path: str | os.PathLike) -> list[Utterance]:
@@ -98,6 +98,6 @@ def _utterance(path: Path, line: int, row: list[str], columns: dict[str, int]) -
         speaker=cell("speaker") or Path(audio_path).stem,
         split=split,
         labels=labels,
-        transcript=cell("transcript") or None,
+        transcript=cell("text") or cell("transcript") or None,
         corpus="manifest",
     )
