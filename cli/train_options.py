@@ -53,6 +53,8 @@ _OPTIONS = [
     click.option("--spec-augment/--no-spec-augment", default=None, help="SpecAugment time and frequency masks (logmel)."),
     click.option("--se", "block_se", default=None, type=click.IntRange(0), help="Squeeze-excitation bottleneck units (0: off)."),
     click.option("--learnable-filterbank/--fixed-filterbank", "mel_trainable", default=None),
+    click.option("--ctc-weight", default=None, type=click.FloatRange(min=0),
+                 help="Weight alpha of the CTC auxiliary loss on transcripts (Cai et al.; 0: no CTC head)."),
     click.option("--speaker-adversarial", default=None, type=click.FloatRange(min=0),
                  help="Gradient-reversal weight of a speaker classifier (training only; 0: off)."),
     click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None),

@@ -113,6 +113,9 @@ class ModelConfig:
     # a gradient reversal of this weight (0 = off); training only, stripped from exports
     speaker_adversarial: float = 0.0
     speakers: int = 0  # set by training from the training data
+    # CTC auxiliary ASR loss (Cai et al., 2021): L = L_tasks + ctc_weight * L_CTC from a character
+    # head over the GRU outputs (0 = no head); training only unless exported --with-transcript
+    ctc_weight: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "tasks", tuple(self.tasks))
@@ -136,6 +139,8 @@ class ModelConfig:
             raise SettingsError("conv_filters must be a multiple of channel_pool")
         if not self.tasks:
             raise SettingsError("a model needs at least one task")
+        if self.ctc_weight < 0:
+            raise SettingsError(f"ctc_weight must be >= 0, not {self.ctc_weight}")
         if self.recurrent_stride < 1:
             raise SettingsError(f"recurrent_stride must be at least 1, not {self.recurrent_stride}")
 
@@ -177,6 +182,8 @@ class TrainConfig:
             raise SettingsError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
         if self.dev_split is not None and self.dev_split in self.train_splits:
             raise SettingsError(f"the {self.dev_split} split cannot be both trained on and used for selection")
+        if self.model.ctc_weight and self.augment.crop_prob:
+            raise SettingsError("random crops cut words a transcript still names: use no crops with a CTC weight")
         if self.loss_weights is not None and len(self.loss_weights) != len(self.model.tasks):
             raise SettingsError(
                 f"{len(self.loss_weights)} loss weights given for {len(self.model.tasks)} tasks"

@@ -26,7 +26,8 @@ from kerasser.augment import AugmentConfig, augment
 from kerasser.corpora import Utterance, speaker_key, speakers
 from kerasser.errors import DataError
 from kerasser.progress import Write, writer
-from kerasser.tasks import SPEAKER_TARGET, TASKS
+from kerasser.tasks import SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET
+from kerasser.text import encode
 
 # Length buckets, in seconds: batches hold utterances of similar length, so little is padding.
 BUCKET_SECONDS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0)
@@ -50,7 +51,7 @@ def element_spec(targets: Sequence[str]):
         "waveform": tf.TensorSpec([None], tf.float32),
         "length": tf.TensorSpec([], tf.int32),
     }
-    labels = {t: tf.TensorSpec([], tf.int32) for t in targets}
+    labels = {t: tf.TensorSpec([None] if t == TRANSCRIPT_TARGET else [], tf.int32) for t in targets}
     weights = {t: tf.TensorSpec([], tf.float32) for t in targets}
     return inputs, labels, weights
 
@@ -81,9 +82,12 @@ def examples(
     sample_rate: int = audio.SAMPLE_RATE,
     weights_by_class: dict[str, np.ndarray] | None = None,
     speaker_index: dict[str, int] | None = None,
+    transcripts: bool = False,
 ):
     """Yield decoded ``(inputs, labels, weights)`` as NumPy values, skipping undecodable files.
-    With ``speaker_index``, labels and weights also carry the ``speaker`` target."""
+    With ``speaker_index``, labels and weights also carry the ``speaker`` target; with
+    ``transcripts``, the ``transcript`` target: the characters of the utterance's transcript
+    (``kerasser.text.encode``; batches pad them with 0), weight 0 when it has none."""
     log = log or DecodeLog()
     for utt in utterances:
         try:
@@ -98,6 +102,10 @@ def examples(
         if speaker_index is not None:
             labels[SPEAKER_TARGET] = np.int32(speaker_index[speaker_key(utt)])
             weights[SPEAKER_TARGET] = np.float32(1.0)
+        if transcripts:
+            characters = encode(utt.transcript or "")
+            labels[TRANSCRIPT_TARGET] = np.array(characters, np.int32)
+            weights[TRANSCRIPT_TARGET] = np.float32(bool(characters))
         yield {"waveform": wave, "length": np.int32(len(wave))}, labels, weights
 
 
@@ -108,14 +116,17 @@ def decoded(
     sample_rate: int = audio.SAMPLE_RATE,
     weights_by_class: dict[str, np.ndarray] | None = None,
     speaker_index: dict[str, int] | None = None,
+    transcripts: bool = False,
 ) -> tf.data.Dataset:
-    """Unbatched examples, decoded on the first full pass and cached in memory after it."""
+    """Unbatched examples (see ``examples``), decoded on the first full pass and cached in memory
+    after it."""
     if not utterances:
         raise DataError("no utterances to make a dataset of")
     tasks = tuple(tasks)
     targets = tasks + ((SPEAKER_TARGET,) if speaker_index is not None else ())
+    targets += (TRANSCRIPT_TARGET,) if transcripts else ()
     return tf.data.Dataset.from_generator(
-        lambda: examples(utterances, tasks, log, sample_rate, weights_by_class, speaker_index),
+        lambda: examples(utterances, tasks, log, sample_rate, weights_by_class, speaker_index, transcripts),
         output_signature=element_spec(targets),
     ).cache()
 

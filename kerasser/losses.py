@@ -1,4 +1,4 @@
-"""Training losses."""
+"""Training losses: cross-entropy with label smoothing, and CTC for the transcript task."""
 
 from __future__ import annotations
 
@@ -28,3 +28,27 @@ class SparseCrossentropy(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+@keras.saving.register_keras_serializable(package="kerasser")
+class CTCLoss(keras.losses.Loss):
+    """CTC loss per character, for the auxiliary transcript task (Cai et al., Interspeech 2021).
+
+    ``y_true`` [batch, max_characters] int: character classes (1..), padded with 0 (the blank);
+    ``y_pred`` [batch, steps, classes]: ``kerasser.layers.CTCOutput`` log-probabilities, whose
+    padded steps are certain blanks, so every row uses all ``steps``. Each utterance's negative
+    log-likelihood is divided by its number of characters (at least 1), which keeps the loss on
+    the scale of a cross-entropy whatever the transcript's length; utterances without a
+    transcript arrive with sample weight 0.
+    """
+
+    def __init__(self, name: str = "ctc", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "int32")
+        target_length = ops.sum(ops.cast(y_true > 0, "int32"), axis=-1)
+        batch, steps = ops.shape(y_pred)[0], ops.shape(y_pred)[1]
+        output_length = ops.full((batch,), steps, dtype="int32")
+        nll = ops.ctc_loss(y_true, ops.cast(y_pred, "float32"), target_length, output_length, mask_index=0)
+        return nll / ops.cast(ops.maximum(target_length, 1), "float32")

@@ -26,6 +26,7 @@ from kerasser.config import ModelConfig
 from kerasser.layers import (
     AttentionPooling,
     ConvBlock,
+    CTCOutput,
     FramedFrontEnd,
     FrameDownsampling,
     FramePadding,
@@ -37,12 +38,14 @@ from kerasser.layers import (
     SpecAugment,
     UtteranceNormalization,
 )
-from kerasser.losses import SparseCrossentropy
-from kerasser.tasks import SPEAKER_TARGET, TASKS
+from kerasser.losses import CTCLoss, SparseCrossentropy
+from kerasser.tasks import SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET
+from kerasser.text import NUM_CLASSES
 
 NORMALIZATION = "standardize"
 DOWNSAMPLING = "recurrent_stride"
 SPEAKER = SPEAKER_TARGET  # the speaker-adversarial head's output: training only, never exported
+TRANSCRIPT = TRANSCRIPT_TARGET  # the CTC head's output: training only unless asked for
 
 
 def pooling_name(task: str) -> str:
@@ -148,6 +151,9 @@ def build_model(config: ModelConfig) -> keras.Model:
         )(pooled)
     if config.speaker_adversarial and config.speakers > 1:
         outputs[SPEAKER] = speaker_adversary(config, x, frame_mask)
+    if config.ctc_weight:
+        logits = keras.layers.Dense(NUM_CLASSES, kernel_regularizer=reg, name="transcript_logits")(x)
+        outputs[TRANSCRIPT] = CTCOutput(name=TRANSCRIPT)(logits, mask=frame_mask)
     return keras.Model({"waveform": waveform, "length": length}, outputs, name="kerasser")
 
 
@@ -162,24 +168,27 @@ def speaker_adversary(config: ModelConfig, frames, frame_mask):
     return keras.layers.Dense(config.speakers, activation="softmax", name=SPEAKER)(x)
 
 
-def inference_model(model: keras.Model) -> keras.Model:
-    """``model`` without its training-only outputs (the speaker adversary), or ``model`` itself."""
-    if SPEAKER not in model.output:
+def inference_model(model: keras.Model, transcript: bool = False) -> keras.Model:
+    """``model`` without its training-only outputs: the speaker adversary, and the CTC head's
+    ``transcript`` unless ``transcript`` is True (``model`` itself when there is nothing to drop)."""
+    drop = {SPEAKER} | (set() if transcript else {TRANSCRIPT})
+    if not drop & set(model.output):
         return model
-    outputs = {k: v for k, v in model.output.items() if k != SPEAKER}
+    outputs = {k: v for k, v in model.output.items() if k not in drop}
     return keras.Model(model.input, outputs, name=model.name)
 
 
-def with_attention_outputs(model: keras.Model) -> keras.Model:
+def with_attention_outputs(model: keras.Model, transcript: bool = False) -> keras.Model:
     """The same graph with ``{task}_attention`` [batch, frames] outputs added for every task
     pooled by attention (weights over the frames; 0 on padding). A model that already has them
-    (an ensemble, ``kerasser.ensemble``) is returned as it is. Training-only outputs are dropped."""
-    model = inference_model(model)
+    (an ensemble, ``kerasser.ensemble``) is returned as it is. Training-only outputs are dropped
+    (the CTC head's ``transcript`` is kept with ``transcript=True``)."""
+    model = inference_model(model, transcript)
     outputs = dict(model.output)
     if any(name.endswith("_attention") for name in outputs):
         return model
     downsampling = next((l for l in model.layers if isinstance(l, FrameDownsampling)), None)
-    for name in list(outputs):
+    for name in [n for n in outputs if n in TASKS]:
         layer = model.get_layer(pooling_name(name))
         if isinstance(layer, AttentionPooling):
             weights = layer.output[1]
@@ -202,16 +211,16 @@ def compile_model(
     label_smoothing: float = 0.0,
 ) -> None:
     """Adam (or AdamW with decoupled ``weight_decay``), one cross-entropy per task weighted by
-    ``task_weights`` (w_m), with ``label_smoothing``; the L2 penalty comes from the layers'
-    regularisers. ``learning_rate`` is a number or a schedule. Missing labels arrive as sample
-    weight 0."""
+    ``task_weights`` (w_m), with ``label_smoothing`` (the ``transcript`` output, when weighted,
+    gets the CTC loss); the L2 penalty comes from the layers' regularisers. ``learning_rate`` is
+    a number or a schedule. Missing labels arrive as sample weight 0."""
     if optimizer == "adamw":
         opt = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
     else:
         opt = keras.optimizers.Adam(learning_rate)
     model.compile(
         optimizer=opt,
-        loss={t: SparseCrossentropy(label_smoothing) for t in task_weights},
+        loss={t: CTCLoss() if t == TRANSCRIPT else SparseCrossentropy(label_smoothing) for t in task_weights},
         loss_weights=dict(task_weights),
     )
 

@@ -147,6 +147,7 @@ _OPTION_OF = {
     "model.block_se": "--se",
     "model.mel_trainable": ("--learnable-filterbank", "--fixed-filterbank"),
     "model.speaker_adversarial": "--speaker-adversarial",
+    "model.ctc_weight": "--ctc-weight",
     "epochs": "--epochs",
     "batch_size": "--batch-size",
     "learning_rate": "--lr",

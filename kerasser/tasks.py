@@ -46,6 +46,7 @@ TASKS: dict[str, TaskSpec] = {t.name: t for t in (AROUSAL, VALENCE, DOMINANCE, E
 
 # Not a task: the output and label key of the speaker-adversarial head (training only).
 SPEAKER_TARGET = "speaker"
+TRANSCRIPT_TARGET = "transcript"  # the CTC auxiliary head's output: per-step characters
 _BY_LETTER = {t.letter: t for t in TASKS.values()}
 
 

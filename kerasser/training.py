@@ -27,7 +27,7 @@ from kerasser.evaluation import mean_uar, predict, score
 from kerasser.model import NORMALIZATION, build_model, compile_model
 from kerasser.progress import writer
 from kerasser.runs import RunError, RunPaths, load_config, read_state, write_json_atomic
-from kerasser.tasks import SPEAKER_TARGET
+from kerasser.tasks import SPEAKER_TARGET, TRANSCRIPT_TARGET
 
 MONITOR = "val_uar"  # Keras names validation (dev) metrics val_*
 
@@ -215,7 +215,12 @@ def train(
         elif config.model.speakers != len(speaker_index):
             config = dataclasses.replace(config, model=dataclasses.replace(config.model, speakers=len(speaker_index)))
             save_json(config, paths.config)
-    train_examples = data.decoded(train_utts, tasks, log, rate, balance, speaker_index)
+    ctc = config.model.ctc_weight > 0
+    if ctc:
+        with_text = sum(bool(u.transcript) for u in train_utts)
+        write(f"CTC auxiliary loss (weight {config.model.ctc_weight:g}): {with_text} of {len(train_utts)} "
+              "training utterances have a transcript")
+    train_examples = data.decoded(train_utts, tasks, log, rate, balance, speaker_index, transcripts=ctc)
     train_ds = data.batched(
         train_examples, config.batch_size, training=True, seed=config.seed,
         augment_config=config.augment, sample_rate=rate,
@@ -230,7 +235,11 @@ def train(
         adapt_normalization(model, train_examples)
         compile_model(
             model,
-            {**config.task_weights, **({SPEAKER_TARGET: 1.0} if speaker_index else {})},
+            {
+                **config.task_weights,
+                **({SPEAKER_TARGET: 1.0} if speaker_index else {}),
+                **({TRANSCRIPT_TARGET: config.model.ctc_weight} if ctc else {}),
+            },
             learning_rate(config, steps_per_epoch(len(train_utts), config.batch_size)),
             optimizer=config.optimizer,
             weight_decay=config.weight_decay,

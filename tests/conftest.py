@@ -43,17 +43,18 @@ def rng():
 
 
 def write_manifest(path: Path, utterances, tasks=("arousal", "valence", "dominance", "emotion")) -> Path:
-    """A manifest CSV of ``utterances`` (absolute paths, their split and speaker, class names)."""
+    """A manifest CSV of ``utterances`` (absolute paths, their split and speaker, transcript as
+    ``text``, class names)."""
     import csv
 
     from kerasser.tasks import TASKS
 
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["path", "speaker", "split", *tasks])
+        writer.writerow(["path", "speaker", "split", "text", *tasks])
         for u in utterances:
             labels = [TASKS[t].classes[u.labels[t]] if t in u.labels else "" for t in tasks]
-            writer.writerow([u.path, u.speaker, u.split, *labels])
+            writer.writerow([u.path, u.speaker, u.split, u.transcript or "", *labels])
     return path
 
 

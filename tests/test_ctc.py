@@ -1,0 +1,83 @@
+"""The CTC auxiliary task (Cai et al., 2021) on tiny models: the loss falls when two utterances
+are overfitted, training writes the head and its loss, and served models leave it out."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from kerasser.config import AudioConfig, ModelConfig, TrainConfig
+from kerasser.model import build_model, compile_model, inference_model, with_attention_outputs
+from kerasser.runs import RunPaths
+from kerasser.text import encode, greedy_decode
+
+TINY_LOGMEL = ModelConfig(
+    tasks=("arousal",), frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,
+    block_channels=(16,), block_dilations=(1,), block_kernel=3, gru_units=16, gru_layers=1,
+    bidirectional=True, recurrent_stride=2, l2=0.0, dropout=0.0, ctc_weight=1.0,
+)
+
+
+def two_utterances(rng):
+    """Two 0.5 s signals (a rising and a falling tone) with the transcripts "ab" and "ba"."""
+    t = np.arange(8000) / 16000
+    up = np.sin(2 * np.pi * (200 + 1500 * t) * t)
+    down = np.sin(2 * np.pi * (1700 - 1500 * t) * t)
+    waves = np.stack([up, down]).astype(np.float32) * 0.3 + rng.normal(0, 0.01, (2, 8000)).astype(np.float32)
+    targets = np.array([encode("ab"), encode("ba")], np.int32)
+    inputs = {"waveform": waves, "length": np.array([8000, 8000], np.int32)}
+    labels = {"arousal": np.array([0, 2], np.int32), "transcript": targets}
+    return inputs, labels
+
+
+def test_ctc_loss_falls_when_overfitting_two_utterances(rng):
+    keras.utils.set_random_seed(0)
+    model = build_model(TINY_LOGMEL)
+    compile_model(model, {"arousal": 1.0, "transcript": 1.0}, 3e-3)
+    inputs, labels = two_utterances(rng)
+    history = model.fit(inputs, labels, epochs=150, batch_size=2, verbose=0)
+    losses = history.history["transcript_loss"]
+    assert np.all(np.isfinite(losses))
+    assert losses[-1] < 0.25 * losses[0]
+    out = model.predict(inputs, verbose=0)["transcript"]
+    assert out.shape[:2] == (2, 25)  # 0.5 s: 48 frames of 10 ms, two per step
+    assert [greedy_decode(o) for o in out] == ["ab", "ba"]
+
+
+def test_served_models_leave_the_head_out_unless_asked():
+    model = build_model(TINY_LOGMEL)
+    assert sorted(model.output) == ["arousal", "transcript"]
+    assert sorted(inference_model(model).output) == ["arousal"]
+    assert sorted(with_attention_outputs(model).output) == ["arousal", "arousal_attention"]
+    assert "transcript" in with_attention_outputs(model, transcript=True).output
+
+
+def test_crops_and_ctc_do_not_mix():
+    from kerasser.config import AugmentConfig
+    from kerasser.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="crops"):
+        TrainConfig(corpora=(), out="x", model=TINY_LOGMEL, augment=AugmentConfig(crop_prob=0.5))
+
+
+@pytest.mark.slow
+def test_training_with_a_ctc_weight_on_emodb(emodb_small, tmp_path):
+    from kerasser.training import train
+
+    config = TrainConfig(
+        corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "run"),
+        model=dataclasses.replace(TINY_LOGMEL, tasks=("arousal", "emotion"), ctc_weight=0.1),
+        epochs=1, batch_size=8, learning_rate=1e-3,
+    )
+    lines = []
+    train(config, write=lines.append)
+    assert any("CTC auxiliary loss (weight 0.1): 12 of 12" in line for line in lines)
+    with open(RunPaths(tmp_path / "run").metrics) as f:
+        row = next(csv.DictReader(f))
+    assert np.isfinite(float(row["transcript_loss"])) and float(row["transcript_loss"]) > 0
+    model = keras.saving.load_model(RunPaths(tmp_path / "run").best_model, compile=False)
+    assert "transcript" in model.output and "transcript" not in inference_model(model).output
