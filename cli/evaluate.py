@@ -30,6 +30,9 @@ def evaluate(run, split, corpus, data, batch_size, confusion):
     names = ", ".join(c[0] for c in report["corpora"])
     click.echo(f"{names} {split}: {report['files']} files")
     click.echo(format_table(report["tasks"]))
+    if report.get("transcript") and report["transcript"]["cer"] is not None:
+        t = report["transcript"]
+        click.echo(f"transcript (CTC head, greedy): CER {t['cer']:.1f} % over {t['utterances']} utterances")
     if confusion:
         click.echo()
         click.echo(format_confusions(report["tasks"]))

@@ -17,8 +17,11 @@ from kerasser_cli.options import corpus_options, corpus_pairs
               help="Also write model_<kind>.tflite; repeatable.")
 @click.option("--name", default=None, help="Model name in metadata.json [default: the --out folder's name].")
 @corpus_options
+@click.option("--with-transcript", is_flag=True,
+              help="Also serve the CTC head's per-step characters as a 'transcript' output (runs trained "
+                   "with --ctc-weight); `kerasser label --transcribe` decodes it.")
 @friendly_errors
-def export(run, out, quantize, name, corpus, data):
+def export(run, out, quantize, name, corpus, data, with_transcript):
     """Export RUN's best model: model.keras, saved_model/, model.tflite, metadata.json.
 
     The SavedModel and TFLite models take a raw 16 kHz mono waveform "waveform" [1, N] and
@@ -34,7 +37,8 @@ def export(run, out, quantize, name, corpus, data):
     """
     from kerasser.export.exporter import export_run
 
-    result = export_run(run, out, quantize=quantize, name=name, other_corpora=corpus_pairs(corpus, data))
+    result = export_run(run, out, quantize=quantize, name=name, other_corpora=corpus_pairs(corpus, data),
+                        with_transcript=with_transcript)
     md = result.metadata
     click.echo(f"{md['name']}: {result.path}")
     for role, entry in md["files"].items():

@@ -71,8 +71,10 @@ class _Counter:
               help="tflite: the TFLite model through LiteRT (no TensorFlow import); keras: the Keras model.")
 @click.option("--variant", type=click.Choice(VARIANTS), default="float32", show_default=True,
               help="TFLite model variant (tflite backend only; quantised ones exist when exported with --quantize).")
+@click.option("--transcribe", is_flag=True,
+              help="Add a text column: the greedy CTC transcript (models exported --with-transcript).")
 @friendly_errors
-def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant):
+def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe):
     """Predict arousal, valence, dominance, ... for audio files and folders: one row per file (or
     per window of a long file) on stdout.
 
@@ -104,11 +106,11 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant):
         except (OSError, ValueError) as err:
             raise _SetupError(f"cannot resume from {resume}: {one_line(err)}") from None
     try:
-        labeler = Labeler.load(model_dir, backend=backend, variant=variant)
+        labeler = Labeler.load(model_dir, backend=backend, variant=variant, transcribe=transcribe)
     except KerasserError as err:  # the model folder is unusable: one line, no traceback
         raise _SetupError(str(err)) from None
 
-    cols = columns(labeler.tasks)
+    cols = columns(labeler.tasks, text=labeler.transcribe)
     try:
         header = previous is None or previous.needs_header(fmt, cols)
     except KerasserError as err:

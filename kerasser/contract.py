@@ -23,7 +23,11 @@ Serving contract (SavedModel and every TFLite variant, signature ``serving_defau
           ``tasks[].classes``;
           ``{task}_attention`` float32 [1, frames] for attention models: one attention weight per
           frame (sum 1), ``frames = 1 + ceil(max(0, N - frame_length) / frame_step)`` with the
-          metadata's ``frame_length`` and ``frame_step``.
+          metadata's ``frame_length`` and ``frame_step``;
+          ``transcript`` float32 [1, steps, characters], only in exports made ``--with-transcript``
+          of models trained with a CTC weight: per-step character log-probabilities (class 0 the
+          CTC blank, then metadata ``transcript.alphabet``), one step per
+          ``transcript.frames_per_step`` frames; ``kerasser.text.greedy_decode`` reads it.
 
 All preprocessing (standardisation, framing, features) is inside the graph.
 """
@@ -51,6 +55,7 @@ VARIANTS = tuple(TFLITE_FILES)
 QUANTIZATIONS = ("int8", "float16", "dynamic")
 SIGNATURE_KEY = "serving_default"
 INPUT_NAME = "waveform"
+TRANSCRIPT_OUTPUT = "transcript"
 
 
 def attention_output(task: str) -> str:

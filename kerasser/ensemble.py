@@ -22,14 +22,16 @@ import keras
 
 from kerasser.config import save_json
 from kerasser.errors import SettingsError
-from kerasser.model import with_attention_outputs
+from kerasser.model import inference_model, with_attention_outputs
 from kerasser.runs import RunError, RunPaths, load_best_model, load_config, read_state, write_json_atomic
 
 
 def build_ensemble(models: Sequence[keras.Model], name: str = "kerasser_ensemble") -> keras.Model:
-    """One model averaging ``models`` (same inputs, same task outputs)."""
+    """One model averaging ``models``' class probabilities and attention (same inputs, same
+    tasks; CTC heads are left out)."""
     if len(models) < 2:
         raise SettingsError("an ensemble needs at least two models")
+    models = [inference_model(m) for m in models]
     outputs = [sorted(m.output) for m in models]
     if any(o != outputs[0] for o in outputs):
         raise SettingsError(f"ensemble members predict different tasks: {outputs}")

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from sklearn.metrics import confusion_matrix, recall_score
 
-from kerasser.tasks import TASKS
+from kerasser.tasks import TASKS, TRANSCRIPT_TARGET
+from kerasser.text import greedy_decode
 
 
 def uar(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
@@ -47,11 +48,12 @@ def task_report(task: str, y_true: Sequence[int], y_pred: Sequence[int]) -> dict
     }
 
 
-def predict(model, dataset, tasks: Sequence[str]):
+def predict(model, dataset, tasks: Sequence[str], texts: list[str] | None = None):
     """Run ``model`` over a batched ``(inputs, labels, weights)`` dataset.
 
     Returns ``(labels, probabilities, weights)``, each ``{task: array}`` over all utterances in
-    dataset order."""
+    dataset order. With a ``texts`` list and a model with a CTC head, each utterance's greedy
+    transcript is appended to it, in the same order."""
     labels = {t: [] for t in tasks}
     probs = {t: [] for t in tasks}
     weights = {t: [] for t in tasks}
@@ -61,6 +63,8 @@ def predict(model, dataset, tasks: Sequence[str]):
             labels[t].append(y[t].numpy())
             weights[t].append(w[t].numpy())
             probs[t].append(np.asarray(out[t]))
+        if texts is not None and TRANSCRIPT_TARGET in out:
+            texts.extend(greedy_decode(row) for row in np.asarray(out[TRANSCRIPT_TARGET]))
     stack = lambda d: {t: np.concatenate(v) if v else np.zeros((0,)) for t, v in d.items()}  # noqa: E731
     return stack(labels), stack(probs), stack(weights)
 

@@ -20,17 +20,26 @@ from typing import Any
 import numpy as np
 
 from kerasser import audio
+from kerasser.contract import TRANSCRIPT_OUTPUT
 from kerasser.errors import SettingsError
+from kerasser.text import greedy_decode
+
+TEXT = "text"  # the transcript's key in a prediction and its column in label output
 
 
 class Labeler:
     """Per-task predictions of an exported model (anything with ``tasks``, ``sample_rate`` and
     ``predict(waveform) -> {task: probabilities}``, as :func:`kerasser.inference.load_exported` returns)."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, transcribe: bool = False) -> None:
         self.model = model
         self.tasks: list[tuple[str, tuple[str, ...]]] = [(t, tuple(classes)) for t, classes in model.tasks]
         self.sample_rate: int = int(getattr(model, "sample_rate", audio.SAMPLE_RATE))
+        if transcribe and not (getattr(model, "metadata", None) or {}).get("transcript"):
+            raise SettingsError(
+                "this model has no transcript output: export a run trained with --ctc-weight using --with-transcript"
+            )
+        self.transcribe = transcribe
 
     @classmethod
     def load(
@@ -38,16 +47,19 @@ class Labeler:
         model_dir: str | os.PathLike | None = None,
         backend: str = "tflite",
         variant: str = "float32",
+        transcribe: bool = False,
     ) -> Labeler:
         """The exported model in ``model_dir`` (default: :func:`kerasser.inference.default_model_dir`).
 
         ``backend="tflite"`` runs ``model[_<variant>].tflite`` through LiteRT without TensorFlow;
         ``backend="keras"`` loads the Keras model. Raises ModelError for a missing or unusable folder.
+        ``transcribe``: also decode the model's ``transcript`` output (exports made
+        ``--with-transcript``) into ``"text"``.
         """
         from kerasser.inference import default_model_dir, load_exported
 
         folder = default_model_dir() if model_dir is None else model_dir
-        return cls(load_exported(folder, backend=backend, variant=variant))
+        return cls(load_exported(folder, backend=backend, variant=variant), transcribe=transcribe)
 
     @property
     def metadata(self) -> dict:
@@ -55,7 +67,8 @@ class Labeler:
         return dict(getattr(self.model, "metadata", None) or {})
 
     def predict(self, source: str | os.PathLike | np.ndarray, sample_rate: int | None = None) -> dict:
-        """``{task: {"label": class, "probabilities": {class: p}}}`` for an audio file or array.
+        """``{task: {"label": class, "probabilities": {class: p}}}`` for an audio file or array,
+        and ``{"text": greedy CTC transcript}`` when the labeler transcribes.
 
         ``source``: a path (any format libsndfile reads), or samples shaped ``[n]`` or
         ``[n, channels]`` with their ``sample_rate``. Bad audio raises :class:`kerasser.audio.AudioError`.
@@ -85,4 +98,6 @@ class Labeler:
                 "label": classes[int(np.argmax(probs))],
                 "probabilities": {c: float(p) for c, p in zip(classes, probs)},
             }
+        if self.transcribe:
+            result[TEXT] = greedy_decode(np.asarray(outputs[TRANSCRIPT_OUTPUT]))
         return result

@@ -178,12 +178,12 @@ def inference_model(model: keras.Model, transcript: bool = False) -> keras.Model
     return keras.Model(model.input, outputs, name=model.name)
 
 
-def with_attention_outputs(model: keras.Model, transcript: bool = False) -> keras.Model:
+def with_attention_outputs(model: keras.Model) -> keras.Model:
     """The same graph with ``{task}_attention`` [batch, frames] outputs added for every task
     pooled by attention (weights over the frames; 0 on padding). A model that already has them
-    (an ensemble, ``kerasser.ensemble``) is returned as it is. Training-only outputs are dropped
-    (the CTC head's ``transcript`` is kept with ``transcript=True``)."""
-    model = inference_model(model, transcript)
+    (an ensemble, ``kerasser.ensemble``) is returned as it is. The speaker adversary is dropped;
+    a CTC head's ``transcript`` stays (``inference_model`` decides whether a model has one)."""
+    model = inference_model(model, transcript=True)
     outputs = dict(model.output)
     if any(name.endswith("_attention") for name in outputs):
         return model

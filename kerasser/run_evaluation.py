@@ -12,6 +12,7 @@ from kerasser.errors import DataError
 from kerasser.evaluation import mean_uar, predict, score
 from kerasser.progress import Write, writer
 from kerasser.runs import RunPaths, load_best_model, load_config, write_json_atomic
+from kerasser.text import cer, normalize
 
 
 def evaluate_run(
@@ -28,7 +29,9 @@ def evaluate_run(
 
     Warnings (files that could not be decoded) go through ``write`` (default: stderr).
     Returns the report (also written as ``eval_<corpora>_<split>.json`` in the run folder):
-    ``{"run", "split", "corpora", "files", "skipped", "mean_uar", "tasks": {task: report}}``.
+    ``{"run", "split", "corpora", "files", "skipped", "mean_uar", "tasks": {task: report},
+    "transcript"}``; ``transcript`` (models with a CTC head) holds the greedy transcripts' CER in
+    % over the utterances with a reference, else None.
     """
     write = writer(write)
     config = load_config(run_dir)
@@ -48,7 +51,8 @@ def evaluate_run(
     ds = data.make_dataset(
         chosen, tasks, batch_size, training=False, log=log, sample_rate=config.model.audio.sample_rate
     )
-    reports = score(*predict(model, ds, tasks))
+    texts: list[str] = []
+    reports = score(*predict(model, ds, tasks, texts))
     report = {
         "run": str(run_dir),
         "split": split,
@@ -57,6 +61,7 @@ def evaluate_run(
         "skipped": log.failed,
         "mean_uar": mean_uar(reports),
         "tasks": reports,
+        "transcript": transcript_report([u for u in chosen if u.path not in log.failed], texts) if texts else None,
     }
     if write_report:
         name = "+".join(c[0] for c in corpora) + f"_{split}"
@@ -64,3 +69,15 @@ def evaluate_run(
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) skipped")
     return report
+
+
+def transcript_report(utterances, texts: list[str]) -> dict:
+    """CER of the greedy CTC transcripts ``texts`` (one per utterance, in order) over the
+    utterances that have a reference transcript, with a few examples."""
+    pairs = [(u, t) for u, t in zip(utterances, texts, strict=True) if u.transcript]
+    refs, hyps = [u.transcript for u, _ in pairs], [t for _, t in pairs]
+    return {
+        "utterances": len(pairs),
+        "cer": cer(refs, hyps) if pairs else None,
+        "examples": [{"path": u.path, "reference": normalize(u.transcript), "hypothesis": t} for u, t in pairs[:5]],
+    }

@@ -33,12 +33,15 @@ def class_column(task: str, class_name: str) -> str:
     return f"{task}_{class_name}"
 
 
-def columns(tasks: Iterable[tuple[str, Iterable[str]]]) -> list[str]:
-    """The column list for ``tasks`` [(name, classes), ...] in the model's output order."""
+def columns(tasks: Iterable[tuple[str, Iterable[str]]], text: bool = False) -> list[str]:
+    """The column list for ``tasks`` [(name, classes), ...] in the model's output order, with a
+    ``text`` column (the transcript) before ``error`` when ``text``."""
     cols = ["path", *TIME_COLUMNS]
     for name, classes in tasks:
         cols.append(name)
         cols.extend(class_column(name, c) for c in classes)
+    if text:
+        cols.append("text")
     cols.append("error")
     return cols
 

@@ -29,10 +29,14 @@ class FakeModel:
 
     sample_rate = 16000
 
-    def __init__(self, tasks=("arousal", "valence"), name: str | None = None, attention: bool = False):
+    def __init__(self, tasks=("arousal", "valence"), name: str | None = None, attention: bool = False,
+                 transcript: str | None = None):
         self.tasks = [(t, _TASKS[t][0]) for t in tasks]
         self.metadata = {"name": name} if name else {}
         self.attention = attention
+        self.transcript = transcript  # with a text, a CTC output that spells it on every input
+        if transcript is not None:
+            self.metadata["transcript"] = {"output": "transcript", "blank": 0}
         self.seen: list[np.ndarray] = []
 
     def predict(self, waveform):
@@ -42,7 +46,21 @@ class FakeModel:
         out = {t: _TASKS[t][1](rms, len(waveform)) for t, _ in self.tasks}
         if self.attention:
             out[f"{self.tasks[0][0]}_attention"] = np.ones(3)
+        if self.transcript is not None:
+            out["transcript"] = spelling(self.transcript)
         return out
+
+
+def spelling(text: str) -> np.ndarray:
+    """CTC log-probabilities [steps, classes] whose best path reads ``text``: each character's
+    class, then a blank."""
+    from kerasser.text import BLANK, NUM_CLASSES, encode
+
+    path = [c for i in encode(text) for c in (i, BLANK)]
+    scores = np.full((len(path) + 1, NUM_CLASSES), np.log(0.01))
+    for t, c in enumerate(path + [BLANK]):
+        scores[t, c] = np.log(0.9)
+    return scores
 
 
 def sine(seconds: float, rate: int = 16000, freq: float = 220.0, amplitude: float = 0.3) -> np.ndarray:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 
 import keras
 import numpy as np
 import pytest
 
 from kerasser.config import AudioConfig, ModelConfig, TrainConfig
+from kerasser.errors import SettingsError
 from kerasser.model import build_model, compile_model, inference_model, with_attention_outputs
 from kerasser.runs import RunPaths
 from kerasser.text import encode, greedy_decode
@@ -52,13 +54,13 @@ def test_served_models_leave_the_head_out_unless_asked():
     model = build_model(TINY_LOGMEL)
     assert sorted(model.output) == ["arousal", "transcript"]
     assert sorted(inference_model(model).output) == ["arousal"]
-    assert sorted(with_attention_outputs(model).output) == ["arousal", "arousal_attention"]
-    assert "transcript" in with_attention_outputs(model, transcript=True).output
+    assert sorted(with_attention_outputs(inference_model(model)).output) == ["arousal", "arousal_attention"]
+    served = with_attention_outputs(inference_model(model, transcript=True))
+    assert sorted(served.output) == ["arousal", "arousal_attention", "transcript"]
 
 
 def test_crops_and_ctc_do_not_mix():
     from kerasser.config import AugmentConfig
-    from kerasser.errors import SettingsError
 
     with pytest.raises(SettingsError, match="crops"):
         TrainConfig(corpora=(), out="x", model=TINY_LOGMEL, augment=AugmentConfig(crop_prob=0.5))
@@ -81,3 +83,26 @@ def test_training_with_a_ctc_weight_on_emodb(emodb_small, tmp_path):
     assert np.isfinite(float(row["transcript_loss"])) and float(row["transcript_loss"]) > 0
     model = keras.saving.load_model(RunPaths(tmp_path / "run").best_model, compile=False)
     assert "transcript" in model.output and "transcript" not in inference_model(model).output
+    from kerasser.run_evaluation import evaluate_run
+
+    report = evaluate_run(tmp_path / "run", "test")
+    transcript = report["transcript"]
+    assert transcript["utterances"] == 6 and 0.0 <= transcript["cer"] and transcript["examples"]
+
+    from kerasser.export.exporter import export_run
+    from kerasser.export.tflite import custom_ops, operator_names
+    from kerasser.labeling import Labeler
+
+    export_run(tmp_path / "run", tmp_path / "plain", write=lambda line: None)
+    assert "transcript" not in [o["name"] for o in json.loads((tmp_path / "plain" / "metadata.json").read_text())["outputs"]]
+    with pytest.raises(SettingsError, match="no transcript output"):
+        Labeler.load(tmp_path / "plain", transcribe=True)
+
+    export_run(tmp_path / "run", tmp_path / "speaking", write=lambda line: None, with_transcript=True)
+    metadata = json.loads((tmp_path / "speaking" / "metadata.json").read_text())
+    assert metadata["transcript"]["frames_per_step"] == 2 and metadata["transcript"]["alphabet"]
+    content = (tmp_path / "speaking" / "model.tflite").read_bytes()
+    assert custom_ops(content) == [] and "LOG_SOFTMAX" in operator_names(content)
+    labeler = Labeler.load(tmp_path / "speaking", transcribe=True)
+    prediction = labeler.predict(np.zeros(16000, np.float32) + 0.01, sample_rate=16000)
+    assert isinstance(prediction["text"], str) and "emotion" in prediction

@@ -34,11 +34,12 @@ def fake_model(monkeypatch):
     """Patch Labeler.load to give the fake model; returns the list of load() calls."""
     calls = []
 
-    def load(cls, model_dir=None, backend="tflite", variant="float32"):
+    def load(cls, model_dir=None, backend="tflite", variant="float32", transcribe=False):
         calls.append((model_dir, backend, variant))
         if model_dir is not None and not os.path.isdir(model_dir):
             raise ModelError("no such model folder", path=model_dir)
-        return cls(FakeModel())
+        speaks = model_dir is not None and os.path.basename(model_dir) == "speaking"
+        return cls(FakeModel(transcript="hallo welt" if speaks else None), transcribe=transcribe)
 
     monkeypatch.setattr(Labeler, "load", classmethod(load))
     return calls
@@ -315,3 +316,17 @@ def test_tflite_path_imports_no_tensorflow_and_resumes_in_place(synthetic_tiny_e
         resumed = subprocess.run([*args, "--resume", str(out)], stdout=f, stderr=subprocess.PIPE, text=True)
     assert resumed.stderr.splitlines()[-1] == "False False 0"
     assert out.read_text() == complete
+
+
+def test_transcribe_adds_a_text_column(fake_model, clips, tmp_path):
+    speaking = tmp_path / "speaking"
+    speaking.mkdir()
+    result = CliRunner().invoke(cli, ["label", str(clips / "a.wav"), "--model", str(speaking), "--transcribe"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0])[-2:] == ["text", "error"] and rows[0]["text"] == "hallo welt"
+
+    silent = tmp_path / "silent"
+    silent.mkdir()
+    result = CliRunner().invoke(cli, ["label", str(clips / "a.wav"), "--model", str(silent), "--transcribe"])
+    assert result.exit_code == 2 and "no transcript output" in result.output

@@ -144,13 +144,16 @@ def export_run(
     tolerance: float = PARITY_TOLERANCE,
     write: Callable[[str], None] | None = None,
     other_corpora: Sequence[tuple[str, str]] = (),
+    with_transcript: bool = False,
 ) -> ExportResult:
     """Export the best model of ``run_dir`` to the folder ``out`` (see the module docstring).
 
     ``quantize``: any of ``int8``, ``float16``, ``dynamic``. ``name`` defaults to the folder's
     name. ``other_corpora`` (``(reader, path)`` pairs): corpora the model was not trained on whose
     test split is also scored (the tasks they share with the model), as ``metadata.json``'s
-    ``other_corpora`` and a section of the model card. Progress lines go to ``write`` (default: stderr). Returns the folder and its metadata.
+    ``other_corpora`` and a section of the model card. ``with_transcript``: also serve the CTC
+    head's ``transcript`` output (a run trained with a CTC weight). Progress lines go to ``write``
+    (default: stderr). Returns the folder and its metadata.
     Raises ExportError (parity failure, unusable target), RunError (bad run folder),
     CorpusError/AudioError (unreadable corpora)."""
     write = writer(write)
@@ -164,7 +167,9 @@ def export_run(
     run = Path(run_dir)
     config = load_config(run)
     paths = RunPaths(run)
-    model = inference_model(load_best_model(run))  # without training-only heads
+    if with_transcript and not config.model.ctc_weight:
+        raise ExportError("has no CTC head to serve a transcript from (train with --ctc-weight)", path=run)
+    model = inference_model(load_best_model(run), transcript=with_transcript)  # without training-only heads
     tasks = config.model.tasks
 
     utterances = read_corpora(config.corpora, config.speaker_splits)
@@ -238,6 +243,7 @@ def export_run(
             test=test,
             test_skipped=test_skipped,
             parity=parity,
+            transcript=with_transcript,
         )
         document["other_corpora"] = others
         meta.write_metadata(tmp, document)
@@ -245,6 +251,7 @@ def export_run(
             ["kerasser", "export", str(run_dir), "--out", str(out), "--name", name]
             + [a for q in quantize for a in ("--quantize", q)]
             + [a for c, path in other_corpora for a in ("--corpus", c, "--data", path)]
+            + (["--with-transcript"] if with_transcript else [])
         )
         (tmp / "MODEL_CARD.md").write_text(model_card.render(meta.json_safe(document), config, command))
         replace_dir(tmp, out)

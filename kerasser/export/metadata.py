@@ -45,14 +45,37 @@ import json
 import math
 from pathlib import Path
 
-from kerasser.contract import FORMAT_VERSION, INPUT_NAME, METADATA_FILE, SIGNATURE_KEY, attention_output
+from kerasser.contract import (
+    FORMAT_VERSION,
+    INPUT_NAME,
+    METADATA_FILE,
+    SIGNATURE_KEY,
+    TRANSCRIPT_OUTPUT,
+    attention_output,
+)
+
+
+def transcript_info(model) -> dict:
+    """What a reader of the ``transcript`` output needs: the characters and the step size."""
+    from kerasser.text import ALPHABET, BLANK
+
+    return {"output": TRANSCRIPT_OUTPUT, "alphabet": ALPHABET, "blank": BLANK,
+            "frames_per_step": model.recurrent_stride, "decoding": "greedy (kerasser.text.greedy_decode)"}
 
 
 def output_specs(
-    tasks: list[tuple[str, tuple[str, ...]]], attention: bool, frame_length: int, frame_step: int
+    tasks: list[tuple[str, tuple[str, ...]]], attention: bool, frame_length: int, frame_step: int,
+    transcript: bool = False,
 ) -> list[dict]:
     """The serving outputs, sorted by name (the order of a flattened output dict)."""
     specs = []
+    if transcript:
+        from kerasser.text import NUM_CLASSES
+
+        specs.append({
+            "name": TRANSCRIPT_OUTPUT, "dtype": "float32", "shape": [1, None, NUM_CLASSES],
+            "description": "per-step character log-probabilities (CTC; class 0 blank, then transcript.alphabet)",
+        })
     for name, classes in tasks:
         specs.append(
             {
@@ -110,8 +133,10 @@ def build_metadata(
     test: dict | None,
     test_skipped: str | None,
     parity: dict,
+    transcript: bool = False,
 ) -> dict:
-    """The metadata.json document. ``config`` is the run's TrainConfig, ``state`` its state.json."""
+    """The metadata.json document. ``config`` is the run's TrainConfig, ``state`` its state.json;
+    ``transcript``: the export serves the CTC head's ``transcript`` output."""
     import dataclasses
 
     from kerasser.tasks import TASKS
@@ -148,7 +173,8 @@ def build_metadata(
             for t, classes in tasks
         ],
         "attention": bool(model.attention),
-        "outputs": output_specs(tasks, model.attention, audio.frame_length, audio.frame_step),
+        "outputs": output_specs(tasks, model.attention, audio.frame_length, audio.frame_step, transcript),
+        "transcript": transcript_info(model) if transcript else None,
         "files": files,
         "tflite": tflite,
         "model": dataclasses.asdict(model),

@@ -431,7 +431,7 @@ def test_cli_export(emodb_tiny_export, tmp_path, monkeypatch):
     metadata = json.loads((emodb_tiny_export[1] / "metadata.json").read_text())
     calls = []
 
-    def fake_export_run(run, out, quantize=(), name=None, other_corpora=()):
+    def fake_export_run(run, out, quantize=(), name=None, other_corpora=(), with_transcript=False):
         calls.append((run, out, quantize, name, other_corpora))
         return exporter.ExportResult(Path(out), metadata)
 
