@@ -68,9 +68,11 @@ def cli():
 
 
 def _register():
-    from kerasser_cli import crossval, ensemble, evaluate, export, label, train
+    from kerasser_cli import compare, crossval, ensemble, evaluate, export, label, train
 
-    for command in (train.train, crossval.crossval, evaluate.evaluate, ensemble.ensemble, export.export, label.label):
+    commands = (train.train, crossval.crossval, evaluate.evaluate, compare.compare, ensemble.ensemble,
+                export.export, label.label)
+    for command in commands:
         cli.add_command(command)
 
 

@@ -6,6 +6,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from kerasser import dataset as data
 from kerasser.corpora import read_corpora, select
 from kerasser.errors import DataError
@@ -31,7 +33,8 @@ def evaluate_run(
     Returns the report (also written as ``eval_<corpora>_<split>.json`` in the run folder):
     ``{"run", "split", "corpora", "files", "skipped", "mean_uar", "tasks": {task: report},
     "transcript"}``; ``transcript`` (models with a CTC head) holds the greedy transcripts' CER in
-    % over the utterances with a reference, else None.
+    % over the utterances with a reference, else None; ``predictions`` each task's per-utterance
+    labels and predicted classes (``per_utterance``).
     """
     write = writer(write)
     config = load_config(run_dir)
@@ -52,7 +55,9 @@ def evaluate_run(
         chosen, tasks, batch_size, training=False, log=log, sample_rate=config.model.audio.sample_rate
     )
     texts: list[str] = []
-    reports = score(*predict(model, ds, tasks, texts))
+    labels, probs, weights = predict(model, ds, tasks, texts)
+    reports = score(labels, probs, weights)
+    decoded = [u for u in chosen if u.path not in log.failed]
     report = {
         "run": str(run_dir),
         "split": split,
@@ -61,7 +66,8 @@ def evaluate_run(
         "skipped": log.failed,
         "mean_uar": mean_uar(reports),
         "tasks": reports,
-        "transcript": transcript_report([u for u in chosen if u.path not in log.failed], texts) if texts else None,
+        "transcript": transcript_report(decoded, texts) if texts else None,
+        "predictions": per_utterance(decoded, labels, probs, weights),
     }
     if write_report:
         name = "+".join(c[0] for c in corpora) + f"_{split}"
@@ -69,6 +75,20 @@ def evaluate_run(
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) skipped")
     return report
+
+
+def per_utterance(utterances, labels, probs, weights) -> dict:
+    """Per task, the labelled utterances' paths, labels and predicted classes (what
+    ``kerasser.significance`` compares between runs)."""
+    found = {}
+    for task in labels:
+        keep = np.flatnonzero(weights[task] > 0)
+        found[task] = {
+            "paths": [utterances[i].path for i in keep],
+            "labels": [int(labels[task][i]) for i in keep],
+            "predicted": [int(np.argmax(probs[task][i])) for i in keep],
+        }
+    return found
 
 
 def transcript_report(utterances, texts: list[str]) -> dict:

@@ -1,0 +1,34 @@
+"""``kerasser compare``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from kerasser.corpora.utterance import SPLITS
+from kerasser_cli.main import friendly_errors
+from kerasser_cli.options import corpus_options, corpus_pairs
+
+
+@click.command()
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False))
+@click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True)
+@corpus_options
+@click.option("--resamples", default=2000, show_default=True, type=click.IntRange(100), help="Bootstrap resamples.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seeds the bootstrap.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@friendly_errors
+def compare(run_a, run_b, split, corpus, data, resamples, seed, as_json):
+    """Is RUN_A's UAR higher than RUN_B's? Per task, on the same utterances.
+
+    z and p: the one-tailed two-proportion z-test of Zhang et al. (ICASSP 2019): each UAR is a
+    proportion of the n test utterances, pooled variance p(1-p)2/n with p the mean of the two
+    UARs, H1: UAR_A > UAR_B. The interval: a paired bootstrap over the utterances (both runs
+    scored on the same resamples), the 95 % percentile interval of UAR_A - UAR_B.
+    """
+    from kerasser.significance import compare_runs, format_comparison
+
+    result = compare_runs(run_a, run_b, split, corpus_pairs(corpus, data) or None, resamples=resamples, seed=seed)
+    click.echo(json.dumps(result, indent=2) if as_json else format_comparison(result))
