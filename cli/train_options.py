@@ -65,6 +65,8 @@ _OPTIONS = [
     click.option("--average-last", default=None, type=click.IntRange(0),
                  help="Average the weights of the last N epochs at the end (kept if not worse on dev)."),
     click.option("--class-balanced/--no-class-balanced", default=None, help="Weight examples by inverse class frequency."),
+    click.option("--weight-by-agreement/--no-weight-by-agreement", default=None,
+                 help="Also weight each utterance by its listener agreement (EmoDB's erkennung.txt)."),
     click.option("--speed", default=None, help="Speed perturbation factors, e.g. 0.9,1.0,1.1 (none: off)."),
     click.option("--crop-prob", "augment_crop_prob", default=None, type=click.FloatRange(0, 1), help="Random crops: probability."),
     click.option("--gain-db", "augment_gain_db", default=None, type=click.FloatRange(min=0), help="Random gain range, dB."),

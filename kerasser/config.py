@@ -165,6 +165,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0  # linear warm-up from 0, before the schedule
     label_smoothing: float = 0.0
     class_balanced: bool = False  # weight each example by the inverse frequency of its class, per task
+    weight_by_agreement: bool = False  # also by its listener agreement (EmoDB's erkennung.txt; 1 if unknown)
     augment: AugmentConfig = AugmentConfig()
     # Average the weights of the last N epochs at the end (0/1 = off); the average becomes
     # best.keras when its dev UAR is at least the best epoch's, or when there is no dev split.

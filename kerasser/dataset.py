@@ -83,11 +83,14 @@ def examples(
     weights_by_class: dict[str, np.ndarray] | None = None,
     speaker_index: dict[str, int] | None = None,
     transcripts: bool = False,
+    by_agreement: bool = False,
 ):
     """Yield decoded ``(inputs, labels, weights)`` as NumPy values, skipping undecodable files.
     With ``speaker_index``, labels and weights also carry the ``speaker`` target; with
     ``transcripts``, the ``transcript`` target: the characters of the utterance's transcript
-    (``kerasser.text.encode``; batches pad them with 0), weight 0 when it has none."""
+    (``kerasser.text.encode``; batches pad them with 0), weight 0 when it has none. With
+    ``by_agreement``, every task's weight is multiplied by the utterance's listener agreement
+    (1 where unknown)."""
     log = log or DecodeLog()
     for utt in utterances:
         try:
@@ -99,6 +102,8 @@ def examples(
         weights = {t: np.float32(t in utt.labels) for t in tasks}
         if weights_by_class:
             weights = {t: w * weights_by_class[t][labels[t]] for t, w in weights.items()}
+        if by_agreement and utt.agreement is not None:
+            weights = {t: np.float32(w * utt.agreement) for t, w in weights.items()}
         if speaker_index is not None:
             labels[SPEAKER_TARGET] = np.int32(speaker_index[speaker_key(utt)])
             weights[SPEAKER_TARGET] = np.float32(1.0)
@@ -117,6 +122,7 @@ def decoded(
     weights_by_class: dict[str, np.ndarray] | None = None,
     speaker_index: dict[str, int] | None = None,
     transcripts: bool = False,
+    by_agreement: bool = False,
 ) -> tf.data.Dataset:
     """Unbatched examples (see ``examples``), decoded on the first full pass and cached in memory
     after it."""
@@ -126,7 +132,7 @@ def decoded(
     targets = tasks + ((SPEAKER_TARGET,) if speaker_index is not None else ())
     targets += (TRANSCRIPT_TARGET,) if transcripts else ()
     return tf.data.Dataset.from_generator(
-        lambda: examples(utterances, tasks, log, sample_rate, weights_by_class, speaker_index, transcripts),
+        lambda: examples(utterances, tasks, log, sample_rate, weights_by_class, speaker_index, transcripts, by_agreement),
         output_signature=element_spec(targets),
     ).cache()
 

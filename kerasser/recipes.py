@@ -158,6 +158,7 @@ _OPTION_OF = {
     "warmup_epochs": "--warmup",
     "label_smoothing": "--label-smoothing",
     "class_balanced": ("--class-balanced", "--no-class-balanced"),
+    "weight_by_agreement": ("--weight-by-agreement", "--no-weight-by-agreement"),
     "average_last": "--average-last",
     "augment.crop_prob": "--crop-prob",
     "augment.gain_db": "--gain-db",

@@ -220,7 +220,9 @@ def train(
         with_text = sum(bool(u.transcript) for u in train_utts)
         write(f"CTC auxiliary loss (weight {config.model.ctc_weight:g}): {with_text} of {len(train_utts)} "
               "training utterances have a transcript")
-    train_examples = data.decoded(train_utts, tasks, log, rate, balance, speaker_index, transcripts=ctc)
+    train_examples = data.decoded(
+        train_utts, tasks, log, rate, balance, speaker_index, transcripts=ctc, by_agreement=config.weight_by_agreement
+    )
     train_ds = data.batched(
         train_examples, config.batch_size, training=True, seed=config.seed,
         augment_config=config.augment, sample_rate=rate,

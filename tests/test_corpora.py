@@ -76,7 +76,10 @@ def test_emodb_labels(emodb):
 
 def test_emodb_transcripts_match_silb(emodb, shared_data):
     assert by_stem(emodb)["03a01Fa"].transcript == "Der Lappen liegt auf dem Eisschrank."
-    assert {u.transcript for u in emodb} == set(TRANSCRIPTS.values())
+    # the words spoken inside the 2.0 s cut: a prefix of the file's sentence
+    for u in emodb:
+        sentence = TRANSCRIPTS[Path(u.path).stem[2:5]]
+        assert u.transcript is None or sentence.startswith(u.transcript), u.path
     # The syllable annotation (silb/, latin-1) is phonetic ("la pen", "gehn"), so compare letters
     # fuzzily: each annotated file's syllables must be closest to its own text's sentence.
     letters = {code: "".join(c for c in s.lower() if c.isalpha()) for code, s in TRANSCRIPTS.items()}
@@ -91,7 +94,7 @@ def test_emodb_transcripts_match_silb(emodb, shared_data):
             code: difflib.SequenceMatcher(None, syllables, text, autojunk=False).ratio()
             for code, text in letters.items()
         }
-        assert TRANSCRIPTS[max(ratio, key=ratio.get)] == u.transcript, u.path
+        assert max(ratio, key=ratio.get) == Path(u.path).stem[2:5], u.path
         checked += 1
     assert checked == 534
 

@@ -9,6 +9,9 @@ Transcript: the words of the sentence that are spoken inside the audio file. The
 ``silb/<name>.silb`` (latin-1, one ``<end time> <syllable>`` per line) say when each syllable
 ends, and a word is kept when its last syllable ends within the file's duration. Without a silb
 file the transcript is None (no CTC target).
+
+Agreement: the share of listeners who recognised the intended emotion (``erkennung.txt``; the
+corpus keeps utterances recognised by at least 80 %), usable as a per-utterance training weight.
 """
 
 from __future__ import annotations
@@ -67,8 +70,30 @@ def read_emodb(root: str | os.PathLike) -> list[Utterance]:
     files = sorted(wav_dir.glob("*.wav"))
     if not files:
         raise CorpusError(base, "no EmoDB audio found (expected wav/*.wav)")
-    silb_dir = base / "silb"
-    return [_utterance(f, silb_dir / f"{f.stem}.silb") for f in files]
+    root = base if wav_dir != base else base.parent  # silb/ and erkennung.txt sit beside wav/
+    silb_dir = root / "silb"
+    agreement = read_agreement(root / "erkennung.txt")
+    return [_utterance(f, silb_dir / f"{f.stem}.silb", agreement.get(f.name)) for f in files]
+
+
+def read_agreement(path: Path) -> dict[str, float]:
+    """File name -> share of listeners who recognised its emotion (0..1), from ``erkennung.txt``
+    (latin-1, tab-separated ``Nr. Satz erkannt natuerlich``, decimal commas); {} without it."""
+    try:
+        lines = path.read_bytes().decode("latin-1").splitlines()
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        raise CorpusError(path, f"cannot read ({err.strerror or err})") from None
+    rates = {}
+    for line in lines[1:]:
+        parts = line.split()
+        if len(parts) >= 3 and parts[1].endswith(".wav"):
+            try:
+                rates[parts[1]] = float(parts[2].replace(",", ".")) / 100.0
+            except ValueError:
+                continue
+    return rates
 
 
 def read_syllables(path: Path) -> list[tuple[float, str]] | None:
@@ -137,7 +162,7 @@ def _transcript(path: Path, silb: Path, sentence: str) -> str | None:
     return spoken_words(sentence, syllables, duration) or None
 
 
-def _utterance(path: Path, silb: Path) -> Utterance:
+def _utterance(path: Path, silb: Path, agreement: float | None = None) -> Utterance:
     m = _NAME.match(path.name)
     if m is None:
         raise CorpusError(path, "not an EmoDB file name (expected e.g. 03a01Fa.wav)")
@@ -158,5 +183,6 @@ def _utterance(path: Path, silb: Path) -> Utterance:
         split=SPEAKER_SPLIT[speaker],
         labels=labels,
         transcript=_transcript(path, silb, TRANSCRIPTS[text]),
+        agreement=agreement,
         corpus="emodb",
     )

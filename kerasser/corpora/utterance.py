@@ -28,6 +28,8 @@ class Utterance:
     labels: Mapping[str, int] = dataclasses.field(hash=False)
     transcript: str | None = None
     corpus: str = ""
+    # share of listeners who recognised the intended emotion, 0..1 (EmoDB's erkennung.txt); None: unknown
+    agreement: float | None = dataclasses.field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if self.split is not None and self.split not in SPLITS:
