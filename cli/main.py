@@ -68,9 +68,9 @@ def cli():
 
 
 def _register():
-    from kerasser_cli import compare, crossval, ensemble, evaluate, export, label, train
+    from kerasser_cli import compare, crossval, ensemble, evaluate, export, label, train, tune
 
-    commands = (train.train, crossval.crossval, evaluate.evaluate, compare.compare, ensemble.ensemble,
+    commands = (train.train, tune.tune, crossval.crossval, evaluate.evaluate, compare.compare, ensemble.ensemble,
                 export.export, label.label)
     for command in commands:
         cli.add_command(command)

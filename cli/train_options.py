@@ -27,7 +27,8 @@ _OPTIONS = [
     click.option("--recipe", type=click.Choice(list(RECIPES)), default="default", show_default=True,
                  help="Starting point: default (the best measured) or paper (Zhang et al., raw waveform). "
                       "Every option below overrides it."),
-    click.option("--tasks", default="a,v,d", show_default=True, help="Tasks: a(rousal), v(alence), d(ominance), e(motion)."),
+    click.option("--tasks", default=None,
+                 help="Tasks: a(rousal), v(alence), d(ominance), e(motion). [default: a,v,d, or --config's]"),
     click.option("--attention/--no-attention", default=None, help="Attention pooling, or the last valid GRU step."),
     click.option("--loss-weights", default=None, help="Comma-separated w_m, one per task (default: all 1)."),
     click.option("--epochs", default=None, type=click.IntRange(1), help="Maximum epochs (recipe: 60)."),
@@ -101,7 +102,7 @@ def recipe_overrides(options: dict) -> dict:
     dev = o.pop("dev_split")
     return dict(
         recipe=o.pop("recipe"),
-        tasks=tuple(t.name for t in parse_tasks(o.pop("tasks"))),
+        tasks=tuple(t.name for t in parse_tasks(tasks)) if (tasks := o.pop("tasks")) else None,
         learning_rate=o.pop("lr"),
         conv_padding=o.pop("padding"),
         loss_weights=weights,

@@ -94,18 +94,29 @@ def build_train_config(
     *,
     corpora: Sequence[tuple[str, str]],
     out: str,
-    tasks: Sequence[str] = ("arousal", "valence", "dominance"),
+    tasks: Sequence[str] | None = ("arousal", "valence", "dominance"),
+    base: TrainConfig | None = None,
     **overrides,
 ) -> TrainConfig:
-    """The ``TrainConfig`` of ``recipe`` with ``overrides`` applied (``None`` values are ignored,
-    so unset command-line options keep the recipe's value; ``dev_split="none"`` means no dev
-    split). Unknown names raise ValueError."""
-    if recipe not in RECIPES:
-        raise SettingsError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
-    spec = RECIPES[recipe]
-    model = dict(spec["model"], tasks=tuple(tasks))
-    train = dict(spec["train"])
-    augment = dict(spec["augment"])
+    """The ``TrainConfig`` of ``recipe`` (or of a saved configuration ``base``, such as
+    ``kerasser tune``'s best_config.json) with ``overrides`` applied (``None`` values are ignored,
+    so unset command-line options keep the starting point's value; ``dev_split="none"`` means no
+    dev split). ``tasks=None`` keeps ``base``'s tasks (arousal, valence, dominance without one).
+    Unknown names raise SettingsError."""
+    if base is not None:
+        model = {f.name: getattr(base.model, f.name) for f in dataclasses.fields(ModelConfig)}
+        train = {k: getattr(base, k) for k in TRAIN_FIELDS}
+        augment = dataclasses.asdict(base.augment)
+        tasks = base.model.tasks if tasks is None else tasks
+    else:
+        if recipe not in RECIPES:
+            raise SettingsError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
+        spec = RECIPES[recipe]
+        model, train, augment = dict(spec["model"]), dict(spec["train"]), dict(spec["augment"])
+    tasks = tuple(tasks or ("arousal", "valence", "dominance"))
+    if base is not None and tasks != base.model.tasks and overrides.get("loss_weights") is None:
+        train["loss_weights"] = None  # the saved weights were for other tasks
+    model["tasks"] = tasks
     frontend = overrides.get("frontend")
     if frontend is not None and frontend != model.get("frontend", "shared") and overrides.get("audio") is None:
         model["audio"] = FRONTEND_AUDIO[frontend]
