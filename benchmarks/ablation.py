@@ -1,14 +1,28 @@
-"""The structure of Zhang et al.'s Table 1 on EmoDB's fixed split, plus arousal on BAVED.
+"""Multi-task science on EmoDB's fixed split: Zhang et al.'s Table 1 (STL / STL+att / MTL / MTL+att),
+categorical with dimensional tasks, the CTC auxiliary loss and searched loss weights.
 
-    python benchmarks/ablation.py [--data ../shared/data] [--epochs 60] [--seeds 0] \
-        [--runs runs/ablation] [--table benchmarks/results/ablation.md]
+    python benchmarks/ablation.py --rows STL,STL+att,MTL,MTL+att --seeds 0,1,2 --jobs 2
+    python benchmarks/ablation.py --rows MTL+att+e,MTL+att+e+CTC --seeds 0,1,2 --jobs 2
+    python benchmarks/ablation.py --rows tuned --tuned runs/tune/best_config.json --seeds 0,1,2
+    python benchmarks/ablation.py --report
 
-Rows: e2e single-task with last-step pooling (STL), single-task with attention (STL+att), one
-multi-task model for arousal/valence/dominance with last-step pooling (MTL) and with attention
-(MTL+att); columns: dev and test UAR (%) per task on the PROTOCOL.md split. BAVED rows train
-arousal alone. Each run is an ordinary ``kerasser.training.train`` run folder under ``--runs``;
-finished runs are reused and interrupted ones resumed, so the script can be stopped and rerun.
-With several seeds the cells are mean ± sd. The table is printed and written to ``--table``.
+Every run starts from a recipe (``--recipe``, default: the default recipe) through
+``kerasser.recipes.build_train_config``, as ``kerasser train`` does. Rows:
+
+  STL        one model per task (a, v, d and e), last-step pooling
+  STL+att    one model per task, attention pooling (the recipe's)
+  MTL        one model for a, v, d, last-step pooling
+  MTL+att    one model for a, v, d, attention pooling
+  MTL+att+e  a, v, d and emotion in one model (categorical with dimensional)
+  MTL+att+e+CTC  the same plus the CTC auxiliary loss (weight ``--ctc-weight``) on the transcripts
+  tuned      a, v, d, e with the loss weights of ``--tuned`` (``kerasser tune``'s best_config.json)
+
+Each run picks its epoch by mean dev UAR and is scored once on the test speakers; its scores and
+test predictions are kept in ``--records`` (committed) so the table survives a fresh checkout.
+Cells are test UAR, mean ± sd over seeds. A mark after a cell compares the row's mean UAR with
+the STL row's for that task by the one-tailed two-proportion z-test of Zhang et al.
+(``kerasser.significance.z_test``, n = test utterances): * p < 0.05, ** p < 0.01 (better), and
+(-) where STL is better at p < 0.05.
 """
 
 from __future__ import annotations
@@ -26,58 +40,97 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-AVD = ("arousal", "valence", "dominance")
-ROWS = (("STL", False, False), ("STL+att", False, True), ("MTL", True, False), ("MTL+att", True, True))
+TASKS = ("arousal", "valence", "dominance", "emotion")
+AVD = TASKS[:3]
+_LAST = {"attention": False, "pool_statistics": False, "pool_heads": 1}
+
+# row -> (one model per task?, tasks of the model(s), overrides)
+ROWS: dict[str, tuple[bool, tuple[str, ...], dict]] = {
+    "STL": (True, TASKS, _LAST),
+    "STL+att": (True, TASKS, {}),
+    "MTL": (False, AVD, _LAST),
+    "MTL+att": (False, AVD, {}),
+    "MTL+att+e": (False, TASKS, {}),
+    "MTL+att+e+CTC": (False, TASKS, {"ctc_weight": None}),  # --ctc-weight
+    "tuned": (False, TASKS, {"base": None}),  # --tuned
+}
 
 
-def planned_runs(corpus: str):
-    """(row, run name, tasks, attention) for one corpus."""
-    tasks = AVD if corpus == "emodb" else ("arousal",)
-    for row, multitask, attention in ROWS:
-        if multitask and len(tasks) == 1:
-            continue
-        pool = "att" if attention else "last"
-        if multitask:
-            yield row, f"{corpus}_mtl_{pool}", tasks, attention
-        else:
-            for t in tasks:
-                yield row, f"{corpus}_stl_{t}_{pool}", (t,), attention
+def planned(row: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(run name, tasks) of a row's models."""
+    single, tasks, _ = ROWS[row]
+    if single:
+        return [(f"{row}.{t}", (t,)) for t in tasks]
+    return [(row, tasks)]
 
 
-def run_one(name, corpus, path, tasks, attention, args, seed) -> dict:
-    """Train (or reuse/resume) one run and return its dev/test UAR per task."""
-    from kerasser.config import ModelConfig, TrainConfig
+def train_config(row: str, name: str, tasks, seed: int, args):
+    from kerasser.config import load_train_config
+    from kerasser.recipes import build_train_config
+
+    overrides = dict(ROWS[row][2], epochs=args.epochs)
+    if "ctc_weight" in overrides:
+        overrides["ctc_weight"] = args.ctc_weight
+    if "base" in overrides:
+        if not args.tuned:
+            raise SystemExit("the tuned row needs --tuned best_config.json (from kerasser tune)")
+        overrides["base"] = load_train_config(args.tuned)
+    return build_train_config(
+        args.recipe, corpora=(("emodb", str(Path(args.data) / "emodb")),),
+        out=str(Path(args.runs) / name / f"seed{seed}"), tasks=tasks, seed=seed, **overrides,
+    )
+
+
+def run_one(row: str, name: str, tasks, seed: int, args) -> dict:
+    """Train (or reuse / resume) one run; its record (dev and test UAR, test predictions)."""
+    if args.jobs > 1:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    from kerasser.config import to_dict
     from kerasser.run_evaluation import evaluate_run
     from kerasser.runs import RunPaths, read_state
     from kerasser.training import train
 
-    out = Path(args.runs) / f"{name}_seed{seed}"
-    scores_file = out / "ablation_scores.json"
-    if scores_file.exists():
-        return json.loads(scores_file.read_text())
-    config = TrainConfig(
-        corpora=((corpus, str(path)),),
-        out=str(out),
-        model=ModelConfig(tasks=tasks, attention=attention, frontend=args.frontend),
-        epochs=args.baved_epochs if corpus == "baved" and args.baved_epochs else args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        patience=args.patience,
-        seed=seed,
-    )
-    state = read_state(RunPaths(out))
+    record = Path(args.records) / f"{name}.seed{seed}.json"
+    if record.exists():
+        return json.loads(record.read_text())
+    config = train_config(row, name, tasks, seed, args)
+    state = read_state(RunPaths(Path(config.out)))
     start = time.monotonic()
-    result = train(config, resume=state is not None)
-    scores = {"best_epoch": result.best_epoch, "epochs": result.epochs_done,
-              "train_seconds": round(time.monotonic() - start)}
-    for split in ("dev", "test"):
-        report = evaluate_run(out, split=split)
-        scores[split] = {t: r["uar"] for t, r in report["tasks"].items()}
-    scores_file.write_text(json.dumps(scores, indent=2) + "\n")
+    done = state and (state["epoch"] >= config.epochs or state["wait"] >= config.patience)
+    result = None if done else train(config, resume=state is not None, write=lambda line: None)
+    dev = evaluate_run(config.out, "dev", write_report=False)
+    test = evaluate_run(config.out, "test", write_report=False)
+    scores = {
+        "row": row, "config": to_dict(config), "seed": seed,
+        "best_epoch": result.best_epoch if result else state["best_epoch"],
+        "train_seconds": round(time.monotonic() - start) if result else None,
+        "dev": {t: r["uar"] for t, r in dev["tasks"].items()},
+        "test": {t: r["uar"] for t, r in test["tasks"].items()},
+        "test_files": test["files"],
+        "transcript_cer": (test.get("transcript") or {}).get("cer"),
+        "predictions": test["predictions"],
+    }
+    Path(args.records).mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(scores) + "\n")
     return scores
 
 
-def cell(values: list[float]) -> str:
+def collect(args) -> dict:
+    """{row: {task: [record per seed]}} from ``--records``."""
+    found: dict = {}
+    for row in ROWS:
+        for name, tasks in planned(row):
+            for f in sorted(Path(args.records).glob(f"{name}.seed*.json")):
+                record = json.loads(f.read_text())
+                for t in tasks:
+                    found.setdefault(row, {}).setdefault(t, []).append(record)
+    return found
+
+
+def cell(values) -> str:
     if not values:
         return ""
     if len(values) == 1:
@@ -85,67 +138,98 @@ def cell(values: list[float]) -> str:
     return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}"
 
 
-def table(corpus: str, results: dict, tasks) -> list[str]:
-    head = "| " + corpus + " | " + " | ".join(f"{t} dev | {t} test" for t in tasks) + " |"
-    lines = [head, "|---" * (1 + 2 * len(tasks)) + "|"]
-    for row, _, _ in ROWS:
-        if row not in results:
+def mark(row_uar: float, stl_uar: float, n: int) -> str:
+    from kerasser.significance import z_test
+
+    _, p = z_test(row_uar, stl_uar, n)
+    if p < 0.01:
+        return " **"
+    if p < 0.05:
+        return " *"
+    if 1 - p < 0.05:
+        return " (-)"
+    return ""
+
+
+def report(args) -> str:
+    found = collect(args)
+    lines = ["| row | seeds | " + " | ".join(TASKS) + " | mean dev | CER % |", "|---" * (len(TASKS) + 4) + "|"]
+    stl = found.get("STL", {})
+    for row in ROWS:
+        runs = found.get(row)
+        if not runs:
             continue
         cells = []
-        for t in tasks:
-            for split in ("dev", "test"):
-                cells.append(cell([s[split][t] for s in results[row].get(t, [])]))
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    return lines
+        for t in TASKS:
+            records = runs.get(t, [])
+            values = [r["test"][t] for r in records if t in r["test"]]
+            text = cell(values)
+            baseline = [r["test"][t] for r in stl.get(t, []) if t in r["test"]]
+            if values and baseline and row != "STL":
+                text += mark(float(np.mean(values)), float(np.mean(baseline)), records[0]["test_files"])
+            cells.append(text)
+        seeds = sorted({r["seed"] for records in runs.values() for r in records})
+        dev_by_seed: dict = {}  # per seed, the dev UAR of every task (from its own run for STL rows)
+        for t, records in runs.items():
+            for r in records:
+                dev_by_seed.setdefault(r["seed"], []).append(r["dev"][t])
+        dev = cell([float(np.mean(v)) for v in dev_by_seed.values()])
+        cers = {r["config"]["out"]: r["transcript_cer"] for records in runs.values() for r in records
+                if r.get("transcript_cer") is not None}
+        cer = cell(list(cers.values()))
+        lines.append(f"| {row} | {','.join(map(str, seeds))} | " + " | ".join(cells) + f" | {dev} | {cer} |")
+    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("KERASSER_SHARED", "../shared") + "/data")
-    parser.add_argument("--corpora", default="emodb,baved")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--baved-epochs", type=int, default=None,
-                        help="epochs for BAVED (default: --epochs); it has 3.4x EmoDB's training audio")
-    parser.add_argument("--patience", type=int, default=15)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--frontend", default="shared", choices=["shared", "framed"])
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    parser.add_argument("--rows", default="STL,STL+att,MTL,MTL+att", help=f"comma-separated, of: {', '.join(ROWS)}")
+    parser.add_argument("--recipe", default="default", choices=["default", "paper"])
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--epochs", type=int, default=None, help="epoch budget (default: the recipe's)")
+    parser.add_argument("--ctc-weight", type=float, default=0.1, help="alpha of the MTL+att+e+CTC row")
+    parser.add_argument("--tuned", default=None, help="best_config.json of kerasser tune, for the tuned row")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at a time (each on one CPU thread)")
     parser.add_argument("--runs", default="runs/ablation")
+    parser.add_argument("--records", default="benchmarks/results/ablation_runs")
     parser.add_argument("--table", default="benchmarks/results/ablation.md")
+    parser.add_argument("--report", action="store_true", help="only print the table of the finished runs")
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
 
-    sections, runs_info = [], []
-    for corpus in args.corpora.split(","):
-        results: dict = {}
-        for row, name, tasks, attention in planned_runs(corpus):
-            for seed in seeds:
-                print(f"== {name} seed {seed}", file=sys.stderr, flush=True)
-                scores = run_one(name, corpus, Path(args.data) / corpus, tasks, attention, args, seed)
-                runs_info.append(f"{name} seed {seed}: best epoch {scores['best_epoch']} of "
-                                 f"{scores['epochs']}, {scores['train_seconds']} s")
-                for t in tasks:
-                    results.setdefault(row, {}).setdefault(t, []).append(scores)
-        sections.append(table(corpus, results, AVD if corpus == "emodb" else ("arousal",)))
+    if not args.report:
+        rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+        unknown = [r for r in rows if r not in ROWS]
+        if unknown:
+            parser.error(f"unknown row(s) {', '.join(unknown)}; known: {', '.join(ROWS)}")
+        work = [(row, name, tasks, int(s)) for row in rows for name, tasks in planned(row) for s in args.seeds.split(",")]
+        if args.jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                for future in [pool.submit(run_one, *w, args) for w in work]:
+                    future.result()
+        else:
+            for w in work:
+                print(f"== {w[1]} seed {w[3]}", file=sys.stderr, flush=True)
+                run_one(*w, args)
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    text = [
-        "# Ablation: pooling and multi-task learning (Zhang et al. 2019, Table 1 structure)",
+    text = "\n".join([
+        "# Ablation: multi-task learning, categorical with dimensional, CTC, loss weights (EmoDB fixed split)",
         "",
-        f"Command: `python {' '.join(shlex.quote(a) for a in sys.argv)}`  ",
-        f"Commit {commit or 'unknown'}, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores. "
-        f"UAR in %, PROTOCOL.md speaker-independent split; checkpoint = best mean dev UAR; "
-        f"{args.epochs} epochs max (BAVED {args.baved_epochs or args.epochs}), patience {args.patience}, Adam {args.lr:g}, batch {args.batch_size}, "
-        f"{args.frontend} front end, seeds {args.seeds}.",
+        f"Last command: `python {' '.join(shlex.quote(a) for a in sys.argv)}`  ",
+        f"Commit {commit or 'unknown'}, {time.strftime('%Y-%m-%d')}, {os.cpu_count()}-core CPU machine, recipe "
+        f"{args.recipe}. Test UAR in % (mean ± sd over seeds; epoch chosen on mean dev UAR). Marks: "
+        "one-tailed z-test against the STL row of the same task (* p < 0.05, ** p < 0.01; (-) STL better). "
+        "Rows appear as their runs finish; the first release's table is `ablation-2026-11-22.md`.",
         "",
-    ]
-    for lines in sections:
-        text += lines + [""]
-    text += ["Runs:", ""] + [f"- {r}" for r in runs_info] + [""]
-    Path(args.table).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.table).write_text("\n".join(text))
-    print("\n".join(text))
+        report(args),
+        "",
+    ])
+    Path(args.table).write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
