@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from kerasser.config import CONV_PADDINGS, FEATURE_NORMS, FRONTENDS, OPTIMIZERS, SCHEDULES
+from kerasser.config import AUTO_WEIGHTS, CONV_PADDINGS, FEATURE_NORMS, FRONTENDS, OPTIMIZERS, SCHEDULES
 from kerasser.corpora.utterance import SPLITS
 from kerasser.recipes import RECIPES
 from kerasser_cli.options import corpus_options
@@ -23,6 +23,14 @@ def _floats(text: str | None, option: str) -> tuple[float, ...] | None:
         raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=option)
 
 
+def _loss_weights(text: str | None) -> tuple[float, ...] | str | None:
+    """``--loss-weights``: numbers, ``auto`` (learned in training), or nothing (None: the
+    starting point's weights)."""
+    if text is not None and text.strip().lower() == AUTO_WEIGHTS:
+        return AUTO_WEIGHTS
+    return _floats(text, "--loss-weights") or None  # "none": no explicit weights, not zero of them
+
+
 _OPTIONS = [
     click.option("--recipe", type=click.Choice(list(RECIPES)), default="default", show_default=True,
                  help="Starting point: default (the best measured) or paper (Zhang et al., raw waveform). "
@@ -30,7 +38,9 @@ _OPTIONS = [
     click.option("--tasks", default=None,
                  help="Tasks: a(rousal), v(alence), d(ominance), e(motion). [default: a,v,d, or --config's]"),
     click.option("--attention/--no-attention", default=None, help="Attention pooling, or the last valid GRU step."),
-    click.option("--loss-weights", default=None, help="Comma-separated w_m, one per task (default: all 1)."),
+    click.option("--loss-weights", default=None,
+                 help="Comma-separated w_m, one per task (default: all 1), or auto: learned from each task's "
+                      "loss by uncertainty weighting (Kendall et al., 2018)."),
     click.option("--epochs", default=None, type=click.IntRange(1), help="Maximum epochs (recipe: 60)."),
     click.option("--batch-size", default=None, type=click.IntRange(1), help="Recipe: 16."),
     click.option("--lr", default=None, type=click.FloatRange(min=0, min_open=True), help="Peak learning rate (default 1e-3, paper 1e-4)."),
@@ -97,7 +107,7 @@ def recipe_overrides(options: dict) -> dict:
     o = dict(options)
     spec_augment = o.pop("spec_augment")
     speed = _floats(o.pop("speed"), "--speed")
-    weights = _floats(o.pop("loss_weights"), "--loss-weights")
+    weights = _loss_weights(o.pop("loss_weights"))
     splits = tuple(s.strip() for s in o.pop("train_splits").split(",") if s.strip())
     dev = o.pop("dev_split")
     return dict(

@@ -23,6 +23,7 @@ CONV_PADDINGS = ("valid", "same")
 FEATURE_NORMS = ("none", "mean", "meanvar")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
+AUTO_WEIGHTS = "auto"  # TrainConfig.loss_weights: learned during training (kerasser.uncertainty)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +151,8 @@ class TrainConfig:
     corpora: tuple[tuple[str, str], ...]  # (reader name, path) pairs
     out: str
     model: ModelConfig = ModelConfig()
-    loss_weights: tuple[float, ...] | None = None  # one per task; None = all 1
+    # one per task; None = all 1; "auto" = learned, starting at 1 (kerasser.uncertainty)
+    loss_weights: tuple[float, ...] | str | None = None
     epochs: int = 60
     batch_size: int = 16
     learning_rate: float = 1e-4
@@ -185,14 +187,25 @@ class TrainConfig:
             raise SettingsError(f"the {self.dev_split} split cannot be both trained on and used for selection")
         if self.model.ctc_weight and self.augment.crop_prob:
             raise SettingsError("random crops cut words a transcript still names: use no crops with a CTC weight")
-        if self.loss_weights is not None and len(self.loss_weights) != len(self.model.tasks):
+        if isinstance(self.loss_weights, str):
+            if not self.learned_weights:
+                raise SettingsError(f"loss_weights must be numbers or {AUTO_WEIGHTS!r}, not {self.loss_weights!r}")
+        elif self.loss_weights is not None and len(self.loss_weights) != len(self.model.tasks):
             raise SettingsError(
                 f"{len(self.loss_weights)} loss weights given for {len(self.model.tasks)} tasks"
             )
 
     @property
+    def learned_weights(self) -> bool:
+        """Whether the task loss weights are learned in training (``loss_weights="auto"``)."""
+        return self.loss_weights == AUTO_WEIGHTS
+
+    @property
     def task_weights(self) -> dict[str, float]:
-        weights = self.loss_weights or (1.0,) * len(self.model.tasks)
+        """The weight of each task's loss: all 1 for learned weights, whose loss object applies
+        the learned weight (starting at 1) itself."""
+        fixed = self.loss_weights is not None and not self.learned_weights
+        weights = self.loss_weights if fixed else (1.0,) * len(self.model.tasks)
         return dict(zip(self.model.tasks, (float(w) for w in weights)))
 
 
@@ -212,7 +225,7 @@ def train_config_from_dict(d: dict) -> TrainConfig:
     d["model"] = model_config_from_dict(d["model"])
     d["train_splits"] = tuple(d.get("train_splits", ("train",)))
     d["augment"] = AugmentConfig(**d.get("augment", {}))
-    if d.get("loss_weights") is not None:
+    if isinstance(d.get("loss_weights"), list):
         d["loss_weights"] = tuple(d["loss_weights"])
     if d.get("speaker_splits") is not None:
         d["speaker_splits"] = tuple((split, tuple(speakers)) for split, speakers in d["speaker_splits"])

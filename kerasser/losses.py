@@ -1,4 +1,5 @@
-"""Training losses: cross-entropy with label smoothing, and CTC for the transcript task."""
+"""Training losses: cross-entropy with label smoothing (optionally times a weight that training
+sets, for learned loss weights), and CTC for the transcript task."""
 
 from __future__ import annotations
 
@@ -28,6 +29,31 @@ class SparseCrossentropy(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+@keras.saving.register_keras_serializable(package="kerasser")
+class ScaledCrossentropy(SparseCrossentropy):
+    """``SparseCrossentropy`` times the weight in ``scale``, a variable that a callback changes
+    between batches (learned loss weights, ``kerasser.uncertainty``).
+
+    The weight is applied here, not as a Keras ``loss_weights`` entry, because those are fixed
+    numbers in the compile configuration. Each call also stores, unweighted, what the callback
+    needs in ``batch``: (the reduced loss as Keras reduces it, the number of examples, the sum of
+    their sample weights). The variables are state, not configuration: they are not the model's
+    weights, and a loss rebuilt from its config starts at weight 1 until the callback sets it.
+    """
+
+    def __init__(self, label_smoothing: float = 0.0, name: str = "scaled_crossentropy", **kwargs):
+        super().__init__(label_smoothing, name=name, **kwargs)
+        self.scale = keras.Variable(1.0, trainable=False, name=f"{name}_scale")
+        self.batch = keras.Variable([0.0, 0.0, 0.0], trainable=False, name=f"{name}_batch")
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        loss = super().__call__(y_true, y_pred, sample_weight)
+        examples = ops.cast(ops.shape(y_pred)[0], "float32")
+        weight = examples if sample_weight is None else ops.sum(ops.cast(sample_weight, "float32"))
+        self.batch.assign(ops.stack([ops.cast(loss, "float32"), examples, weight]))
+        return loss * ops.cast(self.scale, loss.dtype)
 
 
 @keras.saving.register_keras_serializable(package="kerasser")

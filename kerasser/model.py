@@ -19,6 +19,7 @@ compute the same thing.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 
 import keras
 
@@ -38,7 +39,7 @@ from kerasser.layers import (
     SpecAugment,
     UtteranceNormalization,
 )
-from kerasser.losses import CTCLoss, SparseCrossentropy
+from kerasser.losses import CTCLoss, ScaledCrossentropy, SparseCrossentropy
 from kerasser.tasks import SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET
 from kerasser.text import NUM_CLASSES
 
@@ -209,20 +210,31 @@ def compile_model(
     optimizer: str = "adam",
     weight_decay: float = 0.0,
     label_smoothing: float = 0.0,
+    learned: Collection[str] = (),
 ) -> None:
     """Adam (or AdamW with decoupled ``weight_decay``), one cross-entropy per task weighted by
     ``task_weights`` (w_m), with ``label_smoothing`` (the ``transcript`` output, when weighted,
     gets the CTC loss); the L2 penalty comes from the layers' regularisers. ``learning_rate`` is
-    a number or a schedule. Missing labels arrive as sample weight 0."""
+    a number or a schedule. Missing labels arrive as sample weight 0. The outputs in ``learned``
+    also get a weight that training sets (``ScaledCrossentropy``; ``kerasser.uncertainty``)."""
     if optimizer == "adamw":
         opt = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
     else:
         opt = keras.optimizers.Adam(learning_rate)
     model.compile(
         optimizer=opt,
-        loss={t: CTCLoss() if t == TRANSCRIPT else SparseCrossentropy(label_smoothing) for t in task_weights},
+        loss={t: output_loss(t, label_smoothing, t in learned) for t in task_weights},
         loss_weights=dict(task_weights),
     )
+
+
+def output_loss(output: str, label_smoothing: float, learned: bool) -> keras.losses.Loss:
+    """CTC for the ``transcript`` output, else the cross-entropy (times a learned weight if ``learned``)."""
+    if output == TRANSCRIPT:
+        return CTCLoss()
+    if learned:
+        return ScaledCrossentropy(label_smoothing)
+    return SparseCrossentropy(label_smoothing)
 
 
 def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from kerasser.config import AudioConfig, AugmentConfig, ModelConfig, TrainConfig
+from kerasser.config import AUTO_WEIGHTS, AudioConfig, AugmentConfig, ModelConfig, TrainConfig
 from kerasser.errors import SettingsError
 
 RECIPES: dict[str, dict] = {
@@ -114,8 +114,9 @@ def build_train_config(
         spec = RECIPES[recipe]
         model, train, augment = dict(spec["model"]), dict(spec["train"]), dict(spec["augment"])
     tasks = tuple(tasks or ("arousal", "valence", "dominance"))
-    if base is not None and tasks != base.model.tasks and overrides.get("loss_weights") is None:
-        train["loss_weights"] = None  # the saved weights were for other tasks
+    other_tasks = base is not None and tasks != base.model.tasks
+    if other_tasks and not base.learned_weights and overrides.get("loss_weights") is None:
+        train["loss_weights"] = None  # the saved weights were for other tasks (learned ones fit any)
     model["tasks"] = tasks
     frontend = overrides.get("frontend")
     if frontend is not None and frontend != model.get("frontend", "shared") and overrides.get("audio") is None:
@@ -220,7 +221,9 @@ def train_arguments(config: TrainConfig) -> list[str]:
         args += ["--speed", ",".join(f"{s:g}" for s in config.augment.speed) or "none"]
     if (config.model.spec_time_masks, config.model.spec_freq_masks) != (base.model.spec_time_masks, base.model.spec_freq_masks):
         args.append("--spec-augment" if config.model.spec_time_masks else "--no-spec-augment")
-    if config.loss_weights:
+    if config.learned_weights:
+        args += ["--loss-weights", AUTO_WEIGHTS]
+    elif config.loss_weights:
         args += ["--loss-weights", ",".join(f"{w:g}" for w in config.loss_weights)]
     args += ["--train-splits", ",".join(config.train_splits), "--dev-split", config.dev_split or "none"]
     args += ["--seed", str(config.seed), "--out", config.out]

@@ -1,10 +1,11 @@
 """A run folder: where training writes, and where evaluation and export read.
 
   config.json   the resolved TrainConfig (rebuilds the same model)
-  metrics.csv   one row per epoch: losses and dev UAR per task
+  metrics.csv   one row per epoch: losses and dev UAR per task (and learned loss weights, w_<task>)
   best.keras    the model of the epoch with the best mean dev UAR
   last.keras    the model after the last finished epoch, optimizer state included (for --resume)
-  state.json    epochs done, best dev UAR and early-stopping counters (for --resume)
+  state.json    epochs done, best dev UAR, early-stopping counters and the loss averages behind
+                learned loss weights (for --resume)
   eval_*.json   reports written by ``kerasser evaluate``
 """
 

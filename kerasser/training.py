@@ -3,7 +3,8 @@
 ``train(config)`` writes a run folder (see ``kerasser.runs``). Model selection and early stopping
 use the mean dev UAR over the model's tasks, computed after every epoch by ``DevUAR``. The
 recipe's parts (optimizer, learning-rate warm-up and cosine decay, label smoothing,
-class-balanced weights, waveform augmentation) are all fields of ``TrainConfig``.
+class-balanced weights, waveform augmentation, fixed or learned loss weights) are all fields of
+``TrainConfig``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from kerasser.model import NORMALIZATION, build_model, compile_model
 from kerasser.progress import writer
 from kerasser.runs import RunError, RunPaths, load_config, read_state, write_json_atomic
 from kerasser.tasks import SPEAKER_TARGET, TRANSCRIPT_TARGET
+from kerasser.uncertainty import STATE_KEY, UncertaintyWeighting, weight_key
 
 MONITOR = "val_uar"  # Keras names validation (dev) metrics val_*
 
@@ -56,7 +58,7 @@ class DevUAR(keras.callbacks.Callback):
 
 
 class EpochLine(keras.callbacks.Callback):
-    """One line per epoch on stderr: loss, dev UAR per task, time."""
+    """One line per epoch on stderr: loss, dev UAR per task, learned loss weights, time."""
 
     def __init__(self, epochs: int, tasks: Sequence[str], write: Callable[[str], None]):
         super().__init__()
@@ -70,6 +72,8 @@ class EpochLine(keras.callbacks.Callback):
         if MONITOR in logs:
             uars = " ".join(f"{t} {logs[f'{MONITOR}_{t}']:.1f}" for t in self.tasks)
             line += f"  dev UAR {uars}  mean {logs[MONITOR]:.1f}"
+        if weight_key(self.tasks[0]) in logs:
+            line += "  weights " + " ".join(f"{t} {logs[weight_key(t)]:.2f}" for t in self.tasks)
         self.write(f"{line}  ({time.monotonic() - self.start:.0f} s)")
 
 
@@ -89,20 +93,22 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
 
 class SaveState(keras.callbacks.Callback):
-    """Write state.json after each epoch (after last.keras is saved): what --resume needs."""
+    """Write state.json after each epoch (after last.keras is saved): what --resume needs,
+    learned loss weights' averages included."""
 
-    def __init__(self, paths: RunPaths, early: ResumableEarlyStopping | None):
+    def __init__(self, paths: RunPaths, early: ResumableEarlyStopping | None, weighting: UncertaintyWeighting | None):
         super().__init__()
-        self.paths, self.early = paths, early
+        self.paths, self.early, self.weighting = paths, early, weighting
 
     def on_epoch_end(self, epoch, logs=None):
         if self.early is None:  # no dev split: the last epoch is the one kept
             best, best_epoch, wait = float("nan"), epoch + 1, 0
         else:
             best, best_epoch, wait = float(self.early.best), int(self.early.best_epoch) + 1, int(self.early.wait)
-        write_json_atomic(
-            self.paths.state, {"epoch": epoch + 1, "best": best, "best_epoch": best_epoch, "wait": wait}
-        )
+        state = {"epoch": epoch + 1, "best": best, "best_epoch": best_epoch, "wait": wait}
+        if self.weighting is not None:
+            state[STATE_KEY] = dict(self.weighting.averages)
+        write_json_atomic(self.paths.state, state)
 
 
 class WeightAverage(keras.callbacks.Callback):
@@ -246,12 +252,16 @@ def train(
             optimizer=config.optimizer,
             weight_decay=config.weight_decay,
             label_smoothing=config.label_smoothing,
+            learned=tasks if config.learned_weights else (),
         )
         initial_epoch = 0
     if initial_epoch >= config.epochs:
         write(f"nothing to do: {initial_epoch} of {config.epochs} epochs already done")
 
     callbacks = [EpochLine(config.epochs, tasks, write), keras.callbacks.CSVLogger(str(paths.metrics), append=bool(state))]
+    weighting = UncertaintyWeighting(tasks, (state or {}).get(STATE_KEY)) if config.learned_weights else None
+    if weighting is not None:  # first: the epoch line, metrics.csv and state.json report its weights
+        callbacks.insert(0, weighting)
     early = None
     if dev_utts:
         dev_ds = data.make_dataset(dev_utts, tasks, config.batch_size, training=False, log=log, sample_rate=rate)
@@ -266,7 +276,7 @@ def train(
         callbacks = [DevUAR(dev_ds, tasks), *callbacks, best, early]
     else:
         callbacks.append(keras.callbacks.ModelCheckpoint(str(paths.best_model)))
-    callbacks += [keras.callbacks.ModelCheckpoint(str(paths.last_model)), SaveState(paths, early)]
+    callbacks += [keras.callbacks.ModelCheckpoint(str(paths.last_model)), SaveState(paths, early, weighting)]
     averager = WeightAverage(config.average_last) if config.average_last > 1 else None
     if averager:
         callbacks.append(averager)

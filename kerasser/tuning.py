@@ -58,6 +58,8 @@ def tune_loss_weights(config: TrainConfig, trials: int, write: Write | None = No
         raise SettingsError("the search picks weights on dev: give a dev split")
     if len(config.model.tasks) < 2:
         raise SettingsError("loss weights need two or more tasks")
+    if config.learned_weights:
+        raise SettingsError("the search draws the loss weights: leave out --loss-weights auto")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     tuner = LossWeightSearch(

@@ -77,7 +77,8 @@ DEFAULT = build_train_config(corpora=(("emodb", "data/emodb"),), out="runs/d", t
                         model=dataclasses.replace(DEFAULT.model, bidirectional=False, pool_heads=4, block_se=32,
                                                   spec_time_masks=0, spec_freq_masks=0, feature_norm="meanvar")),
     build_train_config("paper", corpora=(("emodb", "e"),), out="r", frontend="logmel", learning_rate=1e-3),
-], ids=["default", "paper", "default-changed", "paper-logmel"])
+    dataclasses.replace(DEFAULT, loss_weights="auto"),
+], ids=["default", "paper", "default-changed", "paper-logmel", "default-auto-weights"])
 def test_train_command_rebuilds_recipe_configs(config):
     command = train_command(config)
     assert config_from_command(command) == config, command
