@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -24,10 +25,11 @@ class _SetupError(click.ClickException):
 
 
 class _Counter:
-    """``labelling 12/40 files`` on a terminal's stderr, redrawn in place; silent otherwise."""
+    """``labelling 12/40 files`` on a terminal's stderr, redrawn in place when ``enabled``; per-file
+    problems as lines of their own unless ``silent`` (--quiet)."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled, self.shown = total, enabled, False
+    def __init__(self, total: int, enabled: bool, silent: bool = False) -> None:
+        self.total, self.enabled, self.silent, self.shown = total, enabled, silent, False
 
     def update(self, done: int) -> None:
         if self.enabled:
@@ -35,6 +37,8 @@ class _Counter:
             self.shown = True
 
     def message(self, text: str) -> None:
+        if self.silent:
+            return
         if self.shown:
             click.echo("\r\x1b[K", nl=False, err=True)
         click.echo(text, err=True)
@@ -73,8 +77,11 @@ class _Counter:
               help="TFLite model variant (tflite backend only; quantised ones exist when exported with --quantize).")
 @click.option("--transcribe", is_flag=True,
               help="Add a text column: the greedy CTC transcript (models exported --with-transcript).")
+@click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr but an error that stops the run.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also show what LiteRT and TensorFlow print while loading and running the model.")
 @friendly_errors
-def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe):
+def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, quiet, verbose):
     """Predict arousal, valence, dominance, ... for audio files and folders: one row per file (or
     per window of a long file) on stdout.
 
@@ -93,7 +100,16 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, t
     """
     if backend == "keras" and variant != "float32":
         raise click.UsageError("--variant applies to the tflite backend only")
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other")
+    from kerasser.native_output import native_stderr_silenced
 
+    explained = (click.ClickException, click.exceptions.Exit)  # they say what went wrong themselves
+    with contextlib.nullcontext() if verbose else native_stderr_silenced(explained):
+        _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, quiet)
+
+
+def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, quiet):
     from kerasser.errors import KerasserError, one_line, shown_path
     from kerasser.labeling import Labeler
     from kerasser.labeling_files import find_audio, label_files
@@ -122,7 +138,7 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, t
     except (AttributeError, ValueError, OSError):
         pass
     sources = find_audio(paths, recursive=recursive)
-    counter = _Counter(len(sources), enabled=sys.stderr.isatty())
+    counter = _Counter(len(sources), enabled=sys.stderr.isatty() and not quiet, silent=quiet)
     try:
         if previous is not None:
             previous.trim_if_same_file(out)  # drop a cut-off last line before appending to it
@@ -139,6 +155,7 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, t
     finally:
         counter.close()
     if summary.failed:
-        click.echo(f"{summary.failed} of {summary.files} files could not be labelled", err=True)
+        if not quiet:
+            click.echo(f"{summary.failed} of {summary.files} files could not be labelled", err=True)
         sys.exit(1)
 
