@@ -15,7 +15,6 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +23,7 @@ from kerasser.corpora import read_corpora, speakers
 from kerasser.errors import DataError, SettingsError
 from kerasser.evaluation import task_report
 from kerasser.progress import writer
-from kerasser.runs import RunError, write_json_atomic
+from kerasser.runs import RunError, make_folder, write_json_atomic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,12 +88,11 @@ def crossval(
     write = writer(write)
     if config.speaker_splits is not None:
         raise SettingsError("cross-validation sets the speaker splits itself")
-    root = Path(config.out)
+    root = make_folder(config.out)  # an unusable --out is said before any corpus is read
     utterances = [u for u in read_corpora(config.corpora) if any(t in u.labels for t in config.model.tasks)]
     if not utterances:
         raise DataError("no labelled utterances in the given corpora")
     plan = make_folds(speakers(utterances), folds, dev_speakers, config.seed)
-    root.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     results = []
     for i, fold in enumerate(plan):

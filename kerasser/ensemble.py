@@ -23,7 +23,15 @@ import keras
 from kerasser.config import save_json
 from kerasser.errors import SettingsError
 from kerasser.model import inference_model, with_attention_outputs
-from kerasser.runs import RunError, RunPaths, load_best_model, load_config, read_state, write_json_atomic
+from kerasser.runs import (
+    RunError,
+    RunPaths,
+    load_best_model,
+    load_config,
+    make_folder,
+    read_state,
+    write_json_atomic,
+)
 
 
 def build_ensemble(models: Sequence[keras.Model], name: str = "kerasser_ensemble") -> keras.Model:
@@ -59,7 +67,7 @@ def make_ensemble_run(run_dirs: Sequence[str | os.PathLike], out: str | os.PathL
             raise RunError(f"its tasks or audio contract differ from {run_dirs[0]}'s", path=r)
     model = build_ensemble([load_best_model(r) for r in run_dirs])
     paths = RunPaths(out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     model.save(paths.best_model)
     save_json(dataclasses.replace(first, out=str(out)), paths.config)
     states = [read_state(RunPaths(Path(r))) or {} for r in run_dirs]

@@ -73,6 +73,19 @@ def load_config(run_dir: str | os.PathLike) -> TrainConfig:
     return load_train_config(paths.config)
 
 
+def make_folder(path: str | os.PathLike) -> Path:
+    """Create the output folder ``path`` (and its parents) if needed; RunError, naming it, when it
+    is a file or cannot be made."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise RunError("exists and is not a folder", path=folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"cannot create the folder ({error.strerror or error})", path=folder) from None
+    return folder
+
+
 def load_best_model(run_dir: str | os.PathLike):
     """The run's best checkpoint as an uncompiled Keras model."""
     from kerasser.model import load_model

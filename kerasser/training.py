@@ -27,7 +27,7 @@ from kerasser.errors import DataError
 from kerasser.evaluation import mean_uar, predict, score
 from kerasser.model import NORMALIZATION, build_model, compile_model
 from kerasser.progress import writer
-from kerasser.runs import RunError, RunPaths, load_config, read_state, write_json_atomic
+from kerasser.runs import RunError, RunPaths, load_config, make_folder, read_state, write_json_atomic
 from kerasser.tasks import SPEAKER_TARGET, TRANSCRIPT_TARGET
 from kerasser.uncertainty import STATE_KEY, UncertaintyWeighting, weight_key
 
@@ -173,7 +173,7 @@ def prepare_run_folder(config: TrainConfig, resume: bool) -> tuple[RunPaths, dic
         return paths, state
     if state is not None:
         raise RunError("a run is already there; pass --resume or another --out", path=config.out)
-    paths.root.mkdir(parents=True, exist_ok=True)
+    make_folder(paths.root)
     save_json(config, paths.config)
     return paths, None
 

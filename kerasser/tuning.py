@@ -20,6 +20,7 @@ import keras_tuner
 from kerasser.config import TrainConfig, save_json
 from kerasser.errors import SettingsError
 from kerasser.progress import Write, writer
+from kerasser.runs import make_folder
 
 OBJECTIVE = "mean_dev_uar"
 WEIGHT_RANGE = (0.1, 1.0, 0.1)  # min, max, step of each task's w_m
@@ -61,7 +62,7 @@ def tune_loss_weights(config: TrainConfig, trials: int, write: Write | None = No
     if config.learned_weights:
         raise SettingsError("the search draws the loss weights: leave out --loss-weights auto")
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     tuner = LossWeightSearch(
         config, write, max_trials=trials, seed=config.seed, directory=str(out), project_name="keras_tuner",
         overwrite=False,

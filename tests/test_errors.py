@@ -94,3 +94,13 @@ def test_load_model_in_a_fresh_process():
     done = subprocess.run([sys.executable, "-c", code, str(model)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "arousal" in done.stdout and "emotion" in done.stdout
+
+
+def test_output_folder_that_is_a_file_is_a_one_line_error(tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    for command in (["train"], ["crossval"]):
+        result = CliRunner().invoke(cli, [*command, "--corpus", "manifest", "--data", str(tmp_path / "m.csv"),
+                                          "--out", str(taken)])
+        assert result.exit_code == 1, result.output
+        assert result.output.strip() == f"Error: {taken}: exists and is not a folder"
