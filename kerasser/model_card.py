@@ -124,6 +124,8 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
         "down-mix and resample any audio file first).",
         "`model.keras` uses kerasser's custom layers: load it with `kerasser.load_model(path)` (or import",
         "`kerasser.layers` before `keras.saving.load_model`, which registers them).",
+        *(["Also serves `transcript`: the CTC head's per-step character log-probabilities (`kerasser label",
+           "--transcribe` decodes them greedily into a `text` column)."] if metadata.get("transcript") else []),
         "",
         *_parity_lines(metadata.get("parity") or {}),
         *_other_corpus_lines(metadata.get("other_corpora") or []),

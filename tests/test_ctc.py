@@ -100,6 +100,8 @@ def test_training_with_a_ctc_weight_on_emodb(emodb_small, tmp_path):
 
     export_run(tmp_path / "run", tmp_path / "speaking", write=lambda line: None, with_transcript=True)
     metadata = json.loads((tmp_path / "speaking" / "metadata.json").read_text())
+    assert "Also serves `transcript`" in (tmp_path / "speaking" / "MODEL_CARD.md").read_text()
+    assert "Also serves" not in (tmp_path / "plain" / "MODEL_CARD.md").read_text()
     assert metadata["transcript"]["frames_per_step"] == 2 and metadata["transcript"]["alphabet"]
     content = (tmp_path / "speaking" / "model.tflite").read_bytes()
     assert custom_ops(content) == [] and "LOG_SOFTMAX" in operator_names(content)
