@@ -49,7 +49,8 @@ def load(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     name = os.fspath(path)
     check_openable(name)
     try:
-        samples, rate = sf.read(name, dtype="float32", always_2d=True)
+        # bytes: libsndfile gets the name as the OS has it, even when it is not valid UTF-8
+        samples, rate = sf.read(os.fsencode(name), dtype="float32", always_2d=True)
     except READ_ERRORS as err:
         raise read_error(name, err) from None
     return _prepare(samples, rate, sample_rate, name)

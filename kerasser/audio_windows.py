@@ -53,7 +53,7 @@ def _open(name: str, opener):
     including a header without a usable sample rate."""
     check_openable(name)
     try:
-        handle = opener(name)
+        handle = opener(os.fsencode(name))  # bytes: names that are not valid UTF-8 open too
     except READ_ERRORS as err:
         raise read_error(name, err) from None
     if not handle.samplerate or handle.samplerate <= 0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -178,3 +180,14 @@ def test_from_array_errors(samples, reason):
     with pytest.raises(AudioError) as e:
         from_array(samples, 16000, name="mic")
     assert_audio_error(e, "mic", reason)
+
+
+def test_file_names_that_are_not_utf8(tmp_path):
+    """A Latin-1 name (as old archives have) reads like any other, whole and in windows."""
+    from kerasser.audio_windows import probe, read_windows
+
+    name = os.fsdecode(bytes(tmp_path) + b"/caf\xe9.wav")  # surrogate-escaped in Python
+    sf.write(os.fsencode(name), sine(1.0, 16000, freq=440, amplitude=0.5), 16000)
+    assert load(name).shape == (16000,)
+    assert probe(name).frames == 16000
+    assert sum(len(w.waveform) for w in read_windows(name, [(0.0, 0.5), (0.5, 1.0)])) == 16000
