@@ -7,6 +7,7 @@ exception escapes. This module must stay light: it imports numpy, soundfile and 
 
 from __future__ import annotations
 
+import errno
 import os
 
 import numpy as np
@@ -27,14 +28,23 @@ READ_ERRORS = (sf.LibsndfileError, OSError, RuntimeError, ValueError, TypeError,
 def check_openable(name: str) -> None:
     """AudioError unless ``name`` is an existing file this process can open."""
     if not os.path.exists(name):
+        if os.path.islink(name):  # the link is there; what it points to is not
+            try:
+                os.stat(name)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    raise AudioError(name, "symbolic link loop (the links lead back to themselves)") from None
+            raise AudioError(name, f"broken symbolic link (its target {os.readlink(name)!r} does not exist)")
         raise AudioError(name, "no such file")
     if os.path.isdir(name):
         raise AudioError(name, "is a directory, not an audio file")
     try:
-        with open(name, "rb"):  # libsndfile would only say "System error" (e.g. permission denied)
-            pass
+        with open(name, "rb") as f:  # libsndfile would only say "System error" (e.g. permission denied)
+            empty = not f.read(1)
     except OSError as err:
         raise AudioError(name, f"cannot read ({_describe(err)})") from None
+    if empty:
+        raise AudioError(name, "empty file (0 bytes)")
 
 
 def read_error(name: str, err: BaseException) -> AudioError:

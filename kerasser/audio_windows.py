@@ -41,11 +41,13 @@ class AudioInfo:
 
 @dataclasses.dataclass(frozen=True)
 class Window:
-    """Seconds ``start`` to ``end`` of a file, and its 16 kHz mono ``waveform`` (float32)."""
+    """Seconds ``start`` to ``end`` of a file, and its mono ``waveform`` (float32) at the target
+    rate; or, for a window whose samples are unusable (NaN, inf), no waveform and the ``error``."""
 
     start: float
     end: float
-    waveform: np.ndarray
+    waveform: np.ndarray | None
+    error: str | None = None
 
 
 def _open(name: str, opener):
@@ -100,8 +102,9 @@ def read_windows(
 
     Each window is read with a seek and a bounded ``read``; only one window's samples are in
     memory at a time. A window that ends early (the header over-stated the length) is cut short
-    and reading stops after it; decoding errors raise :class:`AudioError` when that window is
-    reached, after the windows before it were yielded.
+    and reading stops after it. A window with unusable samples (NaN, inf) comes with its ``error``
+    and reading goes on; decoding errors raise :class:`AudioError` when that window is reached,
+    after the windows before it were yielded.
     """
     name = os.fspath(path)
     with _open(name, sf.SoundFile) as f:
@@ -119,8 +122,10 @@ def read_windows(
                 raise read_error(name, err) from None
             if samples.shape[0] == 0:
                 return
-            waveform = from_array(samples, rate, name=name, target_rate=target_rate)
             got_end = end if samples.shape[0] == count else (first + samples.shape[0]) / rate
-            yield Window(start, got_end, waveform)
+            try:
+                yield Window(start, got_end, from_array(samples, rate, name=name, target_rate=target_rate))
+            except AudioError as err:  # bad samples in this window only (NaN, inf): the next may be fine
+                yield Window(start, got_end, None, err.reason)
             if samples.shape[0] < count:
                 return

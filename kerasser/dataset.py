@@ -10,8 +10,9 @@ Batches pad ``waveform`` with zeros; ``length`` tells the model where each row e
 batches can be augmented (``kerasser.augment``) after the cache, with a seed per example drawn
 from the run's seed, so every epoch sees new copies and a run repeats exactly.
 
-Files that cannot be decoded are skipped with one line on stderr naming the file and the reason
-(a broken file must not stop a training run); ``DecodeLog`` counts them.
+Files that cannot be decoded, or that last longer than :data:`MAX_SECONDS`, are skipped with one
+line on stderr naming the file and the reason (a broken file must not stop a training run);
+``DecodeLog`` counts them.
 """
 
 from __future__ import annotations
@@ -22,12 +23,17 @@ import numpy as np
 import tensorflow as tf
 
 from kerasser import audio
+from kerasser.audio_windows import probe
 from kerasser.augment import AugmentConfig, augment
 from kerasser.corpora import Utterance, speaker_key, speakers
 from kerasser.errors import DataError
 from kerasser.progress import Write, writer
 from kerasser.tasks import SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET
 from kerasser.text import encode
+
+# Longer files are skipped (with a warning): a recording this long is not one utterance, and
+# decoded whole it would take memory and a GRU pass out of proportion (an hour: 230 MB of samples).
+MAX_SECONDS = 120.0
 
 # Length buckets, in seconds: batches hold utterances of similar length, so little is padding.
 BUCKET_SECONDS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0)
@@ -94,6 +100,12 @@ def examples(
     log = log or DecodeLog()
     for utt in utterances:
         try:
+            seconds = probe(utt.path).duration
+            if seconds > MAX_SECONDS:
+                raise audio.AudioError(
+                    utt.path, f"{seconds:.0f} s long, over the {MAX_SECONDS:.0f} s an utterance may last "
+                    "(cut it into utterances to train or evaluate on it)"
+                )
             wave = audio.load(utt.path, sample_rate)
         except audio.AudioError as error:
             log.report(error)

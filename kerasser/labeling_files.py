@@ -12,7 +12,10 @@ or window, hand the rows to a writer. The engine behind ``kerasser label``.
   (:data:`DEFAULT_SEGMENT_SECONDS` unless ``segment`` says otherwise), read window by window so
   memory stays bounded for hour-long recordings; a last window under a second joins the one before.
 - A file (or window) that cannot be labelled gives a row with its ``error`` and is reported through
-  ``on_error(path, reason)``; labelling goes on with the next file.
+  ``on_error(where, reason)``; labelling goes on with the next window or file. Digital silence
+  (every sample zero) is such an error (:data:`SILENT`): any label for it would be made up. A
+  segmented file that stops decoding gets an error row with the failed window's ``start`` and no
+  ``end``, and the file ends there.
 - ``previous`` (from :func:`kerasser.writers.read_previous`) skips what an earlier, interrupted run
   already wrote: whole files, and for a segmented file the windows up to its last row.
 """
@@ -167,16 +170,24 @@ def label_source(
     try:
         for win in read_windows(path, bounds, target_rate=labeler.sample_rate):
             done += 1
-            row = _predict_row(labeler, path, duration, win.start, win.end, win.waveform)
-            yield row
-            if row["error"]:
-                return
+            # a window that is silent or that the model fails on gets its error row; the next goes on
+            if win.error is not None:
+                yield _error_row(path, win.error, duration, win.start, win.end)
+            else:
+                yield _predict_row(labeler, path, duration, win.start, win.end, win.waveform)
     except AudioError as err:
-        start, end = bounds[done] if done < len(bounds) else (None, None)
-        yield _error_row(path, err.reason, duration, start, end)
+        # the file stops decoding: the row names the window it failed in (start) and has no end,
+        # which closes the file for --resume as it does here
+        start = bounds[done][0] if done < len(bounds) else None
+        yield _error_row(path, err.reason, duration, start)
+
+
+SILENT = "silent (every sample is zero): no emotion to label"
 
 
 def _predict_row(labeler: Labeler, path: str, duration: float, start: float, end: float, waveform) -> dict:
+    if not waveform.any():  # digital silence: any label would be made up
+        return _error_row(path, SILENT, duration, start, end)
     try:
         result = labeler.predict_waveform(waveform)
     except Exception as err:  # a model failure on one input must not stop the other files
@@ -191,6 +202,16 @@ def _predict_row(labeler: Labeler, path: str, duration: float, start: float, end
         for cls, p in pred["probabilities"].items():
             row[class_column(task, cls)] = p
     return row
+
+
+def _where(row: dict) -> str:
+    """The path of an error row, with the window's seconds when it stands for part of the file."""
+    start, end = row.get("start"), row.get("end")
+    if start is None or (start == 0 and end in (None, row.get("duration"))):
+        return row["path"]
+    if end is None:
+        return f"{row['path']} [from {start:.1f} s]"
+    return f"{row['path']} [{start:.1f}-{end:.1f} s]"
 
 
 def _error_row(path: str, reason: str, duration=None, start=None, end=None) -> dict:
@@ -212,7 +233,8 @@ def label_files(
     """Label ``sources`` in order, writing each row as soon as it is made.
 
     ``segment``, ``max_duration``, ``default_segment``: as for :func:`label_source`.
-    ``on_error(path, reason)`` is called once per failed file, ``on_progress(n)`` after each file
+    ``on_error(where, reason)`` is called once per error row (``where``: the path, and the window's
+    seconds for part of a segmented file), ``on_progress(n)`` after each file
     (``n`` files done so far). Returns a :class:`Summary`; ``failed`` counts this call's failures.
     """
     if segment is not None and segment <= 0:
@@ -235,13 +257,15 @@ def label_files(
                 labeler, source.path, segment=segment, max_duration=max_duration,
                 default_segment=default_segment, after=after,
             )
+            failed = False
             for row in rows:
                 writer.write(row)
                 summary.rows += 1
                 if row["error"]:
-                    summary.failed += 1
+                    failed = True
                     if on_error is not None:
-                        on_error(source.path, row["error"])
+                        on_error(_where(row), row["error"])
+            summary.failed += failed
         if on_progress is not None:
             on_progress(summary.files)
     return summary

@@ -124,7 +124,8 @@ def make_writer(fmt: str, out: IO[str], cols: list[str], header: bool = True) ->
 @dataclasses.dataclass
 class FileProgress:
     """What an earlier output holds for one path: the furthest ``end`` labelled, the file's
-    ``duration``, and whether a row reported an error."""
+    ``duration``, and whether an error row without an ``end`` (the file failed) closed it; a
+    window's error row (a silent window) has an ``end`` and counts as labelled."""
 
     end: float | None = None
     duration: float | None = None
@@ -132,7 +133,7 @@ class FileProgress:
 
     @property
     def complete(self) -> bool:
-        """True when nothing is left to label for this path (an error row also closes it)."""
+        """True when nothing is left to label for this path (a file's error row also closes it)."""
         if self.error or self.end is None or self.duration is None:
             return True
         return self.end >= self.duration - 1e-3
@@ -232,9 +233,9 @@ def read_previous(path: str | os.PathLike) -> PreviousOutput:
         if not isinstance(p, str) or not p:
             continue
         progress = prev.files.setdefault(p, FileProgress())
-        if row.get("error"):
-            progress.error = True
         end = _to_float(row.get("end"))
+        if row.get("error") and end is None:  # the file failed; a window's error row (silence) does not close it
+            progress.error = True
         if end is not None and (progress.end is None or end > progress.end):
             progress.end = end
         duration = _to_float(row.get("duration"))

@@ -163,7 +163,7 @@ def test_read_windows_resamples_each_window(tmp_path):
 
 @pytest.mark.parametrize(
     "content, reason",
-    [(b"", "not a readable audio file"), (b"hello, not audio", "not a readable"), (None, "no such file")],
+    [(b"", r"empty file \(0 bytes\)"), (b"hello, not audio", "not a readable"), (None, "no such file")],
 )
 def test_probe_errors_are_audio_errors(tmp_path, content, reason):
     path = tmp_path / "x.wav"
