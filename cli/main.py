@@ -25,11 +25,21 @@ def debugging() -> bool:
     return os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
+# Top-level modules of the optional ``train`` extra (setup.cfg): a base install (labelling with
+# LiteRT) lacks them, and a command that needs one says which extra to install.
+TRAIN_EXTRA_MODULES = frozenset({"tensorflow", "keras", "sklearn", "scipy", "keras_tuner", "matplotlib", "tf_keras_vis"})
+
+
+def missing_extra(error: ModuleNotFoundError) -> str | None:
+    """The extra that provides the module ``error`` says is missing, or None if no extra does."""
+    return "train" if (error.name or "").split(".")[0] in TRAIN_EXTRA_MODULES else None
+
+
 def friendly_errors(fn):
     """Turn the library's expected errors (``kerasser.errors.KerasserError``: bad data, bad run
     or model folder, bad settings) into one ``Error: path: reason`` line and exit code 1, never a
-    traceback. click's own errors pass through. Anything else is an internal error: one line
-    saying so, or the full traceback with ``--debug`` / ``KERASSER_DEBUG=1``."""
+    traceback. click's own errors pass through. A missing module of the ``train`` extra says
+    which extra to install. Anything else is an internal error: one line saying so, or the full traceback with ``--debug`` / ``KERASSER_DEBUG=1``."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -44,6 +54,13 @@ def friendly_errors(fn):
         except Exception as error:
             if debugging():
                 raise
+            extra = missing_extra(error) if isinstance(error, ModuleNotFoundError) else None
+            if extra is not None:
+                command = click.get_current_context().command_path
+                raise click.ClickException(
+                    f"{command} needs {error.name.split('.')[0]}, which this install lacks: "
+                    f"pip install 'kerasser[{extra}]' (the base install labels with LiteRT only)"
+                ) from None
             detail = " ".join(str(error).split())[:300]
             raise InternalError(
                 f"internal error ({type(error).__name__}: {detail}); rerun with kerasser --debug "

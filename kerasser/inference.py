@@ -28,28 +28,30 @@ from kerasser.contract import (
     tflite_role,
 )
 from kerasser.errors import ModelError, SettingsError
+from kerasser.shipped import DEFAULT_MODEL, packaged_model_dir
 
 BACKENDS = ("tflite", "keras")
 MODEL_ENV = "KERASSER_MODEL"
-DEFAULT_MODEL = "emodb-avde"
 
 
 def default_model_dir() -> Path:
-    """The shipped model folder: ``$KERASSER_MODEL`` if set, else ``<repo>/exported/emodb-avde``
-    (found relative to the kerasser package). ModelError naming the path if the folder does not
-    exist."""
+    """The shipped model folder: ``$KERASSER_MODEL`` if set; else ``<repo>/exported/emodb-avde`` in
+    a source checkout or editable install (where ``kerasser export`` builds it); else the copy an
+    installed package carries (``kerasser.shipped``). ModelError naming the path if none exists."""
     env = os.environ.get(MODEL_ENV)
     if env:
         path = Path(env).expanduser()
-        source = f"${MODEL_ENV}"
-    else:  # <repo>/exported/...: this file is <repo>/kerasser/inference.py
-        path = Path(__file__).resolve().parent.parent / "exported" / DEFAULT_MODEL
-        source = "default model"
-    if not path.is_dir():
-        raise ModelError(
-            f"no such model folder ({source}; make one with kerasser export, or set {MODEL_ENV})", path=path
-        )
-    return path
+        if not path.is_dir():
+            raise ModelError(f"no such model folder (${MODEL_ENV})", path=path)
+        return path
+    checkout = Path(__file__).resolve().parent.parent / "exported" / DEFAULT_MODEL  # this file: <repo>/kerasser/
+    packaged = packaged_model_dir()
+    for path in (checkout, packaged):
+        if path.is_dir():
+            return path
+    raise ModelError(
+        f"no such model folder (default model; make one with kerasser export, or set {MODEL_ENV})", path=checkout
+    )
 
 
 def _waveform(waveform) -> np.ndarray:

@@ -81,6 +81,25 @@ def test_cli_reports_unexpected_errors_as_internal(monkeypatch, tmp_path):
     assert isinstance(CliRunner().invoke(cli, ["label", str(tmp_path)]).exception, KeyError)
 
 
+@pytest.mark.parametrize("missing, extra", [("tensorflow.python", "train"), ("sklearn", "train"), ("yaml", None)])
+def test_missing_module_of_an_extra_names_the_extra(monkeypatch, tmp_path, missing, extra):
+    def without(cls, *args, **kwargs):
+        raise ModuleNotFoundError(f"No module named {missing!r}", name=missing)
+
+    monkeypatch.setattr(Labeler, "load", classmethod(without))
+    monkeypatch.delenv("KERASSER_DEBUG", raising=False)
+    result = CliRunner().invoke(cli, ["label", str(tmp_path)])
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    if extra:
+        top = missing.split(".")[0]
+        assert result.exit_code == 1
+        assert lines[0] == (f"Error: cli label needs {top}, which this install lacks: "
+                            f"pip install 'kerasser[{extra}]' (the base install labels with LiteRT only)")
+    else:  # a module no extra provides is a broken install: an internal error
+        assert result.exit_code == 70 and "internal error (ModuleNotFoundError" in lines[0]
+
+
 @pytest.mark.slow
 def test_load_model_in_a_fresh_process():
     """``kerasser.load_model`` loads the shipped model.keras with nothing else imported first."""

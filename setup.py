@@ -1,0 +1,39 @@
+"""setup.cfg holds the metadata; this file only adds the shipped model to built packages.
+
+``build_py`` copies the default model's serving files (``kerasser.shipped.SHIPPED_FILES``) from
+``exported/<DEFAULT_MODEL>/`` into ``kerasser/shipped/<DEFAULT_MODEL>/`` of the build, so a wheel
+or a non-editable install labels out of the box while ``exported/`` stays the one place the model
+is built into.
+"""
+
+import re
+import shutil
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _shipped():
+    source = (ROOT / "kerasser" / "shipped" / "__init__.py").read_text()
+    model = re.search(r'^DEFAULT_MODEL = "([^"]+)"', source, re.M).group(1)
+    files = re.search(r"^SHIPPED_FILES = \(([^)]*)\)", source, re.M).group(1)
+    return model, re.findall(r'"([^"]+)"', files)
+
+
+class BuildWithModel(build_py):
+    def run(self):
+        super().run()
+        model, files = _shipped()
+        source = ROOT / "exported" / model
+        target = Path(self.build_lib) / "kerasser" / "shipped" / model
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            if not (source / name).is_file():
+                raise SystemExit(f"{source / name}: missing; the shipped model must be exported before building")
+            shutil.copy2(source / name, target / name)
+
+
+setup(cmdclass={"build_py": BuildWithModel})

@@ -1,0 +1,78 @@
+"""The ordinary install: a wheel built from this repo, installed (base install, no TensorFlow) into
+a fresh virtual environment outside the source tree, labels the example clips with the model it
+carries, exactly as the source checkout does; ``kerasser train`` there names the extra to install.
+
+Needs the package index (pip installs NumPy, soundfile, soxr and LiteRT): skipped when it cannot
+be reached, except under CI=true, where it fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from kerasser.shipped import DEFAULT_MODEL, SHIPPED_FILES
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def run(*args, **kwargs):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    built = run(sys.executable, "-m", "pip", "wheel", REPO, "--no-deps", "-q", "-w", out)
+    assert built.returncode == 0, built.stderr
+    return next(out.glob("kerasser-*.whl"))
+
+
+def test_wheel_carries_the_shipped_model(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in SHIPPED_FILES:
+        assert f"kerasser/shipped/{DEFAULT_MODEL}/{name}" in names
+    assert not any(n.startswith(("cli/", "exported/", "tests/")) for n in names)  # only the two packages
+    assert "kerasser_cli/main.py" in names
+
+
+def test_base_install_from_the_wheel_labels_like_the_checkout(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    assert run(sys.executable, "-m", "venv", venv).returncode == 0
+    installed = run(venv / "bin" / "pip", "install", "-q", wheel)
+    if installed.returncode != 0:
+        message = f"pip could not install the wheel's dependencies: {installed.stderr.strip()[-300:]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    python = venv / "bin" / "python"
+    assert run(python, "-c", "import tensorflow").returncode != 0  # the base install has no TensorFlow
+
+    clips = REPO / "examples"
+    env = {k: v for k, v in os.environ.items() if k != "KERASSER_MODEL"}
+    # from a folder outside the repo, so nothing can come from the source tree
+    labelled = run(venv / "bin" / "kerasser", "label", clips, cwd=tmp_path, env=env)
+    assert labelled.returncode == 0, labelled.stderr
+    where = run(python, "-c", "from kerasser.inference import default_model_dir; print(default_model_dir())",
+                cwd=tmp_path, env=env)
+    assert Path(where.stdout.strip()).is_relative_to(venv)
+
+    checkout = run(sys.executable, "-m", "kerasser_cli", "label", clips, cwd=REPO, env=env)
+    assert checkout.returncode == 0, checkout.stderr
+    rows = list(csv.DictReader(io.StringIO(labelled.stdout)))
+    expected = list(csv.DictReader(io.StringIO(checkout.stdout)))
+    assert len(rows) == len(list(clips.glob("*.wav"))) == len(expected)
+    assert rows == expected
+
+    train = run(venv / "bin" / "kerasser", "train", "--corpus", "emodb", "--data", tmp_path, "--out",
+                tmp_path / "run", cwd=tmp_path, env=env)
+    assert train.returncode == 1 and "Traceback" not in train.stderr
+    assert "pip install 'kerasser[train]'" in train.stderr.strip().splitlines()[-1]
