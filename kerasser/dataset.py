@@ -8,7 +8,8 @@ Every element is ``(inputs, labels, weights)``:
           else 1, or the class's balancing weight (``class_weights``).
 Batches pad ``waveform`` with zeros; ``length`` tells the model where each row ends. Training
 batches can be augmented (``kerasser.augment``) after the cache, with a seed per example drawn
-from the run's seed, so every epoch sees new copies and a run repeats exactly.
+from the run's seed and the epoch, so every epoch sees new copies and a run repeats exactly,
+resumed or not (``batched``'s ``epoch``).
 
 Files that cannot be decoded, or that last longer than :data:`MAX_SECONDS`, are skipped with one
 line on stderr naming the file and the reason (a broken file must not stop a training run);
@@ -30,6 +31,9 @@ from kerasser.errors import DataError
 from kerasser.progress import Write, writer
 from kerasser.tasks import SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET
 from kerasser.text import encode
+
+# Training order is shuffled within blocks of this many examples (the whole of EmoDB or BAVED).
+SHUFFLE_BLOCK = 4096
 
 # Longer files are skipped (with a warning): a recording this long is not one utterance, and
 # decoded whole it would take memory and a GRU pass out of proportion (an hour: 230 MB of samples).
@@ -150,11 +154,17 @@ def decoded(
 
 
 def augmented(
-    examples_ds: tf.data.Dataset, config: AugmentConfig, seed: int, sample_rate: int = audio.SAMPLE_RATE
+    examples_ds: tf.data.Dataset, config: AugmentConfig, seed, sample_rate: int = audio.SAMPLE_RATE
 ) -> tf.data.Dataset:
     """``examples_ds`` with every waveform replaced by ``augment(waveform, config, s)``, ``s``
-    drawn per example from a stream seeded by ``seed`` and new on every pass (epoch)."""
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    drawn per example from ``seed``: an int gives a stream new on every pass (epoch); an int64
+    tensor (a pass's seed, inside a dataset function) gives stateless draws from (seed, index)."""
+    if isinstance(seed, int):
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    else:  # Dataset.random takes no tensor seed once a global seed is set
+        seeds = tf.data.Dataset.counter().map(
+            lambda i: tf.random.stateless_uniform([], seed=tf.stack([seed, i]), minval=None, maxval=None, dtype=tf.int64)
+        )
 
     def apply(example, example_seed):
         inputs, labels, weights = example
@@ -172,6 +182,29 @@ def augmented(
     )
 
 
+def epoch_seed(seed: int, epoch) -> tf.Tensor:
+    """The seed of epoch ``epoch`` (an int or a scalar tensor) of a run seeded ``seed``: distinct
+    for every (seed, epoch) pair a run can have, and the same in every process."""
+    return tf.constant(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
+
+
+def shuffled(examples_ds: tf.data.Dataset, pass_seed, block: int = SHUFFLE_BLOCK) -> tf.data.Dataset:
+    """``examples_ds`` in an order drawn from ``pass_seed`` (an int64 scalar tensor) alone: blocks
+    of ``block`` consecutive examples, each permuted by stateless random keys (``Dataset.shuffle``
+    takes no tensor seed inside a dataset function, so it cannot follow the epoch)."""
+
+    def permute(index, example):
+        n = tf.shape(example[0]["length"])[0]
+        keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.cast(pass_seed, tf.int64), index]))
+        order = tf.argsort(keys)
+        return tf.nest.map_structure(lambda t: tf.gather(t, order), example)
+
+    def dense(*example):  # rows of a ragged batch come back ragged: make them plain tensors again
+        return tf.nest.map_structure(lambda t: t.to_tensor() if isinstance(t, tf.RaggedTensor) else t, example)
+
+    return examples_ds.ragged_batch(block).enumerate().map(permute).unbatch().map(dense)
+
+
 def batched(
     examples_ds: tf.data.Dataset,
     batch_size: int,
@@ -180,23 +213,38 @@ def batched(
     seed: int = 0,
     augment_config: AugmentConfig | None = None,
     sample_rate: int = audio.SAMPLE_RATE,
+    epoch: tf.Variable | None = None,
 ) -> tf.data.Dataset:
-    """Batches of ``decoded`` examples. For training: shuffled (seeded, reshuffled every epoch),
-    augmented when ``augment_config`` has anything on, and grouped by length bucket; for
-    evaluation: in order, padded per batch."""
-    ds = examples_ds
-    if training:
-        ds = ds.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
-        if augment_config is not None and augment_config.active:
-            ds = augmented(ds, augment_config, seed, sample_rate)
-        boundaries = [int(s * sample_rate) for s in BUCKET_SECONDS]
-        ds = ds.bucket_by_sequence_length(
+    """Batches of ``decoded`` examples. For training: shuffled, augmented when ``augment_config``
+    has anything on, and grouped by length bucket; for evaluation: in order, padded per batch.
+
+    Training randomness (order and augmentation) is seeded. Without ``epoch`` every pass draws
+    anew from ``seed`` (a run repeats exactly when it runs start to end in one process). With
+    ``epoch`` (an int64 variable the training loop sets before each epoch), each pass is drawn from
+    ``epoch_seed(seed, epoch)`` alone, so epoch ``e`` is the same in a run resumed from a
+    checkpoint as in one that never stopped."""
+    if not training:
+        return examples_ds.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    boundaries = [int(s * sample_rate) for s in BUCKET_SECONDS]
+    augmenting = augment_config is not None and augment_config.active
+
+    def one_pass(pass_seed, reshuffle: bool) -> tf.data.Dataset:
+        if reshuffle:
+            ds = examples_ds.shuffle(SHUFFLE_BLOCK, seed=pass_seed, reshuffle_each_iteration=True)
+        else:
+            ds = shuffled(examples_ds, pass_seed)
+        if augmenting:
+            ds = augmented(ds, augment_config, pass_seed, sample_rate)
+        return ds.bucket_by_sequence_length(
             lambda inputs, labels, weights: inputs["length"],
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         )
-    else:
-        ds = ds.padded_batch(batch_size)
+
+    if epoch is None:
+        ds = one_pass(seed, reshuffle=True)
+    else:  # the flat_map function runs when a pass begins, and reads the epoch set for it
+        ds = tf.data.Dataset.from_tensors(0).flat_map(lambda _: one_pass(epoch_seed(seed, epoch), reshuffle=False))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

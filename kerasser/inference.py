@@ -220,4 +220,11 @@ def load_exported(
             hint = f" (export with --quantize {variant} to make it)" if variant != "float32" else ""
             raise ModelError(f"no such file{hint}", path=path)
         runner = TFLiteRunner(path, metadata.get("tflite", {}).get("output_order"), num_threads=num_threads)
+        missing = [t["name"] for t in metadata.get("tasks", []) if t["name"] not in runner.output_names]
+        if missing:  # a model file from another export, or a metadata.json of another model
+            raise ModelError(
+                f"has no output for {', '.join(missing)}, which metadata.json lists (outputs: "
+                f"{', '.join(runner.output_names)}); the model file and metadata.json do not belong together",
+                path=path,
+            )
     return ExportedModel(root, metadata, backend, variant, runner)

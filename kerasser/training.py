@@ -19,6 +19,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kerasser import dataset as data
 from kerasser.config import TrainConfig, save_json
@@ -77,6 +78,19 @@ class EpochLine(keras.callbacks.Callback):
         self.write(f"{line}  ({time.monotonic() - self.start:.0f} s)")
 
 
+class EpochSeed(keras.callbacks.Callback):
+    """Tell the training pipeline which epoch begins (``kerasser.dataset.batched``'s ``epoch``), so
+    its order and augmentation depend on the run's seed and the epoch only: a run resumed after a
+    crash sees the same epochs as one that never stopped."""
+
+    def __init__(self, epoch: tf.Variable):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch.assign(epoch)
+
+
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """EarlyStopping that picks up its best value and patience counter from a resumed run."""
 
@@ -92,6 +106,24 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             self.wait = self.resume_state["wait"]
 
 
+SEED_STATES = "seed_states"  # state.json: the layers' random-seed counters (dropout masks)
+
+
+def seed_states(model: keras.Model) -> list:
+    """The model's ``SeedGenerator`` state variables, in a fixed order. A ``.keras`` file does not
+    keep them (a loaded model starts new generators), so state.json does, for --resume."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def restore_seed_states(model: keras.Model, saved: list | None) -> None:
+    """Put the counters ``SaveState`` wrote back into a model loaded from ``last.keras``."""
+    variables = seed_states(model)
+    if saved is None or len(saved) != len(variables):
+        return  # a run from before they were kept: dropout masks differ from an unbroken run
+    for variable, value in zip(variables, saved):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
 class SaveState(keras.callbacks.Callback):
     """Write state.json after each epoch (after last.keras is saved): what --resume needs,
     learned loss weights' averages included."""
@@ -105,7 +137,8 @@ class SaveState(keras.callbacks.Callback):
             best, best_epoch, wait = float("nan"), epoch + 1, 0
         else:
             best, best_epoch, wait = float(self.early.best), int(self.early.best_epoch) + 1, int(self.early.wait)
-        state = {"epoch": epoch + 1, "best": best, "best_epoch": best_epoch, "wait": wait}
+        state = {"epoch": epoch + 1, "best": best, "best_epoch": best_epoch, "wait": wait,
+                 SEED_STATES: [v.numpy().tolist() for v in seed_states(self.model)]}
         if self.weighting is not None:
             state[STATE_KEY] = dict(self.weighting.averages)
         write_json_atomic(self.paths.state, state)
@@ -229,13 +262,15 @@ def train(
     train_examples = data.decoded(
         train_utts, tasks, log, rate, balance, speaker_index, transcripts=ctc, by_agreement=config.weight_by_agreement
     )
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # set by EpochSeed before each epoch
     train_ds = data.batched(
         train_examples, config.batch_size, training=True, seed=config.seed,
-        augment_config=config.augment, sample_rate=rate,
+        augment_config=config.augment, sample_rate=rate, epoch=epoch,
     )
 
     if state:
         model = keras.saving.load_model(paths.last_model)
+        restore_seed_states(model, state.get(SEED_STATES))
         initial_epoch = state["epoch"]
         write(f"resuming after epoch {initial_epoch} (best dev UAR {state['best']:.1f})")
     else:
@@ -258,7 +293,8 @@ def train(
     if initial_epoch >= config.epochs:
         write(f"nothing to do: {initial_epoch} of {config.epochs} epochs already done")
 
-    callbacks = [EpochLine(config.epochs, tasks, write), keras.callbacks.CSVLogger(str(paths.metrics), append=bool(state))]
+    callbacks = [EpochSeed(epoch), EpochLine(config.epochs, tasks, write),
+                 keras.callbacks.CSVLogger(str(paths.metrics), append=bool(state))]
     weighting = UncertaintyWeighting(tasks, (state or {}).get(STATE_KEY)) if config.learned_weights else None
     if weighting is not None:  # first: the epoch line, metrics.csv and state.json report its weights
         callbacks.insert(0, weighting)

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import pytest
 
 from kerasser.config import AudioConfig, ModelConfig
@@ -491,3 +492,47 @@ def test_load_exported_missing_files(emodb_tiny_export, tmp_path):
     shutil.copy(emodb_tiny_export[1] / "metadata.json", tmp_path / "metadata.json")
     with pytest.raises(ModelError, match="model_int8.tflite"):
         load_exported(tmp_path, variant="int8")
+
+
+@pytest.mark.parametrize("damage, backend, says", [
+    ("tflite_random", "tflite", "model.tflite: not a usable TFLite model"),
+    ("tflite_truncated", "tflite", "model.tflite: not a usable TFLite model"),
+    ("keras_truncated", "keras", "model.keras: "),
+    ("metadata_newer", "tflite", "metadata.json: export format 99 is newer than this kerasser reads"),
+    ("metadata_not_json", "tflite", "metadata.json: "),
+    ("tflite_of_another_model", "tflite", "model.tflite: has no output for arousal, which metadata.json lists"),
+])
+def test_damaged_model_files_give_one_line_naming_the_file(emodb_tiny_export, tmp_path, damage, backend, says):
+    """A corrupt, truncated, newer-format or mismatched model file: ``kerasser label`` stops with
+    one ``Error:`` line naming the file (exit 2), no traceback."""
+    from click.testing import CliRunner
+
+    from kerasser_cli.main import cli
+
+    model = tmp_path / "model"
+    shutil.copytree(emodb_tiny_export[1], model)
+    if damage == "tflite_random":
+        (model / "model.tflite").write_bytes(np.random.default_rng(0).bytes(5000))
+    elif damage == "tflite_truncated":
+        content = (model / "model.tflite").read_bytes()
+        (model / "model.tflite").write_bytes(content[: len(content) // 2])
+    elif damage == "keras_truncated":
+        content = (model / "model.keras").read_bytes()
+        (model / "model.keras").write_bytes(content[: len(content) // 3])
+    elif damage == "metadata_newer":
+        meta = json.loads((model / "metadata.json").read_text())
+        (model / "metadata.json").write_text(json.dumps({**meta, "format_version": 99}))
+    elif damage == "metadata_not_json":
+        (model / "metadata.json").write_text('{"format_version": 1, "tasks": [')
+    elif damage == "tflite_of_another_model":  # a model with other outputs than metadata.json names
+        from kerasser.export.tflite import export_float32
+        from kerasser.model import build_model
+
+        export_float32(build_model(dataclasses.replace(TINY, tasks=("emotion",))), model / "model.tflite")
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, np.sin(np.arange(16000) / 10).astype(np.float32) * 0.3, 16000)
+    result = CliRunner().invoke(cli, ["label", str(clip), "--model", str(model), "--backend", backend])
+    lines = result.output.strip().splitlines()
+    assert "Traceback" not in result.output
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], lines
