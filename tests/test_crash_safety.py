@@ -81,7 +81,7 @@ def clips(shared_data, tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("fmt, segment", [("csv", None), ("jsonl", None), ("csv", 2.0)])
+@pytest.mark.parametrize("fmt, segment", [("csv", None), ("jsonl", 2.0)])
 def test_label_killed_and_resumed_gives_each_row_once(clips, tmp_path, fmt, segment):
     extra = ["--format", fmt] + (["--segment", segment] if segment else [])
     reference = tmp_path / f"reference.{fmt}"
