@@ -167,7 +167,7 @@ def augmented(
         )
 
     def apply(example, example_seed):
-        inputs, labels, weights = example
+        inputs, *rest = example  # (inputs, labels, weights), and whatever else rides along
         wave = tf.numpy_function(
             lambda w, s: augment(w, config, int(s) & 0x7FFFFFFFFFFFFFFF, sample_rate),
             [inputs["waveform"], example_seed],
@@ -175,7 +175,7 @@ def augmented(
             stateful=False,
         )
         wave.set_shape([None])
-        return {"waveform": wave, "length": tf.shape(wave)[0]}, labels, weights
+        return ({"waveform": wave, "length": tf.shape(wave)[0]}, *rest)
 
     return tf.data.Dataset.zip((examples_ds, seeds)).map(
         apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
@@ -233,13 +233,18 @@ def batched(
             ds = examples_ds.shuffle(SHUFFLE_BLOCK, seed=pass_seed, reshuffle_each_iteration=True)
         else:
             ds = shuffled(examples_ds, pass_seed)
+        # Buckets by the length before augmentation: every pass then has the same number of
+        # batches. Keras takes the first epoch's count for every later epoch and drops the
+        # batches past it, and speed perturbation moves examples between buckets.
+        ds = ds.map(lambda inputs, labels, weights: (inputs, labels, weights, inputs["length"]))
         if augmenting:
             ds = augmented(ds, augment_config, pass_seed, sample_rate)
-        return ds.bucket_by_sequence_length(
-            lambda inputs, labels, weights: inputs["length"],
+        ds = ds.bucket_by_sequence_length(
+            lambda inputs, labels, weights, length: length,
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         )
+        return ds.map(lambda inputs, labels, weights, length: (inputs, labels, weights))
 
     if epoch is None:
         ds = one_pass(seed, reshuffle=True)

@@ -3,9 +3,11 @@
   config.json   the resolved TrainConfig (rebuilds the same model)
   metrics.csv   one row per epoch: losses and dev UAR per task (and learned loss weights, w_<task>)
   best.keras    the model of the epoch with the best mean dev UAR
-  last.keras    the model after the last finished epoch, optimizer state included (for --resume)
-  state.json    epochs done, best dev UAR, early-stopping counters and the loss averages behind
-                learned loss weights (for --resume)
+  (every model file is written beside and renamed into place: a crash never leaves half a file)
+  last.keras    the model after the last finished epoch, optimizer state included, and (inside
+                the archive) the state that goes with it (for --resume)
+  state.json    epochs done, best dev UAR, early-stopping counters, dropout seed counters and the
+                loss averages behind learned loss weights (a readable copy; for --resume)
   eval_*.json   reports written by ``kerasser evaluate``
 """
 
@@ -15,6 +17,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 from kerasser.config import TrainConfig, load_train_config
@@ -62,7 +65,42 @@ def write_json_atomic(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
+# Inside last.keras (a zip archive; Keras ignores entries it does not know): the state that goes
+# with exactly these weights. One atomic rename publishes both, so a crash between writing the
+# checkpoint and state.json cannot pair epoch e's counters with epoch e+1's weights.
+STATE_ENTRY = "kerasser_state.json"
+
+
+def save_model_atomic(model, path: Path, state: dict | None = None) -> None:
+    """``model.save`` to a temporary file beside ``path`` (with ``state`` added as
+    :data:`STATE_ENTRY`), then rename it over ``path``: a crash leaves the old file or the new one."""
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
+    try:
+        model.save(tmp)
+        if state is not None:
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(STATE_ENTRY, json.dumps(state))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def checkpoint_state(path: Path) -> dict | None:
+    """The state saved inside the checkpoint ``path`` by :func:`save_model_atomic`, if any."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(STATE_ENTRY))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
 def read_state(paths: RunPaths) -> dict | None:
+    """The run's state: the copy inside ``last.keras`` (it always matches those weights), else
+    ``state.json``; None before the first finished epoch."""
+    if paths.last_model.exists():
+        inside = checkpoint_state(paths.last_model)
+        if inside is not None:
+            return inside
     return json.loads(paths.state.read_text()) if paths.state.exists() else None
 
 

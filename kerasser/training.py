@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
 import shutil
 import time
 import warnings
@@ -28,7 +29,7 @@ from kerasser.errors import DataError
 from kerasser.evaluation import mean_uar, predict, score
 from kerasser.model import NORMALIZATION, build_model, compile_model
 from kerasser.progress import writer
-from kerasser.runs import RunError, RunPaths, load_config, make_folder, read_state, write_json_atomic
+from kerasser.runs import RunError, RunPaths, load_config, make_folder, read_state, save_model_atomic, write_json_atomic
 from kerasser.tasks import SPEAKER_TARGET, TRANSCRIPT_TARGET
 from kerasser.uncertainty import STATE_KEY, UncertaintyWeighting, weight_key
 
@@ -124,9 +125,26 @@ def restore_seed_states(model: keras.Model, saved: list | None) -> None:
         variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
+class SaveBest(keras.callbacks.Callback):
+    """Write ``best.keras`` (atomically) when the monitored value beats ``best``; every epoch when
+    ``monitor`` is None (no dev split)."""
+
+    def __init__(self, path: Path, monitor: str | None, best: float = -np.inf):
+        super().__init__()
+        self.path, self.monitor, self.best = path, monitor, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor) if self.monitor else None
+        if self.monitor is None or (value is not None and value > self.best):
+            if value is not None:
+                self.best = float(value)
+            save_model_atomic(self.model, self.path)
+
+
 class SaveState(keras.callbacks.Callback):
-    """Write state.json after each epoch (after last.keras is saved): what --resume needs,
-    learned loss weights' averages included."""
+    """After each epoch: ``last.keras`` with the state --resume needs inside it (epochs done, best
+    dev UAR, early-stopping and dropout seed counters, learned loss weights' averages), in one
+    atomic rename; then ``state.json``, a readable copy."""
 
     def __init__(self, paths: RunPaths, early: ResumableEarlyStopping | None, weighting: UncertaintyWeighting | None):
         super().__init__()
@@ -141,6 +159,7 @@ class SaveState(keras.callbacks.Callback):
                  SEED_STATES: [v.numpy().tolist() for v in seed_states(self.model)]}
         if self.weighting is not None:
             state[STATE_KEY] = dict(self.weighting.averages)
+        save_model_atomic(self.model, self.paths.last_model, state)
         write_json_atomic(self.paths.state, state)
 
 
@@ -195,6 +214,19 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
 def adapt_normalization(model: keras.Model, examples) -> None:
     """Set the in-graph standardisation to the training audio's mean and variance."""
     model.get_layer(NORMALIZATION).adapt(data.waveforms(examples))
+
+
+def trim_metrics(path: Path, epochs: int) -> None:
+    """Keep the rows of the first ``epochs`` epochs of ``metrics.csv``: a run killed after logging an
+    epoch but before its checkpoint trains that epoch again, and must not log it twice."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if line.split(",", 1)[0].isdigit() and int(line.split(",", 1)[0]) < epochs]
+    if len(kept) != len(lines):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(kept))
+        os.replace(tmp, path)
 
 
 def prepare_run_folder(config: TrainConfig, resume: bool) -> tuple[RunPaths, dict | None]:
@@ -272,6 +304,7 @@ def train(
         model = keras.saving.load_model(paths.last_model)
         restore_seed_states(model, state.get(SEED_STATES))
         initial_epoch = state["epoch"]
+        trim_metrics(paths.metrics, initial_epoch)
         write(f"resuming after epoch {initial_epoch} (best dev UAR {state['best']:.1f})")
     else:
         model = build_model(config.model)
@@ -302,17 +335,11 @@ def train(
     if dev_utts:
         dev_ds = data.make_dataset(dev_utts, tasks, config.batch_size, training=False, log=log, sample_rate=rate)
         early = ResumableEarlyStopping(resume_state=state, monitor=MONITOR, mode="max", patience=config.patience)
-        best = keras.callbacks.ModelCheckpoint(
-            str(paths.best_model),
-            monitor=MONITOR,
-            mode="max",
-            save_best_only=True,
-            initial_value_threshold=state["best"] if state else None,
-        )
+        best = SaveBest(paths.best_model, MONITOR, state["best"] if state else -np.inf)
         callbacks = [DevUAR(dev_ds, tasks), *callbacks, best, early]
     else:
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(paths.best_model)))
-    callbacks += [keras.callbacks.ModelCheckpoint(str(paths.last_model)), SaveState(paths, early, weighting)]
+        callbacks.append(SaveBest(paths.best_model, None))
+    callbacks.append(SaveState(paths, early, weighting))
     averager = WeightAverage(config.average_last) if config.average_last > 1 else None
     if averager:
         callbacks.append(averager)

@@ -142,3 +142,37 @@ def test_class_weights_balance_each_task():
     assert np.isclose(np.sum(w["arousal"] * counts), 4)  # mean weight over the examples is 1
     assert w["emotion"][1] == 1.0 and np.count_nonzero(w["emotion"]) == 1
     assert dataclasses.is_dataclass(utts[0])
+
+
+def test_every_training_pass_has_the_same_batches_and_depends_on_the_epoch_only():
+    """With speed perturbation moving utterances across length buckets, every pass still has the
+    same number of batches (Keras keeps the first epoch's count and drops batches past it), and a
+    pass is a function of (seed, epoch): the same epoch twice gives the same batches."""
+    import tensorflow as tf
+
+    from kerasser import dataset as data
+
+    lengths = [7600, 8000, 8400, 15500, 16000, 16500, 23800, 24000, 24200, 31900, 32000] * 2
+    waves = [sine(n / RATE, RATE) for n in lengths]
+
+    def generate():
+        for w in waves:
+            yield {"waveform": w, "length": np.int32(len(w))}, {"arousal": np.int32(0)}, {"arousal": np.float32(1)}
+
+    examples = tf.data.Dataset.from_generator(generate, output_signature=data.element_spec(["arousal"])).cache()
+    epoch = tf.Variable(0, dtype=tf.int64)
+    config = AugmentConfig(speed=(0.9, 1.0, 1.1))
+    ds = data.batched(examples, 3, training=True, seed=5, augment_config=config, sample_rate=RATE, epoch=epoch)
+
+    def one(e):
+        epoch.assign(e)
+        return [(x["waveform"].numpy(), x["length"].numpy()) for x, _, _ in ds]
+
+    passes = [one(e) for e in range(4)]
+    assert len({len(p) for p in passes}) == 1
+    assert sum(len(n) for _, n in passes[0]) == len(lengths)
+    again = one(2)
+    for (w1, n1), (w2, n2) in zip(passes[2], again, strict=True):
+        np.testing.assert_array_equal(w1, w2)
+        np.testing.assert_array_equal(n1, n2)
+    assert any(not np.array_equal(a[1], b[1]) for a, b in zip(passes[0], passes[1]))  # epochs differ

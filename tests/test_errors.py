@@ -68,7 +68,8 @@ def test_cli_reports_unexpected_errors_as_internal(monkeypatch, tmp_path):
         raise KeyError("a bug")
 
     monkeypatch.setattr(Labeler, "load", classmethod(buggy))
-    monkeypatch.delenv("KERASSER_DEBUG", raising=False)
+    # set (to "off") before --debug sets it, so that the test ends with the variable as it found it
+    monkeypatch.setenv("KERASSER_DEBUG", "")
     result = CliRunner().invoke(cli, ["label", str(tmp_path)])
     assert result.exit_code == 70
     lines = result.output.strip().splitlines()
@@ -76,7 +77,6 @@ def test_cli_reports_unexpected_errors_as_internal(monkeypatch, tmp_path):
 
     result = CliRunner().invoke(cli, ["--debug", "label", str(tmp_path)])
     assert isinstance(result.exception, KeyError)  # raised through: the traceback is shown
-    monkeypatch.delenv("KERASSER_DEBUG", raising=False)  # --debug set it for this process
     monkeypatch.setenv("KERASSER_DEBUG", "1")
     assert isinstance(CliRunner().invoke(cli, ["label", str(tmp_path)]).exception, KeyError)
 
