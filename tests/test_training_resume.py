@@ -3,7 +3,7 @@ last finished epoch with the same configuration and ends with the same weights a
 seed that never stopped, bit for bit: the epoch's data order and augmentation depend on (seed,
 epoch) only, every epoch has the same number of batches (Keras keeps the first epoch's count), and
 the checkpoint (``last.keras``) holds the optimiser's state and, inside it, the layers' random-seed
-counters. Without those three, the resumed epochs' losses differed in the second digit.
+counters. Without those three, the resumed epochs' losses differed in the second digit."""
 
 from __future__ import annotations
 
