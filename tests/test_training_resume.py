@@ -22,7 +22,7 @@ from kerasser.recipes import build_train_config
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 3
+EPOCHS = 4
 
 
 def command(*args) -> list[str]:
@@ -49,7 +49,7 @@ def test_killed_and_resumed_run_ends_with_the_same_weights(emodb_small, tmp_path
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and proc.poll() is None:
         if state.exists() and json.loads(state.read_text())["epoch"] >= 1:
-            time.sleep(0.5)  # into the next epoch
+            time.sleep(0.1)  # into the next epoch
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.05)
