@@ -21,7 +21,8 @@ def evaluate(run, split, corpus, data, batch_size, confusion):
 
     Scores the corpora RUN was trained on unless --corpus/--data pairs name others (only the
     tasks both the model and the data have are scored). Prints a table on stdout and writes
-    the full report as eval_<corpora>_<split>.json into RUN.
+    the full report as eval_<corpora>_<split>.json into RUN, with a confusion-matrix figure per
+    task (eval_<corpora>_<split>_<task>.png: counts and recall per true class).
     """
     from kerasser.evaluation import format_confusions, format_table
     from kerasser.run_evaluation import evaluate_run

@@ -30,7 +30,8 @@ def evaluate_run(
     model and the data have.
 
     Warnings (files that could not be decoded) go through ``write`` (default: stderr).
-    Returns the report (also written as ``eval_<corpora>_<split>.json`` in the run folder):
+    Returns the report (also written as ``eval_<corpora>_<split>.json`` in the run folder, with a
+    confusion-matrix figure per task, ``eval_<corpora>_<split>_<task>.png``):
     ``{"run", "split", "corpora", "files", "skipped", "mean_uar", "tasks": {task: report},
     "transcript"}``; ``transcript`` (models with a CTC head) holds the greedy transcripts' CER in
     % over the utterances with a reference, else None; ``predictions`` each task's per-utterance
@@ -71,7 +72,15 @@ def evaluate_run(
     }
     if write_report:
         name = "+".join(c[0] for c in corpora) + f"_{split}"
-        write_json_atomic(RunPaths(Path(run_dir)).eval_report(name), report)
+        paths = RunPaths(Path(run_dir))
+        write_json_atomic(paths.eval_report(name), report)
+        from kerasser.figures import confusion_figure
+
+        for task, task_report in reports.items():
+            if task_report["count"]:
+                confusion_figure(task, task_report, paths.confusion_figure(name, task),
+                                 f"{task}, {name.replace('_', ' ')}: UAR {task_report['uar']:.1f} % "
+                                 f"over {task_report['count']} utterances")
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) skipped")
     return report

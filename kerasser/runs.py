@@ -8,7 +8,8 @@
                 the archive) the state that goes with it (for --resume)
   state.json    epochs done, best dev UAR, early-stopping counters, dropout seed counters and the
                 loss averages behind learned loss weights (a readable copy; for --resume)
-  eval_*.json   reports written by ``kerasser evaluate``
+  learning_curves.png  training loss and dev UAR per task over the epochs
+  eval_*.json   reports written by ``kerasser evaluate`` (eval_*_<task>.png: confusion matrices)
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ class RunPaths:
 
     def eval_report(self, name: str) -> Path:
         return self.root / f"eval_{name}.json"
+
+    def confusion_figure(self, name: str, task: str) -> Path:
+        return self.root / f"eval_{name}_{task}.png"
+
+    @property
+    def learning_curves(self) -> Path:
+        return self.root / "learning_curves.png"
 
 
 def write_json_atomic(path: Path, data) -> None:

@@ -360,6 +360,10 @@ def train(
         final = keep_average(model, averager, paths, final, dev_ds if dev_utts else None, tasks, write)
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) could not be decoded and were skipped")
+    if paths.metrics.exists():
+        from kerasser.figures import learning_curves
+
+        learning_curves(paths.metrics, paths.learning_curves, tasks)
     if early is None:
         write(f"trained {final['epoch']} epochs without a dev split; model: {paths.best_model}")
     else:

@@ -38,7 +38,7 @@ def metrics(run_dir):
 def test_run_folder_and_metrics(emodb_small, tmp_path):
     result = train(tiny_config(emodb_small, tmp_path / "run"), write=lambda line: None)
     paths = RunPaths(tmp_path / "run")
-    for p in (paths.config, paths.metrics, paths.best_model, paths.last_model, paths.state):
+    for p in (paths.config, paths.metrics, paths.best_model, paths.last_model, paths.state, paths.learning_curves):
         assert p.exists(), p
     rows = metrics(paths.root)
     assert len(rows) == 1
@@ -90,6 +90,8 @@ def test_evaluate_on_own_and_on_another_corpus(shared_data, emodb_small, manifes
     recalls = [v for v in arousal["recall"].values() if v is not None]
     assert arousal["uar"] == pytest.approx(np.mean(recalls))
     assert RunPaths(tmp_path / "run").eval_report("manifest_test").exists()
+    for task in ("arousal", "valence", "dominance"):
+        assert RunPaths(tmp_path / "run").confusion_figure("manifest_test", task).exists()
 
     baved = [u for u in read_baved(shared_data / "baved") if u.split == "test"][::60]
     other = manifest_writer(tmp_path / "baved.csv", baved, tasks=("arousal",))

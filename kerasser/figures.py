@@ -1,0 +1,114 @@
+"""Report figures as PNG files, drawn with matplotlib's Agg backend (no display needed).
+
+- :func:`confusion_figure`: one task's confusion matrix from a ``kerasser.evaluation`` task report,
+  as counts and as row-normalised recall (%), class names on both axes; ``kerasser evaluate``
+  writes one per task beside its report.
+- :func:`learning_curves`: a run's ``metrics.csv`` as two panels over epochs, the training losses
+  and the dev UAR per task (and their mean); ``kerasser train`` writes it into the run folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+DPI = 100
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=DPI)
+    os.replace(tmp, path)
+    return path
+
+
+def confusion_figure(task: str, report: Mapping, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Write ``task``'s confusion matrix (``report``: a task report with ``confusion``, ``recall``
+    keyed by class, ``uar`` and ``count``) to ``path``: counts on the left, recall per true class
+    on the right; rows are the true class, columns the predicted one."""
+    plt = _pyplot()
+    classes = list(report["recall"])
+    counts = np.asarray(report["confusion"], dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    recall = np.divide(100 * counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    size = max(3.2, 0.55 * len(classes) + 1.6)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 0.6, size + 0.5), constrained_layout=True)
+    for ax, values, fmt, label in ((axes[0], counts, "{:.0f}", "utterances"), (axes[1], recall, "{:.0f}", "recall (%)")):
+        image = ax.imshow(values, cmap="Blues", vmin=0, vmax=max(values.max(), 1e-9) if label == "utterances" else 100)
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+        ax.set_yticks(range(len(classes)), classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(label)
+        limit = values.max() / 2 if label == "utterances" else 50
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if values[i, j] > limit else "black")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle(title or f"{task}: UAR {report['uar']:.1f} % over {report['count']} utterances")
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def read_metrics(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``metrics.csv`` as ``{column: values per epoch}`` (empty cells as NaN)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = rows[0].keys() if rows else []
+    return {c: np.array([float(r[c]) if r[c] not in ("", None) else np.nan for r in rows]) for c in columns}
+
+
+def learning_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, tasks: Sequence[str]) -> Path | None:
+    """Write the run's learning curves to ``path``: training loss (total and per task) and, when
+    the run had a dev split, dev UAR per task and their mean, against epochs counted from 1.
+    Nothing is written (None) before the first epoch has finished."""
+    metrics = read_metrics(metrics_csv)
+    if not metrics:
+        return None  # no finished epoch
+    plt = _pyplot()
+    epochs = metrics["epoch"] + 1 if "epoch" in metrics else np.arange(1, len(next(iter(metrics.values()))) + 1)
+    dev = [t for t in tasks if f"val_uar_{t}" in metrics]
+    fig, axes = plt.subplots(1, 2 if dev else 1, figsize=(11 if dev else 6, 4), constrained_layout=True, squeeze=False)
+    loss_ax = axes[0][0]
+    if "loss" in metrics:
+        loss_ax.plot(epochs, metrics["loss"], color="black", linewidth=2, label="total (weighted)")
+    for t in tasks:
+        if f"{t}_loss" in metrics:
+            loss_ax.plot(epochs, metrics[f"{t}_loss"], label=t)
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("training loss")
+    loss_ax.set_title("training loss")
+    loss_ax.legend(fontsize=8)
+    if dev:
+        uar_ax = axes[0][1]
+        for t in dev:
+            uar_ax.plot(epochs, metrics[f"val_uar_{t}"], label=t)
+        if "val_uar" in metrics:
+            uar_ax.plot(epochs, metrics["val_uar"], color="black", linewidth=2, label="mean")
+            best = int(np.nanargmax(metrics["val_uar"]))
+            uar_ax.axvline(epochs[best], color="gray", linestyle=":", label=f"best, epoch {int(epochs[best])}")
+        uar_ax.set_xlabel("epoch")
+        uar_ax.set_ylabel("dev UAR (%)")
+        uar_ax.set_title("dev UAR per task")
+        uar_ax.legend(fontsize=8)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
