@@ -77,11 +77,13 @@ class _Counter:
               help="TFLite model variant (tflite backend only; quantised ones exist when exported with --quantize).")
 @click.option("--transcribe", is_flag=True,
               help="Add a text column: the greedy CTC transcript (models exported --with-transcript).")
+@click.option("--attention", is_flag=True,
+              help="Add an attention column: JSON with frame_seconds and each task's attention weight per frame.")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr but an error that stops the run.")
 @click.option("--verbose", "-v", is_flag=True,
               help="Also show what LiteRT and TensorFlow print while loading and running the model.")
 @friendly_errors
-def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, quiet, verbose):
+def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet, verbose):
     """Predict arousal, valence, dominance, ... for audio files and folders: one row per file (or
     per window of a long file) on stdout.
 
@@ -106,10 +108,10 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, t
 
     explained = (click.ClickException, click.exceptions.Exit)  # they say what went wrong themselves
     with contextlib.nullcontext() if verbose else native_stderr_silenced(explained):
-        _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, quiet)
+        _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet)
 
 
-def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, quiet):
+def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet):
     from kerasser.errors import KerasserError, one_line, shown_path
     from kerasser.labeling import Labeler
     from kerasser.labeling_files import find_audio, label_files
@@ -122,11 +124,11 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
         except (OSError, ValueError) as err:
             raise _SetupError(f"cannot resume from {resume}: {one_line(err)}") from None
     try:
-        labeler = Labeler.load(model_dir, backend=backend, variant=variant, transcribe=transcribe)
+        labeler = Labeler.load(model_dir, backend=backend, variant=variant, transcribe=transcribe, attention=attention)
     except KerasserError as err:  # the model folder is unusable: one line, no traceback
         raise _SetupError(str(err)) from None
 
-    cols = columns(labeler.tasks, text=labeler.transcribe)
+    cols = columns(labeler.tasks, text=labeler.transcribe, attention=labeler.attention)
     try:
         header = previous is None or previous.needs_header(fmt, cols)
     except KerasserError as err:

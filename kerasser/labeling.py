@@ -25,13 +25,14 @@ from kerasser.errors import SettingsError
 from kerasser.text import greedy_decode
 
 TEXT = "text"  # the transcript's key in a prediction and its column in label output
+ATTENTION = "attention"  # the attention weights' key in a prediction and their column in label output
 
 
 class Labeler:
     """Per-task predictions of an exported model (anything with ``tasks``, ``sample_rate`` and
     ``predict(waveform) -> {task: probabilities}``, as :func:`kerasser.inference.load_exported` returns)."""
 
-    def __init__(self, model: Any, transcribe: bool = False) -> None:
+    def __init__(self, model: Any, transcribe: bool = False, attention: bool = False) -> None:
         self.model = model
         self.tasks: list[tuple[str, tuple[str, ...]]] = [(t, tuple(classes)) for t, classes in model.tasks]
         self.sample_rate: int = int(getattr(model, "sample_rate", audio.SAMPLE_RATE))
@@ -40,6 +41,9 @@ class Labeler:
                 "this model has no transcript output: export a run trained with --ctc-weight using --with-transcript"
             )
         self.transcribe = transcribe
+        if attention and not self.has_attention:
+            raise SettingsError("this model has no attention outputs (it pools the last GRU step)")
+        self.attention = attention
 
     @classmethod
     def load(
@@ -48,6 +52,7 @@ class Labeler:
         backend: str = "tflite",
         variant: str = "float32",
         transcribe: bool = False,
+        attention: bool = False,
     ) -> Labeler:
         """The exported model in ``model_dir`` (default: :func:`kerasser.inference.default_model_dir`).
 
@@ -59,16 +64,32 @@ class Labeler:
         from kerasser.inference import default_model_dir, load_exported
 
         folder = default_model_dir() if model_dir is None else model_dir
-        return cls(load_exported(folder, backend=backend, variant=variant), transcribe=transcribe)
+        return cls(load_exported(folder, backend=backend, variant=variant), transcribe=transcribe, attention=attention)
+
+    @property
+    def has_attention(self) -> bool:
+        """True when the model gives attention weights per task (``{task}_attention`` outputs)."""
+        return bool(getattr(self.model, "attention", False))
+
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds between attention weights: the model's frame step (10 ms by default)."""
+        step = self.metadata.get("frame_step", 160)
+        return float(step) / self.sample_rate
 
     @property
     def metadata(self) -> dict:
         """The model's metadata.json (empty for models without one)."""
         return dict(getattr(self.model, "metadata", None) or {})
 
-    def predict(self, source: str | os.PathLike | np.ndarray, sample_rate: int | None = None) -> dict:
+    def predict(
+        self, source: str | os.PathLike | np.ndarray, sample_rate: int | None = None, attention: bool | None = None
+    ) -> dict:
         """``{task: {"label": class, "probabilities": {class: p}}}`` for an audio file or array,
-        and ``{"text": greedy CTC transcript}`` when the labeler transcribes.
+        ``{"text": greedy CTC transcript}`` when the labeler transcribes, and with ``attention``
+        (default: the labeler's setting) ``{"attention": {"frame_seconds": 0.01, task: [weight per
+        frame]}}``: each task's attention weights over the utterance's frames (they sum to 1), frame
+        ``i`` starting at ``i * frame_seconds``.
 
         ``source``: a path (any format libsndfile reads), or samples shaped ``[n]`` or
         ``[n, channels]`` with their ``sample_rate``. Bad audio raises :class:`kerasser.audio.AudioError`.
@@ -81,10 +102,13 @@ class Labeler:
             if sample_rate is None:
                 raise SettingsError("sample_rate= is required when predicting from an array")
             waveform = audio.from_array(source, sample_rate, target_rate=self.sample_rate)
-        return self.predict_waveform(waveform)
+        return self.predict_waveform(waveform, attention=attention)
 
-    def predict_waveform(self, waveform: np.ndarray) -> dict:
-        """Predictions for a float32 mono waveform already at :attr:`sample_rate`."""
+    def predict_waveform(self, waveform: np.ndarray, attention: bool | None = None) -> dict:
+        """Predictions for a float32 mono waveform already at :attr:`sample_rate` (see :meth:`predict`)."""
+        attention = self.attention if attention is None else attention
+        if attention and not self.has_attention:
+            raise SettingsError("this model has no attention outputs (it pools the last GRU step)")
         wave = np.ascontiguousarray(waveform, dtype=np.float32)
         if wave.ndim != 1 or wave.shape[0] == 0:
             raise SettingsError(f"expected a non-empty 1-D waveform, got shape {wave.shape}")
@@ -100,4 +124,10 @@ class Labeler:
             }
         if self.transcribe:
             result[TEXT] = greedy_decode(np.asarray(outputs[TRANSCRIPT_OUTPUT]))
+        if attention:
+            weights = {"frame_seconds": self.frame_seconds}
+            for name, _ in self.tasks:
+                if f"{name}_attention" in outputs:
+                    weights[name] = [round(float(w), 5) for w in np.asarray(outputs[f"{name}_attention"]).reshape(-1)]
+            result[ATTENTION] = weights
         return result

@@ -32,7 +32,7 @@ from kerasser import audio
 from kerasser.audio import AudioError
 from kerasser.audio_windows import plan_windows, probe, read_windows
 from kerasser.errors import SettingsError, one_line
-from kerasser.labeling import TEXT, Labeler
+from kerasser.labeling import ATTENTION, TEXT, Labeler
 from kerasser.writers import PreviousOutput, RowWriter, class_column
 
 MAX_UNSEGMENTED_SECONDS = 60.0  # files longer than this are segmented automatically ...
@@ -195,8 +195,8 @@ def _predict_row(labeler: Labeler, path: str, duration: float, start: float, end
         return _error_row(path, reason, duration, start, end)
     row = {"path": path, "duration": duration, "start": start, "end": end, "error": ""}
     for task, pred in result.items():
-        if task == TEXT:
-            row[TEXT] = pred
+        if task in (TEXT, ATTENTION):
+            row[task] = pred
             continue
         row[task] = pred["label"]
         for cls, p in pred["probabilities"].items():

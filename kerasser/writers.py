@@ -33,15 +33,18 @@ def class_column(task: str, class_name: str) -> str:
     return f"{task}_{class_name}"
 
 
-def columns(tasks: Iterable[tuple[str, Iterable[str]]], text: bool = False) -> list[str]:
+def columns(tasks: Iterable[tuple[str, Iterable[str]]], text: bool = False, attention: bool = False) -> list[str]:
     """The column list for ``tasks`` [(name, classes), ...] in the model's output order, with a
-    ``text`` column (the transcript) before ``error`` when ``text``."""
+    ``text`` column (the transcript) and an ``attention`` column (a JSON object: ``frame_seconds``
+    and each task's weights per frame) before ``error`` when asked for."""
     cols = ["path", *TIME_COLUMNS]
     for name, classes in tasks:
         cols.append(name)
         cols.extend(class_column(name, c) for c in classes)
     if text:
         cols.append("text")
+    if attention:
+        cols.append("attention")
     cols.append("error")
     return cols
 
@@ -96,6 +99,8 @@ class CsvWriter(RowWriter):
             return ""
         if isinstance(value, float):
             return f"{value:.3f}" if column in TIME_COLUMNS else f"{value:.6f}"
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, separators=(",", ":"))
         return str(value)
 
 

@@ -34,12 +34,12 @@ def fake_model(monkeypatch):
     """Patch Labeler.load to give the fake model; returns the list of load() calls."""
     calls = []
 
-    def load(cls, model_dir=None, backend="tflite", variant="float32", transcribe=False):
+    def load(cls, model_dir=None, backend="tflite", variant="float32", transcribe=False, attention=False):
         calls.append((model_dir, backend, variant))
         if model_dir is not None and not os.path.isdir(model_dir):
             raise ModelError("no such model folder", path=model_dir)
         speaks = model_dir is not None and os.path.basename(model_dir) == "speaking"
-        return cls(FakeModel(transcript="hallo welt" if speaks else None), transcribe=transcribe)
+        return cls(FakeModel(transcript="hallo welt" if speaks else None), transcribe=transcribe, attention=attention)
 
     monkeypatch.setattr(Labeler, "load", classmethod(load))
     return calls
@@ -330,3 +330,36 @@ def test_transcribe_adds_a_text_column(fake_model, clips, tmp_path):
     silent.mkdir()
     result = CliRunner().invoke(cli, ["label", str(clips / "a.wav"), "--model", str(silent), "--transcribe"])
     assert result.exit_code == 2 and "no transcript output" in result.output
+
+
+def test_attention_column_and_api(synthetic_tiny_export, clips):
+    """``--attention``: a JSON column with ``frame_seconds`` and each task's weights, one per 10 ms
+    frame, summing to 1; the Python API gives the same weights."""
+    labeler = Labeler.load(synthetic_tiny_export)
+    if not labeler.has_attention:
+        pytest.skip("the tiny export pools the last step")
+    for fmt in ("csv", "jsonl"):
+        result = invoke(clips / "a.wav", "--model", synthetic_tiny_export, "--attention", "--format", fmt)
+        assert result.exit_code == 0, result.output
+        if fmt == "csv":
+            row = rows_of(result.stdout)[0]
+            weights = json.loads(row["attention"])
+        else:
+            weights = json.loads(result.stdout.splitlines()[0])["attention"]
+        assert weights["frame_seconds"] == pytest.approx(0.01)
+        for task in ("arousal", "valence"):
+            assert sum(weights[task]) == pytest.approx(1.0, abs=1e-3)
+            assert abs(len(weights[task]) - 1.0 / 0.01) <= 3  # a 1 s clip: about 100 frames
+    api = labeler.predict(str(clips / "a.wav"), attention=True)["attention"]
+    assert api["arousal"] == pytest.approx(weights["arousal"], abs=1e-5)
+    assert "attention" not in labeler.predict(str(clips / "a.wav"))
+
+
+def test_attention_needs_an_attention_model(fake_model, clips):
+    from kerasser.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="no attention outputs"):
+        Labeler(FakeModel(attention=False), attention=True)
+    fake = Labeler(FakeModel(attention=True))
+    out = fake.predict(str(clips / "a.wav"), attention=True)["attention"]
+    assert out["frame_seconds"] == pytest.approx(0.01) and list(out) == ["frame_seconds", "arousal"]
