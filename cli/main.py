@@ -85,10 +85,10 @@ def cli():
 
 
 def _register():
-    from kerasser_cli import compare, crossval, ensemble, evaluate, export, label, train, tune
+    from kerasser_cli import compare, crossval, ensemble, evaluate, explain, export, label, train, tune
 
     commands = (train.train, tune.tune, crossval.crossval, evaluate.evaluate, compare.compare, ensemble.ensemble,
-                export.export, label.label)
+                export.export, label.label, explain.explain)
     for command in commands:
         cli.add_command(command)
 

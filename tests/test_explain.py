@@ -1,0 +1,47 @@
+"""``kerasser explain``: one attention figure per audio file, of the expected size; a file that
+cannot be read gets one line on stderr and the others are still drawn."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from kerasser.explain import FIGURE_WIDTH, spectrogram
+from kerasser.figures import DPI
+from kerasser_cli.main import cli
+
+mpimg = pytest.importorskip("matplotlib.image")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(REPO, "examples")
+MODEL = os.path.join(REPO, "exported", "emodb-avde")
+pytestmark = pytest.mark.skipif(not os.path.isdir(MODEL), reason="no shipped model in this checkout")
+
+
+def test_spectrogram_shape():
+    wave = np.random.default_rng(0).normal(size=16000).astype(np.float32)
+    assert spectrogram(wave, 16000).shape == (98, 257)
+    assert spectrogram(wave[:10], 16000).shape == (1, 257)  # shorter than a frame: one padded frame
+
+
+def test_one_file_and_a_folder(tmp_path):
+    out = tmp_path / "one.png"
+    result = CliRunner().invoke(cli, ["explain", os.path.join(EXAMPLES, "16a01Wb.wav"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    height, width = mpimg.imread(out).shape[:2]
+    tasks = 4  # the shipped model: arousal, valence, dominance, emotion
+    assert (width, height) == (round(FIGURE_WIDTH * DPI), round((1.3 + 2.0 + 1.3 * tasks + 0.8) * DPI))
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for name in ("15a01La.wav", "16a04Fa.wav"):
+        os.symlink(os.path.join(EXAMPLES, name), folder / name)
+    (folder / "broken.wav").write_bytes(b"not audio")
+    result = CliRunner().invoke(cli, ["explain", str(folder), "--out", str(tmp_path / "figures")])
+    assert result.exit_code == 1
+    assert sorted(os.listdir(tmp_path / "figures")) == ["15a01La.png", "16a04Fa.png"]
+    assert result.stderr.splitlines() == [f"{folder / 'broken.wav'}: not a readable audio file (Format not recognised)",
+                                          "1 of 3 files could not be drawn"]
