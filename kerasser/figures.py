@@ -67,12 +67,19 @@ def confusion_figure(task: str, report: Mapping, path: str | os.PathLike, title:
         plt.close(fig)
 
 
+def _number(cell: str | None) -> float:
+    try:
+        return float(cell)
+    except (TypeError, ValueError):  # empty, or Keras' CSVLogger "NA" for a value it did not have
+        return np.nan
+
+
 def read_metrics(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """``metrics.csv`` as ``{column: values per epoch}`` (empty cells as NaN)."""
+    """``metrics.csv`` as ``{column: values per epoch}`` (empty and "NA" cells as NaN)."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     columns = rows[0].keys() if rows else []
-    return {c: np.array([float(r[c]) if r[c] not in ("", None) else np.nan for r in rows]) for c in columns}
+    return {c: np.array([_number(r[c]) for r in rows]) for c in columns}
 
 
 def learning_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, tasks: Sequence[str]) -> Path | None:
@@ -84,7 +91,7 @@ def learning_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, tas
         return None  # no finished epoch
     plt = _pyplot()
     epochs = metrics["epoch"] + 1 if "epoch" in metrics else np.arange(1, len(next(iter(metrics.values()))) + 1)
-    dev = [t for t in tasks if f"val_uar_{t}" in metrics]
+    dev = [t for t in tasks if f"val_uar_{t}" in metrics and np.isfinite(metrics[f"val_uar_{t}"]).any()]
     fig, axes = plt.subplots(1, 2 if dev else 1, figsize=(11 if dev else 6, 4), constrained_layout=True, squeeze=False)
     loss_ax = axes[0][0]
     if "loss" in metrics:
@@ -100,7 +107,7 @@ def learning_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, tas
         uar_ax = axes[0][1]
         for t in dev:
             uar_ax.plot(epochs, metrics[f"val_uar_{t}"], label=t)
-        if "val_uar" in metrics:
+        if "val_uar" in metrics and np.isfinite(metrics["val_uar"]).any():
             uar_ax.plot(epochs, metrics["val_uar"], color="black", linewidth=2, label="mean")
             best = int(np.nanargmax(metrics["val_uar"]))
             uar_ax.axvline(epochs[best], color="gray", linestyle=":", label=f"best, epoch {int(epochs[best])}")

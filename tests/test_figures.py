@@ -34,7 +34,7 @@ def test_learning_curves_with_and_without_dev(tmp_path):
     rows += [f"{e},{1 / (e + 1)},{2 / (e + 1)},{3 / (e + 1)},{40 + e},{50 + e},{30 + e}" for e in range(5)]
     (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
     assert size_of(learning_curves(tmp_path / "metrics.csv", tmp_path / "dev.png", tasks)) == (1100, 400)
-    (tmp_path / "nodev.csv").write_text("epoch,arousal_loss,loss\n0,1.0,1.0\n1,0.8,0.8\n")
+    (tmp_path / "nodev.csv").write_text("epoch,arousal_loss,loss,val_uar_arousal\n0,1.0,1.0,NA\n1,0.8,0.8,NA\n")
     assert size_of(learning_curves(tmp_path / "nodev.csv", tmp_path / "nodev.png", tasks)) == (600, 400)
     (tmp_path / "empty.csv").write_text("epoch,loss\n")
     assert learning_curves(tmp_path / "empty.csv", tmp_path / "empty.png", tasks) is None
