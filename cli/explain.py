@@ -8,6 +8,7 @@ import sys
 import click
 
 from kerasser.inference import BACKENDS
+from kerasser.saliency import DEFAULT_SMOOTH_NOISE
 from kerasser_cli.main import friendly_errors
 
 
@@ -19,8 +20,16 @@ from kerasser_cli.main import friendly_errors
               help="A .png file for one audio file; otherwise a folder that gets <name>.png per audio file.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="tflite", show_default=True,
               help="tflite: the TFLite model through LiteRT; keras: the Keras model.")
+@click.option("--saliency", is_flag=True,
+              help="Add a saliency row per task: |gradient| of the predicted class's logit with respect to each "
+                   "waveform sample (tf-keras-vis Saliency on the export's Keras model; needs kerasser[train]).")
+@click.option("--smooth", "smooth_samples", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --saliency: SmoothGrad over this many noisy copies of the input (0: vanilla gradient).")
+@click.option("--smooth-noise", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_SMOOTH_NOISE,
+              show_default=True, help="With --smooth: the noise's standard deviation as a fraction of the waveform's "
+                                      "range (tf-keras-vis' image default, 0.2, buries speech).")
 @friendly_errors
-def explain(paths, model_dir, out, backend):
+def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noise):
     """Draw where the model listens: for each audio file, the waveform, its spectrogram and one row
     per task with the attention weights over time (seconds), titled with the predicted class and
     its probability.
@@ -29,6 +38,7 @@ def explain(paths, model_dir, out, backend):
     Examples:
       kerasser explain examples/16a01Wb.wav --out anger.png
       kerasser explain examples/ --out figures/
+      kerasser explain examples/03a01Fa.wav --saliency --smooth 20 --out happy.png
     """
     from kerasser.errors import KerasserError
     from kerasser.explain import explain_figure
@@ -41,13 +51,21 @@ def explain(paths, model_dir, out, backend):
     if not single:
         make_folder(out)
     labeler = Labeler.load(model_dir, backend=backend, attention=True)
+    explainer = None
+    if saliency:
+        from kerasser.inference import default_model_dir
+        from kerasser.saliency import WaveformSaliency
+
+        explainer = WaveformSaliency.from_export(
+            model_dir or default_model_dir(), smooth_samples=smooth_samples, smooth_noise=smooth_noise
+        )
     failed = 0
     for source in sources:
         target = out if single else os.path.join(out, os.path.splitext(os.path.basename(source.path))[0] + ".png")
         try:
             if source.error:
                 raise KerasserError(source.error, path=source.path)
-            explain_figure(labeler, source.path, target)
+            explain_figure(labeler, source.path, target, saliency=explainer)
             click.echo(target)
         except KerasserError as err:
             failed += 1

@@ -2,7 +2,9 @@
 
 Top: the waveform; below it the spectrogram (log power, 25 ms frames every 10 ms); then one row per
 task with its attention weights over the same time axis (each weight drawn at its frame's centre),
-the predicted class and its probability in the row's title. Everything is in seconds.
+the predicted class and its probability in the row's title. With a ``WaveformSaliency``
+(``kerasser.saliency``), each task's row is followed by its saliency: |d logit / d sample| of the
+predicted class, its maximum per 10 ms, scaled to the file's maximum. Everything is in seconds.
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from kerasser import audio
-from kerasser.figures import _pyplot, _save
+from kerasser.figures import pyplot, save
 from kerasser.labeling import ATTENTION, Labeler
 
-FIGURE_WIDTH = 10.0  # inches; rows are 1.3 inches high (2 for the spectrogram)
+FIGURE_WIDTH = 10.0  # inches; rows are 1.3 inches high (2 for the spectrogram, 1 for saliency)
+ROW, SPECTROGRAM_ROW, SALIENCY_ROW, MARGIN = 1.3, 2.0, 1.0, 0.8
+
+
+def figure_height(tasks: int, saliency: bool = False) -> float:
+    """The figure's height in inches for ``tasks`` task rows (and their saliency rows)."""
+    return ROW + SPECTROGRAM_ROW + tasks * (ROW + (SALIENCY_ROW if saliency else 0.0)) + MARGIN
 
 
 def spectrogram(wave: np.ndarray, rate: int, frame: int = 400, step: int = 160, fft: int = 512) -> np.ndarray:
@@ -28,9 +36,11 @@ def spectrogram(wave: np.ndarray, rate: int, frame: int = 400, step: int = 160, 
     return 10 * np.log10(power + 1e-10)
 
 
-def explain_figure(labeler: Labeler, path: str | os.PathLike, out: str | os.PathLike) -> Path:
+def explain_figure(labeler: Labeler, path: str | os.PathLike, out: str | os.PathLike, saliency=None) -> Path:
     """Write the figure for the audio file ``path`` to ``out`` (PNG); returns ``out``.
-    AudioError for a file that cannot be read; SettingsError for a model without attention."""
+    ``saliency``: a ``kerasser.saliency.WaveformSaliency`` of the same model, or None for no
+    saliency rows. AudioError for a file that cannot be read; SettingsError for a model without
+    attention."""
     rate = labeler.sample_rate
     wave = audio.load(path, rate)
     result = labeler.predict_waveform(wave, attention=True)
@@ -40,9 +50,15 @@ def explain_figure(labeler: Labeler, path: str | os.PathLike, out: str | os.Path
     tasks = [t for t, _ in labeler.tasks if t in weights]
     duration = len(wave) / rate
 
-    plt = _pyplot()
-    heights = [1.3, 2.0] + [1.3] * len(tasks)
-    fig, axes = plt.subplots(len(heights), 1, figsize=(FIGURE_WIDTH, sum(heights) + 0.8), sharex=True,
+    maps = {}
+    if saliency is not None:
+        predicted = {t: list(result[t]["probabilities"]).index(result[t]["label"]) for t in tasks}
+        maps = saliency(wave, {t: c for t, c in predicted.items() if t in saliency.tasks})
+    rows = [(task, kind) for task in tasks for kind in ("attention", "saliency") if kind == "attention" or task in maps]
+
+    plt = pyplot()
+    heights = [ROW, SPECTROGRAM_ROW] + [ROW if kind == "attention" else SALIENCY_ROW for _, kind in rows]
+    fig, axes = plt.subplots(len(heights), 1, figsize=(FIGURE_WIDTH, sum(heights) + MARGIN), sharex=True,
                              gridspec_kw={"height_ratios": heights}, constrained_layout=True)
     axes[0].plot(np.arange(len(wave)) / rate, wave, linewidth=0.5, color="black")
     axes[0].set_ylabel("amplitude")
@@ -51,7 +67,10 @@ def explain_figure(labeler: Labeler, path: str | os.PathLike, out: str | os.Path
     axes[1].imshow(spec.T, origin="lower", aspect="auto", cmap="magma",
                    extent=(0, duration, 0, rate / 2000), vmin=spec.max() - 80, vmax=spec.max())
     axes[1].set_ylabel("kHz")
-    for ax, task in zip(axes[2:], tasks):
+    for ax, (task, kind) in zip(axes[2:], rows):
+        if kind == "saliency":
+            _saliency_row(ax, task, maps[task], rate, saliency.smooth_samples)
+            continue
         w = np.asarray(weights[task])
         centres = np.arange(len(w)) * step + half_frame
         ax.fill_between(centres, w, step="mid", alpha=0.4)
@@ -63,6 +82,22 @@ def explain_figure(labeler: Labeler, path: str | os.PathLike, out: str | os.Path
     axes[-1].set_xlabel("time (s)")
     axes[-1].set_xlim(0, duration)
     try:
-        return _save(fig, out)
+        return save(fig, out)
     finally:
         plt.close(fig)
+
+
+def _saliency_row(ax, task: str, values: np.ndarray, rate: int, smooth_samples: int) -> None:
+    """|gradient| per sample -> its maximum per 10 ms, scaled to 1, drawn as a filled step line."""
+    from kerasser.saliency import envelope
+
+    width = max(1, rate // 100)
+    env = envelope(values, width)
+    env = env / env.max() if env.max() > 0 else env
+    centres = (np.arange(len(env)) + 0.5) * width / rate
+    ax.fill_between(centres, env, step="mid", alpha=0.4, color="tab:red")
+    ax.plot(centres, env, drawstyle="steps-mid", linewidth=0.8, color="tab:red")
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("saliency")
+    method = f"SmoothGrad, {smooth_samples} samples" if smooth_samples else "vanilla gradient"
+    ax.set_title(f"{task} saliency (|d logit / d waveform|, {method}; max per 10 ms, scaled)", fontsize=9)

@@ -19,7 +19,8 @@ import numpy as np
 DPI = 100
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -28,7 +29,8 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: str | os.PathLike) -> Path:
+def save(fig, path: str | os.PathLike) -> Path:
+    """Write ``fig`` to the PNG ``path`` at ``DPI`` through a temporary file and a rename."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp.png")
     fig.savefig(tmp, dpi=DPI)
@@ -40,7 +42,7 @@ def confusion_figure(task: str, report: Mapping, path: str | os.PathLike, title:
     """Write ``task``'s confusion matrix (``report``: a task report with ``confusion``, ``recall``
     keyed by class, ``uar`` and ``count``) to ``path``: counts on the left, recall per true class
     on the right; rows are the true class, columns the predicted one."""
-    plt = _pyplot()
+    plt = pyplot()
     classes = list(report["recall"])
     counts = np.asarray(report["confusion"], dtype=float)
     totals = counts.sum(axis=1, keepdims=True)
@@ -62,7 +64,7 @@ def confusion_figure(task: str, report: Mapping, path: str | os.PathLike, title:
         fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle(title or f"{task}: UAR {report['uar']:.1f} % over {report['count']} utterances")
     try:
-        return _save(fig, path)
+        return save(fig, path)
     finally:
         plt.close(fig)
 
@@ -89,7 +91,7 @@ def learning_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, tas
     metrics = read_metrics(metrics_csv)
     if not metrics:
         return None  # no finished epoch
-    plt = _pyplot()
+    plt = pyplot()
     epochs = metrics["epoch"] + 1 if "epoch" in metrics else np.arange(1, len(next(iter(metrics.values()))) + 1)
     dev = [t for t in tasks if f"val_uar_{t}" in metrics and np.isfinite(metrics[f"val_uar_{t}"]).any()]
     fig, axes = plt.subplots(1, 2 if dev else 1, figsize=(11 if dev else 6, 4), constrained_layout=True, squeeze=False)
@@ -116,6 +118,6 @@ def learning_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, tas
         uar_ax.set_title("dev UAR per task")
         uar_ax.legend(fontsize=8)
     try:
-        return _save(fig, path)
+        return save(fig, path)
     finally:
         plt.close(fig)

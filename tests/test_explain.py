@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from kerasser.explain import FIGURE_WIDTH, spectrogram
+from kerasser.explain import FIGURE_WIDTH, figure_height, spectrogram
 from kerasser.figures import DPI
 from kerasser_cli.main import cli
 
@@ -33,7 +33,8 @@ def test_one_file_and_a_folder(tmp_path):
     assert result.exit_code == 0, result.output
     height, width = mpimg.imread(out).shape[:2]
     tasks = 4  # the shipped model: arousal, valence, dominance, emotion
-    assert (width, height) == (round(FIGURE_WIDTH * DPI), round((1.3 + 2.0 + 1.3 * tasks + 0.8) * DPI))
+    assert (width, height) == (round(FIGURE_WIDTH * DPI), round(figure_height(tasks) * DPI))
+    assert figure_height(tasks) == 1.3 + 2.0 + 1.3 * tasks + 0.8
 
     folder = tmp_path / "clips"
     folder.mkdir()
@@ -45,3 +46,14 @@ def test_one_file_and_a_folder(tmp_path):
     assert sorted(os.listdir(tmp_path / "figures")) == ["15a01La.png", "16a04Fa.png"]
     assert result.stderr.splitlines() == [f"{folder / 'broken.wav'}: not a readable audio file (Format not recognised)",
                                           "1 of 3 files could not be drawn"]
+
+
+def test_saliency_rows(tmp_path):
+    """--saliency adds one row per task (tf-keras-vis on the export's Keras model)."""
+    pytest.importorskip("tf_keras_vis")
+    out = tmp_path / "saliency.png"
+    args = ["explain", os.path.join(EXAMPLES, "16a01Wb.wav"), "--saliency", "--smooth", "2", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    height, width = mpimg.imread(out).shape[:2]
+    assert (width, height) == (round(FIGURE_WIDTH * DPI), round(figure_height(4, saliency=True) * DPI))
