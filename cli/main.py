@@ -85,9 +85,9 @@ def cli():
 
 
 def _register():
-    from kerasser_cli import compare, crossval, ensemble, evaluate, explain, export, label, train, tune
+    from kerasser_cli import compare, crossval, ensemble, evaluate, explain, export, label, prepare, train, tune
 
-    commands = (train.train, tune.tune, crossval.crossval, evaluate.evaluate, compare.compare, ensemble.ensemble,
+    commands = (prepare.prepare, train.train, tune.tune, crossval.crossval, evaluate.evaluate, compare.compare, ensemble.ensemble,
                 export.export, label.label, explain.explain)
     for command in commands:
         cli.add_command(command)

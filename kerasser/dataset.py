@@ -85,6 +85,31 @@ def class_weights(utterances: Sequence[Utterance], tasks: Sequence[str]) -> dict
     return weights
 
 
+def targets(
+    utt: Utterance,
+    tasks: Sequence[str],
+    weights_by_class: dict[str, np.ndarray] | None = None,
+    speaker_index: dict[str, int] | None = None,
+    transcripts: bool = False,
+    by_agreement: bool = False,
+) -> tuple[dict, dict]:
+    """``(labels, weights)`` of one utterance as ``examples`` yields them (NumPy values)."""
+    labels = {t: np.int32(utt.labels.get(t, 0)) for t in tasks}
+    weights = {t: np.float32(t in utt.labels) for t in tasks}
+    if weights_by_class:
+        weights = {t: w * weights_by_class[t][labels[t]] for t, w in weights.items()}
+    if by_agreement and utt.agreement is not None:
+        weights = {t: np.float32(w * utt.agreement) for t, w in weights.items()}
+    if speaker_index is not None:
+        labels[SPEAKER_TARGET] = np.int32(speaker_index[speaker_key(utt)])
+        weights[SPEAKER_TARGET] = np.float32(1.0)
+    if transcripts:
+        characters = encode(utt.transcript or "")
+        labels[TRANSCRIPT_TARGET] = np.array(characters, np.int32)
+        weights[TRANSCRIPT_TARGET] = np.float32(bool(characters))
+    return labels, weights
+
+
 def examples(
     utterances: Sequence[Utterance],
     tasks: Sequence[str],
@@ -114,19 +139,7 @@ def examples(
         except audio.AudioError as error:
             log.report(error)
             continue
-        labels = {t: np.int32(utt.labels.get(t, 0)) for t in tasks}
-        weights = {t: np.float32(t in utt.labels) for t in tasks}
-        if weights_by_class:
-            weights = {t: w * weights_by_class[t][labels[t]] for t, w in weights.items()}
-        if by_agreement and utt.agreement is not None:
-            weights = {t: np.float32(w * utt.agreement) for t, w in weights.items()}
-        if speaker_index is not None:
-            labels[SPEAKER_TARGET] = np.int32(speaker_index[speaker_key(utt)])
-            weights[SPEAKER_TARGET] = np.float32(1.0)
-        if transcripts:
-            characters = encode(utt.transcript or "")
-            labels[TRANSCRIPT_TARGET] = np.array(characters, np.int32)
-            weights[TRANSCRIPT_TARGET] = np.float32(bool(characters))
+        labels, weights = targets(utt, tasks, weights_by_class, speaker_index, transcripts, by_agreement)
         yield {"waveform": wave, "length": np.int32(len(wave))}, labels, weights
 
 
@@ -139,17 +152,30 @@ def decoded(
     speaker_index: dict[str, int] | None = None,
     transcripts: bool = False,
     by_agreement: bool = False,
+    training: bool = False,
 ) -> tf.data.Dataset:
     """Unbatched examples (see ``examples``), decoded on the first full pass and cached in memory
-    after it."""
+    after it. Utterances of a prepared TFRecord folder (``kerasser prepare``) are read from its
+    shards instead (``kerasser.records.decoded``: not cached; in the folder's order, or with
+    ``training`` interleaved over its shards)."""
     if not utterances:
         raise DataError("no utterances to make a dataset of")
     tasks = tuple(tasks)
-    targets = tasks + ((SPEAKER_TARGET,) if speaker_index is not None else ())
-    targets += (TRANSCRIPT_TARGET,) if transcripts else ()
+    prepared = sum(u.record is not None for u in utterances)
+    if prepared:
+        if prepared < len(utterances):
+            raise DataError("a dataset cannot mix utterances of a prepared TFRecord folder with audio files")
+        from kerasser import records
+
+        return records.decoded(
+            utterances, tasks, sample_rate, weights_by_class, speaker_index, transcripts, by_agreement,
+            interleave=training,
+        )
+    targets_ = tasks + ((SPEAKER_TARGET,) if speaker_index is not None else ())
+    targets_ += (TRANSCRIPT_TARGET,) if transcripts else ()
     return tf.data.Dataset.from_generator(
         lambda: examples(utterances, tasks, log, sample_rate, weights_by_class, speaker_index, transcripts, by_agreement),
-        output_signature=element_spec(targets),
+        output_signature=element_spec(targets_),
     ).cache()
 
 

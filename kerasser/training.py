@@ -292,7 +292,8 @@ def train(
         write(f"CTC auxiliary loss (weight {config.model.ctc_weight:g}): {with_text} of {len(train_utts)} "
               "training utterances have a transcript")
     train_examples = data.decoded(
-        train_utts, tasks, log, rate, balance, speaker_index, transcripts=ctc, by_agreement=config.weight_by_agreement
+        train_utts, tasks, log, rate, balance, speaker_index, transcripts=ctc, by_agreement=config.weight_by_agreement,
+        training=True,
     )
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # set by EpochSeed before each epoch
     train_ds = data.batched(

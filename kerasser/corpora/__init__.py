@@ -16,11 +16,22 @@ from kerasser.corpora.manifest import read_manifest
 from kerasser.corpora.selection import read_corpora, select, speaker_key, speakers
 from kerasser.corpora.utterance import CorpusError, Utterance
 
+
+
+def read_tfrecord(path: str | os.PathLike) -> list[Utterance]:
+    """A folder made by ``kerasser prepare`` (``kerasser.records``): its utterances read from its
+    index, their samples from its shards."""
+    from kerasser.records import read_prepared
+
+    return read_prepared(path)
+
+
 READERS: dict[str, Callable[[str | os.PathLike], list[Utterance]]] = {
     "emodb": read_emodb,
     "baved": read_baved,
     "iemocap": read_iemocap,
     "manifest": read_manifest,
+    "tfrecord": read_tfrecord,
 }
 
 
@@ -44,6 +55,7 @@ __all__ = [
     "read_emodb",
     "read_iemocap",
     "read_manifest",
+    "read_tfrecord",
     "select",
     "speaker_key",
     "speakers",

@@ -30,6 +30,9 @@ class Utterance:
     corpus: str = ""
     # share of listeners who recognised the intended emotion, 0..1 (EmoDB's erkennung.txt); None: unknown
     agreement: float | None = dataclasses.field(default=None, hash=False)
+    # (prepared folder, key) for an utterance of a prepared TFRecord folder (``kerasser prepare``):
+    # its samples are read from there, ``path`` only names the file they came from
+    record: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.split is not None and self.split not in SPLITS:

@@ -8,6 +8,7 @@ import numpy as np
 
 from kerasser import audio
 from kerasser.corpora import Utterance, select
+from kerasser.errors import DataError
 
 
 def spread(items: Sequence, n: int) -> list:
@@ -20,7 +21,14 @@ def spread(items: Sequence, n: int) -> list:
 def load_clips(
     utterances: Sequence[Utterance], write: Callable[[str], None], sample_rate: int
 ) -> list[tuple[Utterance, np.ndarray]]:
-    """``(utterance, waveform at sample_rate)`` of each decodable file; a warning for the rest."""
+    """``(utterance, waveform at sample_rate)`` of each decodable file; a warning for the rest.
+    Utterances of a prepared TFRecord folder are read from its shards (in its order)."""
+    if utterances and all(u.record is not None for u in utterances):
+        from kerasser import records
+
+        if records.read_index(utterances[0].record[0])["sample_rate"] != sample_rate:
+            raise DataError(f"{utterances[0].record[0]}: not prepared at {sample_rate} Hz (the model takes it)")
+        return list(records.waveforms(utterances))
     loaded = []
     for u in utterances:
         try:

@@ -1,0 +1,40 @@
+"""``kerasser prepare``."""
+
+from __future__ import annotations
+
+import click
+
+from kerasser_cli.main import friendly_errors
+from kerasser_cli.options import corpus_options, corpus_pairs
+
+
+@click.command()
+@corpus_options
+@click.option("--out", required=True, type=click.Path(), help="The folder to write (new, empty, or prepared before).")
+@click.option("--sample-rate", default=16000, show_default=True, type=click.IntRange(min=1000),
+              help="Resample to this rate (the model's: ModelConfig.audio.sample_rate).")
+@click.option("--shard-mb", default=64.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Start a new shard after this many MB of records.")
+@click.option("--jobs", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Decoding threads (0: one per core).")
+@friendly_errors
+def prepare(corpus, data, out, sample_rate, shard_mb, jobs):
+    """Decode and resample a corpus once into sharded TFRecords (int16 PCM, labels, speaker, split,
+    transcript) with an index.json; train, evaluate and crossval read the folder as
+    --corpus tfrecord --data OUT. Files that cannot be decoded are skipped with one line each.
+
+    \b
+    Example:
+      kerasser prepare --corpus emodb --data ../shared/data/emodb --out prepared/emodb
+      kerasser train --corpus tfrecord --data prepared/emodb --tasks a,v,d,e --out runs/emodb
+    """
+    from kerasser.corpora import read_corpora
+    from kerasser.records import prepare as prepare_records
+
+    pairs = corpus_pairs(corpus, data)
+    if not pairs:
+        raise click.UsageError("give at least one --corpus/--data pair")
+    if any(name == "tfrecord" for name, _ in pairs):
+        raise click.UsageError("--corpus tfrecord is prepared already")
+    prepare_records(read_corpora(pairs), out, sample_rate, shard_mb, corpora=pairs, jobs=jobs,
+                    write=lambda line: click.echo(line, err=True))
