@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from kerasser.config import AUTO_WEIGHTS, CONV_PADDINGS, FEATURE_NORMS, FRONTENDS, OPTIMIZERS, SCHEDULES
+from kerasser.config import AUTO_WEIGHTS, CONV_PADDINGS, FEATURE_NORMS, FRONTENDS, OPTIMIZERS, SCHEDULES, STRATEGIES
 from kerasser.corpora.utterance import SPLITS
 from kerasser.recipes import RECIPES
 from kerasser_cli.options import corpus_options
@@ -89,6 +89,11 @@ _OPTIONS = [
     click.option("--train-splits", default="train", show_default=True, help="Comma-separated splits to train on."),
     click.option("--dev-split", default="dev", show_default=True, type=click.Choice([*SPLITS, "none"]),
                  help="Split that picks the best epoch and stops early; none: train all epochs, keep the last."),
+    click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
+                 help="tf.distribute: default (one device), mirrored (all local GPUs, or logical CPUs), "
+                      "multiworker (workers set up by TF_CONFIG). --batch-size is the global batch."),
+    click.option("--mixed-precision/--no-mixed-precision", default=None,
+                 help="mixed_float16 compute (float32 weights, signal path and heads); for GPUs."),
 ]
 
 

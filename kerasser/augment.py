@@ -77,9 +77,12 @@ def add_noise(x: np.ndarray, rng: np.random.Generator, snr_db: tuple[float, floa
         return x
     noise = rng.normal(size=x.size)
     if rng.random() < 0.5:  # pink: 1/f power, shaped in the frequency domain
-        spectrum = np.fft.rfft(noise)
+        from scipy.fft import irfft, next_fast_len, rfft
+
+        n = next_fast_len(x.size, real=True)  # speed perturbation leaves lengths FFTs are slow at
+        spectrum = rfft(noise, n=n)
         spectrum /= np.sqrt(np.maximum(np.arange(spectrum.size), 1.0))
-        noise = np.fft.irfft(spectrum, n=x.size)
+        noise = irfft(spectrum, n=n)[: x.size]
     snr = rng.uniform(*snr_db)
     noise *= level / (rms(noise) + 1e-12) / (10.0 ** (snr / 20.0))
     return (x + noise).astype(np.float32)

@@ -23,6 +23,7 @@ CONV_PADDINGS = ("valid", "same")
 FEATURE_NORMS = ("none", "mean", "meanvar")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
+STRATEGIES = ("default", "mirrored", "multiworker")  # kerasser.distribution
 AUTO_WEIGHTS = "auto"  # TrainConfig.loss_weights: learned during training (kerasser.uncertainty)
 
 
@@ -175,8 +176,13 @@ class TrainConfig:
     # Speakers per split, overriding the corpora's own splits (cross-validation folds):
     # ((split, ("corpus:speaker", ...)), ...); speakers not listed are left out.
     speaker_splits: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # how the run uses the machine (kerasser.distribution): the same recipe on any hardware
+    strategy: str = "default"  # "mirrored" (local GPUs / CPU devices) or "multiworker" (TF_CONFIG)
+    mixed_precision: bool = False  # mixed_float16 compute; for GPUs
 
     def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise SettingsError(f"strategy must be one of {STRATEGIES}, not {self.strategy!r}")
         if self.optimizer not in OPTIMIZERS:
             raise SettingsError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
         if self.schedule not in SCHEDULES:

@@ -57,8 +57,12 @@ def predict(model, dataset, tasks: Sequence[str], texts: list[str] | None = None
     labels = {t: [] for t in tasks}
     probs = {t: [] for t in tasks}
     weights = {t: [] for t in tasks}
+    strategy = getattr(model, "distribute_strategy", None)
+    # Under a multi-replica strategy predict_on_batch runs the whole batch on every replica and
+    # returns each replica's copy; a plain call runs it once.
+    replicated = strategy is not None and strategy.num_replicas_in_sync > 1
     for inputs, y, w in dataset:
-        out = model.predict_on_batch(inputs)
+        out = model(inputs, training=False) if replicated else model.predict_on_batch(inputs)
         for t in tasks:
             labels[t].append(y[t].numpy())
             weights[t].append(w[t].numpy())

@@ -14,6 +14,12 @@ the equal and faster ``shared``), or ``logmel``: log mel filterbank on 25 ms fra
 normalisation -> SpecAugment (training only) -> residual convolution blocks. Frames come every
 10 ms either way. All preprocessing is inside the graph, so training, SavedModel and TFLite
 compute the same thing.
+
+Mixed precision (a ``mixed_float16`` global policy while building, ``TrainConfig.mixed_precision``):
+the signal path (standardisation, framing, log mel, per-utterance normalisation) and the softmax
+heads stay float32 (``SIGNAL``: a power spectrum spans more than float16 holds; probabilities
+are summed and logged by the losses); convolutions, GRUs and attention compute in float16.
+``load_model`` gives float32 models whatever the policy a file was saved under.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ NORMALIZATION = "standardize"
 DOWNSAMPLING = "recurrent_stride"
 SPEAKER = SPEAKER_TARGET  # the speaker-adversarial head's output: training only, never exported
 TRANSCRIPT = TRANSCRIPT_TARGET  # the CTC head's output: training only unless asked for
+SIGNAL = "float32"  # dtype of the layers that stay float32 under mixed precision (see above)
 
 
 def pooling_name(task: str) -> str:
@@ -81,9 +88,10 @@ def log_mel_frontend(config: ModelConfig, x, frame_mask):
         upper_edge_hertz=min(7600.0, config.audio.sample_rate / 2),
         trainable_filterbank=config.mel_trainable,
         name="log_mel",
+        dtype=SIGNAL,
     )(x)
     if config.feature_norm != "none":
-        x = UtteranceNormalization(config.feature_norm, name="feature_norm")(x, mask=frame_mask)
+        x = UtteranceNormalization(config.feature_norm, name="feature_norm", dtype=SIGNAL)(x, mask=frame_mask)
     if config.spec_time_masks or config.spec_freq_masks:
         x = SpecAugment(
             time_masks=config.spec_time_masks,
@@ -112,9 +120,9 @@ def build_model(config: ModelConfig) -> keras.Model:
     waveform = keras.Input((None,), name="waveform")
     length = keras.Input((), dtype="int32", name="length")
 
-    x = keras.layers.Normalization(axis=None, name=NORMALIZATION)(waveform)
+    x = keras.layers.Normalization(axis=None, name=NORMALIZATION, dtype=SIGNAL)(waveform)
     x, frame_mask = FramePadding(
-        config.audio.frame_length, config.audio.frame_step, name="frame_padding"
+        config.audio.frame_length, config.audio.frame_step, name="frame_padding", dtype=SIGNAL
     )([x, length])
     if config.frontend == "logmel":
         x = log_mel_frontend(config, x, frame_mask)
@@ -148,12 +156,12 @@ def build_model(config: ModelConfig) -> keras.Model:
         else:
             pooled = LastStepPooling(name=pooling_name(name))(x, mask=frame_mask)
         outputs[name] = keras.layers.Dense(
-            TASKS[name].num_classes, activation="softmax", kernel_regularizer=reg, name=name
+            TASKS[name].num_classes, activation="softmax", kernel_regularizer=reg, name=name, dtype=SIGNAL
         )(pooled)
     if config.speaker_adversarial and config.speakers > 1:
         outputs[SPEAKER] = speaker_adversary(config, x, frame_mask)
     if config.ctc_weight:
-        logits = keras.layers.Dense(NUM_CLASSES, kernel_regularizer=reg, name="transcript_logits")(x)
+        logits = keras.layers.Dense(NUM_CLASSES, kernel_regularizer=reg, name="transcript_logits", dtype=SIGNAL)(x)
         outputs[TRANSCRIPT] = CTCOutput(name=TRANSCRIPT)(logits, mask=frame_mask)
     return keras.Model({"waveform": waveform, "length": length}, outputs, name="kerasser")
 
@@ -166,7 +174,7 @@ def speaker_adversary(config: ModelConfig, frames, frame_mask):
     pooled = mean(frames, mask=frame_mask)
     x = GradientReversal(config.speaker_adversarial, name="speaker_reversal")(pooled)
     x = keras.layers.Dense(128, activation="relu", name="speaker_hidden")(x)
-    return keras.layers.Dense(config.speakers, activation="softmax", name=SPEAKER)(x)
+    return keras.layers.Dense(config.speakers, activation="softmax", name=SPEAKER, dtype=SIGNAL)(x)
 
 
 def inference_model(model: keras.Model, transcript: bool = False) -> keras.Model:
@@ -242,5 +250,27 @@ def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:
 
     Its custom layers (``kerasser.layers``) are registered on import of this module, so this is
     ``keras.saving.load_model`` with them known; ``kerasser.load_model`` is the same function.
-    Uncompiled by default (no optimizer state is needed to predict)."""
-    return keras.saving.load_model(path, compile=compile)
+    Uncompiled by default (no optimizer state is needed to predict). A model saved under mixed
+    precision comes back float32 (``as_float32``) unless ``compile`` (training resumes as saved)."""
+    model = keras.saving.load_model(path, compile=compile)
+    return model if compile else as_float32(model)
+
+
+def _float32_policies(node):
+    if isinstance(node, dict):
+        if node.get("class_name") == "DTypePolicy" and isinstance(node.get("config"), dict):
+            return {**node, "config": {**node["config"], "name": "float32"}}
+        return {k: _float32_policies(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_float32_policies(v) for v in node]
+    return node
+
+
+def as_float32(model: keras.Model) -> keras.Model:
+    """``model`` with every layer computing in float32 (the same weights): a model built under
+    mixed precision, made ready for evaluation and export. ``model`` itself if it is already."""
+    if all(layer.dtype_policy.name == "float32" for layer in model._flatten_layers(include_self=True)):
+        return model
+    rebuilt = model.__class__.from_config(_float32_policies(model.get_config()))
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt

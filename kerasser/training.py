@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasser import dataset as data
+from kerasser import distribution
 from kerasser.config import TrainConfig, save_json
 from kerasser.corpora import Utterance, read_corpora, select
 from kerasser.errors import DataError
@@ -259,6 +260,17 @@ def train(
         config = load_config(config.out)
         if epochs is not None:
             config = dataclasses.replace(config, epochs=epochs)
+    strategy = distribution.make_strategy(config.strategy)  # first: multi-worker set-up precedes other TF calls
+    folder = distribution.run_folder(config.out, config.strategy)
+    if folder != config.out:  # a non-chief worker of a multi-worker run
+        config = dataclasses.replace(config, out=folder)
+    if strategy.num_replicas_in_sync > 1:
+        write(f"{config.strategy} strategy: {strategy.num_replicas_in_sync} replicas share each batch of {config.batch_size}")
+    with distribution.precision(config.mixed_precision), strategy.scope():
+        return _train(config, resume, write)
+
+
+def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> TrainResult:
     paths, state = prepare_run_folder(config, resume)
     if resume:
         save_json(config, paths.config)
