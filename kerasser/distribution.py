@@ -43,8 +43,30 @@ def make_strategy(name: str):
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise SettingsError("--strategy multiworker needs TF_CONFIG (the cluster and this worker's task) in the environment")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _reduce_per_tensor(tf.distribute.MultiWorkerMirroredStrategy())
     raise SettingsError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+
+
+def _reduce_per_tensor(strategy):
+    """``strategy`` with a ``reduce`` that takes what Keras 3's ``fit`` gives it. Two gaps of the
+    multi-worker strategy's collective reduce: Keras reduces a whole (dict) input batch once to
+    build the model symbolically, and the collective reduce takes single tensors only; Keras
+    reduces the scalar loss and metrics with ``axis=0``, which a scalar has not (reduced across
+    the workers, axis None, instead)."""
+    import tensorflow as tf
+
+    reduce = strategy.reduce
+
+    def reduce_one(reduce_op, value, axis):
+        if axis is not None and getattr(value, "shape", None) is not None and value.shape.rank == 0:
+            axis = None
+        return reduce(reduce_op, value, axis)
+
+    def reduce_each(reduce_op, value, axis=None):
+        return tf.nest.map_structure(lambda v: reduce_one(reduce_op, v, axis), value)
+
+    strategy.reduce = reduce_each
+    return strategy
 
 
 def worker_index() -> int:

@@ -131,3 +131,52 @@ def test_mirrored_over_two_cpus_equals_one_device(emodb_small, tmp_path):
     assert "mirrored strategy: 2 replicas share each batch of 8" in reports[1]["lines"]
     assert reports[-1]["moved"] > 1e-2  # training moved the weights ...
     assert reports[-1]["diff"] < 1e-6  # ... and both runs moved them the same way
+
+
+MULTIWORKER = textwrap.dedent("""
+    import json, sys
+    from kerasser.recipes import build_train_config
+    from kerasser.training import train
+    manifest, out = sys.argv[1], sys.argv[2]
+    config = build_train_config("paper", corpora=(("manifest", manifest),), out=out, tasks=("arousal",), epochs=2,
+                                batch_size=8, strategy="multiworker", dropout=0.0, dev_split="none",
+                                train_splits=("train", "dev"))
+    lines = []
+    result = train(config, write=lines.append)
+    print(json.dumps({"lines": lines, "run": str(result.run_dir)}))
+""")
+
+
+def free_ports(n: int) -> list[int]:
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_local_workers_end_with_the_same_weights(emodb_small, tmp_path):
+    """MultiWorkerMirroredStrategy, two processes on 127.0.0.1: the chief writes the run folder,
+    worker 1 its own worker-1 folder, and both hold the same weights at the end."""
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
+    workers = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen([sys.executable, "-c", MULTIWORKER, str(emodb_small), str(tmp_path / "run")],
+                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [w.communicate(timeout=600) for w in workers]
+    for w, (out, err) in zip(workers, outputs):
+        assert w.returncode == 0, err[-3000:]
+    reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert reports[0]["run"] == str(tmp_path / "run")
+    assert reports[1]["run"] == str(tmp_path / "run" / "worker-1")
+    assert "multiworker strategy: 2 replicas share each batch of 8" in reports[0]["lines"]
+    chief = load_model(tmp_path / "run" / "best.keras").get_weights()
+    other = load_model(tmp_path / "run" / "worker-1" / "best.keras").get_weights()
+    assert max(float(np.abs(a - b).max()) for a, b in zip(chief, other)) < 1e-6
+    assert max(float(np.abs(a).max()) for a in chief) > 1e-2
