@@ -36,43 +36,45 @@ TASKS = ("emotion", "arousal", "valence", "dominance")
 # name -> (recipe, overrides, what it shows)
 _NO_ACOUSTIC = {"augment_noise_prob": 0.0, "augment_reverb_prob": 0.0, "augment_bandlimit_prob": 0.0, "augment_gain_db": 0.0}
 _STRIDE1 = {"recurrent_stride": 1}  # the recipes before the recurrent stride: a GRU step per frame
-_V1 = {"spec_time_masks": 2, "spec_freq_masks": 2, **_NO_ACOUSTIC, **_STRIDE1}  # the first default
+_V1 = {"spec_time_masks": 2, "spec_freq_masks": 2, **_NO_ACOUSTIC, **_STRIDE1, "mel_trainable": False}  # the first default
+_V3 = {"mel_trainable": False}  # the third default: the fourth (today's) with a fixed mel filterbank
 
 CONFIGS: dict[str, tuple[str, dict, str]] = {
     "paper": ("paper", {}, "Zhang et al.: raw waveform, 2 GRU, attention, Adam 1e-4"),
-    "default": ("default", {}, "the default recipe"),
+    "default": ("default", {}, "the default recipe (the fourth: v3 with a learnable filterbank)"),
     # added one at a time to the paper recipe
     "paper+logmel": ("paper", {"frontend": "logmel"}, "paper with the log-mel front end and conv blocks"),
     "paper+lr1e-3": ("paper", {"learning_rate": 1e-3}, "paper with Adam 1e-3"),
     # the first default recipe (v1) and its ablations, which chose the default
     "v1": ("default", _V1, "first default: SpecAugment instead of acoustic augmentation, a GRU step per frame"),
-    "v1-specaug": ("default", {**_NO_ACOUSTIC, **_STRIDE1}, "v1 without SpecAugment (= default-stride without acoustic augmentation)"),
+    "v1-specaug": ("default", {**_V3, **_NO_ACOUSTIC, **_STRIDE1}, "v1 without SpecAugment (= v3-stride without acoustic augmentation)"),
     "v1-speed": ("default", {**_V1, "augment_speed": ()}, "v1 without speed perturbation"),
     "v1-stats": ("default", {**_V1, "pool_statistics": False}, "v1 with the attention mean only (no standard deviation)"),
-    "v1+acoustic": ("default", {"spec_time_masks": 2, "spec_freq_masks": 2, **_STRIDE1},
-                    "v1 with noise, reverberation, band-limiting, gain (= default-stride with SpecAugment)"),
-    # removed one at a time from the default recipe
-    "default-stride": ("default", _STRIDE1, "a GRU step per 10 ms frame (the second default; 1.7x slower in LiteRT)"),
-    "default-acoustic": ("default", _NO_ACOUSTIC, "no noise, reverberation, band-limiting or gain"),
-    "default-speed": ("default", {"augment_speed": ()}, "no speed perturbation"),
-    "default-bigru": ("default", {"bidirectional": False}, "unidirectional GRU (1.5x faster in LiteRT)"),
-    "default-stats": ("default", {"pool_statistics": False}, "attention mean only (no standard deviation)"),
-    "default-balance": ("default", {"class_balanced": False}, "no class-balanced weights"),
-    "default-smoothing": ("default", {"label_smoothing": 0.0}, "no label smoothing"),
-    "default-schedule": ("default", {"optimizer": "adam", "weight_decay": 0.0, "schedule": "constant", "warmup_epochs": 0.0},
+    "v1+acoustic": ("default", {**_V3, "spec_time_masks": 2, "spec_freq_masks": 2, **_STRIDE1},
+                    "v1 with noise, reverberation, band-limiting, gain (= v3-stride with SpecAugment)"),
+    # the third default recipe (v3: a fixed mel filterbank) and its ablations, which chose the default
+    "v3": ("default", _V3, "third default: the fixed mel filterbank (= default-learnable-fb)"),
+    # removed one at a time from v3
+    "v3-stride": ("default", {**_V3, **_STRIDE1}, "v3 with a GRU step per 10 ms frame (the second default; 1.7x slower in LiteRT)"),
+    "v3-acoustic": ("default", {**_V3, **_NO_ACOUSTIC}, "no noise, reverberation, band-limiting or gain"),
+    "v3-speed": ("default", {**_V3, "augment_speed": ()}, "no speed perturbation"),
+    "v3-bigru": ("default", {**_V3, "bidirectional": False}, "unidirectional GRU (1.5x faster in LiteRT)"),
+    "v3-stats": ("default", {**_V3, "pool_statistics": False}, "attention mean only (no standard deviation)"),
+    "v3-balance": ("default", {**_V3, "class_balanced": False}, "no class-balanced weights"),
+    "v3-smoothing": ("default", {**_V3, "label_smoothing": 0.0}, "no label smoothing"),
+    "v3-schedule": ("default", {**_V3, "optimizer": "adam", "weight_decay": 0.0, "schedule": "constant", "warmup_epochs": 0.0},
                          "Adam at a constant 1e-3 (no AdamW, warm-up or cosine decay)"),
-    "default-residual": ("default", {"block_residual": False}, "no residual connections"),
-    # options on top of the default recipe
-    "default+specaug": ("default", {"spec_time_masks": 2, "spec_freq_masks": 2}, "SpecAugment as well"),
-    "default+se": ("default", {"block_se": 64}, "squeeze-excitation (64 units)"),
-    "default+heads4": ("default", {"pool_heads": 4}, "4 attention heads per task"),
-    "default+meanvar": ("default", {"feature_norm": "meanvar"}, "mean and variance normalisation per utterance"),
-    "default+learnable-fb": ("default", {"mel_trainable": True}, "learnable filterbank (initialised on mel)"),
-    "default+2gru": ("default", {"gru_layers": 2}, "two bidirectional GRU layers"),
-    "default+crop": ("default", {"augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
-    "default+dropout0.4": ("default", {"dropout": 0.4}, "dropout 0.4 before the GRU"),
-    "default+avg20": ("default", {"average_last": 20}, "the last 20 epochs' weights averaged (kept if not worse on dev)"),
-    "default+adversarial": ("default", {"speaker_adversarial": 0.1}, "speaker-adversarial training (reversal weight 0.1)"),
+    "v3-residual": ("default", {**_V3, "block_residual": False}, "no residual connections"),
+    # options on top of v3
+    "v3+specaug": ("default", {**_V3, "spec_time_masks": 2, "spec_freq_masks": 2}, "SpecAugment as well"),
+    "v3+se": ("default", {**_V3, "block_se": 64}, "squeeze-excitation (64 units)"),
+    "v3+heads4": ("default", {**_V3, "pool_heads": 4}, "4 attention heads per task"),
+    "v3+meanvar": ("default", {**_V3, "feature_norm": "meanvar"}, "mean and variance normalisation per utterance"),
+    "v3+2gru": ("default", {**_V3, "gru_layers": 2}, "two bidirectional GRU layers"),
+    "v3+crop": ("default", {**_V3, "augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
+    "v3+dropout0.4": ("default", {**_V3, "dropout": 0.4}, "dropout 0.4 before the GRU"),
+    "v3+avg20": ("default", {**_V3, "average_last": 20}, "the last 20 epochs' weights averaged (kept if not worse on dev)"),
+    "v3+adversarial": ("default", {**_V3, "speaker_adversarial": 0.1}, "speaker-adversarial training (reversal weight 0.1)"),
     # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
     "default+baved": ("default", {}, "trained on EmoDB and BAVED's train speakers together"),
 }
@@ -235,7 +237,9 @@ def report(args) -> str:
         "A row NAME with seeds S is made by `python benchmarks/accuracy.py --configs NAME --seeds S --jobs 2`; "
         "an ensemble row by `--report`, from a row's 3 seeds. Recipes are chosen on mean dev UAR, never on test. "
         "Rows measured before the per-run records were kept (the first default `v1` and its ablations, the "
-        "previous default, now `default-stride`, and an earlier paper seed 0) are in `accuracy-2026-11-22.md`.",
+        "second default, now `v3-stride`, and an earlier paper seed 0) are in `accuracy-2026-11-22.md`. `v3` is the "
+        "third default (a fixed mel filterbank); its rows were run with the code of commit 6bef6dd, as were the "
+        "default's (then `default+learnable-fb`) and the one-seed ablations of v3 that chose it.",
         "",
         "| system | seeds | emotion | arousal | valence | dominance | mean dev | BAVED arousal |",
         "|---|---|---|---|---|---|---|---|",

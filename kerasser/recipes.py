@@ -36,6 +36,8 @@ RECIPES: dict[str, dict] = {
             "audio": AudioConfig(frame_length=400, frame_step=160),  # 25 ms every 10 ms
             "mel_bins": 80,
             "fft_length": 512,
+            # learnable mel filterbank: 3 seeds, mean dev UAR 77.5 vs 73.4 fixed, BAVED arousal 45.8 vs 40.0
+            "mel_trainable": True,
             "feature_norm": "mean",
             "spec_time_masks": 0,
             "spec_time_width": 20,
