@@ -79,11 +79,19 @@ class _Counter:
               help="Add a text column: the greedy CTC transcript (models exported --with-transcript).")
 @click.option("--attention", is_flag=True,
               help="Add an attention column: JSON with frame_seconds and each task's attention weight per frame.")
+@click.option("--runner", type=click.Choice(["local", "beam"]), default="local", show_default=True,
+              help="beam: PATHS are file patterns (local, gs://, s3://, ... folders mean all their audio), labelled by an "
+                   "Apache Beam pipeline into sharded files --out PREFIX-SSSSS-of-NNNNN.csv|.jsonl (needs kerasser[beam]).")
+@click.option("--out", "out_prefix", default=None, metavar="PREFIX", help="With --runner beam: the output prefix.")
+@click.option("--beam-option", "beam_options", multiple=True, metavar="KEY=VALUE",
+              help="With --runner beam: a Beam pipeline option, e.g. runner=DataflowRunner, project=P, "
+                   "direct_num_workers=2 (repeatable; default: the DirectRunner on this machine).")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr but an error that stops the run.")
 @click.option("--verbose", "-v", is_flag=True,
               help="Also show what LiteRT and TensorFlow print while loading and running the model.")
 @friendly_errors
-def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet, verbose):
+def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, runner, out_prefix,
+          beam_options, quiet, verbose):
     """Predict arousal, valence, dominance, ... for audio files and folders: one row per file (or
     per window of a long file) on stdout.
 
@@ -102,13 +110,49 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, t
     """
     if backend == "keras" and variant != "float32":
         raise click.UsageError("--variant applies to the tflite backend only")
+    if runner == "local" and (out_prefix is not None or beam_options):
+        raise click.UsageError("--out and --beam-option go with --runner beam (local labelling writes to stdout)")
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose exclude each other")
     from kerasser.native_output import native_stderr_silenced
 
     explained = (click.ClickException, click.exceptions.Exit)  # they say what went wrong themselves
     with contextlib.nullcontext() if verbose else native_stderr_silenced(explained):
-        _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet)
+        if runner == "beam":
+            _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, beam_options, quiet, verbose,
+                        unsupported={"--resume": resume, "--backend keras": backend == "keras",
+                                     "--transcribe": transcribe, "--attention": attention})
+        else:
+            _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet)
+
+
+def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, beam_options, quiet, verbose, unsupported):
+    used = [name for name, value in unsupported.items() if value]
+    if used:
+        raise click.UsageError(f"{', '.join(used)} cannot be used with --runner beam")
+    if not out_prefix:
+        raise click.UsageError("--runner beam needs --out PREFIX")
+    for option in beam_options:
+        if "=" not in option:
+            raise click.BadParameter(f"expected KEY=VALUE, got {option!r}", param_hint="--beam-option")
+    import logging
+
+    from kerasser.beam_labeling import label_with_beam
+    from kerasser.errors import KerasserError
+
+    if not verbose:  # Beam logs through the root logger (warnings about cloud clients it did not find)
+        logging.getLogger().setLevel(logging.ERROR)
+    patterns = [os.path.join(p, "**" if recursive else "*") if os.path.isdir(p) else p for p in paths]
+    try:
+        summary = label_with_beam(patterns, out_prefix, model_dir=model_dir, fmt=fmt, variant=variant, segment=segment,
+                                  pipeline_args=[f"--{o}" for o in beam_options])
+    except KerasserError as err:
+        raise _SetupError(str(err)) from None
+    if not quiet:
+        click.echo(f"labelled {summary['files']} files ({summary['error_rows']} error rows) into "
+                   f"{len(summary['outputs'])} file(s) {out_prefix}-*", err=True)
+    if summary["error_rows"]:
+        sys.exit(1)
 
 
 def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet):
