@@ -43,7 +43,8 @@ def describe(config: TrainConfig) -> str:
         gru += f" stepping over the mean of every {m.recurrent_stride} frames"
     if m.frontend == "logmel":
         residual = "residual " if m.block_residual else ""
-        front = (f"an in-graph {m.mel_bins}-band log-mel front end (per-utterance {m.feature_norm} normalisation) and "
+        bank = "learnable filterbank initialised on mel, " if m.mel_trainable else ""
+        front = (f"an in-graph {m.mel_bins}-band log-mel front end ({bank}per-utterance {m.feature_norm} normalisation) and "
                  f"{len(m.block_channels)} {residual}convolution blocks")
     else:
         front = f"raw-waveform convolutions on {1000 * m.audio.frame_length // m.audio.sample_rate} ms frames"
