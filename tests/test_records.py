@@ -154,3 +154,21 @@ def test_prepare_train_evaluate_cli(emodb_small, tmp_path):
         os.path.basename(u.path) for u in select(read_corpus("manifest", emodb_small), "test", ("arousal",))]
     bad = runner.invoke(cli, ["train", "--corpus", "tfrecord", "--data", str(tmp_path), "--out", str(tmp_path / "r2")])
     assert bad.exit_code == 1 and f"{tmp_path}: no index.json" in bad.output
+
+
+@pytest.mark.slow
+def test_crossval_on_a_prepared_folder(corpus, tmp_path):
+    """Speaker folds come from the index (corpus:speaker keys), samples from the shards."""
+    from kerasser.crossval import crossval
+    from kerasser.recipes import build_train_config
+
+    _, prepared, _, _ = corpus
+    config = build_train_config("paper", corpora=(("tfrecord", str(prepared)),), out=str(tmp_path / "cv"),
+                                tasks=("arousal",), epochs=1, batch_size=8, conv_filters=8, channel_pool=4,
+                                gru_units=8, gru_layers=1)
+    summary = crossval(config, folds=2, dev_speakers=1, write=lambda line: None)
+    assert len(summary["folds"]) == 2
+    assert sum(f["files"] for f in summary["folds"]) == 24  # every prepared utterance tested once
+    speakers = sorted(s for f in summary["folds"] for s in f["test"])
+    assert speakers == sorted({f"{u.corpus}:{u.speaker}" for u in read_prepared(prepared)})
+    assert 0 <= summary["pooled"]["arousal"] <= 100
