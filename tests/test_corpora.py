@@ -274,7 +274,7 @@ def test_manifest_errors(tmp_path, text, message):
 
 
 def test_read_corpus_errors(tmp_path):
-    assert set(READERS) == {"emodb", "baved", "iemocap", "manifest"}
+    assert set(READERS) == {"emodb", "baved", "iemocap", "manifest", "tfrecord"}
     with pytest.raises(CorpusError, match="unknown corpus 'timit'; expected one of emodb, baved"):
         read_corpus("timit", tmp_path)
     with pytest.raises(CorpusError, match="no such file or folder"):

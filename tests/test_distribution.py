@@ -37,7 +37,7 @@ MIRRORED = textwrap.dedent("""
     weights = {}
     for strategy in ("default", "mirrored"):
         config = build_train_config("paper", corpora=(("manifest", manifest),), out=f"{out}/{strategy}",
-                                    tasks=("arousal",), epochs=2, batch_size=8, strategy=strategy, dropout=0.0,
+                                    tasks=("arousal",), epochs=1, batch_size=8, strategy=strategy, dropout=0.0,
                                     dev_split="none", train_splits=("train", "dev"))
         lines = []
         train(config, write=lines.append)
@@ -138,7 +138,7 @@ MULTIWORKER = textwrap.dedent("""
     from kerasser.recipes import build_train_config
     from kerasser.training import train
     manifest, out = sys.argv[1], sys.argv[2]
-    config = build_train_config("paper", corpora=(("manifest", manifest),), out=out, tasks=("arousal",), epochs=2,
+    config = build_train_config("paper", corpora=(("manifest", manifest),), out=out, tasks=("arousal",), epochs=1,
                                 batch_size=8, strategy="multiworker", dropout=0.0, dev_split="none",
                                 train_splits=("train", "dev"))
     lines = []
