@@ -85,6 +85,18 @@ def class_weights(utterances: Sequence[Utterance], tasks: Sequence[str]) -> dict
     return weights
 
 
+def load_utterance(path: str, sample_rate: int) -> np.ndarray:
+    """The samples of one utterance file at ``sample_rate``; AudioError for a file that cannot be
+    decoded or that lasts over :data:`MAX_SECONDS`."""
+    seconds = probe(path).duration
+    if seconds > MAX_SECONDS:
+        raise audio.AudioError(
+            path, f"{seconds:.0f} s long, over the {MAX_SECONDS:.0f} s an utterance may last "
+            "(cut it into utterances to train or evaluate on it)"
+        )
+    return audio.load(path, sample_rate)
+
+
 def targets(
     utt: Utterance,
     tasks: Sequence[str],
@@ -129,13 +141,7 @@ def examples(
     log = log or DecodeLog()
     for utt in utterances:
         try:
-            seconds = probe(utt.path).duration
-            if seconds > MAX_SECONDS:
-                raise audio.AudioError(
-                    utt.path, f"{seconds:.0f} s long, over the {MAX_SECONDS:.0f} s an utterance may last "
-                    "(cut it into utterances to train or evaluate on it)"
-                )
-            wave = audio.load(utt.path, sample_rate)
+            wave = load_utterance(utt.path, sample_rate)
         except audio.AudioError as error:
             log.report(error)
             continue

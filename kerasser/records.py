@@ -83,14 +83,10 @@ def serialize(key: str, utt: Utterance, wave: np.ndarray) -> bytes:
 
 
 def _decode(utt: Utterance, sample_rate: int) -> tuple[Utterance, np.ndarray | None, str | None]:
-    from kerasser.audio_windows import probe
-    from kerasser.dataset import MAX_SECONDS
+    from kerasser.dataset import load_utterance
 
     try:
-        seconds = probe(utt.path).duration
-        if seconds > MAX_SECONDS:
-            return utt, None, f"{seconds:.0f} s long, over the {MAX_SECONDS:.0f} s an utterance may last"
-        return utt, audio.load(utt.path, sample_rate), None
+        return utt, load_utterance(utt.path, sample_rate), None
     except audio.AudioError as error:
         return utt, None, error.reason
 
