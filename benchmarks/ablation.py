@@ -2,27 +2,30 @@
 categorical with dimensional tasks, the CTC auxiliary loss and searched loss weights.
 
     python benchmarks/ablation.py --rows STL,STL+att,MTL,MTL+att --seeds 0,1,2 --jobs 2
-    python benchmarks/ablation.py --rows MTL+att+e,MTL+att+e+CTC --seeds 0,1,2 --jobs 2
+    python benchmarks/ablation.py --rows MTL+att+e,MTL+att+e+CTC0.1,auto,agreement --seeds 0,1,2 --jobs 2
     python benchmarks/ablation.py --rows tuned --tuned runs/tune/best_config.json --seeds 0,1,2
     python benchmarks/ablation.py --report
 
 Every run starts from a recipe (``--recipe``, default: the default recipe) through
 ``kerasser.recipes.build_train_config``, as ``kerasser train`` does. Rows:
 
-  STL        one model per task (a, v, d and e), last-step pooling
-  STL+att    one model per task, attention pooling (the recipe's)
+  STL        one model per task (a, v, d), last-step pooling (Zhang et al.'s baseline)
+  STL+att    one model per task (a, v, d and emotion), attention pooling (the recipe's)
   MTL        one model for a, v, d, last-step pooling
   MTL+att    one model for a, v, d, attention pooling
-  MTL+att+e  a, v, d and emotion in one model (categorical with dimensional)
-  MTL+att+e+CTC  the same plus the CTC auxiliary loss (weight ``--ctc-weight``) on the transcripts
-  tuned      a, v, d, e with the loss weights of ``--tuned`` (``kerasser tune``'s best_config.json)
+  MTL+att+e  emotion, a, v and d in one model (categorical with dimensional; the default recipe itself)
+  MTL+att+e+CTC<alpha>  the same plus the CTC auxiliary loss of weight alpha on the transcripts
+             (alpha in 0.001, 0.01, 0.1, 1: Cai et al.'s grid; alpha 0 is MTL+att+e)
+  auto       MTL+att+e with learned uncertainty loss weights (``--loss-weights auto``)
+  agreement  MTL+att+e with listener agreement as sample weights (``--weight-by-agreement``)
+  tuned      MTL+att+e with the loss weights of ``--tuned`` (``kerasser tune``'s best_config.json)
 
 Each run picks its epoch by mean dev UAR and is scored once on the test speakers; its scores and
 test predictions are kept in ``--records`` (committed) so the table survives a fresh checkout.
 Cells are test UAR, mean ± sd over seeds. A mark after a cell compares the row's mean UAR with
-the STL row's for that task by the one-tailed two-proportion z-test of Zhang et al.
-(``kerasser.significance.z_test``, n = test utterances): * p < 0.05, ** p < 0.01 (better), and
-(-) where STL is better at p < 0.05.
+the STL row's for that task (STL+att's for emotion, which has no STL row) by the one-tailed
+two-proportion z-test of Zhang et al. (``kerasser.significance.z_test``, n = test utterances):
+* p < 0.05, ** p < 0.01 (better), and (-) where the baseline is better at p < 0.05.
 """
 
 from __future__ import annotations
@@ -40,19 +43,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-TASKS = ("arousal", "valence", "dominance", "emotion")
+TASKS = ("arousal", "valence", "dominance", "emotion")  # the table's columns
 AVD = TASKS[:3]
+EAVD = ("emotion",) + AVD  # the default recipe's task order (its runs are the MTL+att+e row)
 _LAST = {"attention": False, "pool_statistics": False, "pool_heads": 1}
+CTC_WEIGHTS = ("0.001", "0.01", "0.1", "1")
 
 # row -> (one model per task?, tasks of the model(s), overrides)
 ROWS: dict[str, tuple[bool, tuple[str, ...], dict]] = {
-    "STL": (True, TASKS, _LAST),
+    "STL": (True, AVD, _LAST),
     "STL+att": (True, TASKS, {}),
     "MTL": (False, AVD, _LAST),
     "MTL+att": (False, AVD, {}),
-    "MTL+att+e": (False, TASKS, {}),
-    "MTL+att+e+CTC": (False, TASKS, {"ctc_weight": None}),  # --ctc-weight
-    "tuned": (False, TASKS, {"base": None}),  # --tuned
+    "MTL+att+e": (False, EAVD, {}),
+    **{f"MTL+att+e+CTC{a}": (False, EAVD, {"ctc_weight": float(a)}) for a in CTC_WEIGHTS},
+    "auto": (False, EAVD, {"loss_weights": "auto"}),
+    "agreement": (False, EAVD, {"weight_by_agreement": True}),
+    "tuned": (False, EAVD, {"base": None}),  # --tuned
 }
 
 
@@ -69,8 +76,6 @@ def train_config(row: str, name: str, tasks, seed: int, args):
     from kerasser.recipes import build_train_config
 
     overrides = dict(ROWS[row][2], epochs=args.epochs)
-    if "ctc_weight" in overrides:
-        overrides["ctc_weight"] = args.ctc_weight
     if "base" in overrides:
         if not args.tuned:
             raise SystemExit("the tuned row needs --tuned best_config.json (from kerasser tune)")
@@ -154,7 +159,7 @@ def mark(row_uar: float, stl_uar: float, n: int) -> str:
 def report(args) -> str:
     found = collect(args)
     lines = ["| row | seeds | " + " | ".join(TASKS) + " | mean dev | CER % |", "|---" * (len(TASKS) + 4) + "|"]
-    stl = found.get("STL", {})
+    stl = dict(found.get("STL+att", {}), **found.get("STL", {}))  # per task: STL, else STL+att
     for row in ROWS:
         runs = found.get(row)
         if not runs:
@@ -165,7 +170,7 @@ def report(args) -> str:
             values = [r["test"][t] for r in records if t in r["test"]]
             text = cell(values)
             baseline = [r["test"][t] for r in stl.get(t, []) if t in r["test"]]
-            if values and baseline and row != "STL":
+            if values and baseline and records is not stl.get(t):
                 text += mark(float(np.mean(values)), float(np.mean(baseline)), records[0]["test_files"])
             cells.append(text)
         seeds = sorted({r["seed"] for records in runs.values() for r in records})
@@ -188,7 +193,6 @@ def main():
     parser.add_argument("--recipe", default="default", choices=["default", "paper"])
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=None, help="epoch budget (default: the recipe's)")
-    parser.add_argument("--ctc-weight", type=float, default=0.1, help="alpha of the MTL+att+e+CTC row")
     parser.add_argument("--tuned", default=None, help="best_config.json of kerasser tune, for the tuned row")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at a time (each on one CPU thread)")
     parser.add_argument("--runs", default="runs/ablation")
@@ -222,7 +226,7 @@ def main():
         f"Last command: `python {' '.join(shlex.quote(a) for a in sys.argv)}`  ",
         f"Commit {commit or 'unknown'}, {time.strftime('%Y-%m-%d')}, {os.cpu_count()}-core CPU machine, recipe "
         f"{args.recipe}. Test UAR in % (mean ± sd over seeds; epoch chosen on mean dev UAR). Marks: "
-        "one-tailed z-test against the STL row of the same task (* p < 0.05, ** p < 0.01; (-) STL better). "
+        "one-tailed z-test against the STL row of the same task (STL+att for emotion) (* p < 0.05, ** p < 0.01; (-) STL better). "
         "Rows appear as their runs finish; the first release's table is `ablation-2026-11-22.md`.",
         "",
         report(args),
