@@ -13,7 +13,8 @@ Every run starts from a recipe (``--recipe``, default: the default recipe) throu
   STL+att    one model per task (a, v, d and emotion), attention pooling (the recipe's)
   MTL        one model for a, v, d, last-step pooling
   MTL+att    one model for a, v, d, attention pooling
-  MTL+att+e  emotion, a, v and d in one model (categorical with dimensional; the default recipe itself)
+  MTL+att+e  emotion, a, v and d in one model (categorical with dimensional; the default recipe itself:
+             ``benchmarks/accuracy.py``'s default runs are copied from ``--reuse`` when their config matches)
   MTL+att+e+CTC<alpha>  the same plus the CTC auxiliary loss of weight alpha on the transcripts
              (alpha in 0.001, 0.01, 0.1, 1: Cai et al.'s grid; alpha 0 is MTL+att+e)
   auto       MTL+att+e with learned uncertainty loss weights (``--loss-weights auto``)
@@ -34,6 +35,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -86,6 +88,26 @@ def train_config(row: str, name: str, tasks, seed: int, args):
     )
 
 
+def reuse_default_run(row: str, config, seed: int, args) -> str | None:
+    """Copy ``benchmarks/accuracy.py``'s run of this seed into ``config.out`` when it was trained
+    with exactly this configuration (the MTL+att+e row of the default recipe is the default itself)."""
+    source = Path(args.reuse) / f"seed{seed}"
+    if row != "MTL+att+e" or Path(config.out).exists() or not (source / "config.json").exists():
+        return None
+    from kerasser.config import load_train_config, to_dict
+
+    def comparable(c) -> dict:
+        d = to_dict(c)
+        d.pop("out")
+        d["corpora"] = [(name, str(Path(path).resolve())) for name, path in d["corpora"]]
+        return d
+
+    if comparable(load_train_config(source / "config.json")) != comparable(config):
+        return None
+    shutil.copytree(source, config.out)
+    return str(source)
+
+
 def run_one(row: str, name: str, tasks, seed: int, args) -> dict:
     """Train (or reuse / resume) one run; its record (dev and test UAR, test predictions)."""
     if args.jobs > 1:
@@ -102,6 +124,7 @@ def run_one(row: str, name: str, tasks, seed: int, args) -> dict:
     if record.exists():
         return json.loads(record.read_text())
     config = train_config(row, name, tasks, seed, args)
+    reused = reuse_default_run(row, config, seed, args)
     state = read_state(RunPaths(Path(config.out)))
     start = time.monotonic()
     done = state and (state["epoch"] >= config.epochs or state["wait"] >= config.patience)
@@ -110,6 +133,7 @@ def run_one(row: str, name: str, tasks, seed: int, args) -> dict:
     test = evaluate_run(config.out, "test", write_report=False)
     scores = {
         "row": row, "config": to_dict(config), "seed": seed,
+        "reused": reused,
         "best_epoch": result.best_epoch if result else state["best_epoch"],
         "train_seconds": round(time.monotonic() - start) if result else None,
         "dev": {t: r["uar"] for t, r in dev["tasks"].items()},
@@ -196,6 +220,8 @@ def main():
     parser.add_argument("--tuned", default=None, help="best_config.json of kerasser tune, for the tuned row")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at a time (each on one CPU thread)")
     parser.add_argument("--runs", default="runs/ablation")
+    parser.add_argument("--reuse", default="runs/accuracy/default/fixed",
+                        help="accuracy.py's default runs, copied as the MTL+att+e row when their config matches")
     parser.add_argument("--records", default="benchmarks/results/ablation_runs")
     parser.add_argument("--table", default="benchmarks/results/ablation.md")
     parser.add_argument("--report", action="store_true", help="only print the table of the finished runs")
