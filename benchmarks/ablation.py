@@ -61,7 +61,7 @@ ROWS: dict[str, tuple[bool, tuple[str, ...], dict]] = {
     **{f"MTL+att+e+CTC{a}": (False, EAVD, {"ctc_weight": float(a)}) for a in CTC_WEIGHTS},
     "auto": (False, EAVD, {"loss_weights": "auto"}),
     "agreement": (False, EAVD, {"weight_by_agreement": True}),
-    "tuned": (False, EAVD, {"base": None}),  # --tuned
+    "tuned": (False, EAVD, {"tuned": None}),  # the loss weights of --tuned, the rest of the recipe
 }
 
 
@@ -73,15 +73,27 @@ def planned(row: str) -> list[tuple[str, tuple[str, ...]]]:
     return [(row, tasks)]
 
 
-def train_config(row: str, name: str, tasks, seed: int, args):
+def tuned_weights(path: str | None, tasks) -> tuple[float, ...]:
+    """The loss weight of each of ``tasks`` in ``kerasser tune``'s best_config.json (by task name:
+    the tuned row keeps the recipe's epochs and everything else, only the weights come from it)."""
     from kerasser.config import load_train_config
+
+    if not path:
+        raise SystemExit("the tuned row needs --tuned best_config.json (from kerasser tune)")
+    tuned = load_train_config(path)
+    if not isinstance(tuned.loss_weights, tuple) or set(tuned.model.tasks) != set(tasks):
+        raise SystemExit(f"{path}: no searched loss weights for the tasks {', '.join(tasks)}")
+    weights = dict(zip(tuned.model.tasks, tuned.loss_weights))
+    return tuple(weights[t] for t in tasks)
+
+
+def train_config(row: str, name: str, tasks, seed: int, args):
     from kerasser.recipes import build_train_config
 
     overrides = dict(ROWS[row][2], epochs=args.epochs)
-    if "base" in overrides:
-        if not args.tuned:
-            raise SystemExit("the tuned row needs --tuned best_config.json (from kerasser tune)")
-        overrides["base"] = load_train_config(args.tuned)
+    if "tuned" in overrides:
+        overrides["loss_weights"] = tuned_weights(args.tuned, tasks)
+        del overrides["tuned"]
     return build_train_config(
         args.recipe, corpora=(("emodb", str(Path(args.data) / "emodb")),),
         out=str(Path(args.runs) / name / f"seed{seed}"), tasks=tasks, seed=seed, **overrides,
