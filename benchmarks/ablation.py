@@ -159,13 +159,15 @@ def run_one(row: str, name: str, tasks, seed: int, args) -> dict:
     return scores
 
 
-def collect(args) -> dict:
-    """{row: {task: [record per seed]}} from ``--records``."""
+def collect(args, seeds=None) -> dict:
+    """{row: {task: [record per seed]}} from ``--records`` (only ``seeds`` when given)."""
     found: dict = {}
     for row in ROWS:
         for name, tasks in planned(row):
             for f in sorted(Path(args.records).glob(f"{name}.seed*.json")):
                 record = json.loads(f.read_text())
+                if seeds is not None and record["seed"] not in seeds:
+                    continue
                 for t in tasks:
                     found.setdefault(row, {}).setdefault(t, []).append(record)
     return found
@@ -192,8 +194,8 @@ def mark(row_uar: float, stl_uar: float, n: int) -> str:
     return ""
 
 
-def report(args) -> str:
-    found = collect(args)
+def report(args, seeds=None) -> str:
+    found = collect(args, seeds)
     lines = ["| row | seeds | " + " | ".join(TASKS) + " | mean dev | CER % |", "|---" * (len(TASKS) + 4) + "|"]
     stl = dict(found.get("STL+att", {}), **found.get("STL", {}))  # per task: STL, else STL+att
     for row in ROWS:
@@ -268,6 +270,10 @@ def main():
         "Rows appear as their runs finish; the first release's table is `ablation-2026-11-22.md`.",
         "",
         report(args),
+        "",
+        "Seed 0 alone (every row has it, so rows compare run against run; marks as above):",
+        "",
+        report(args, seeds={0}),
         "",
     ])
     Path(args.table).write_text(text)
