@@ -224,6 +224,42 @@ def report(args, seeds=None) -> str:
     return "\n".join(lines)
 
 
+# (question, row A, row B, tasks): the paired comparisons of the write-up, A - B per task
+CONTRASTS = (
+    ("attention, single task", "STL+att", "STL", AVD),
+    ("attention, multi-task", "MTL+att", "MTL", AVD),
+    ("multi-task, last step", "MTL", "STL", AVD),
+    ("multi-task, attention", "MTL+att", "STL+att", AVD),
+    ("emotion added to a, v, d", "MTL+att+e", "MTL+att", AVD),
+    ("a, v, d added to emotion", "MTL+att+e", "STL+att", ("emotion",)),
+    *((f"CTC alpha {a}", f"MTL+att+e+CTC{a}", "MTL+att+e", TASKS) for a in CTC_WEIGHTS),
+    ("learned (auto) loss weights", "auto", "MTL+att+e", TASKS),
+    ("searched (tuned) loss weights", "tuned", "MTL+att+e", TASKS),
+    ("listener agreement weights", "agreement", "MTL+att+e", TASKS),
+)
+
+
+def contrasts(args, seed: int = 0) -> str:
+    """Per contrast and task, one seed: both test UARs, the one-tailed z-test's p (H1: A > B) and
+    the 95 % paired bootstrap interval of A - B over the test utterances
+    (``kerasser.significance.compare_reports``, as ``kerasser compare`` prints it)."""
+    from kerasser.significance import compare_reports
+
+    found = collect(args, {seed})
+    lines = ["| question | A | B | task | UAR A | UAR B | A - B | p (A > B) | 95 % bootstrap CI |", "|---" * 9 + "|"]
+    for question, row_a, row_b, tasks in CONTRASTS:
+        for t in tasks:
+            a, b = (found.get(r, {}).get(t) for r in (row_a, row_b))
+            if not a or not b:
+                continue
+            pa, pb = ({"predictions": {t: r[0]["predictions"][t]}} for r in (a, b))
+            r = compare_reports(pa, pb)[t]
+            low, high = r["bootstrap_95"]
+            lines.append(f"| {question} | {row_a} | {row_b} | {t} | {r['uar_a']:.1f} | {r['uar_b']:.1f} | "
+                         f"{r['difference']:+.1f} | {r['p_one_tailed']:.3f} | {low:+.1f} to {high:+.1f} |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("KERASSER_SHARED", "../shared") + "/data")
@@ -274,6 +310,11 @@ def main():
         "Seed 0 alone (every row has it, so rows compare run against run; marks as above):",
         "",
         report(args, seeds={0}),
+        "",
+        "Paired comparisons, seed 0: the one-tailed z-test's p that A's UAR is higher, and the 95 % paired "
+        "bootstrap interval of A - B over the 127 test utterances (`kerasser compare`'s statistics):",
+        "",
+        contrasts(args, seed=0),
         "",
     ])
     Path(args.table).write_text(text)
