@@ -43,7 +43,7 @@ class LossWeightSearch(keras_tuner.RandomSearch):
 
         hp = trial.hyperparameters
         low, high, step = WEIGHT_RANGE
-        weights = tuple(hp.Float(weight_name(t), low, high, step=step) for t in self.base.model.tasks)
+        weights = tuple(round(hp.Float(weight_name(t), low, high, step=step), 6) for t in self.base.model.tasks)
         out = Path(self.base.out) / f"trial_{trial.trial_id}"
         config = dataclasses.replace(self.base, loss_weights=weights, out=str(out))
         self.write(f"trial {trial.trial_id}: loss weights {', '.join(f'{w:g}' for w in weights)}")
@@ -73,7 +73,7 @@ def tune_loss_weights(config: TrainConfig, trials: int, write: Write | None = No
         score = trial.score
         rows.append({
             "trial": trial.trial_id,
-            "loss_weights": [trial.hyperparameters.get(weight_name(t)) for t in config.model.tasks],
+            "loss_weights": [round(trial.hyperparameters.get(weight_name(t)), 6) for t in config.model.tasks],
             OBJECTIVE: None if score is None else float(score),
         })
     rows.sort(key=lambda r: (-1.0 if r[OBJECTIVE] is None else -r[OBJECTIVE], int(r["trial"])))  # best, then first
