@@ -260,6 +260,41 @@ def contrasts(args, seed: int = 0) -> str:
     return "\n".join(lines)
 
 
+def by_file(predictions: dict) -> dict:
+    """{file name: (label, predicted)}: runs made in other checkouts name the same file by other paths."""
+    return {Path(p).name: (label, pred) for p, label, pred in
+            zip(predictions["paths"], predictions["labels"], predictions["predicted"])}
+
+
+def seed_contrasts(args) -> str:
+    """Per contrast and task, over every seed both rows have (at least two): each seed's A - B, their
+    mean, how many seeds favour A, and the 95 % paired bootstrap interval of the mean difference
+    over the test utterances (``kerasser.significance.bootstrap_seed_mean_difference``)."""
+    from kerasser.significance import _uar, bootstrap_seed_mean_difference
+    from kerasser.tasks import TASKS as ALL_TASKS
+
+    found = collect(args)
+    lines = ["| question | A | B | task | seeds | A - B per seed | mean A - B | seeds A > B | 95 % bootstrap CI |",
+             "|---" * 9 + "|"]
+    for question, row_a, row_b, tasks in CONTRASTS:
+        for t in tasks:
+            by_seed = [{r["seed"]: by_file(r["predictions"][t]) for r in found.get(row, {}).get(t, [])}
+                       for row in (row_a, row_b)]
+            seeds = sorted(set(by_seed[0]) & set(by_seed[1]))
+            if len(seeds) < 2:
+                continue
+            files = sorted(set.intersection(*(set(side[s]) for side in by_seed for s in seeds)))
+            truth = np.array([by_seed[0][seeds[0]][f][0] for f in files])
+            pred_a, pred_b = (np.array([[side[s][f][1] for f in files] for s in seeds]) for side in by_seed)
+            classes = ALL_TASKS[t].num_classes
+            diffs = [float(_uar(truth, a, classes) - _uar(truth, b, classes)) for a, b in zip(pred_a, pred_b)]
+            low, high = bootstrap_seed_mean_difference(truth, pred_a, pred_b, classes)
+            lines.append(f"| {question} | {row_a} | {row_b} | {t} | {','.join(map(str, seeds))} | "
+                         f"{' / '.join(f'{d:+.1f}' for d in diffs)} | {np.mean(diffs):+.1f} | "
+                         f"{sum(d > 0 for d in diffs)} of {len(diffs)} | {low:+.1f} to {high:+.1f} |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("KERASSER_SHARED", "../shared") + "/data")
@@ -315,6 +350,13 @@ def main():
         "bootstrap interval of A - B over the 127 test utterances (`kerasser compare`'s statistics):",
         "",
         contrasts(args, seed=0),
+        "",
+        "Paired comparisons over seeds (every seed both rows have, at least two): A - B on each seed, their "
+        "mean, and the 95 % paired bootstrap interval of the mean over the 127 test utterances (each resample "
+        "scores every seed; the interval covers the test utterances' sampling, the per-seed column shows how "
+        "much a new seed moves it):",
+        "",
+        seed_contrasts(args),
         "",
     ])
     Path(args.table).write_text(text)

@@ -8,6 +8,9 @@
 - ``bootstrap_difference``: a paired bootstrap over utterances (``scipy.stats.bootstrap`` with
   ``paired=True``): the same resampled utterances score both systems; the percentile interval of
   UAR_A - UAR_B.
+- ``bootstrap_seed_mean_difference``: the same over several seeds of both systems scored on the
+  same utterances: each resample of the utterances scores every seed, and the interval is of the
+  mean over seeds of UAR_A - UAR_B (it covers the test utterances' sampling, not a new seed's).
 """
 
 from __future__ import annotations
@@ -104,3 +107,28 @@ def format_comparison(result: dict) -> str:
         lines.append(f"{task:<10} {r['n']:>5} {r['uar_a']:>7.1f} {r['uar_b']:>7.1f} {r['difference']:>+6.1f} "
                      f"{r['z']:>6.2f} {r['p_one_tailed']:>8.4f}  [{low:+.1f}, {high:+.1f}]")
     return "\n".join(lines)
+
+
+def bootstrap_seed_mean_difference(
+    truth: Sequence[int], predicted_a: Sequence[Sequence[int]], predicted_b: Sequence[Sequence[int]],
+    classes: int, confidence: float = 0.95, resamples: int = 2000, seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile interval of mean over seeds of UAR_A - UAR_B (points): ``predicted_a`` and
+    ``predicted_b`` are (seeds, utterances), seed ``s`` of A paired with seed ``s`` of B, every row
+    aligned with ``truth``; one bootstrap resample of the utterances scores all seeds."""
+    t = np.asarray(truth)
+    a, b = np.asarray(predicted_a), np.asarray(predicted_b)
+    if a.ndim != 2 or a.shape != b.shape or a.shape[1] != t.shape[0]:
+        raise ValueError(f"predictions must be (seeds, {t.shape[0]}) each; got {a.shape} and {b.shape}")
+
+    def statistic(index, axis=-1):  # index: (..., utterances) of resampled positions
+        picked_t = t[index]
+        picked_a, picked_b = a[:, index], b[:, index]  # (seeds, ..., utterances)
+        diff = _uar(picked_t, picked_a, classes, axis) - _uar(picked_t, picked_b, classes, axis)
+        return diff.mean(axis=0)
+
+    result = stats.bootstrap(
+        (np.arange(t.shape[0]),), statistic, vectorized=True, n_resamples=resamples,
+        confidence_level=confidence, method="percentile", random_state=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
-from kerasser.significance import _uar, bootstrap_difference, compare_reports, format_comparison, z_test
+from kerasser.significance import (
+    _uar,
+    bootstrap_difference,
+    bootstrap_seed_mean_difference,
+    compare_reports,
+    format_comparison,
+    z_test,
+)
 
 
 def test_z_test_by_hand():
@@ -43,6 +50,30 @@ def test_paired_bootstrap_interval(rng):
     assert back == pytest.approx((-high, -low), abs=1e-9)
     same = bootstrap_difference(truth, good, good, 3, resamples=200)
     assert same == (0.0, 0.0)
+
+
+def test_seed_mean_bootstrap_interval(rng):
+    truth = rng.integers(0, 3, 300)
+
+    def system(accuracy):
+        return np.where(rng.random(300) < accuracy, truth, rng.integers(0, 3, 300))
+
+    good = np.stack([system(0.9), system(0.85), system(0.8)])
+    poor = np.stack([system(0.5), system(0.55), system(0.45)])
+    mean_difference = np.mean([_uar(truth, g, 3) - _uar(truth, p, 3) for g, p in zip(good, poor)])
+    low, high = bootstrap_seed_mean_difference(truth, good, poor, 3, resamples=500)
+    assert 0 < low < mean_difference < high
+    back = bootstrap_seed_mean_difference(truth, poor, good, 3, resamples=500)
+    assert back == pytest.approx((-high, -low), abs=1e-9)
+    assert bootstrap_seed_mean_difference(truth, good, good, 3, resamples=200) == (0.0, 0.0)
+    # averaging seeds narrows the interval against one seed's
+    one_low, one_high = bootstrap_seed_mean_difference(truth, good[:1], poor[:1], 3, resamples=500)
+    assert high - low < one_high - one_low
+    # one seed: the same interval as the paired bootstrap of bootstrap_difference
+    assert (one_low, one_high) == pytest.approx(
+        bootstrap_difference(truth, good[0], poor[0], 3, resamples=500), abs=1.0)
+    with pytest.raises(ValueError, match="seeds"):
+        bootstrap_seed_mean_difference(truth, good, poor[:2], 3)
 
 
 def report(paths, labels, predicted):
