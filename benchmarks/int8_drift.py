@@ -1,75 +1,108 @@
-"""What int8 quantisation changes: an export's float32 and int8 TFLite models side by side.
+"""What int8 quantisation changes: exports' float32 and int8 TFLite models side by side.
 
-    python benchmarks/int8_drift.py [--model exported/emodb-avde] [--data ../shared/data]
+    python benchmarks/int8_drift.py [--model exported/emodb-avde ...] [--data ../shared/data]
 
-Runs both models (LiteRT, no TensorFlow) on EmoDB's and BAVED's test splits (PROTOCOL.md) and
-prints, per corpus and task: the float32 UAR, the int8 UAR, the change, how many utterances
-changed class, and what one utterance is worth in UAR points on that split (100 / (classes x
-size of the smallest class): a change smaller than that cannot be told from one utterance). The
-export's own check (``metadata.json``'s ``parity.int8``) scores EmoDB's test split only.
+Runs both models of each export (LiteRT, no TensorFlow) on EmoDB's and BAVED's test splits
+(PROTOCOL.md) and prints, per corpus and task: the float32 UAR, the int8 UAR, the change, how many
+utterances changed class, and what one utterance is worth in UAR points (100 / (classes x size of
+the smallest class): a change smaller than that cannot be told from one utterance).
+
+Each export is scored on its own run's test speakers (``metadata.json``'s training run,
+``config.json``'s speaker splits: a cross-validation fold's held-out speaker), and with several
+``--model``s the predictions are pooled before scoring, as the pooled UAR of ``kerasser crossval``.
+So the int8 change of a recipe can be measured on far more utterances than one test split holds:
+the exports of a leave-one-speaker-out run (one per fold, ``kerasser export FOLD --quantize int8``)
+score every EmoDB utterance once. The export's own check (``metadata.json``'s ``parity.int8``)
+scores one model's test split only.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 
-def scores(model_dir: Path, utterances, tasks) -> dict:
-    from sklearn.metrics import recall_score
+def speaker_splits(model_dir: Path):
+    """The speaker splits of the run an export was made from (None: PROTOCOL.md's split)."""
+    from kerasser.contract import read_metadata
 
+    config = Path(read_metadata(model_dir)["training"].get("run") or "") / "config.json"
+    if not config.is_file():
+        return None
+    splits = json.loads(config.read_text()).get("speaker_splits")
+    return None if splits is None else tuple((split, tuple(speakers)) for split, speakers in splits)
+
+
+def predictions(model_dir: Path, utterances, tasks) -> dict:
+    """``{task: (truth, float32 classes, int8 classes)}`` over ``utterances``."""
     from kerasser import audio
     from kerasser.inference import load_exported
 
     models = {v: load_exported(model_dir, variant=v) for v in ("float32", "int8")}
-    preds = {v: {t: [] for t in tasks} for v in models}
-    truth = {t: [] for t in tasks}
+    out = {t: ([], [], []) for t in tasks}
     for u in utterances:
         wave = audio.load(u.path, models["float32"].sample_rate)
         outs = {v: m.predict(wave) for v, m in models.items()}
         for t in tasks:
             if t in u.labels:
-                truth[t].append(u.labels[t])
-                for v in models:
-                    preds[v][t].append(int(np.argmax(outs[v][t])))
-    table = {}
-    for t in tasks:
-        if not truth[t]:
+                truth, f32, i8 = out[t]
+                truth.append(u.labels[t])
+                f32.append(int(np.argmax(outs["float32"][t])))
+                i8.append(int(np.argmax(outs["int8"][t])))
+    return out
+
+
+def table(pooled: dict) -> dict:
+    """UAR of float32 and int8, the change and its resolution, per task of ``pooled``."""
+    from sklearn.metrics import recall_score
+
+    rows = {}
+    for t, (truth, f32, i8) in pooled.items():
+        if not truth:
             continue
-        y = np.array(truth[t])
-        uar = {v: 100 * recall_score(y, preds[v][t], average="macro", labels=np.unique(y)) for v in models}
+        y = np.array(truth)
+        labels = np.unique(y)
+        uar = {k: 100 * recall_score(y, p, average="macro", labels=labels) for k, p in (("float32", f32), ("int8", i8))}
         counts = np.bincount(y)
         counts = counts[counts > 0]
-        table[t] = {
+        rows[t] = {
             "n": len(y),
-            "float32": uar["float32"],
-            "int8": uar["int8"],
-            "changed": int(np.sum(np.array(preds["float32"][t]) != np.array(preds["int8"][t]))),
+            **uar,
+            "changed": int(np.sum(np.array(f32) != np.array(i8))),
             "one_utterance": 100 / (len(counts) * counts.min()),
         }
-    return table
+    return rows
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="exported/emodb-avde")
+    parser.add_argument("--model", action="append", help="an export folder; repeatable (predictions pooled)")
     parser.add_argument("--data", default=os.environ.get("KERASSER_SHARED", "../shared") + "/data")
+    parser.add_argument("--corpora", default="emodb,baved")
     args = parser.parse_args()
     from kerasser.contract import read_metadata
     from kerasser.corpora import read_corpora, select
 
-    model = Path(args.model)
-    tasks = [t["name"] for t in read_metadata(model)["tasks"]]
-    print(f"model {model}: float32 vs int8 TFLite (LiteRT)")
-    print(f"{'corpus':<7} {'task':<10} {'n':>4} {'float32':>8} {'int8':>6} {'change':>7} {'changed':>8} {'1 utt.':>7}")
-    for corpus in ("emodb", "baved"):
-        utterances = select(read_corpora([(corpus, str(Path(args.data) / corpus))]), "test", tasks)
-        for t, r in scores(model, utterances, tasks).items():
-            print(f"{corpus:<7} {t:<10} {r['n']:>4} {r['float32']:>8.1f} {r['int8']:>6.1f} "
-                  f"{r['int8'] - r['float32']:>+7.1f} {r['changed']:>8} {r['one_utterance']:>7.1f}")
+    models = [Path(m) for m in args.model or ["exported/emodb-avde"]]
+    tasks = [t["name"] for t in read_metadata(models[0])["tasks"]]
+    names = ", ".join(str(m) for m in models) if len(models) < 4 else f"{len(models)} exports under {models[0].parent}"
+    print(f"model {names}: float32 vs int8 TFLite (LiteRT)" + (", predictions pooled" if len(models) > 1 else ""))
+    print(f"{'corpus':<7} {'task':<10} {'n':>5} {'float32':>8} {'int8':>6} {'change':>7} {'changed':>8} {'1 utt.':>7}")
+    for corpus in args.corpora.split(","):
+        pooled = {t: ([], [], []) for t in tasks}
+        for model in models:
+            splits = speaker_splits(model) if corpus == "emodb" else None
+            utterances = select(read_corpora([(corpus, str(Path(args.data) / corpus))], splits), "test", tasks)
+            for t, lists in predictions(model, utterances, tasks).items():
+                for into, values in zip(pooled[t], lists):
+                    into.extend(values)
+        for t, r in table(pooled).items():
+            print(f"{corpus:<7} {t:<10} {r['n']:>5} {r['float32']:>8.1f} {r['int8']:>6.1f} "
+                  f"{r['int8'] - r['float32']:>+7.1f} {r['changed']:>8} {r['one_utterance']:>7.1f}", flush=True)
 
 
 if __name__ == "__main__":
