@@ -19,7 +19,6 @@ scores one model's test split only.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -28,13 +27,11 @@ import numpy as np
 
 def speaker_splits(model_dir: Path):
     """The speaker splits of the run an export was made from (None: PROTOCOL.md's split)."""
+    from kerasser.config import load_train_config
     from kerasser.contract import read_metadata
 
     config = Path(read_metadata(model_dir)["training"].get("run") or "") / "config.json"
-    if not config.is_file():
-        return None
-    splits = json.loads(config.read_text()).get("speaker_splits")
-    return None if splits is None else tuple((split, tuple(speakers)) for split, speakers in splits)
+    return load_train_config(config).speaker_splits if config.is_file() else None
 
 
 def predictions(model_dir: Path, utterances, tasks) -> dict:
