@@ -227,6 +227,38 @@ def cell(values) -> str:
     return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}"
 
 
+def loso_folds(loso: dict) -> list[str]:
+    """Per held-out speaker: every configuration's fold UARs (seed 0), and the default against each
+    other configuration, folds paired by speaker (wins and the one-tailed Wilcoxon p)."""
+    from kerasser.significance import fold_difference
+
+    folds = {name: {f["fold"]: f["tasks"] for f in runs[0]["folds"]} for (name, _), runs in loso.items()
+             if len(runs[0]["folds"]) == 10}
+    if not folds:
+        return []
+    speakers = sorted(next(iter(folds.values())))
+    lines = ["", "Per held-out speaker, test UAR emotion / arousal / valence / dominance (first seed):", "",
+             "| speaker | " + " | ".join(folds) + " |", "|---|" + "---|" * len(folds)]
+    for sp in speakers:
+        lines.append(f"| {sp} | " + " | ".join(
+            " / ".join(f"{folds[n][sp][t]['uar']:.1f}" for t in TASKS) for n in folds) + " |")
+    if "default" in folds and len(folds) > 1:
+        lines += ["", "The default against each other recipe, folds paired by held-out speaker "
+                  "(`kerasser.significance.fold_difference`: folds won, mean gain in points, one-tailed "
+                  "Wilcoxon signed-rank p over the 10 speakers):", "",
+                  "| default vs | " + " | ".join(TASKS) + " |", "|---|" + "---|" * len(TASKS)]
+        for other in folds:
+            if other == "default":
+                continue
+            cells = []
+            for t in TASKS:
+                d = fold_difference([folds["default"][sp][t]["uar"] for sp in speakers],
+                                    [folds[other][sp][t]["uar"] for sp in speakers])
+                cells.append(f"{d['wins']}/10, {d['mean_difference']:+.1f}, p = {d['p_one_tailed']:.3f}")
+            lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report(args) -> str:
     found = collect(args)
     lines = [
@@ -282,6 +314,7 @@ def report(args) -> str:
             seeds = ",".join(str(r["config"]["seed"]) for r in runs)
             lines.append(f"| **{name}**: {CONFIGS[name][2]} | {seeds} | "
                          + " | ".join(cell([r["pooled"][t] for r in runs]) for t in TASKS) + " |")
+        lines += loso_folds(dict(loso))
     lines += ["", "Runs (configuration, seed, best epoch of epochs trained, training time):", ""]
     for (name, protocol), runs in found.items():
         for r in runs:

@@ -11,6 +11,10 @@
 - ``bootstrap_seed_mean_difference``: the same over several seeds of both systems scored on the
   same utterances: each resample of the utterances scores every seed, and the interval is of the
   mean over seeds of UAR_A - UAR_B (it covers the test utterances' sampling, not a new seed's).
+- ``fold_difference``: cross-validation folds paired (fold ``i`` of A and of B held out the same
+  speaker): how many folds A wins, and the one-tailed Wilcoxon signed-rank p
+  (``scipy.stats.wilcoxon``) for H1: A's fold UARs are higher. It treats speakers, not utterances,
+  as the samples, so it asks whether the gain carries over to a new speaker.
 """
 
 from __future__ import annotations
@@ -132,3 +136,15 @@ def bootstrap_seed_mean_difference(
         confidence_level=confidence, method="percentile", random_state=np.random.default_rng(seed),
     )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def fold_difference(uars_a: Sequence[float], uars_b: Sequence[float]) -> dict:
+    """Folds paired by position: {"folds", "wins" (A > B), "ties", "mean_difference" (points),
+    "p_one_tailed" (Wilcoxon signed-rank, H1: A > B; 1.0 when every fold ties)}."""
+    a, b = np.asarray(uars_a, dtype=float), np.asarray(uars_b, dtype=float)
+    if a.ndim != 1 or a.shape != b.shape or a.size == 0:
+        raise ValueError(f"need two equal-length lists of fold UARs; got {a.shape} and {b.shape}")
+    diff = a - b
+    p = 1.0 if np.all(diff == 0) else float(stats.wilcoxon(a, b, alternative="greater").pvalue)
+    return {"folds": int(a.size), "wins": int((diff > 0).sum()), "ties": int((diff == 0).sum()),
+            "mean_difference": float(diff.mean()), "p_one_tailed": p}

@@ -1,5 +1,5 @@
 """kerasser.significance: the z-test against a hand computation, UAR against scikit-learn, the
-paired bootstrap, and comparing two evaluation reports utterance by utterance."""
+paired bootstrap, the fold-paired Wilcoxon test, and comparing two evaluation reports utterance by utterance."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from kerasser.significance import (
     bootstrap_difference,
     bootstrap_seed_mean_difference,
     compare_reports,
+    fold_difference,
     format_comparison,
     z_test,
 )
@@ -90,3 +91,18 @@ def test_compare_reports_matches_utterances_by_path():
     assert result["difference"] == pytest.approx(75.0)
     table = format_comparison({"run_a": "A", "run_b": "B", "tasks": {"arousal": result}})
     assert "arousal" in table and "+75.0" in table
+
+
+def test_fold_difference_exact_wilcoxon():
+    b = [50.0, 60.0, 55.0, 70.0, 40.0, 65.0, 58.0, 62.0, 48.0, 52.0]
+    a = [x + d for x, d in zip(b, range(1, 11))]  # A higher on all ten folds, distinct gaps
+    r = fold_difference(a, b)
+    # exact null distribution: all 2^10 sign patterns equally likely, only one has every rank positive
+    assert r["p_one_tailed"] == pytest.approx(1 / 2**10)
+    assert (r["folds"], r["wins"], r["ties"]) == (10, 10, 0)
+    assert r["mean_difference"] == pytest.approx(5.5)
+    assert fold_difference(b, a)["p_one_tailed"] == pytest.approx(1.0)  # P(T+ >= 0)
+    tie = fold_difference(b, b)
+    assert (tie["wins"], tie["ties"], tie["p_one_tailed"]) == (0, 10, 1.0)
+    with pytest.raises(ValueError, match="equal-length"):
+        fold_difference([1.0, 2.0], [1.0])
