@@ -75,6 +75,9 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "v3+dropout0.4": ("default", {**_V3, "dropout": 0.4}, "dropout 0.4 before the GRU"),
     "v3+avg20": ("default", {**_V3, "average_last": 20}, "the last 20 epochs' weights averaged (kept if not worse on dev)"),
     "v3+adversarial": ("default", {**_V3, "speaker_adversarial": 0.1}, "speaker-adversarial training (reversal weight 0.1)"),
+    # options on top of today's default
+    "default+2gru": ("default", {"gru_layers": 2}, "the default with two bidirectional GRU layers"),
+    "default+heads4": ("default", {"pool_heads": 4}, "the default with 4 attention heads per task"),
     # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
     "default+baved": ("default", {}, "trained on EmoDB and BAVED's train speakers together"),
 }
