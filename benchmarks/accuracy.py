@@ -78,6 +78,12 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     # options on top of today's default
     "default+2gru": ("default", {"gru_layers": 2}, "the default with two bidirectional GRU layers"),
     "default+heads4": ("default", {"pool_heads": 4}, "the default with 4 attention heads per task"),
+    # task weights (TASKS order: emotion, arousal, valence, dominance)
+    # the schedule: the best dev epoch comes at 22-38 of 60; a 30-epoch cosine ends its decay there
+    "default+ep30": ("default", {"epochs": 30, "patience": 30}, "30 epochs (the cosine decay ends at 30)"),
+    "default+ep90": ("default", {"epochs": 90, "patience": 90}, "90 epochs (the cosine decay ends at 90)"),
+    "default+dropout0.4": ("default", {"dropout": 0.4}, "dropout 0.4 before the GRU"),
+    "default+ed2": ("default", {"loss_weights": (2.0, 1.0, 1.0, 2.0)}, "emotion and dominance losses weighted 2"),
     # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
     "default+baved": ("default", {}, "trained on EmoDB and BAVED's train speakers together"),
 }
