@@ -84,10 +84,15 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "default+ep90": ("default", {"epochs": 90, "patience": 90}, "90 epochs (the cosine decay ends at 90)"),
     "default+dropout0.4": ("default", {"dropout": 0.4}, "dropout 0.4 before the GRU"),
     "default+ed2": ("default", {"loss_weights": (2.0, 1.0, 1.0, 2.0)}, "emotion and dominance losses weighted 2"),
+    # knowledge distillation: one model of the default recipe learning from the default's 3 seeds
+    # (its fixed-split runs, which saw only the train speakers), half labels and half teachers
+    "default+kd": ("default", {}, "distilled from the default's seeds 0-2 (weight 0.5): one model's cost"),
+    "default+kdT2": ("default", {"distill_temperature": 2.0}, "distilled as default+kd, teachers at temperature 2"),
     # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
     "default+baved": ("default", {}, "trained on EmoDB and BAVED's train speakers together"),
 }
 EXTRA_CORPORA = {"default+baved": ("baved",)}
+TEACHERS = {"default+kd": ("default", (0, 1, 2)), "default+kdT2": ("default", (0, 1, 2))}  # fixed-split runs
 
 # PROTOCOL.md: EmoDB emotion / arousal / valence / dominance, and BAVED arousal.
 PEERS = [
@@ -104,6 +109,11 @@ def train_config(name: str, protocol: str, seed: int, args):
 
     recipe, overrides, _ = CONFIGS[name]
     corpora = ("emodb", *EXTRA_CORPORA.get(name, ()))
+    if name in TEACHERS:
+        if protocol != "fixed":
+            raise SystemExit(f"{name}: distillation has fixed-split teachers only (crossval refuses it)")
+        teacher, seeds = TEACHERS[name]
+        overrides = {**overrides, "distill_from": tuple(str(Path(args.runs) / teacher / "fixed" / f"seed{s}") for s in seeds)}
     return build_train_config(
         recipe,
         corpora=tuple((c, str(Path(args.data) / c)) for c in corpora),
@@ -115,6 +125,15 @@ def train_config(name: str, protocol: str, seed: int, args):
 
 
 def same_config(stored: dict, wanted: dict) -> bool:
+    """Whether a finished run's configuration is ``wanted`` (TrainConfig fields added since it
+    ran count as equal when ``wanted`` has their default)."""
+    import dataclasses
+
+    from kerasser.config import TrainConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    added = {k: json.loads(json.dumps(defaults[k])) for k in wanted if k not in stored and k in defaults}
+    stored = {**added, **stored}
     return {k: v for k, v in stored.items() if k != "out"} == {k: v for k, v in wanted.items() if k != "out"}
 
 

@@ -19,8 +19,15 @@ from kerasser_cli.train_options import recipe_options, recipe_overrides
                    "instead of --recipe; its corpora are used unless --corpus/--data are given.")
 @click.option("--out", required=True, type=click.Path(), help="Run folder to create (or to continue with --resume).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch (its own settings).")
+@click.option("--distill-from", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="A trained run to learn from (repeat for several, e.g. seeds): their mean predictions on each "
+                   "training utterance become part of its targets. They must not have seen the dev or test speakers.")
+@click.option("--distill-weight", default=None, type=click.FloatRange(0, 1, min_open=True),
+              help="Share of the teachers' distribution in the targets (default 0.5).")
+@click.option("--distill-temperature", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Temperature applied to the teachers' probabilities (default 1; above 1 softens them).")
 @friendly_errors
-def train(corpus, data, config_file, out, resume, **options):
+def train(corpus, data, config_file, out, resume, distill_from, **options):
     """Train the multi-task emotion model and keep the epoch with the best mean dev UAR.
 
     \b
@@ -28,6 +35,8 @@ def train(corpus, data, config_file, out, resume, **options):
       kerasser train --corpus emodb --data ../shared/data/emodb --tasks a,v,d,e --out runs/emodb
       kerasser train --recipe paper --corpus emodb --data ../shared/data/emodb --tasks a,v,d --attention --out runs/paper
       kerasser train --config runs/tune/best_config.json --out runs/tuned
+      kerasser train --corpus emodb --data ../shared/data/emodb --tasks a,v,d,e --distill-from runs/s0 \\
+        --distill-from runs/s1 --distill-from runs/s2 --out runs/distilled
     """
     from kerasser.config import load_train_config
     from kerasser.recipes import build_train_config
@@ -43,4 +52,6 @@ def train(corpus, data, config_file, out, resume, **options):
         if resume:
             resume_training(out, epochs=options["epochs"])
         else:
-            run_training(build_train_config(corpora=corpora, out=out, base=base, **recipe_overrides(options)))
+            overrides = recipe_overrides(options)
+            overrides["distill_from"] = distill_from or None
+            run_training(build_train_config(corpora=corpora, out=out, base=base, **overrides))

@@ -176,6 +176,13 @@ class TrainConfig:
     # Speakers per split, overriding the corpora's own splits (cross-validation folds):
     # ((split, ("corpus:speaker", ...)), ...); speakers not listed are left out.
     speaker_splits: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # Knowledge distillation (kerasser.distillation): the mean class probabilities of these runs'
+    # best models (teachers, e.g. seeds of one recipe) on each training utterance, sharpened or
+    # softened by ``distill_temperature``, make ``distill_weight`` of every task's target and the
+    # labels the rest. The teachers must not have seen the dev or test speakers.
+    distill_from: tuple[str, ...] = ()
+    distill_weight: float = 0.5
+    distill_temperature: float = 1.0
     # how the run uses the machine (kerasser.distribution): the same recipe on any hardware
     strategy: str = "default"  # "mirrored" (local GPUs / CPU devices) or "multiworker" (TF_CONFIG)
     mixed_precision: bool = False  # mixed_float16 compute; for GPUs
@@ -193,6 +200,11 @@ class TrainConfig:
             raise SettingsError(f"the {self.dev_split} split cannot be both trained on and used for selection")
         if self.model.ctc_weight and self.augment.crop_prob:
             raise SettingsError("random crops cut words a transcript still names: use no crops with a CTC weight")
+        object.__setattr__(self, "distill_from", tuple(str(r) for r in self.distill_from))
+        if not 0.0 < self.distill_weight <= 1.0:
+            raise SettingsError(f"distill_weight must be in (0, 1], not {self.distill_weight}")
+        if self.distill_temperature <= 0:
+            raise SettingsError(f"distill_temperature must be positive, not {self.distill_temperature}")
         if isinstance(self.loss_weights, str):
             if not self.learned_weights:
                 raise SettingsError(f"loss_weights must be numbers or {AUTO_WEIGHTS!r}, not {self.loss_weights!r}")

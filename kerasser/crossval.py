@@ -88,6 +88,11 @@ def crossval(
     write = writer(write)
     if config.speaker_splits is not None:
         raise SettingsError("cross-validation sets the speaker splits itself")
+    if config.distill_from:
+        raise SettingsError(
+            "cross-validation cannot distil from fixed teachers: each fold would need teachers trained "
+            "without its held-out speaker"
+        )
     root = make_folder(config.out)  # an unusable --out is said before any corpus is read
     utterances = [u for u in read_corpora(config.corpora) if any(t in u.labels for t in config.model.tasks)]
     if not utterances:

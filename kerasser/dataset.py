@@ -3,7 +3,8 @@
 Every element is ``(inputs, labels, weights)``:
   inputs  ``{"waveform": [n] float32, "length": [] int32}`` (mono at the model's sample rate,
           ``ModelConfig.audio.sample_rate``: the model's input);
-  labels  ``{task: [] int32}`` class index, 0 where the utterance has no label for the task;
+  labels  ``{task: [] int32}`` class index, 0 where the utterance has no label for the task
+          (with distillation targets: ``{task: [classes] float32}``, a distribution);
   weights ``{task: [] float32}`` 0 where the utterance has no label (the task's loss is masked),
           else 1, or the class's balancing weight (``class_weights``).
 Batches pad ``waveform`` with zeros; ``length`` tells the model where each row ends. Training
@@ -56,12 +57,21 @@ class DecodeLog:
             self.write(f"warning: skipped {error}")
 
 
-def element_spec(targets: Sequence[str]):
+def element_spec(targets: Sequence[str], soft: bool = False):
+    """The spec of one example; with ``soft`` the task labels are class distributions."""
     inputs = {
         "waveform": tf.TensorSpec([None], tf.float32),
         "length": tf.TensorSpec([], tf.int32),
     }
-    labels = {t: tf.TensorSpec([None] if t == TRANSCRIPT_TARGET else [], tf.int32) for t in targets}
+
+    def label_spec(t):
+        if t == TRANSCRIPT_TARGET:
+            return tf.TensorSpec([None], tf.int32)
+        if soft and t in TASKS:
+            return tf.TensorSpec([TASKS[t].num_classes], tf.float32)
+        return tf.TensorSpec([], tf.int32)
+
+    labels = {t: label_spec(t) for t in targets}
     weights = {t: tf.TensorSpec([], tf.float32) for t in targets}
     return inputs, labels, weights
 
@@ -104,12 +114,16 @@ def targets(
     speaker_index: dict[str, int] | None = None,
     transcripts: bool = False,
     by_agreement: bool = False,
+    soft: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict, dict]:
-    """``(labels, weights)`` of one utterance as ``examples`` yields them (NumPy values)."""
+    """``(labels, weights)`` of one utterance as ``examples`` yields them (NumPy values); with
+    ``soft`` (a distribution per task), the tasks' labels are those distributions."""
     labels = {t: np.int32(utt.labels.get(t, 0)) for t in tasks}
     weights = {t: np.float32(t in utt.labels) for t in tasks}
     if weights_by_class:
         weights = {t: w * weights_by_class[t][labels[t]] for t, w in weights.items()}
+    if soft is not None:
+        labels = {t: np.asarray(soft[t], np.float32) for t in tasks}
     if by_agreement and utt.agreement is not None:
         weights = {t: np.float32(w * utt.agreement) for t, w in weights.items()}
     if speaker_index is not None:
@@ -131,13 +145,15 @@ def examples(
     speaker_index: dict[str, int] | None = None,
     transcripts: bool = False,
     by_agreement: bool = False,
+    soft_targets: dict[str, dict[str, np.ndarray]] | None = None,
 ):
     """Yield decoded ``(inputs, labels, weights)`` as NumPy values, skipping undecodable files.
     With ``speaker_index``, labels and weights also carry the ``speaker`` target; with
     ``transcripts``, the ``transcript`` target: the characters of the utterance's transcript
     (``kerasser.text.encode``; batches pad them with 0), weight 0 when it has none. With
     ``by_agreement``, every task's weight is multiplied by the utterance's listener agreement
-    (1 where unknown)."""
+    (1 where unknown). With ``soft_targets`` (utterance path -> a distribution per task), the
+    tasks' labels are those distributions (``kerasser.distillation``)."""
     log = log or DecodeLog()
     for utt in utterances:
         try:
@@ -145,7 +161,8 @@ def examples(
         except audio.AudioError as error:
             log.report(error)
             continue
-        labels, weights = targets(utt, tasks, weights_by_class, speaker_index, transcripts, by_agreement)
+        soft = soft_targets[utt.path] if soft_targets is not None else None
+        labels, weights = targets(utt, tasks, weights_by_class, speaker_index, transcripts, by_agreement, soft)
         yield {"waveform": wave, "length": np.int32(len(wave))}, labels, weights
 
 
@@ -159,6 +176,7 @@ def decoded(
     transcripts: bool = False,
     by_agreement: bool = False,
     training: bool = False,
+    soft_targets: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> tf.data.Dataset:
     """Unbatched examples (see ``examples``), decoded on the first full pass and cached in memory
     after it. Utterances of a prepared TFRecord folder (``kerasser prepare``) are read from its
@@ -171,6 +189,8 @@ def decoded(
     if prepared:
         if prepared < len(utterances):
             raise DataError("a dataset cannot mix utterances of a prepared TFRecord folder with audio files")
+        if soft_targets is not None:
+            raise DataError("distillation targets need the audio files, not a prepared TFRecord folder")
         from kerasser import records
 
         return records.decoded(
@@ -180,8 +200,10 @@ def decoded(
     targets_ = tasks + ((SPEAKER_TARGET,) if speaker_index is not None else ())
     targets_ += (TRANSCRIPT_TARGET,) if transcripts else ()
     return tf.data.Dataset.from_generator(
-        lambda: examples(utterances, tasks, log, sample_rate, weights_by_class, speaker_index, transcripts, by_agreement),
-        output_signature=element_spec(targets_),
+        lambda: examples(
+            utterances, tasks, log, sample_rate, weights_by_class, speaker_index, transcripts, by_agreement, soft_targets
+        ),
+        output_signature=element_spec(targets_, soft=soft_targets is not None),
     ).cache()
 
 

@@ -14,6 +14,10 @@ class SparseCrossentropy(keras.losses.Loss):
     ``label_smoothing`` = s spreads s of each target's mass evenly over all classes (Szegedy et
     al., 2016): the target is ``(1 - s) * one_hot + s / classes``. With s = 0 this equals
     ``keras.losses.SparseCategoricalCrossentropy`` (which has no smoothing option).
+
+    ``y_true`` may also be a distribution over the classes ([batch, classes], e.g. distillation
+    targets, ``kerasser.distillation``); it is smoothed the same way. Which one is decided by the
+    static rank: labels are [batch] or [batch, 1], distributions have the rank of ``y_pred``.
     """
 
     def __init__(self, label_smoothing: float = 0.0, name: str = "sparse_crossentropy", **kwargs):
@@ -22,7 +26,10 @@ class SparseCrossentropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         classes = ops.shape(y_pred)[-1]
-        target = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), classes, dtype=y_pred.dtype)
+        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] not in (1, None):
+            target = ops.cast(y_true, y_pred.dtype)
+        else:
+            target = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), classes, dtype=y_pred.dtype)
         if self.label_smoothing:
             target = target * (1.0 - self.label_smoothing) + self.label_smoothing / ops.cast(classes, y_pred.dtype)
         return keras.losses.categorical_crossentropy(target, y_pred)

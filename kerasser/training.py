@@ -271,6 +271,10 @@ def train(
 
 
 def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> TrainResult:
+    if config.distill_from:
+        from kerasser.distillation import check_teachers
+
+        check_teachers(config)
     paths, state = prepare_run_folder(config, resume)
     if resume:
         save_json(config, paths.config)
@@ -303,9 +307,14 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         with_text = sum(bool(u.transcript) for u in train_utts)
         write(f"CTC auxiliary loss (weight {config.model.ctc_weight:g}): {with_text} of {len(train_utts)} "
               "training utterances have a transcript")
+    soft = None
+    if config.distill_from:
+        from kerasser.distillation import distillation_targets
+
+        soft = distillation_targets(config, train_utts, lambda path: data.load_utterance(path, rate), write)
     train_examples = data.decoded(
         train_utts, tasks, log, rate, balance, speaker_index, transcripts=ctc, by_agreement=config.weight_by_agreement,
-        training=True,
+        training=True, soft_targets=soft,
     )
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # set by EpochSeed before each epoch
     train_ds = data.batched(

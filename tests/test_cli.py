@@ -63,6 +63,8 @@ def test_train_then_evaluate(emodb_small, tmp_path):
         (["train", "--corpus", "emodb", "--data", "{tmp}", "--out", "{tmp}/r"], "no EmoDB audio found (expected wav/*.wav)"),
         (["train", "--corpus", "iemocap", "--data", "{tmp}", "--out", "{tmp}/r"], "{tmp}"),
         (["export", "{tmp}", "--out", "{tmp}/e"], "not a run folder"),
+        (["train", "--corpus", "emodb", "--data", "{tmp}", "--distill-from", "{tmp}", "--out", "{tmp}/r"],
+         "not a run folder"),
         (["crossval", "--corpus", "emodb", "--data", "{tmp}", "--folds", "1", "--out", "{tmp}/cv"], "at least 2 folds"),
         (["tune", "--corpus", "emodb", "--data", "{tmp}", "--trials", "0", "--out", "{tmp}/t"], "--trials"),
         (["label", "{tmp}", "--model", "{tmp}/no-model"], "no such model folder"),
