@@ -88,11 +88,26 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     # (its fixed-split runs, which saw only the train speakers), half labels and half teachers
     "default+kd": ("default", {}, "distilled from the default's seeds 0-2 (weight 0.5): one model's cost"),
     "default+kdT2": ("default", {"distill_temperature": 2.0}, "distilled as default+kd, teachers at temperature 2"),
+    # out-of-fold teachers: the default trained on 4 of the 6 train speakers (PROTOCOL.md's dev
+    # speakers choose the epoch), each judging the 2 it never heard
+    **{f"default-fold{k}": ("default", {}, f"the default on 4 train speakers (without {' and '.join(pair)}): a teacher")
+       for k, pair in enumerate((("03", "08"), ("09", "10"), ("11", "13")))},
+    "default+kdfold": ("default", {}, "distilled from default-fold0-2: every training utterance judged by a "
+                                      "teacher that never heard its speaker"),
     # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
     "default+baved": ("default", {}, "trained on EmoDB and BAVED's train speakers together"),
 }
 EXTRA_CORPORA = {"default+baved": ("baved",)}
-TEACHERS = {"default+kd": ("default", (0, 1, 2)), "default+kdT2": ("default", (0, 1, 2))}  # fixed-split runs
+# student -> its teachers' (configuration, seed): fixed-split runs, trained first
+TEACHERS = {
+    "default+kd": [("default", s) for s in (0, 1, 2)],
+    "default+kdT2": [("default", s) for s in (0, 1, 2)],
+    "default+kdfold": [(f"default-fold{k}", 0) for k in range(3)],
+}
+# teacher folds -> the EmoDB train speakers they leave out (PROTOCOL.md: train 03 08 09 10 11 13,
+# dev 12 14, test 15 16; each pair is one man and one woman)
+HELD_OUT = {"default-fold0": ("03", "08"), "default-fold1": ("09", "10"), "default-fold2": ("11", "13")}
+EMODB_SPLITS = {"train": ("03", "08", "09", "10", "11", "13"), "dev": ("12", "14"), "test": ("15", "16")}
 
 # PROTOCOL.md: EmoDB emotion / arousal / valence / dominance, and BAVED arousal.
 PEERS = [
@@ -112,8 +127,16 @@ def train_config(name: str, protocol: str, seed: int, args):
     if name in TEACHERS:
         if protocol != "fixed":
             raise SystemExit(f"{name}: distillation has fixed-split teachers only (crossval refuses it)")
-        teacher, seeds = TEACHERS[name]
-        overrides = {**overrides, "distill_from": tuple(str(Path(args.runs) / teacher / "fixed" / f"seed{s}") for s in seeds)}
+        runs = tuple(Path(args.runs) / teacher / "fixed" / f"seed{s}" for teacher, s in TEACHERS[name])
+        missing = [str(r) for r in runs if not (r / "scores.json").exists()]
+        if missing:
+            raise SystemExit(f"{name}: train its teachers first (not finished: {', '.join(missing)})")
+        overrides = {**overrides, "distill_from": tuple(str(r) for r in runs)}
+    if name in HELD_OUT:
+        if protocol != "fixed":
+            raise SystemExit(f"{name}: a teacher fold of the fixed split")
+        splits = {**EMODB_SPLITS, "train": tuple(s for s in EMODB_SPLITS["train"] if s not in HELD_OUT[name])}
+        overrides = {**overrides, "speaker_splits": tuple((k, tuple(f"emodb:{s}" for s in v)) for k, v in splits.items())}
     return build_train_config(
         recipe,
         corpora=tuple((c, str(Path(args.data) / c)) for c in corpora),

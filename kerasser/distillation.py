@@ -9,8 +9,14 @@ training, with their mean class probabilities on the clean waveform; the student
 
 per task (``TrainConfig.distill_weight`` w, ``distill_temperature`` T: T > 1 softens the teacher
 as dividing its logits by T would), smoothed like any target (``SparseCrossentropy``). The
-augmented copies of an utterance keep its clean targets. Tasks a teacher does not predict, or an
-utterance has no label for, are left as they are (no label: sample weight 0).
+augmented copies of an utterance keep its clean targets. Every teacher must predict every task
+of the student; a task an utterance has no label for keeps sample weight 0.
+
+Teachers that trained on the very utterances they label are nearly always right and confident
+there, which leaves little to learn beyond the labels. Teachers trained on speaker-grouped folds
+of the training speakers (each leaving some out) instead give out-of-fold targets: each
+utterance is labelled only by the teachers that never heard its speaker, as they would label a
+new speaker's (``teacher_probabilities``' ``heard``; found from each teacher's configuration).
 
 Teachers must not have been trained on the dev or test speakers of the student's run, or model
 selection and the scores leak: ``kerasser.crossval`` therefore refuses distillation (each fold
@@ -24,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasser.corpora import Utterance
+from kerasser.corpora import Utterance, read_corpora, select, speaker_key
 from kerasser.errors import SettingsError
 from kerasser.tasks import TASKS
 
@@ -54,14 +60,21 @@ def teacher_probabilities(
     tasks: Sequence[str],
     load: Callable[[str], np.ndarray],
     batch_size: int = 16,
+    heard: Sequence[set[str]] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Utterance path -> task -> the teachers' mean class probabilities on its clean waveform
     (``load(path)``; files it cannot load are left out, as training skips them). ``teachers`` are
-    Keras models with the usual inputs; every one must predict every task in ``tasks``."""
+    Keras models with the usual inputs; every one must predict every task in ``tasks``.
+
+    ``heard``: per teacher, the speakers (``speaker_key``) it was trained on. An utterance is then
+    labelled by the teachers that never heard its speaker when there are any (out-of-fold
+    targets: teachers trained on speaker-grouped folds of the training speakers judge each
+    utterance as they would a new speaker's), else by all of them."""
     for i, model in enumerate(teachers):
         missing = [t for t in tasks if t not in model.output]
         if missing:
             raise SettingsError(f"teacher {i + 1} does not predict {', '.join(missing)}")
+    speakers = {u.path: speaker_key(u) for u in utterances}
     loaded = []
     for utt in utterances:
         try:
@@ -76,13 +89,14 @@ def teacher_probabilities(
         for row, (_, w) in enumerate(chunk):
             waves[row, :len(w)] = w
         inputs = {"waveform": waves, "length": np.array([len(w) for _, w in chunk], np.int32)}
-        sums = {t: np.zeros((len(chunk), TASKS[t].num_classes)) for t in tasks}
-        for model in teachers:
-            out = model.predict_on_batch(inputs)
-            for t in tasks:
-                sums[t] += np.asarray(out[t], np.float64)
+        outs = [model.predict_on_batch(inputs) for model in teachers]
         for row, (path, _) in enumerate(chunk):
-            result[path] = {t: sums[t][row] / len(teachers) for t in tasks}
+            chosen = list(range(len(teachers)))
+            if heard is not None:
+                fresh = [i for i in chosen if speakers[path] not in heard[i]]
+                chosen = fresh or chosen
+            result[path] = {t: np.mean([np.asarray(outs[i][t][row], np.float64) for i in chosen], axis=0)
+                            for t in tasks}
     return result
 
 
@@ -126,21 +140,30 @@ def check_teachers(config) -> None:
             raise SettingsError(f"{run}: the teacher does not predict {', '.join(missing)}")
 
 
+def training_speakers(config) -> set[str]:
+    """The speakers (``speaker_key``) a run of ``config`` trained on."""
+    utterances = read_corpora(config.corpora, config.speaker_splits)
+    return {speaker_key(u) for u in select(utterances, config.train_splits, config.model.tasks)}
+
+
 def distillation_targets(config, utterances: Sequence[Utterance], load, write) -> dict[str, dict[str, np.ndarray]]:
     """The soft targets of ``config`` (a ``TrainConfig`` with ``distill_from``) for ``utterances``."""
     from kerasser.model import inference_model
-    from kerasser.runs import load_best_model
+    from kerasser.runs import load_best_model, load_config
 
     check_teachers(config)
     tasks = config.model.tasks
     teachers = [inference_model(load_best_model(run)) for run in config.distill_from]
-    probs = teacher_probabilities(teachers, utterances, tasks, load)
+    heard = [training_speakers(load_config(run)) for run in config.distill_from]
+    probs = teacher_probabilities(teachers, utterances, tasks, load, heard=heard)
+    fresh = sum(any(speaker_key(u) not in h for h in heard) for u in utterances if u.path in probs)
     targets = soft_targets(utterances, tasks, probs, config.distill_weight, config.distill_temperature)
     agree = {t: np.mean([np.argmax(probs[u.path][t]) == u.labels[t] for u in utterances
                          if u.path in probs and t in u.labels]) for t in tasks}
     write(
         f"distillation: {len(teachers)} teacher(s), weight {config.distill_weight:g}, temperature "
-        f"{config.distill_temperature:g}; teachers' training accuracy "
+        f"{config.distill_temperature:g}; {fresh} of {len(probs)} utterances labelled by teachers that never "
+        f"heard their speaker; teachers' accuracy on the training utterances "
         + ", ".join(f"{t} {100 * a:.1f}" for t, a in agree.items())
     )
     return targets

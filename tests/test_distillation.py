@@ -98,6 +98,19 @@ def test_teacher_probabilities_average_the_teachers():
         teacher_probabilities(teachers, utterances, ("arousal", "emotion"), load)
 
 
+def test_teachers_label_the_speakers_they_never_heard():
+    utterances = [Utterance(f"{s}.wav", s, "train", {"arousal": 0}, corpus="c") for s in ("s1", "s2", "s3", "s4")]
+    a, b = [0.2, 0.3, 0.5], [0.6, 0.3, 0.1]
+    teachers = [constant_teacher(a), constant_teacher(b)]
+    heard = [{"c:s1", "c:s4"}, {"c:s2", "c:s4"}]
+    probs = teacher_probabilities(teachers, utterances, ("arousal",), lambda path: np.ones(50, np.float32),
+                                  heard=heard)
+    np.testing.assert_allclose(probs["s1.wav"]["arousal"], b, rtol=1e-6)  # only b never heard s1
+    np.testing.assert_allclose(probs["s2.wav"]["arousal"], a, rtol=1e-6)
+    np.testing.assert_allclose(probs["s3.wav"]["arousal"], [0.4, 0.3, 0.3], rtol=1e-6)  # neither heard s3
+    np.testing.assert_allclose(probs["s4.wav"]["arousal"], [0.4, 0.3, 0.3], rtol=1e-6)  # both did: all of them
+
+
 def test_config_checks_and_round_trip(tmp_path):
     from kerasser.config import load_train_config, save_json
 
