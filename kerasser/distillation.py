@@ -147,11 +147,11 @@ def training_speakers(config) -> set[str]:
 
 
 def distillation_targets(config, utterances: Sequence[Utterance], load, write) -> dict[str, dict[str, np.ndarray]]:
-    """The soft targets of ``config`` (a ``TrainConfig`` with ``distill_from``) for ``utterances``."""
+    """The soft targets of ``config`` (a ``TrainConfig`` with ``distill_from``, its teachers
+    already passed by ``check_teachers``) for ``utterances``."""
     from kerasser.model import inference_model
     from kerasser.runs import load_best_model, load_config
 
-    check_teachers(config)
     tasks = config.model.tasks
     teachers = [inference_model(load_best_model(run)) for run in config.distill_from]
     heard = [training_speakers(load_config(run)) for run in config.distill_from]
