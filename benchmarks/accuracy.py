@@ -39,6 +39,11 @@ _STRIDE1 = {"recurrent_stride": 1}  # the recipes before the recurrent stride: a
 _V1 = {"spec_time_masks": 2, "spec_freq_masks": 2, **_NO_ACOUSTIC, **_STRIDE1, "mel_trainable": False}  # the first default
 _V3 = {"mel_trainable": False}  # the third default: the fourth (today's) with a fixed mel filterbank
 
+# teacher folds -> the EmoDB train speakers they leave out (PROTOCOL.md: train 03 08 09 10 11 13,
+# dev 12 14, test 15 16; each pair is one man and one woman)
+HELD_OUT = {"default-fold0": ("03", "08"), "default-fold1": ("09", "10"), "default-fold2": ("11", "13")}
+EMODB_SPLITS = {"train": ("03", "08", "09", "10", "11", "13"), "dev": ("12", "14"), "test": ("15", "16")}
+
 CONFIGS: dict[str, tuple[str, dict, str]] = {
     "paper": ("paper", {}, "Zhang et al.: raw waveform, 2 GRU, attention, Adam 1e-4"),
     "default": ("default", {}, "the default recipe (the fourth: v3 with a learnable filterbank)"),
@@ -78,11 +83,11 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     # options on top of today's default
     "default+2gru": ("default", {"gru_layers": 2}, "the default with two bidirectional GRU layers"),
     "default+heads4": ("default", {"pool_heads": 4}, "the default with 4 attention heads per task"),
-    # task weights (TASKS order: emotion, arousal, valence, dominance)
     # the schedule: the best dev epoch comes at 22-38 of 60; a 30-epoch cosine ends its decay there
     "default+ep30": ("default", {"epochs": 30, "patience": 30}, "30 epochs (the cosine decay ends at 30)"),
     "default+ep90": ("default", {"epochs": 90, "patience": 90}, "90 epochs (the cosine decay ends at 90)"),
     "default+dropout0.4": ("default", {"dropout": 0.4}, "dropout 0.4 before the GRU"),
+    # task weights (TASKS order: emotion, arousal, valence, dominance)
     "default+ed2": ("default", {"loss_weights": (2.0, 1.0, 1.0, 2.0)}, "emotion and dominance losses weighted 2"),
     # knowledge distillation: one model of the default recipe learning from the default's 3 seeds
     # (its fixed-split runs, which saw only the train speakers), half labels and half teachers
@@ -90,8 +95,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "default+kdT2": ("default", {"distill_temperature": 2.0}, "distilled as default+kd, teachers at temperature 2"),
     # out-of-fold teachers: the default trained on 4 of the 6 train speakers (PROTOCOL.md's dev
     # speakers choose the epoch), each judging the 2 it never heard
-    **{f"default-fold{k}": ("default", {}, f"the default on 4 train speakers (without {' and '.join(pair)}): a teacher")
-       for k, pair in enumerate((("03", "08"), ("09", "10"), ("11", "13")))},
+    **{name: ("default", {}, f"the default on 4 train speakers (without {' and '.join(pair)}): a teacher")
+       for name, pair in HELD_OUT.items()},
     "default+kdfold": ("default", {}, "distilled from default-fold0-2: every training utterance judged by a "
                                       "teacher that never heard its speaker"),
     # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
@@ -104,10 +109,6 @@ TEACHERS = {
     "default+kdT2": [("default", s) for s in (0, 1, 2)],
     "default+kdfold": [(f"default-fold{k}", 0) for k in range(3)],
 }
-# teacher folds -> the EmoDB train speakers they leave out (PROTOCOL.md: train 03 08 09 10 11 13,
-# dev 12 14, test 15 16; each pair is one man and one woman)
-HELD_OUT = {"default-fold0": ("03", "08"), "default-fold1": ("09", "10"), "default-fold2": ("11", "13")}
-EMODB_SPLITS = {"train": ("03", "08", "09", "10", "11", "13"), "dev": ("12", "14"), "test": ("15", "16")}
 
 # PROTOCOL.md: EmoDB emotion / arousal / valence / dominance, and BAVED arousal.
 PEERS = [
