@@ -99,6 +99,9 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
        for name, pair in HELD_OUT.items()},
     "default+kdfold": ("default", {}, "distilled from default-fold0-2: every training utterance judged by a "
                                       "teacher that never heard its speaker"),
+    # the additive-margin softmax of ECAPA-TDNN recipes (CosFace; SpeechBrain's uses s 30, m 0.2)
+    "default+am": ("default", {"head": "cosine", "head_scale": 30.0, "margin": 0.2},
+                   "cosine heads and an additive margin (AM-softmax, s 30, m 0.2)"),
     # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
     "default+baved": ("default", {}, "trained on EmoDB and BAVED's train speakers together"),
 }

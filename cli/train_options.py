@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import click
 
-from kerasser.config import AUTO_WEIGHTS, CONV_PADDINGS, FEATURE_NORMS, FRONTENDS, OPTIMIZERS, SCHEDULES, STRATEGIES
+from kerasser.config import (
+    AUTO_WEIGHTS,
+    CONV_PADDINGS,
+    FEATURE_NORMS,
+    FRONTENDS,
+    HEADS,
+    OPTIMIZERS,
+    SCHEDULES,
+    STRATEGIES,
+)
 from kerasser.corpora.utterance import SPLITS
 from kerasser.recipes import RECIPES
 from kerasser_cli.options import corpus_options
@@ -68,6 +77,12 @@ _OPTIONS = [
                  help="Weight alpha of the CTC auxiliary loss on transcripts (Cai et al.; 0: no CTC head)."),
     click.option("--speaker-adversarial", default=None, type=click.FloatRange(min=0),
                  help="Gradient-reversal weight of a speaker classifier (training only; 0: off)."),
+    click.option("--head", type=click.Choice(HEADS), default=None,
+                 help="Each task's classifier: softmax (Dense) or cosine (scaled cosines to the class weights)."),
+    click.option("--head-scale", default=None, type=click.FloatRange(min=0, min_open=True),
+                 help="Scale s of the cosine head's logits (default 30)."),
+    click.option("--margin", default=None, type=click.FloatRange(0, 1, max_open=True),
+                 help="Additive cosine margin m (AM-softmax / CosFace; needs --head cosine; 0: off)."),
     click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None),
     click.option("--weight-decay", default=None, type=click.FloatRange(min=0), help="AdamW weight decay."),
     click.option("--schedule", type=click.Choice(SCHEDULES), default=None, help="Learning rate after warm-up."),

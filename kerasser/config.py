@@ -24,6 +24,7 @@ FEATURE_NORMS = ("none", "mean", "meanvar")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("default", "mirrored", "multiworker")  # kerasser.distribution
+HEADS = ("softmax", "cosine")  # ModelConfig.head: Dense + softmax, or CosineSoftmax (AM-softmax)
 AUTO_WEIGHTS = "auto"  # TrainConfig.loss_weights: learned during training (kerasser.uncertainty)
 
 
@@ -111,6 +112,10 @@ class ModelConfig:
     recurrent_stride: int = 1
     pool_heads: int = 1
     pool_statistics: bool = False  # attentive statistics: weighted mean and standard deviation
+    # each task's classifier: "softmax" (Dense) or "cosine" (CosineSoftmax: softmax of head_scale
+    # times the cosines to the class weights; trained with TrainConfig.margin it is AM-softmax)
+    head: str = "softmax"
+    head_scale: float = 30.0
     # speaker-adversarial training: a speaker classifier over ``speakers`` training speakers behind
     # a gradient reversal of this weight (0 = off); training only, stripped from exports
     speaker_adversarial: float = 0.0
@@ -145,6 +150,10 @@ class ModelConfig:
             raise SettingsError(f"ctc_weight must be >= 0, not {self.ctc_weight}")
         if self.recurrent_stride < 1:
             raise SettingsError(f"recurrent_stride must be at least 1, not {self.recurrent_stride}")
+        if self.head not in HEADS:
+            raise SettingsError(f"head must be one of {HEADS}, not {self.head!r}")
+        if self.head_scale <= 0:
+            raise SettingsError(f"head_scale must be positive, not {self.head_scale}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +176,8 @@ class TrainConfig:
     schedule: str = "constant"  # or "cosine": decay to 0 over the epoch budget
     warmup_epochs: float = 0.0  # linear warm-up from 0, before the schedule
     label_smoothing: float = 0.0
+    # additive cosine margin of the AM-softmax loss (CosFace); needs model.head "cosine"; 0 = off
+    margin: float = 0.0
     class_balanced: bool = False  # weight each example by the inverse frequency of its class, per task
     weight_by_agreement: bool = False  # also by its listener agreement (EmoDB's erkennung.txt; 1 if unknown)
     augment: AugmentConfig = AugmentConfig()
@@ -196,6 +207,10 @@ class TrainConfig:
             raise SettingsError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise SettingsError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
+        if not 0.0 <= self.margin < 1.0:
+            raise SettingsError(f"margin must be in [0, 1), not {self.margin}")
+        if self.margin and self.model.head != "cosine":
+            raise SettingsError("an additive margin needs the cosine head (head 'cosine')")
         if self.dev_split is not None and self.dev_split in self.train_splits:
             raise SettingsError(f"the {self.dev_split} split cannot be both trained on and used for selection")
         if self.model.ctc_weight and self.augment.crop_prob:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+TINY = 1e-30  # log(p) floor: far below the smallest probability a CosineSoftmax of scale 30 gives (e^-60)
+
 
 @keras.saving.register_keras_serializable(package="kerasser")
 class SparseCrossentropy(keras.losses.Loss):
@@ -18,11 +20,21 @@ class SparseCrossentropy(keras.losses.Loss):
     ``y_true`` may also be a distribution over the classes ([batch, classes], e.g. distillation
     targets, ``kerasser.distillation``); it is smoothed the same way. Which one is decided by the
     static rank: labels are [batch] or [batch, 1], distributions have the rank of ``y_pred``.
+
+    ``margin`` = m > 0 makes it the additive-margin softmax loss (AM-softmax / CosFace: Wang et
+    al., 2018) for a ``kerasser.layers.CosineSoftmax`` head whose ``scale`` is ``logit_scale`` s: the logits
+    are recovered from the probabilities (``log p``, up to a constant per row), ``s * m`` is taken
+    from the true class's logit (from each class's logit times its target mass, for a
+    distribution; before smoothing), and the cross-entropy is taken over the softmax of those.
+    The true class must then win by a cosine margin m, not just win.
     """
 
-    def __init__(self, label_smoothing: float = 0.0, name: str = "sparse_crossentropy", **kwargs):
+    def __init__(self, label_smoothing: float = 0.0, margin: float = 0.0, logit_scale: float = 30.0,
+                 name: str = "sparse_crossentropy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.label_smoothing = label_smoothing
+        self.margin = margin
+        self.logit_scale = logit_scale
 
     def call(self, y_true, y_pred):
         classes = ops.shape(y_pred)[-1]
@@ -30,12 +42,17 @@ class SparseCrossentropy(keras.losses.Loss):
             target = ops.cast(y_true, y_pred.dtype)
         else:
             target = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), classes, dtype=y_pred.dtype)
+        smoothed = target
         if self.label_smoothing:
-            target = target * (1.0 - self.label_smoothing) + self.label_smoothing / ops.cast(classes, y_pred.dtype)
-        return keras.losses.categorical_crossentropy(target, y_pred)
+            smoothed = target * (1.0 - self.label_smoothing) + self.label_smoothing / ops.cast(classes, y_pred.dtype)
+        if not self.margin:
+            return keras.losses.categorical_crossentropy(smoothed, y_pred)
+        logits = ops.log(ops.maximum(y_pred, TINY)) - (self.logit_scale * self.margin) * target
+        return keras.losses.categorical_crossentropy(smoothed, logits, from_logits=True)
 
     def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+        return {**super().get_config(), "label_smoothing": self.label_smoothing, "margin": self.margin,
+                "logit_scale": self.logit_scale}
 
 
 @keras.saving.register_keras_serializable(package="kerasser")
@@ -50,8 +67,9 @@ class ScaledCrossentropy(SparseCrossentropy):
     weights, and a loss rebuilt from its config starts at weight 1 until the callback sets it.
     """
 
-    def __init__(self, label_smoothing: float = 0.0, name: str = "scaled_crossentropy", **kwargs):
-        super().__init__(label_smoothing, name=name, **kwargs)
+    def __init__(self, label_smoothing: float = 0.0, margin: float = 0.0, logit_scale: float = 30.0,
+                 name: str = "scaled_crossentropy", **kwargs):
+        super().__init__(label_smoothing, margin, logit_scale, name=name, **kwargs)
         self.scale = keras.Variable(1.0, trainable=False, name=f"{name}_scale")
         self.batch = keras.Variable([0.0, 0.0, 0.0], trainable=False, name=f"{name}_batch")
 

@@ -9,7 +9,7 @@ Graph: standardise (training-set mean/variance, adapted) -> zero past ``length``
 framing -> front end -> dropout -> (optionally) the mean of every ``recurrent_stride`` frames
 -> stacked (optionally bidirectional) GRUs over the masked steps
 -> per task attention (optionally several heads, attentive statistics) or last-step pooling ->
-softmax head. Front ends: the paper's raw-waveform convolutions on 40 ms frames (``framed``, or
+softmax head (Dense, or ``CosineSoftmax`` for the additive-margin softmax). Front ends: the paper's raw-waveform convolutions on 40 ms frames (``framed``, or
 the equal and faster ``shared``), or ``logmel``: log mel filterbank on 25 ms frames -> per-utterance
 normalisation -> SpecAugment (training only) -> residual convolution blocks. Frames come every
 10 ms either way. All preprocessing is inside the graph, so training, SavedModel and TFLite
@@ -33,6 +33,7 @@ from kerasser.config import ModelConfig
 from kerasser.layers import (
     AttentionPooling,
     ConvBlock,
+    CosineSoftmax,
     CTCOutput,
     FramedFrontEnd,
     FrameDownsampling,
@@ -155,9 +156,14 @@ def build_model(config: ModelConfig) -> keras.Model:
             )(x, mask=frame_mask)
         else:
             pooled = LastStepPooling(name=pooling_name(name))(x, mask=frame_mask)
-        outputs[name] = keras.layers.Dense(
-            TASKS[name].num_classes, activation="softmax", kernel_regularizer=reg, name=name, dtype=SIGNAL
-        )(pooled)
+        if config.head == "cosine":
+            head = CosineSoftmax(TASKS[name].num_classes, config.head_scale, kernel_regularizer=reg, name=name,
+                                 dtype=SIGNAL)
+        else:
+            head = keras.layers.Dense(
+                TASKS[name].num_classes, activation="softmax", kernel_regularizer=reg, name=name, dtype=SIGNAL
+            )
+        outputs[name] = head(pooled)
     if config.speaker_adversarial and config.speakers > 1:
         outputs[SPEAKER] = speaker_adversary(config, x, frame_mask)
     if config.ctc_weight:
@@ -218,10 +224,13 @@ def compile_model(
     optimizer: str = "adam",
     weight_decay: float = 0.0,
     label_smoothing: float = 0.0,
+    margin: float = 0.0,
+    logit_scale: float = 30.0,
     learned: Collection[str] = (),
 ) -> None:
     """Adam (or AdamW with decoupled ``weight_decay``), one cross-entropy per task weighted by
-    ``task_weights`` (w_m), with ``label_smoothing`` (the ``transcript`` output, when weighted,
+    ``task_weights`` (w_m), with ``label_smoothing`` and an additive ``margin`` for cosine heads of
+    ``logit_scale`` (AM-softmax; the ``transcript`` output, when weighted,
     gets the CTC loss); the L2 penalty comes from the layers' regularisers. ``learning_rate`` is
     a number or a schedule. Missing labels arrive as sample weight 0. The outputs in ``learned``
     also get a weight that training sets (``ScaledCrossentropy``; ``kerasser.uncertainty``)."""
@@ -231,18 +240,21 @@ def compile_model(
         opt = keras.optimizers.Adam(learning_rate)
     model.compile(
         optimizer=opt,
-        loss={t: output_loss(t, label_smoothing, t in learned) for t in task_weights},
+        loss={t: output_loss(t, label_smoothing, t in learned, margin, logit_scale) for t in task_weights},
         loss_weights=dict(task_weights),
     )
 
 
-def output_loss(output: str, label_smoothing: float, learned: bool) -> keras.losses.Loss:
-    """CTC for the ``transcript`` output, else the cross-entropy (times a learned weight if ``learned``)."""
+def output_loss(output: str, label_smoothing: float, learned: bool, margin: float = 0.0,
+                logit_scale: float = 30.0) -> keras.losses.Loss:
+    """CTC for the ``transcript`` output, else the cross-entropy (times a learned weight if
+    ``learned``; with ``margin``, AM-softmax for the task heads, not the speaker adversary's)."""
     if output == TRANSCRIPT:
         return CTCLoss()
+    margin = margin if output in TASKS else 0.0
     if learned:
-        return ScaledCrossentropy(label_smoothing)
-    return SparseCrossentropy(label_smoothing)
+        return ScaledCrossentropy(label_smoothing, margin, logit_scale)
+    return SparseCrossentropy(label_smoothing, margin, logit_scale)
 
 
 def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:

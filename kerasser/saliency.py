@@ -29,9 +29,11 @@ def logit_model(model):
     """``model`` (a kerasser Keras model) with float inputs ``waveform`` [batch, samples] and
     ``length`` [batch] (cast to int32 inside, so SmoothGrad's noise, which tf-keras-vis adds to
     every input, cannot change it: a 1-D input gets noise of sd 0) and one output per task: the
-    head's logits, i.e. its Dense layer without the softmax. Shares ``model``'s weights."""
+    head's logits, i.e. its Dense layer (or ``CosineSoftmax``) without the softmax. Shares
+    ``model``'s weights."""
     import keras
 
+    from kerasser.layers import CosineSoftmax
     from kerasser.model import inference_model
     from kerasser.tasks import TASKS
 
@@ -45,7 +47,10 @@ def logit_model(model):
     logits = []
     for task, x in zip(tasks, pooled):
         head = model.get_layer(task)
-        logits.append(keras.ops.matmul(x, head.kernel) + head.bias)
+        if isinstance(head, CosineSoftmax):
+            logits.append(head.logits(x))
+        else:
+            logits.append(keras.ops.matmul(x, head.kernel) + head.bias)
     return keras.Model([waveform, length], logits, name="kerasser_logits"), tasks
 
 

@@ -342,6 +342,8 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
             optimizer=config.optimizer,
             weight_decay=config.weight_decay,
             label_smoothing=config.label_smoothing,
+            margin=config.margin,
+            logit_scale=config.model.head_scale,
             learned=tasks if config.learned_weights else (),
         )
         initial_epoch = 0

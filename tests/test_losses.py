@@ -1,5 +1,5 @@
 """SparseCrossentropy: equal to Keras's loss without smoothing, a NumPy reference with label
-smoothing, config round trips."""
+smoothing and with an additive margin (AM-softmax), config round trips."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasser.losses import SparseCrossentropy
+from kerasser.losses import ScaledCrossentropy, SparseCrossentropy
 
 
 def random_probabilities(rng: np.random.Generator, batch: int, classes: int) -> np.ndarray:
@@ -71,12 +71,15 @@ def test_sample_weight(rng):
 
 
 def test_config_round_trip():
-    loss = SparseCrossentropy(label_smoothing=0.15, name="smoothed", reduction="sum")
+    loss = SparseCrossentropy(label_smoothing=0.15, margin=0.2, logit_scale=20.0, name="smoothed", reduction="sum")
     config = loss.get_config()
-    assert config["label_smoothing"] == 0.15
+    assert (config["label_smoothing"], config["margin"], config["logit_scale"]) == (0.15, 0.2, 20.0)
     restored = SparseCrossentropy.from_config(config)
     assert restored.get_config() == config
     assert restored.label_smoothing == 0.15 and restored.name == "smoothed" and restored.reduction == "sum"
+    scaled = ScaledCrossentropy(0.1, 0.3, 10.0)
+    assert ScaledCrossentropy.from_config(scaled.get_config()).get_config() == scaled.get_config()
+    assert scaled.margin == 0.3 and scaled.logit_scale == 10.0
 
 
 def test_serialize_with_registered_name():
@@ -87,3 +90,53 @@ def test_serialize_with_registered_name():
     assert type(restored) is SparseCrossentropy
     assert restored.get_config() == loss.get_config()
     assert keras.losses.get(serialized).label_smoothing == 0.1
+
+
+# --- additive margin (AM-softmax / CosFace) ----------------------------------------------------
+
+
+def am_softmax_reference(labels, cosines, margin, scale, smoothing=0.0):
+    """Per-sample ``-sum_c t_c log softmax(scale * (cos - margin * one_hot))_c`` in float64."""
+    classes = cosines.shape[1]
+    one_hot = np.eye(classes)[labels]
+    z = scale * (cosines.astype(np.float64) - margin * one_hot)
+    log_softmax = z - z.max(axis=1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(axis=1, keepdims=True))
+    target = (1.0 - smoothing) * one_hot + smoothing / classes
+    return -(target * log_softmax).sum(axis=1)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_margin_matches_the_am_softmax_formula(rng, smoothing):
+    """From the cosine head's probabilities softmax(s * cos), the loss is CosFace's: the true
+    class's cosine lowered by m before the softmax."""
+    scale, margin = 30.0, 0.2
+    cosines = rng.uniform(-1, 1, size=(8, 4))
+    z = scale * cosines
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p = (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+    labels = rng.integers(0, 4, size=8)
+    loss = SparseCrossentropy(label_smoothing=smoothing, margin=margin, logit_scale=scale, reduction=None)
+    per_sample = np.asarray(loss(labels, p))
+    np.testing.assert_allclose(per_sample, am_softmax_reference(labels, cosines, margin, scale, smoothing),
+                               rtol=1e-4, atol=1e-4)
+    # the margin costs something: above the plain loss on every sample
+    assert np.all(per_sample > np.asarray(SparseCrossentropy(smoothing, reduction=None)(labels, p)))
+
+
+def test_margin_with_distributions_weights_each_class_by_its_target_mass(rng):
+    """A one-hot distribution gives the label's loss; a soft target takes the margin from each
+    class in proportion to its mass."""
+    scale, margin = 10.0, 0.3
+    cosines = rng.uniform(-1, 1, size=(5, 3))
+    p = np.exp(scale * cosines)
+    p = (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+    labels = rng.integers(0, 3, size=5)
+    loss = SparseCrossentropy(margin=margin, logit_scale=scale, reduction=None)
+    np.testing.assert_allclose(np.asarray(loss(np.eye(3, dtype=np.float32)[labels], p)),
+                               np.asarray(loss(labels, p)), rtol=1e-6)
+    soft = np.full((5, 3), 0.1, np.float32)
+    soft[np.arange(5), labels] = 0.8
+    z = scale * cosines - scale * margin * soft
+    expected = -(soft * (z - np.log(np.exp(z).sum(axis=1, keepdims=True)))).sum(axis=1)
+    np.testing.assert_allclose(np.asarray(loss(soft, p)), expected, rtol=1e-4)

@@ -134,6 +134,32 @@ def test_task_heads_follow_config(rng):
     assert len([layer for layer in model.layers if layer.name.startswith("gru")]) == 1
 
 
+def test_cosine_heads_train_with_a_margin_and_reload(rng, tmp_path):
+    """head="cosine": every task's head is a CosineSoftmax; compiled with an additive margin, a few
+    steps on one batch lower the AM-softmax loss, and the saved model reloads with its loss."""
+    from kerasser.layers import CosineSoftmax
+    from kerasser.losses import SparseCrossentropy
+    from kerasser.model import compile_model, load_model
+
+    keras.utils.set_random_seed(0)
+    config = dataclasses.replace(TINY, tasks=("arousal", "valence"), gru_layers=1, head="cosine", head_scale=10.0)
+    model = build_model(config)
+    assert all(isinstance(model.get_layer(t), CosineSoftmax) for t in config.tasks)
+    compile_model(model, {"arousal": 1.0, "valence": 1.0}, 1e-2, margin=0.2, logit_scale=10.0)
+    inputs = batch(*utterances(rng, 1200, 1600, 2000, 900))
+    labels = {"arousal": np.array([0, 1, 2, 0]), "valence": np.array([2, 1, 0, 1])}
+    losses = [float(model.train_on_batch(inputs, labels)[0]) for _ in range(15)]
+    assert np.isfinite(losses).all() and losses[-1] < 0.5 * losses[0]
+    for probabilities in predict(model, inputs).values():
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    model.save(tmp_path / "cosine.keras")
+    restored = load_model(tmp_path / "cosine.keras", compile=True)
+    loss = restored.loss["arousal"]
+    assert isinstance(loss, SparseCrossentropy) and (loss.margin, loss.logit_scale) == (0.2, 10.0)
+    for task, probabilities in predict(restored, inputs).items():
+        np.testing.assert_allclose(probabilities, predict(model, inputs)[task], atol=1e-6)
+
+
 # --- padding -----------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from kerasser.config import AudioConfig, ModelConfig, TrainConfig, load_train_config, save_json
+from kerasser.errors import SettingsError
 from kerasser.recipes import RECIPES, build_train_config
 
 CORPORA = (("emodb", "data/emodb"),)
@@ -42,6 +43,20 @@ def test_overrides_and_none_keeps_the_recipe():
         build_train_config(corpora=CORPORA, out="r", no_such_thing=1)
     with pytest.raises(ValueError, match="unknown recipe"):
         build_train_config("best", corpora=CORPORA, out="r")
+
+
+def test_margin_needs_the_cosine_head():
+    config = build_train_config(corpora=CORPORA, out="r", head="cosine", head_scale=20.0, margin=0.2)
+    assert (config.model.head, config.model.head_scale, config.margin) == ("cosine", 20.0, 0.2)
+    assert build_train_config(corpora=CORPORA, out="r").model.head == "softmax"
+    with pytest.raises(SettingsError, match="needs the cosine head"):
+        build_train_config(corpora=CORPORA, out="r", margin=0.2)
+    with pytest.raises(SettingsError, match="margin must be"):
+        build_train_config(corpora=CORPORA, out="r", head="cosine", margin=1.5)
+    with pytest.raises(SettingsError, match="head must be one of"):
+        build_train_config(corpora=CORPORA, out="r", head="arcface")
+    with pytest.raises(SettingsError, match="head_scale"):
+        build_train_config(corpora=CORPORA, out="r", head="cosine", head_scale=0.0)
 
 
 def test_switching_front_end_switches_frame_geometry():
@@ -89,6 +104,7 @@ def test_cli_choices_are_the_library_constants():
     assert choices("train", "--feature-norm") == list(config.FEATURE_NORMS)
     assert choices("train", "--optimizer") == list(config.OPTIMIZERS)
     assert choices("train", "--schedule") == list(config.SCHEDULES)
+    assert choices("train", "--head") == list(config.HEADS)
     assert choices("train", "--padding") == list(config.CONV_PADDINGS)
     assert choices("train", "--corpus") == list(corpora.READERS)
     assert choices("evaluate", "--split") == list(corpora.utterance.SPLITS)

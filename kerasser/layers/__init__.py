@@ -2,6 +2,7 @@
 
 from kerasser.layers.attention_pooling import AttentionPooling
 from kerasser.layers.conv_block import ConvBlock
+from kerasser.layers.cosine_softmax import CosineSoftmax
 from kerasser.layers.ctc_output import CTCOutput
 from kerasser.layers.frame_downsampling import FrameDownsampling
 from kerasser.layers.frame_padding import FramePadding
@@ -17,6 +18,7 @@ from kerasser.layers.utterance_normalization import UtteranceNormalization
 __all__ = [
     "AttentionPooling",
     "ConvBlock",
+    "CosineSoftmax",
     "CTCOutput",
     "FrameDownsampling",
     "FramePadding",

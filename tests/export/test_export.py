@@ -359,9 +359,9 @@ def test_leftovers_of_killed_exports_are_removed(tmp_path):
     "config",
     [
         dataclasses.replace(TINY, frontend="framed", conv_padding="same", gru_layers=2),
-        dataclasses.replace(TINY, attention=False),
+        dataclasses.replace(TINY, attention=False, head="cosine"),
     ],
-    ids=["framed-same-attention-2gru", "shared-laststep"],
+    ids=["framed-same-attention-2gru", "shared-laststep-cosine"],
 )
 def test_other_architectures_convert_with_builtins_only(tmp_path, config, rng):
     from kerasser.export.tflite import custom_ops, export_float32
