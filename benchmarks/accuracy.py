@@ -102,6 +102,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     # the additive-margin softmax of ECAPA-TDNN recipes (CosFace; SpeechBrain's uses s 30, m 0.2)
     "default+am": ("default", {"head": "cosine", "head_scale": 30.0, "margin": 0.2},
                    "cosine heads and an additive margin (AM-softmax, s 30, m 0.2)"),
+    "default+am-smoothing": ("default", {"head": "cosine", "head_scale": 30.0, "margin": 0.2, "label_smoothing": 0.0},
+                             "default+am without label smoothing (as SpeechBrain's ECAPA-TDNN recipe)"),
     # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
     "default+baved": ("default", {}, "trained on EmoDB and BAVED's train speakers together"),
 }
