@@ -99,6 +99,9 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
        for name, pair in HELD_OUT.items()},
     "default+kdfold": ("default", {}, "distilled from default-fold0-2: every training utterance judged by a "
                                       "teacher that never heard its speaker"),
+    # per-utterance normalisation and short inputs, for unseen corpora (BAVED's words last about 1 s)
+    "default+meanvar": ("default", {"feature_norm": "meanvar"}, "mean and variance normalisation per utterance"),
+    "default+crop": ("default", {"augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
     # the additive-margin softmax of ECAPA-TDNN recipes (CosFace; SpeechBrain's uses s 30, m 0.2)
     "default+am": ("default", {"head": "cosine", "head_scale": 30.0, "margin": 0.2},
                    "cosine heads and an additive margin (AM-softmax, s 30, m 0.2)"),
