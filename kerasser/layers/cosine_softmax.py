@@ -19,7 +19,7 @@ class CosineSoftmax(keras.layers.Layer):
     ``[-scale, scale]``. Inputs are [..., features] (here pooled vectors [batch, features]).
 
     The margin is not applied here: it needs the label, so the loss applies it
-    (``kerasser.losses.SparseCrossentropy(margin=m, scale=scale)`` subtracts ``scale * m`` from
+    (``kerasser.losses.SparseCrossentropy(margin=m, logit_scale=scale)`` subtracts ``scale * m`` from
     the true class's logit, recovered from these probabilities). At inference the layer is a
     plain classifier; it converts to TFLite builtins (multiply, sum, rsqrt, matmul, softmax).
 
