@@ -12,8 +12,8 @@ framing -> front end -> dropout -> (optionally) the mean of every ``recurrent_st
 softmax head (Dense, or ``CosineSoftmax`` for the additive-margin softmax). Front ends: the
 paper's raw-waveform convolutions on 40 ms frames (``framed``, or the equal and faster ``shared``),
 or ``logmel``: log mel filterbank on 25 ms frames -> per-utterance normalisation -> SpecAugment
-(training only) -> residual convolution blocks. Frames come every 10 ms either way. All preprocessing is inside the graph, so training, SavedModel and TFLite
-compute the same thing.
+(training only) -> residual convolution blocks. Frames come every 10 ms either way. All
+preprocessing is inside the graph, so training, SavedModel and TFLite compute the same thing.
 
 Mixed precision (a ``mixed_float16`` global policy while building, ``TrainConfig.mixed_precision``):
 the signal path (standardisation, framing, log mel, per-utterance normalisation) and the softmax
