@@ -15,21 +15,27 @@ from kerasser_cli.options import corpus_options, corpus_pairs
 @corpus_options
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1))
 @click.option("--confusion/--no-confusion", default=True, show_default=True, help="Also print confusion matrices.")
+@click.option("--speaker-norm", is_flag=True,
+              help="Centre each speaker's predictions on that speaker's mean over the scored clips first "
+                   "(transductive: it uses the scored speakers' own audio, as speaker-normalised baselines do).")
 @friendly_errors
-def evaluate(run, split, corpus, data, batch_size, confusion):
+def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm):
     """UAR per task, per-class recall and confusion matrices of RUN's best model.
 
     Scores the corpora RUN was trained on unless --corpus/--data pairs name others (only the
     tasks both the model and the data have are scored). Prints a table on stdout and writes
     the full report as eval_<corpora>_<split>.json into RUN, with a confusion-matrix figure per
-    task (eval_<corpora>_<split>_<task>.png: counts and recall per true class).
+    task (eval_<corpora>_<split>_<task>.png: counts and recall per true class); with
+    --speaker-norm the names end in _speaker-norm.
     """
     from kerasser.evaluation import format_confusions, format_table
     from kerasser.run_evaluation import evaluate_run
 
-    report = evaluate_run(run, split=split, corpora=corpus_pairs(corpus, data) or None, batch_size=batch_size)
+    report = evaluate_run(run, split=split, corpora=corpus_pairs(corpus, data) or None, batch_size=batch_size,
+                          speaker_norm=speaker_norm)
     names = ", ".join(c[0] for c in report["corpora"])
-    click.echo(f"{names} {split}: {report['files']} files")
+    normalised = ", speaker-normalised" if speaker_norm else ""
+    click.echo(f"{names} {split}: {report['files']} files{normalised}")
     click.echo(format_table(report["tasks"]))
     if report.get("transcript") and report["transcript"]["cer"] is not None:
         t = report["transcript"]

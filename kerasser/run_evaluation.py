@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from kerasser import dataset as data
-from kerasser.corpora import read_corpora, select
+from kerasser.corpora import read_corpora, select, speaker_key
 from kerasser.errors import DataError
 from kerasser.evaluation import mean_uar, predict, score
 from kerasser.progress import Write, writer
 from kerasser.runs import RunPaths, load_best_model, load_config, write_json_atomic
+from kerasser.speaker_norm import normalise_by_speaker
 from kerasser.text import cer, normalize
 
 
@@ -24,16 +25,20 @@ def evaluate_run(
     batch_size: int = 16,
     write_report: bool = True,
     write: Write | None = None,
+    speaker_norm: bool = False,
 ) -> dict:
     """Score the run's best model on ``split`` of ``corpora`` (default: the corpora it was
     trained on, with its cross-validation fold's speakers if it has one), for the tasks both the
-    model and the data have.
+    model and the data have. With ``speaker_norm``, each speaker's predictions are centred on that
+    speaker's mean over the scored clips first (:mod:`kerasser.speaker_norm`: transductive, it uses
+    the scored speakers' audio; the report says ``"speaker_norm": true``).
 
     Warnings (files that could not be decoded) go through ``write`` (default: stderr).
     Returns the report (also written as ``eval_<corpora>_<split>.json`` in the run folder, with a
     confusion-matrix figure per task, ``eval_<corpora>_<split>_<task>.png``):
-    ``{"run", "split", "corpora", "files", "skipped", "mean_uar", "tasks": {task: report},
-    "transcript"}``; ``transcript`` (models with a CTC head) holds the greedy transcripts' CER in
+    ``{"run", "split", "corpora", "speaker_norm", "files", "skipped", "mean_uar",
+    "tasks": {task: report}, "transcript"}`` (written as ``eval_<corpora>_<split>_speaker-norm``
+    with ``speaker_norm``); ``transcript`` (models with a CTC head) holds the greedy transcripts' CER in
     % over the utterances with a reference, else None; ``predictions`` each task's per-utterance
     labels and predicted classes (``per_utterance``).
     """
@@ -57,12 +62,16 @@ def evaluate_run(
     )
     texts: list[str] = []
     labels, probs, weights = predict(model, ds, tasks, texts)
-    reports = score(labels, probs, weights)
     decoded = [u for u in chosen if u.path not in log.failed]
+    if speaker_norm:
+        speakers = [speaker_key(u) for u in decoded]
+        probs = {task: normalise_by_speaker(p, speakers) for task, p in probs.items()}
+    reports = score(labels, probs, weights)
     report = {
         "run": str(run_dir),
         "split": split,
         "corpora": [list(c) for c in corpora],
+        "speaker_norm": speaker_norm,
         "files": len(chosen) - len(log.failed),
         "skipped": log.failed,
         "mean_uar": mean_uar(reports),
@@ -71,7 +80,7 @@ def evaluate_run(
         "predictions": per_utterance(decoded, labels, probs, weights),
     }
     if write_report:
-        name = "+".join(c[0] for c in corpora) + f"_{split}"
+        name = "+".join(c[0] for c in corpora) + f"_{split}" + ("_speaker-norm" if speaker_norm else "")
         paths = RunPaths(Path(run_dir))
         write_json_atomic(paths.eval_report(name), report)
         from kerasser.figures import confusion_figure

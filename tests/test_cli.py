@@ -49,6 +49,11 @@ def test_train_then_evaluate(emodb_small, tmp_path):
         assert float(table[task][1]) == pytest.approx(report["tasks"][task]["uar"], abs=0.05)
     assert "rows: truth, columns: predicted" in result.stdout
 
+    result = CliRunner().invoke(cli, ["evaluate", str(run), "--split", "test", "--speaker-norm", "--no-confusion"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "manifest test: 6 files, speaker-normalised"
+    assert json.loads((run / "eval_manifest_test_speaker-norm.json").read_text())["speaker_norm"] is True
+
 
 @pytest.mark.parametrize(
     "args, message",

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 from kerasser.config import ModelConfig, TrainConfig
-from kerasser.corpora import read_baved, read_emodb
+from kerasser.corpora import read_baved, read_corpus, read_emodb, select, speaker_key
+from kerasser.dataset import make_dataset
+from kerasser.evaluation import predict
 from kerasser.run_evaluation import evaluate_run
-from kerasser.runs import RunError, RunPaths
+from kerasser.runs import RunError, RunPaths, load_best_model
+from kerasser.speaker_norm import normalise_by_speaker
 from kerasser.training import train
 
 pytestmark = pytest.mark.slow
@@ -98,6 +101,20 @@ def test_evaluate_on_own_and_on_another_corpus(shared_data, emodb_small, manifes
     cross = evaluate_run(tmp_path / "run", split="test", corpora=[("manifest", str(other))])
     assert set(cross["tasks"]) == {"arousal"}
     assert cross["files"] == len(baved)
+
+
+    # speaker-normalised: the same model's probabilities, centred per speaker, written apart
+    normed = evaluate_run(tmp_path / "run", split="test", speaker_norm=True)
+    assert normed["speaker_norm"] is True and report["speaker_norm"] is False
+    assert RunPaths(tmp_path / "run").eval_report("manifest_test_speaker-norm").exists()
+    tasks = ("arousal", "valence", "dominance")
+    test = select(read_corpus("manifest", emodb_small), "test", tasks)
+    assert len({u.speaker for u in test}) == 2  # EmoDB's test speakers, 3 clips each
+    _, probs, _ = predict(load_best_model(tmp_path / "run"), make_dataset(test, tasks, 4, training=False), tasks)
+    for task in tasks:
+        expected = normalise_by_speaker(probs[task], [speaker_key(u) for u in test]).argmax(1)
+        assert normed["predictions"][task]["predicted"] == expected.tolist()
+        assert report["predictions"][task]["predicted"] == probs[task].argmax(1).tolist()
 
 
 def test_train_needs_dev_labels(emodb_small, tmp_path):
