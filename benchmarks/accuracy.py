@@ -440,6 +440,11 @@ def report(args) -> str:
             seeds = ",".join(str(r["config"]["seed"]) for r in runs)
             lines.append(f"| **{name}**: {CONFIGS[name][2]} | {seeds} | "
                          + " | ".join(cell([r["pooled"][t] for r in runs]) for t in TASKS) + " |")
+            normed = [r for r in runs if "pooled_speaker_norm" in r]
+            if normed:  # transductive: beside the peer's speaker-norm row, not the plain ones
+                lines.append(f"| **{name}**, each test speaker's predictions centred on the speaker's mean "
+                             f"(`--speaker-norm`) | {','.join(str(r['config']['seed']) for r in normed)} | "
+                             + " | ".join(cell([r["pooled_speaker_norm"][t] for r in normed]) for t in TASKS) + " |")
         lines += loso_folds(dict(loso))
     lines += ["", "Runs (configuration, seed, best epoch of epochs trained, training time):", ""]
     for (name, protocol), runs in found.items():

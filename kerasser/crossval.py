@@ -4,7 +4,8 @@
 (``fold-<name>/``), each with ``TrainConfig.speaker_splits`` set to the fold's test, dev and
 train speakers, scores the fold's test speakers, and writes ``crossval.json``: per-fold UAR per
 task, the mean over folds, and the pooled UAR (confusion matrices summed over all folds, so every
-utterance counts once). Dev speakers (for the checkpoint and early stopping) are drawn, seeded,
+utterance counts once), also with each test speaker's predictions centred on that speaker's mean
+(``pooled_speaker_norm``: :mod:`kerasser.speaker_norm`, transductive). Dev speakers (for the checkpoint and early stopping) are drawn, seeded,
 from each fold's training speakers; the test speakers never influence training or selection.
 Finished folds are reused, so an interrupted cross-validation continues where it stopped.
 """
@@ -119,6 +120,7 @@ def crossval(
             raise RunError("holds a fold of another configuration", path=out)
         result = train(fold_config, resume=resume, write=write)
         report = evaluate_run(out, "test", write_report=False)
+        normed = evaluate_run(out, "test", write_report=False, speaker_norm=True)
         entry = {
             "fold": fold.name,
             "test": list(fold.test),
@@ -126,6 +128,7 @@ def crossval(
             "best_epoch": result.best_epoch,
             "files": report["files"],
             "tasks": {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in report["tasks"].items()},
+            "speaker_norm": {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in normed["tasks"].items()},
         }
         write_json_atomic(report_file, entry)
         results.append(entry)
@@ -139,6 +142,9 @@ def crossval(
         "pooled": {t: pooled_uar(results, t) for t in tasks},
         "train_seconds": round(time.monotonic() - start),
     }
+    if all("speaker_norm" in r for r in results):  # (folds finished by older versions lack it)
+        normed = [{"tasks": r["speaker_norm"]} for r in results]
+        summary["pooled_speaker_norm"] = {t: pooled_uar(normed, t) for t in tasks}
     write_json_atomic(root / "crossval.json", summary)
     return summary
 
@@ -151,4 +157,7 @@ def format_summary(summary: dict) -> str:
             f"{r['tasks'][t]['uar']:>10.1f}" if t in r["tasks"] else f"{'-':>10}" for t in tasks))
     lines.append(f"{'mean':<10} " + " ".join(f"{summary['fold_mean'][t]:>10.1f}" for t in tasks))
     lines.append(f"{'pooled':<10} " + " ".join(f"{summary['pooled'][t]:>10.1f}" for t in tasks))
+    if "pooled_speaker_norm" in summary:
+        lines.append("pooled with each test speaker's predictions centred on the speaker's mean (transductive): "
+                     + ", ".join(f"{t} {summary['pooled_speaker_norm'][t]:.1f}" for t in tasks))
     return "\n".join(lines)

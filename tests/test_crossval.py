@@ -58,6 +58,9 @@ def test_crossval_on_real_clips(emodb_small, tmp_path):
         assert 0.0 <= summary["pooled"][t] <= 100.0
         total = sum(np.sum(f["tasks"][t]["confusion"]) for f in summary["folds"])
         assert total == 24
+        normed = [{"tasks": f["speaker_norm"]} for f in summary["folds"]]
+        assert sum(np.sum(f["tasks"][t]["confusion"]) for f in normed) == 24
+        assert summary["pooled_speaker_norm"][t] == pooled_uar(normed, t)
     saved = json.loads((tmp_path / "cv" / "crossval.json").read_text())
     assert saved["pooled"] == summary["pooled"]
     fold_config = json.loads((tmp_path / "cv" / f"fold-{summary['folds'][0]['fold']}" / "config.json").read_text())
@@ -77,7 +80,7 @@ def test_crossval_cli(emodb_small, tmp_path):
         "--out", str(tmp_path / "cv"),
     ])
     assert result.exit_code == 0, result.output
-    assert "pooled" in result.output
+    assert "pooled" in result.output and "centred on the speaker's mean" in result.output
     assert (tmp_path / "cv" / "crossval.json").exists()
     bad = CliRunner().invoke(cli, ["crossval", "--corpus", "manifest", "--data", str(emodb_small), "--folds", "x",
                                    "--out", str(tmp_path / "cv2")])
