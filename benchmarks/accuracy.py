@@ -103,6 +103,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "default+meanvar": ("default", {"feature_norm": "meanvar"}, "mean and variance normalisation per utterance"),
     "default+nonorm": ("default", {"feature_norm": "none"},
                        "no per-utterance normalisation (the log-mel keeps the recording's level)"),
+    "default+level": ("default", {"feature_norm": "level"},
+                      "per-utterance level normalisation: the gain removed, the spectral tilt kept"),
     "default+crop": ("default", {"augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
     # the additive-margin softmax of ECAPA-TDNN recipes (CosFace; SpeechBrain's uses s 30, m 0.2)
     "default+am": ("default", {"head": "cosine", "head_scale": 30.0, "margin": 0.2},

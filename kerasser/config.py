@@ -20,7 +20,7 @@ from kerasser.errors import SettingsError
 
 FRONTENDS = ("shared", "framed", "logmel")
 CONV_PADDINGS = ("valid", "same")
-FEATURE_NORMS = ("none", "mean", "meanvar")
+FEATURE_NORMS = ("none", "mean", "meanvar", "level")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("default", "mirrored", "multiworker")  # kerasser.distribution
@@ -96,7 +96,7 @@ class ModelConfig:
     mel_bins: int = 80
     fft_length: int = 512
     mel_trainable: bool = False  # learnable filterbank, initialised on mel
-    feature_norm: str = "mean"  # per utterance, over valid frames: none, mean, meanvar
+    feature_norm: str = "mean"  # per utterance, over valid frames: none, mean, meanvar, level (gain only)
     spec_time_masks: int = 0  # SpecAugment (training only); 0 masks = off
     spec_time_width: int = 20
     spec_freq_masks: int = 0

@@ -1,9 +1,13 @@
-"""UtteranceNormalization: subtract each utterance's own feature mean (sentence mean normalisation)."""
+"""UtteranceNormalization: subtract each utterance's own feature mean (sentence mean normalisation),
+or only its overall level."""
 
 from __future__ import annotations
 
 import keras
 from keras import ops
+
+
+MODES = ("mean", "meanvar", "level")
 
 
 @keras.saving.register_keras_serializable(package="kerasser")
@@ -12,7 +16,9 @@ class UtteranceNormalization(keras.layers.Layer):
 
     ``mode="mean"``: subtract the mean over the utterance's valid frames (cepstral / sentence mean
     normalisation: removes a fixed channel and gain). ``mode="meanvar"``: also divide by the
-    standard deviation over the valid frames (plus ``epsilon``).
+    standard deviation over the valid frames (plus ``epsilon``). ``mode="level"``: subtract one
+    number per utterance, the mean over its valid frames and all features: on log energies that
+    removes the recording's gain only, and keeps the utterance's average spectral shape (its tilt).
 
     Masking: takes the Keras mask or an explicit ``mask`` [batch, time] bool. Statistics use the
     valid frames only, and padded frames come out as exactly 0, so padding never changes a valid
@@ -22,8 +28,8 @@ class UtteranceNormalization(keras.layers.Layer):
 
     def __init__(self, mode: str = "mean", epsilon: float = 1e-3, **kwargs):
         super().__init__(**kwargs)
-        if mode not in ("mean", "meanvar"):
-            raise ValueError(f"mode must be 'mean' or 'meanvar', not {mode!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode = mode
         self.epsilon = epsilon
         self.supports_masking = True
@@ -37,6 +43,8 @@ class UtteranceNormalization(keras.layers.Layer):
             weight = ops.expand_dims(ops.cast(mask, "float32"), -1)
         count = ops.maximum(ops.sum(weight, axis=1, keepdims=True), 1.0)
         mean = ops.sum(inputs * weight, axis=1, keepdims=True) / count
+        if self.mode == "level":
+            mean = ops.mean(mean, axis=-1, keepdims=True)
         centred = (inputs - mean) * weight
         if self.mode == "meanvar":
             var = ops.sum(ops.square(centred), axis=1, keepdims=True) / count

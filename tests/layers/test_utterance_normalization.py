@@ -14,13 +14,14 @@ from kerasser.layers import UtteranceNormalization
 
 def reference(x: np.ndarray, mask: np.ndarray, mode: str, epsilon: float) -> np.ndarray:
     """Per row and feature: minus the mean over the valid frames (and, for "meanvar", over the
-    population standard deviation, with ``epsilon`` added to the variance); padded frames 0."""
+    population standard deviation, with ``epsilon`` added to the variance; for "level", minus one
+    mean over the valid frames and all features); padded frames 0."""
     out = np.zeros(x.shape, np.float64)
     for b in range(x.shape[0]):
         valid = x[b, mask[b]].astype(np.float64)
         if len(valid) == 0:
             continue
-        centred = valid - valid.mean(axis=0)
+        centred = valid - (valid.mean() if mode == "level" else valid.mean(axis=0))
         if mode == "meanvar":
             centred = centred / np.sqrt(valid.var(axis=0) + epsilon)
         out[b, mask[b]] = centred
@@ -35,7 +36,7 @@ def random_features(rng: np.random.Generator, shape) -> np.ndarray:
 
 
 @pytest.mark.parametrize("check", CHECKS)
-@pytest.mark.parametrize("mode", ["mean", "meanvar"])
+@pytest.mark.parametrize("mode", ["mean", "meanvar", "level"])
 def test_layer_checks(rng, check, mode):
     x = random_features(rng, (3, 9, 4))
     run_layer_test(
@@ -44,7 +45,7 @@ def test_layer_checks(rng, check, mode):
     )
 
 
-@pytest.mark.parametrize("mode", ["mean", "meanvar"])
+@pytest.mark.parametrize("mode", ["mean", "meanvar", "level"])
 def test_matches_numpy_reference_with_mask(rng, mode):
     x = random_features(rng, (3, 9, 4))
     mask = random_masks(rng, 9)
@@ -52,22 +53,27 @@ def test_matches_numpy_reference_with_mask(rng, mode):
     out = np.asarray(layer(x, mask=mask))
     np.testing.assert_allclose(out, reference(x, mask, mode, 1e-3), atol=1e-5)
     assert np.all(out[~mask] == 0.0)  # padded frames exactly 0
-    np.testing.assert_allclose(out[0, mask[0]].mean(axis=0), 0.0, atol=1e-5)  # zero mean over valid
+    if mode == "level":  # one offset per utterance: the spectral shape is kept, the overall mean is 0
+        np.testing.assert_allclose(out[0, mask[0]].mean(), 0.0, atol=1e-5)
+        np.testing.assert_allclose(np.diff(out[0, mask[0]] - x[0, mask[0]], axis=-1), 0.0, atol=1e-5)
+    else:
+        np.testing.assert_allclose(out[0, mask[0]].mean(axis=0), 0.0, atol=1e-5)  # zero mean over valid
     if mode == "meanvar":
         var = out[0, mask[0]].var(axis=0)
         raw_var = x[0, mask[0]].astype(np.float64).var(axis=0)
         np.testing.assert_allclose(var, raw_var / (raw_var + 1e-3), atol=1e-5)  # ~unit variance
-    np.testing.assert_allclose(out[2], 0.0, atol=1e-6)  # a single valid frame is its own mean
+    if mode != "level":
+        np.testing.assert_allclose(out[2], 0.0, atol=1e-6)  # a single valid frame is its own mean
 
 
-@pytest.mark.parametrize("mode", ["mean", "meanvar"])
+@pytest.mark.parametrize("mode", ["mean", "meanvar", "level"])
 def test_without_mask_uses_every_frame(rng, mode):
     x = random_features(rng, (2, 6, 3))
     out = np.asarray(UtteranceNormalization(mode=mode)(x))
     np.testing.assert_allclose(out, reference(x, np.ones((2, 6), bool), mode, 1e-3), atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["mean", "meanvar"])
+@pytest.mark.parametrize("mode", ["mean", "meanvar", "level"])
 def test_padding_invariance(rng, mode):
     """Garbage frames appended (and put into the masked frames) change no valid frame."""
     x = random_features(rng, (3, 7, 4))
@@ -80,7 +86,7 @@ def test_padding_invariance(rng, mode):
     assert np.all(out_long[~mask_long] == 0.0)
 
 
-@pytest.mark.parametrize("mode", ["mean", "meanvar"])
+@pytest.mark.parametrize("mode", ["mean", "meanvar", "level"])
 def test_all_masked_row_gives_zeros(rng, mode):
     x = random_features(rng, (2, 5, 3))
     mask = prefix_mask([3, 0], 5)
@@ -102,6 +108,20 @@ def test_keras_mask_is_used_and_passed_on(rng):
     np.testing.assert_allclose(np.asarray(model(x)), reference(x, mask, "meanvar", 1e-3), atol=1e-5)
     layer = UtteranceNormalization()
     np.testing.assert_array_equal(np.asarray(layer.compute_mask(x, mask)), mask)
+
+
+def test_level_removes_a_gain_and_keeps_the_spectral_tilt(rng):
+    """On log energies a gain adds one constant and a spectral tilt a per-feature offset: "level"
+    removes the first and keeps the second (centred); "mean" removes both."""
+    x = random_features(rng, (2, 8, 5))
+    mask = prefix_mask([8, 5], 8)
+    tilt = np.linspace(-2.0, 2.0, 5).astype(np.float32)
+    level, mean = UtteranceNormalization(mode="level"), UtteranceNormalization(mode="mean")
+    out = np.asarray(level(x, mask=mask))
+    np.testing.assert_allclose(np.asarray(level(x + 3.7, mask=mask)), out, atol=1e-5)
+    shifted = np.asarray(level(x + tilt, mask=mask))
+    np.testing.assert_allclose(shifted[mask] - out[mask], np.broadcast_to(tilt, (mask.sum(), 5)), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(mean(x + tilt, mask=mask)), np.asarray(mean(x, mask=mask)), atol=1e-5)
 
 
 def test_bad_mode_is_rejected():
