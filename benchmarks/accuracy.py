@@ -251,8 +251,8 @@ def run_ensemble(name: str, seeds: list[int], args) -> dict:
     out = Path(args.runs) / name / key
     scores_file = out / "scores.json"
     record = Path(args.records) / f"{name}.{key}.json"
-    scores = json.loads((record if record.exists() else scores_file).read_text()) \
-        if record.exists() or scores_file.exists() else None
+    kept = record if record.exists() else scores_file if scores_file.exists() else None
+    scores = json.loads(kept.read_text()) if kept else None
     trained = all((Path(args.runs) / name / "fixed" / f"seed{s}" / "scores.json").exists() for s in seeds)
     if scores is not None and ("speaker_norm" in scores or not trained):
         return scores  # (speaker-normalised figures are added while the members' runs are here)

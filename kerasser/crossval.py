@@ -5,9 +5,10 @@
 train speakers, scores the fold's test speakers, and writes ``crossval.json``: per-fold UAR per
 task, the mean over folds, and the pooled UAR (confusion matrices summed over all folds, so every
 utterance counts once), also with each test speaker's predictions centred on that speaker's mean
-(``pooled_speaker_norm``: :mod:`kerasser.speaker_norm`, transductive). Dev speakers (for the checkpoint and early stopping) are drawn, seeded,
-from each fold's training speakers; the test speakers never influence training or selection.
-Finished folds are reused, so an interrupted cross-validation continues where it stopped.
+(``pooled_speaker_norm``: :mod:`kerasser.speaker_norm`, transductive). Dev speakers (for the
+checkpoint and early stopping) are drawn, seeded, from each fold's training speakers; the test
+speakers never influence training or selection. Finished folds are reused, so an interrupted
+cross-validation continues where it stopped.
 """
 
 from __future__ import annotations
