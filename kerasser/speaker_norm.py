@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.special import softmax
 
 # log-probabilities are floored here so a probability of exactly 0 stays finite
 _FLOOR = 1e-12
@@ -41,6 +42,4 @@ def normalise_by_speaker(probs: np.ndarray, speakers: Sequence[str], min_clips: 
         rows = speakers == speaker
         if rows.sum() >= min_clips:
             centred[rows] = logp[rows] - logp[rows].mean(axis=0)
-    centred -= centred.max(axis=1, keepdims=True)
-    out = np.exp(centred)
-    return out / out.sum(axis=1, keepdims=True)
+    return softmax(centred, axis=1)
