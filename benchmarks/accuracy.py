@@ -105,6 +105,7 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
                        "no per-utterance normalisation (the log-mel keeps the recording's level)"),
     "default+level": ("default", {"feature_norm": "level"},
                       "per-utterance level normalisation: the gain removed, the spectral tilt kept"),
+    "default+mixup": ("default", {"augment_mixup_alpha": 0.4}, "mixup of training batches (Beta(0.4, 0.4), kerasser.mixup)"),
     "default+crop": ("default", {"augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
     # the additive-margin softmax of ECAPA-TDNN recipes (CosFace; SpeechBrain's uses s 30, m 0.2)
     "default+am": ("default", {"head": "cosine", "head_scale": 30.0, "margin": 0.2},

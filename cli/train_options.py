@@ -101,6 +101,8 @@ _OPTIONS = [
                  help="Synthetic room reverberation: probability."),
     click.option("--bandlimit-prob", "augment_bandlimit_prob", default=None, type=click.FloatRange(0, 1),
                  help="Random band-pass (other microphones): probability."),
+    click.option("--mixup", "augment_mixup_alpha", default=None, type=click.FloatRange(min=0),
+                 help="Mixup of training batches: Beta(alpha, alpha) mixing weights (0: off)."),
     click.option("--train-splits", default="train", show_default=True, help="Comma-separated splits to train on."),
     click.option("--dev-split", default="dev", show_default=True, type=click.Choice([*SPLITS, "none"]),
                  help="Split that picks the best epoch and stops early; none: train all epochs, keep the last."),

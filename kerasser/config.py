@@ -40,6 +40,8 @@ class AugmentConfig:
     snr_db: tuple[float, float] = (5.0, 30.0)
     reverb_prob: float = 0.0
     bandlimit_prob: float = 0.0
+    # mixup of training batches (kerasser.mixup): Beta(alpha, alpha) mixing weights; 0 = off
+    mixup_alpha: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "speed", tuple(float(s) for s in self.speed))
@@ -53,9 +55,12 @@ class AugmentConfig:
             raise SettingsError("gain_db must be >= 0 and crop_min_seconds > 0")
         if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
             raise SettingsError(f"snr_db must be (low, high), not {self.snr_db}")
+        if self.mixup_alpha < 0:
+            raise SettingsError(f"mixup_alpha must be >= 0 (0 = off), not {self.mixup_alpha}")
 
     @property
     def active(self) -> bool:
+        """Whether any per-example waveform step is on (mixup, a batch step, is not counted)."""
         return bool(
             [s for s in self.speed if s != 1.0]
             or self.crop_prob or self.gain_db or self.noise_prob or self.reverb_prob or self.bandlimit_prob
@@ -215,6 +220,8 @@ class TrainConfig:
             raise SettingsError(f"the {self.dev_split} split cannot be both trained on and used for selection")
         if self.model.ctc_weight and self.augment.crop_prob:
             raise SettingsError("random crops cut words a transcript still names: use no crops with a CTC weight")
+        if self.augment.mixup_alpha and (self.model.ctc_weight or self.model.speaker_adversarial):
+            raise SettingsError("mixup mixes the emotion tasks' targets only: use it without a CTC weight or speaker adversary")
         object.__setattr__(self, "distill_from", tuple(str(r) for r in self.distill_from))
         if not 0.0 < self.distill_weight <= 1.0:
             raise SettingsError(f"distill_weight must be in (0, 1], not {self.distill_weight}")

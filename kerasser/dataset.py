@@ -29,6 +29,7 @@ from kerasser.audio_windows import probe
 from kerasser.augment import AugmentConfig, augment
 from kerasser.corpora import Utterance, speaker_key, speakers
 from kerasser.errors import DataError
+from kerasser.mixup import mixed
 from kerasser.progress import Write, writer
 from kerasser.tasks import SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET
 from kerasser.text import encode
@@ -270,7 +271,8 @@ def batched(
     epoch: tf.Variable | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``decoded`` examples. For training: shuffled, augmented when ``augment_config``
-    has anything on, and grouped by length bucket; for evaluation: in order, padded per batch.
+    has anything on, grouped by length bucket, and mixed (``kerasser.mixup``) when its
+    ``mixup_alpha`` is set; for evaluation: in order, padded per batch.
 
     Training randomness (order and augmentation) is seeded. Without ``epoch`` every pass draws
     anew from ``seed`` (a run repeats exactly when it runs start to end in one process). With
@@ -298,7 +300,10 @@ def batched(
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         )
-        return ds.map(lambda inputs, labels, weights, length: (inputs, labels, weights))
+        ds = ds.map(lambda inputs, labels, weights, length: (inputs, labels, weights))
+        if augment_config is not None and augment_config.mixup_alpha:
+            ds = mixed(ds, augment_config.mixup_alpha, pass_seed)
+        return ds
 
     if epoch is None:
         ds = one_pass(seed, reshuffle=True)

@@ -182,6 +182,7 @@ _OPTION_OF = {
     "augment.noise_prob": "--noise-prob",
     "augment.reverb_prob": "--reverb-prob",
     "augment.bandlimit_prob": "--bandlimit-prob",
+    "augment.mixup_alpha": "--mixup",
 }
 
 

@@ -219,3 +219,20 @@ def test_speaker_adversarial_training_and_export_without_the_adversary(emodb_sma
     assert model.output["speaker"].shape[-1] == speakers
     assert "speaker" not in with_attention_outputs(model).output  # never served
     assert evaluate_run(tmp_path / "run", "test")["files"] == 6
+
+
+def test_mixup_training_is_repeatable(emodb_small, tmp_path):
+    """Mixed batches (soft targets, mixed class weights) train, and a seed repeats the run."""
+    import dataclasses
+
+    from kerasser.config import AugmentConfig
+
+    for name in ("a", "b"):
+        config = dataclasses.replace(
+            tiny_config(emodb_small, tmp_path / name), augment=AugmentConfig(mixup_alpha=0.4), class_balanced=True
+        )
+        train(config, write=lambda line: None)
+    a, b = metrics(tmp_path / "a"), metrics(tmp_path / "b")
+    assert np.isfinite(float(a[0]["loss"]))
+    assert float(a[0]["loss"]) == pytest.approx(float(b[0]["loss"]), rel=1e-5)
+    assert evaluate_run(tmp_path / "a", "test")["files"] == 6
