@@ -220,8 +220,6 @@ class TrainConfig:
             raise SettingsError(f"the {self.dev_split} split cannot be both trained on and used for selection")
         if self.model.ctc_weight and self.augment.crop_prob:
             raise SettingsError("random crops cut words a transcript still names: use no crops with a CTC weight")
-        if self.augment.mixup_alpha and (self.model.ctc_weight or self.model.speaker_adversarial):
-            raise SettingsError("mixup mixes the emotion tasks' targets only: use it without a CTC weight or speaker adversary")
         object.__setattr__(self, "distill_from", tuple(str(r) for r in self.distill_from))
         if not 0.0 < self.distill_weight <= 1.0:
             raise SettingsError(f"distill_weight must be in (0, 1], not {self.distill_weight}")

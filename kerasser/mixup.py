@@ -13,8 +13,9 @@ Cross-entropy is linear in its target, so ``weight * CE(p, target)`` equals
 ``lam_i * w_i * CE(p, y_i) + (1 - lam_i) * w_j * CE(p, y_j)``: the mixup loss with class
 weights and missing labels kept exact. Labels may be class indices or distributions
 (distillation targets). Every draw is stateless, from (the pass's seed, the batch's index), so
-a run repeats exactly, resumed or not. Only the task heads' targets can be mixed: a speaker
-adversary's or a transcript's cannot (``TrainConfig`` refuses those with mixup).
+a run repeats exactly, resumed or not. Targets other than the tasks' (a speaker adversary's
+speaker, a transcript) stay example i's, with its weight: i is the larger part, and j is heard as
+background speech at least as quiet as i.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def partners(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
 def mix_batch(inputs: dict, labels: dict, weights: dict, lam: tf.Tensor, order: tf.Tensor):
     """One batch mixed with itself reordered by ``order``, ``lam`` [batch] the own part.
-    Returns ``(inputs, labels, weights)``; the task labels become distributions [batch, classes]."""
+    Returns ``(inputs, labels, weights)``; the task labels become distributions [batch, classes],
+    other targets are left as they are."""
     wave, length = inputs["waveform"], inputs["length"]
     lam_wave = lam[:, None]
     mixed_inputs = {
@@ -53,7 +55,7 @@ def mix_batch(inputs: dict, labels: dict, weights: dict, lam: tf.Tensor, order: 
     mixed_labels, mixed_weights = dict(labels), dict(weights)
     for task, y in labels.items():
         if task not in TASKS:
-            raise ValueError(f"mixup cannot mix the {task!r} target")
+            continue  # a speaker or a transcript: the larger part's
         if y.shape.rank == 1:
             y = tf.one_hot(y, TASKS[task].num_classes)
         y = tf.cast(y, tf.float32)

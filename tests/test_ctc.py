@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasser.config import AudioConfig, ModelConfig, TrainConfig
+from kerasser.config import AudioConfig, AugmentConfig, ModelConfig, TrainConfig
 from kerasser.errors import SettingsError
 from kerasser.model import build_model, compile_model, inference_model, with_attention_outputs
 from kerasser.runs import RunPaths
@@ -60,8 +60,6 @@ def test_served_models_leave_the_head_out_unless_asked():
 
 
 def test_crops_and_ctc_do_not_mix():
-    from kerasser.config import AugmentConfig
-
     with pytest.raises(SettingsError, match="crops"):
         TrainConfig(corpora=(), out="x", model=TINY_LOGMEL, augment=AugmentConfig(crop_prob=0.5))
 
@@ -108,3 +106,20 @@ def test_training_with_a_ctc_weight_on_emodb(emodb_small, tmp_path):
     labeler = Labeler.load(tmp_path / "speaking", transcribe=True)
     prediction = labeler.predict(np.zeros(16000, np.float32) + 0.01, sample_rate=16000)
     assert isinstance(prediction["text"], str) and "emotion" in prediction
+
+
+@pytest.mark.slow
+def test_training_with_mixup_a_ctc_weight_and_a_speaker_adversary(emodb_small, tmp_path):
+    """Mixed batches keep each transcript and speaker label of the larger part: all losses train."""
+    from kerasser.training import train
+
+    config = TrainConfig(
+        corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "run"),
+        model=dataclasses.replace(TINY_LOGMEL, tasks=("arousal", "emotion"), ctc_weight=0.1, speaker_adversarial=0.5),
+        augment=AugmentConfig(mixup_alpha=0.4), epochs=1, batch_size=8, learning_rate=1e-3,
+    )
+    train(config, write=lambda line: None)
+    with open(RunPaths(tmp_path / "run").metrics) as f:
+        row = next(csv.DictReader(f))
+    for loss in ("loss", "transcript_loss", "speaker_loss", "emotion_loss"):
+        assert np.isfinite(float(row[loss])) and float(row[loss]) > 0, loss

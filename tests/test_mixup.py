@@ -64,10 +64,16 @@ def test_soft_labels_are_mixed_as_distributions():
     np.testing.assert_allclose(w["arousal"], [1.0, 1.0])
 
 
-def test_only_task_targets_can_be_mixed():
-    inputs, _, _ = batch(2)
-    with pytest.raises(ValueError, match="speaker"):
-        mix_batch(inputs, {"speaker": tf.constant([0, 1])}, {"speaker": tf.ones(2)}, tf.ones(2), tf.constant([1, 0]))
+def test_other_targets_stay_the_larger_parts():
+    """A speaker adversary's target and a transcript are not mixed: example i's, with its weight."""
+    inputs, labels, weights = batch(2)
+    labels = {"arousal": labels["arousal"], "speaker": tf.constant([4, 7]), "transcript": tf.constant([[3, 5, 0], [2, 0, 0]])}
+    weights = {"arousal": weights["arousal"], "speaker": tf.constant([1.0, 0.5]), "transcript": tf.constant([0.1, 0.2])}
+    _, y, w = mix_batch(inputs, labels, weights, tf.constant([0.6, 0.8]), tf.constant([1, 0]))
+    for target in ("speaker", "transcript"):
+        np.testing.assert_array_equal(y[target], labels[target])
+        np.testing.assert_array_equal(w[target], weights[target])
+    np.testing.assert_allclose(y["arousal"], [[0.6, 0.4, 0.0], [0.2, 0.8, 0.0]], rtol=1e-6)
 
 
 def test_draws_are_folded_seeded_and_spread_with_alpha():
@@ -118,9 +124,9 @@ def test_settings():
     assert not AugmentConfig(mixup_alpha=0.4).active  # not a per-example step
     with pytest.raises(SettingsError, match="mixup_alpha"):
         AugmentConfig(mixup_alpha=-1.0)
-    for model in (ModelConfig(ctc_weight=0.3), ModelConfig(speaker_adversarial=0.1)):
-        with pytest.raises(SettingsError, match="mixup"):
-            TrainConfig(corpora=(), out="x", model=model, augment=AugmentConfig(mixup_alpha=0.2))
+    config = TrainConfig(corpora=(), out="x", model=ModelConfig(ctc_weight=0.3, speaker_adversarial=0.1),
+                         augment=AugmentConfig(mixup_alpha=0.2))
+    assert config.augment.mixup_alpha == 0.2  # their targets stay the larger part's
 
 
 def test_cli_option_round_trips():
