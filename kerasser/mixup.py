@@ -14,8 +14,10 @@ Cross-entropy is linear in its target, so ``weight * CE(p, target)`` equals
 weights and missing labels kept exact. Labels may be class indices or distributions
 (distillation targets). Every draw is stateless, from (the pass's seed, the batch's index), so
 a run repeats exactly, resumed or not. Targets other than the tasks' (a speaker adversary's
-speaker, a transcript) stay example i's, with its weight: i is the larger part, and j is heard as
-background speech at least as quiet as i.
+speaker, a transcript) stay example i's, with its weight: i is the larger part, and j is mixed in
+at the smaller weight, like background speech. The three draws of batch k are seeded (pass seed,
+3k + c), (pass seed, 3k + c + 1) and (pass seed, 3k + c + 2), c a constant: no two batches of a
+pass share a seed.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def mixed(batches: tf.data.Dataset, alpha: float, pass_seed) -> tf.data.Dataset:
 
     def apply(index, example):
         inputs, labels, weights = example
-        seed = tf.stack([pass_seed, index * 3 + 1_000_000_007])
+        seed = tf.stack([pass_seed, index * 3 + 1_000_000_007])  # + [0, 1] and + [0, 2] below
         batch = tf.shape(inputs["length"])[0]
         return mix_batch(inputs, labels, weights, mix_weights(alpha, batch, seed), partners(batch, seed))
 
