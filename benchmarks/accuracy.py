@@ -106,6 +106,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "default+level": ("default", {"feature_norm": "level"},
                       "per-utterance level normalisation: the gain removed, the spectral tilt kept"),
     "default+mixup": ("default", {"augment_mixup_alpha": 0.4}, "mixup of training batches (Beta(0.4, 0.4), kerasser.mixup)"),
+    "default+heads4+mixup": ("default", {"pool_heads": 4, "augment_mixup_alpha": 0.4},
+                             "4 attention heads per task and mixup (0.4) together"),
     "default+crop": ("default", {"augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
     # the additive-margin softmax of ECAPA-TDNN recipes (CosFace; SpeechBrain's uses s 30, m 0.2)
     "default+am": ("default", {"head": "cosine", "head_scale": 30.0, "margin": 0.2},
@@ -162,15 +164,14 @@ def train_config(name: str, protocol: str, seed: int, args):
 
 
 def same_config(stored: dict, wanted: dict) -> bool:
-    """Whether a finished run's configuration is ``wanted`` (TrainConfig fields added since it
-    ran count as equal when ``wanted`` has their default)."""
-    import dataclasses
+    """Whether a finished run's configuration is ``wanted`` (fields added since it ran, at any
+    level such as ``augment.mixup_alpha``, count as equal when ``wanted`` has their default)."""
+    from kerasser.config import to_dict, train_config_from_dict
 
-    from kerasser.config import TrainConfig
-
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    added = {k: json.loads(json.dumps(defaults[k])) for k in wanted if k not in stored and k in defaults}
-    stored = {**added, **stored}
+    try:
+        stored = json.loads(json.dumps(to_dict(train_config_from_dict(stored))))
+    except TypeError:  # a field removed since
+        return False
     return {k: v for k, v in stored.items() if k != "out"} == {k: v for k, v in wanted.items() if k != "out"}
 
 

@@ -1,0 +1,87 @@
+"""benchmarks/accuracy.py's committed records stay true to their names.
+
+Each record in ``benchmarks/results/accuracy_runs`` is the scores of one run of a named configuration
+(``CONFIGS``: a recipe plus overrides). When the default recipe changes, the configurations built on
+it must be re-pinned (as ``v4`` pins the fourth default), or the README's rows would silently name
+another recipe than the one that made them. This checks every record's stored configuration against
+what its name resolves to today.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from kerasser.config import to_dict, train_config_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "benchmarks" / "results" / "accuracy_runs"
+RECORD_NAME = re.compile(r"(?P<name>.+)\.(?P<protocol>fixed|loso)\.seed(?P<seed>\d+)\.json")
+
+
+def _accuracy_module():
+    spec = importlib.util.spec_from_file_location("accuracy_benchmark", ROOT / "benchmarks" / "accuracy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+accuracy = _accuracy_module()
+
+
+class _Args:
+    data = "../shared/data"
+    runs = "runs/accuracy"
+
+
+def _comparable(config: dict) -> dict:
+    """The configuration without where it ran: output folder, corpus folders, teacher run folders."""
+    config = json.loads(json.dumps(to_dict(train_config_from_dict(config))))
+    config["corpora"] = [name for name, _ in config["corpora"]]
+    for key in ("out", "distill_from"):
+        config.pop(key)
+    return config
+
+
+def _resolved(name: str, protocol: str, seed: int) -> dict:
+    if name in accuracy.TEACHERS:  # needs its teachers' runs: resolve with stand-in teacher folders
+        recipe, overrides, _ = accuracy.CONFIGS[name]
+        from kerasser.recipes import build_train_config
+
+        config = build_train_config(recipe, corpora=(("emodb", "x"),), out="x", tasks=accuracy.TASKS, seed=seed,
+                                    distill_from=("t",), **overrides)
+    else:
+        config = accuracy.train_config(name, protocol, seed, _Args)
+    return _comparable(json.loads(json.dumps(to_dict(config))))
+
+
+def _records():
+    found = []
+    for path in sorted(RECORDS.glob("*.json")):
+        match = RECORD_NAME.fullmatch(path.name)
+        if match:
+            found.append(pytest.param(match["name"], match["protocol"], int(match["seed"]), path, id=path.stem))
+    return found
+
+
+def test_every_record_names_a_configuration():
+    names = {re.sub(r"\.(fixed|loso)\.seed\d+\.json$|\.ensemble-[\d-]+\.json$", "", path.name)
+             for path in RECORDS.glob("*.json")}
+    assert names, "no records found"
+    assert sorted(names - set(accuracy.CONFIGS)) == []
+
+
+@pytest.mark.parametrize("name, protocol, seed, path", _records())
+def test_record_was_made_by_the_configuration_it_is_named_after(name, protocol, seed, path):
+    stored = json.loads(path.read_text())
+    assert stored["config"]["seed"] == seed
+    assert _comparable(stored["config"]) == _resolved(name, protocol, seed)
+
+
+def test_a_changed_recipe_is_told_apart():
+    stored = json.loads((RECORDS / "paper.fixed.seed0.json").read_text())["config"]
+    assert _comparable(stored) != _resolved("paper+lr1e-3", "fixed", 0)
