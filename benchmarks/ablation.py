@@ -6,15 +6,16 @@ categorical with dimensional tasks, the CTC auxiliary loss and searched loss wei
     python benchmarks/ablation.py --rows tuned --tuned runs/tune/best_config.json --seeds 0,1,2
     python benchmarks/ablation.py --report
 
-Every run starts from a recipe (``--recipe``, default: the default recipe) through
-``kerasser.recipes.build_train_config``, as ``kerasser train`` does. Rows:
+Every run starts from a recipe (``--recipe``) through ``kerasser.recipes.build_train_config``, as
+``kerasser train`` does. The committed table was made with ``v4``, the fourth default recipe (today's
+default without mixup), which stays this script's default so its commands repeat the table. Rows:
 
   STL        one model per task (a, v, d), last-step pooling (Zhang et al.'s baseline)
   STL+att    one model per task (a, v, d and emotion), attention pooling (the recipe's)
   MTL        one model for a, v, d, last-step pooling
   MTL+att    one model for a, v, d, attention pooling
-  MTL+att+e  emotion, a, v and d in one model (categorical with dimensional; the default recipe itself:
-             ``benchmarks/accuracy.py``'s default runs are copied from ``--reuse`` when their config matches)
+  MTL+att+e  emotion, a, v and d in one model (categorical with dimensional; the recipe itself:
+             ``benchmarks/accuracy.py``'s runs of it are copied from ``--reuse`` when their config matches)
   MTL+att+e+CTC<alpha>  the same plus the CTC auxiliary loss of weight alpha on the transcripts
              (alpha in 0.001, 0.01, 0.1, 1: Cai et al.'s grid; alpha 0 is MTL+att+e)
   auto       MTL+att+e with learned uncertainty loss weights (``--loss-weights auto``)
@@ -47,7 +48,7 @@ import numpy as np  # noqa: E402
 
 TASKS = ("arousal", "valence", "dominance", "emotion")  # the table's columns
 AVD = TASKS[:3]
-EAVD = ("emotion",) + AVD  # the default recipe's task order (its runs are the MTL+att+e row)
+EAVD = ("emotion",) + AVD  # the recipe's task order (its runs are the MTL+att+e row)
 _LAST = {"attention": False, "pool_statistics": False, "pool_heads": 1}
 CTC_WEIGHTS = ("0.001", "0.01", "0.1", "1")
 
@@ -87,22 +88,28 @@ def tuned_weights(path: str | None, tasks) -> tuple[float, ...]:
     return tuple(weights[t] for t in tasks)
 
 
+# --recipe names: kerasser's recipes, and earlier defaults as a recipe plus overrides
+RECIPES = {"default": ("default", {}), "paper": ("paper", {}), "v4": ("default", {"augment_mixup_alpha": 0.0})}
+DEFAULT_RECIPE = "v4"  # the recipe of the committed table
+
+
 def train_config(row: str, name: str, tasks, seed: int, args):
     from kerasser.recipes import build_train_config
 
-    overrides = dict(ROWS[row][2], epochs=args.epochs)
+    recipe, pinned = RECIPES[args.recipe]
+    overrides = dict(pinned, **ROWS[row][2], epochs=args.epochs)
     if "tuned" in overrides:
         overrides["loss_weights"] = tuned_weights(args.tuned, tasks)
         del overrides["tuned"]
     return build_train_config(
-        args.recipe, corpora=(("emodb", str(Path(args.data) / "emodb")),),
+        recipe, corpora=(("emodb", str(Path(args.data) / "emodb")),),
         out=str(Path(args.runs) / name / f"seed{seed}"), tasks=tasks, seed=seed, **overrides,
     )
 
 
 def reuse_default_run(row: str, config, seed: int, args) -> str | None:
     """Copy ``benchmarks/accuracy.py``'s run of this seed into ``config.out`` when it was trained
-    with exactly this configuration (the MTL+att+e row of the default recipe is the default itself)."""
+    with exactly this configuration (the MTL+att+e row of a recipe is the recipe itself)."""
     source = Path(args.reuse) / f"seed{seed}"
     if row != "MTL+att+e" or Path(config.out).exists() or not (source / "config.json").exists():
         return None
@@ -299,18 +306,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("KERASSER_SHARED", "../shared") + "/data")
     parser.add_argument("--rows", default="STL,STL+att,MTL,MTL+att", help=f"comma-separated, of: {', '.join(ROWS)}")
-    parser.add_argument("--recipe", default="default", choices=["default", "paper"])
+    parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=list(RECIPES),
+                        help="v4: the fourth default (today's without mixup), which made the committed table")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=None, help="epoch budget (default: the recipe's)")
     parser.add_argument("--tuned", default=None, help="best_config.json of kerasser tune, for the tuned row")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at a time (each on one CPU thread)")
     parser.add_argument("--runs", default="runs/ablation")
-    parser.add_argument("--reuse", default="runs/accuracy/default/fixed",
-                        help="accuracy.py's default runs, copied as the MTL+att+e row when their config matches")
+    parser.add_argument("--reuse", default=None,
+                        help="accuracy.py's runs of the recipe, copied as the MTL+att+e row when their config "
+                             "matches (default: runs/accuracy/<recipe>/fixed)")
     parser.add_argument("--records", default="benchmarks/results/ablation_runs")
     parser.add_argument("--table", default="benchmarks/results/ablation.md")
     parser.add_argument("--report", action="store_true", help="only print the table of the finished runs")
     args = parser.parse_args()
+    if args.reuse is None:
+        args.reuse = f"runs/accuracy/{args.recipe}/fixed"
 
     if not args.report:
         rows = [r.strip() for r in args.rows.split(",") if r.strip()]

@@ -1,10 +1,12 @@
-"""benchmarks/accuracy.py's committed records stay true to their names.
+"""The benchmarks' committed records stay true to their names.
 
 Each record in ``benchmarks/results/accuracy_runs`` is the scores of one run of a named configuration
-(``CONFIGS``: a recipe plus overrides). When the default recipe changes, the configurations built on
-it must be re-pinned (as ``v4`` pins the fourth default), or the README's rows would silently name
-another recipe than the one that made them. This checks every record's stored configuration against
-what its name resolves to today.
+(``benchmarks/accuracy.py``'s ``CONFIGS``: a recipe plus overrides), and each in
+``benchmarks/results/ablation_runs`` one run of a row of ``benchmarks/ablation.py`` under its default
+``--recipe``. When the default recipe changes, the configurations built on it must be re-pinned (as
+``v4`` pins the fourth default), or the README's rows would silently name another recipe than the one
+that made them, and the commands beside them would no longer repeat them. This checks every record's
+stored configuration against what its name resolves to today.
 """
 
 from __future__ import annotations
@@ -20,17 +22,19 @@ from kerasser.config import to_dict, train_config_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "benchmarks" / "results" / "accuracy_runs"
+ABLATION_RECORDS = ROOT / "benchmarks" / "results" / "ablation_runs"
 RECORD_NAME = re.compile(r"(?P<name>.+)\.(?P<protocol>fixed|loso)\.seed(?P<seed>\d+)\.json")
 
 
-def _accuracy_module():
-    spec = importlib.util.spec_from_file_location("accuracy_benchmark", ROOT / "benchmarks" / "accuracy.py")
+def _benchmark(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-accuracy = _accuracy_module()
+accuracy = _benchmark("accuracy")
+ablation = _benchmark("ablation")
 
 
 class _Args:
@@ -85,3 +89,24 @@ def test_record_was_made_by_the_configuration_it_is_named_after(name, protocol, 
 def test_a_changed_recipe_is_told_apart():
     stored = json.loads((RECORDS / "paper.fixed.seed0.json").read_text())["config"]
     assert _comparable(stored) != _resolved("paper+lr1e-3", "fixed", 0)
+
+
+def _ablation_records():
+    return [pytest.param(path, id=path.stem) for path in sorted(ABLATION_RECORDS.glob("*.seed*.json"))]
+
+
+@pytest.mark.parametrize("path", _ablation_records())
+def test_ablation_record_was_made_by_its_row_under_the_default_recipe_option(path, monkeypatch):
+    stored = json.loads(path.read_text())
+    row, seed = stored["row"], stored["seed"]
+    name = path.name.rsplit(".seed", 1)[0]
+    tasks = dict(ablation.planned(row))[name]
+    # the tuned row's loss weights come from a kerasser tune run, not kept: take the record's
+    monkeypatch.setattr(ablation, "tuned_weights", lambda _path, _tasks: tuple(stored["config"]["loss_weights"]))
+
+    class Args:
+        data, runs, epochs, tuned = "../shared/data", "runs/ablation", None, "unused"
+        recipe = ablation.DEFAULT_RECIPE
+
+    config = ablation.train_config(row, name, tasks, seed, Args)
+    assert _comparable(stored["config"]) == _comparable(json.loads(json.dumps(to_dict(config))))
