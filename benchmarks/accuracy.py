@@ -36,17 +36,19 @@ TASKS = ("emotion", "arousal", "valence", "dominance")
 # name -> (recipe, overrides, what it shows)
 _NO_ACOUSTIC = {"augment_noise_prob": 0.0, "augment_reverb_prob": 0.0, "augment_bandlimit_prob": 0.0, "augment_gain_db": 0.0}
 _STRIDE1 = {"recurrent_stride": 1}  # the recipes before the recurrent stride: a GRU step per frame
-_V1 = {"spec_time_masks": 2, "spec_freq_masks": 2, **_NO_ACOUSTIC, **_STRIDE1, "mel_trainable": False}  # the first default
-_V3 = {"mel_trainable": False}  # the third default: the fourth (today's) with a fixed mel filterbank
+_V4 = {"augment_mixup_alpha": 0.0, "pool_heads": 1}  # the fourth default: today's without 4 attention heads per task and mixup of training batches
+_V3 = {**_V4, "mel_trainable": False}  # the third default: the fourth with a fixed mel filterbank
+_V1 = {**_V3, "spec_time_masks": 2, "spec_freq_masks": 2, **_NO_ACOUSTIC, **_STRIDE1}  # the first default
 
 # teacher folds -> the EmoDB train speakers they leave out (PROTOCOL.md: train 03 08 09 10 11 13,
 # dev 12 14, test 15 16; each pair is one man and one woman)
-HELD_OUT = {"default-fold0": ("03", "08"), "default-fold1": ("09", "10"), "default-fold2": ("11", "13")}
+HELD_OUT = {"v4-fold0": ("03", "08"), "v4-fold1": ("09", "10"), "v4-fold2": ("11", "13")}
 EMODB_SPLITS = {"train": ("03", "08", "09", "10", "11", "13"), "dev": ("12", "14"), "test": ("15", "16")}
 
 CONFIGS: dict[str, tuple[str, dict, str]] = {
     "paper": ("paper", {}, "Zhang et al.: raw waveform, 2 GRU, attention, Adam 1e-4"),
-    "default": ("default", {}, "the default recipe (the fourth: v3 with a learnable filterbank)"),
+    "default": ("default", {}, "the default recipe (the fifth: v4 with 4 attention heads per task and mixup of training batches)"),
+    "v4": ("default", _V4, "fourth default: v3 with a learnable filterbank"),
     # added one at a time to the paper recipe
     "paper+logmel": ("paper", {"frontend": "logmel"}, "paper with the log-mel front end and conv blocks"),
     "paper+lr1e-3": ("paper", {"learning_rate": 1e-3}, "paper with Adam 1e-3"),
@@ -80,49 +82,47 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "v3+dropout0.4": ("default", {**_V3, "dropout": 0.4}, "dropout 0.4 before the GRU"),
     "v3+avg20": ("default", {**_V3, "average_last": 20}, "the last 20 epochs' weights averaged (kept if not worse on dev)"),
     "v3+adversarial": ("default", {**_V3, "speaker_adversarial": 0.1}, "speaker-adversarial training (reversal weight 0.1)"),
-    # options on top of today's default
-    "default+2gru": ("default", {"gru_layers": 2}, "the default with two bidirectional GRU layers"),
-    "default+heads4": ("default", {"pool_heads": 4}, "the default with 4 attention heads per task"),
+    # options on top of the fourth default (v4: a learnable filterbank, before mixup)
+    "v4+2gru": ("default", {**_V4, "gru_layers": 2}, "v4 with two bidirectional GRU layers"),
+    "v4+heads4": ("default", {**_V4, "pool_heads": 4}, "v4 with 4 attention heads per task"),
     # the schedule: the best dev epoch comes at 22-38 of 60; a 30-epoch cosine ends its decay there
-    "default+ep30": ("default", {"epochs": 30, "patience": 30}, "30 epochs (the cosine decay ends at 30)"),
-    "default+ep90": ("default", {"epochs": 90, "patience": 90}, "90 epochs (the cosine decay ends at 90)"),
-    "default+dropout0.4": ("default", {"dropout": 0.4}, "dropout 0.4 before the GRU"),
+    "v4+ep30": ("default", {**_V4, "epochs": 30, "patience": 30}, "30 epochs (the cosine decay ends at 30)"),
+    "v4+ep90": ("default", {**_V4, "epochs": 90, "patience": 90}, "90 epochs (the cosine decay ends at 90)"),
+    "v4+dropout0.4": ("default", {**_V4, "dropout": 0.4}, "dropout 0.4 before the GRU"),
     # task weights (TASKS order: emotion, arousal, valence, dominance)
-    "default+ed2": ("default", {"loss_weights": (2.0, 1.0, 1.0, 2.0)}, "emotion and dominance losses weighted 2"),
-    # knowledge distillation: one model of the default recipe learning from the default's 3 seeds
+    "v4+ed2": ("default", {**_V4, "loss_weights": (2.0, 1.0, 1.0, 2.0)}, "emotion and dominance losses weighted 2"),
+    # knowledge distillation: one model of v4 learning from v4's 3 seeds
     # (its fixed-split runs, which saw only the train speakers), half labels and half teachers
-    "default+kd": ("default", {}, "distilled from the default's seeds 0-2 (weight 0.5): one model's cost"),
-    "default+kdT2": ("default", {"distill_temperature": 2.0}, "distilled as default+kd, teachers at temperature 2"),
-    # out-of-fold teachers: the default trained on 4 of the 6 train speakers (PROTOCOL.md's dev
+    "v4+kd": ("default", _V4, "distilled from v4's seeds 0-2 (weight 0.5): one model's cost"),
+    "v4+kdT2": ("default", {**_V4, "distill_temperature": 2.0}, "distilled as v4+kd, teachers at temperature 2"),
+    # out-of-fold teachers: v4 trained on 4 of the 6 train speakers (PROTOCOL.md's dev
     # speakers choose the epoch), each judging the 2 it never heard
-    **{name: ("default", {}, f"the default on 4 train speakers (without {' and '.join(pair)}): a teacher")
+    **{name: ("default", _V4, f"v4 on 4 train speakers (without {' and '.join(pair)}): a teacher")
        for name, pair in HELD_OUT.items()},
-    "default+kdfold": ("default", {}, "distilled from default-fold0-2: every training utterance judged by a "
+    "v4+kdfold": ("default", _V4, "distilled from v4-fold0-2: every training utterance judged by a "
                                       "teacher that never heard its speaker"),
     # per-utterance normalisation and short inputs, for unseen corpora (BAVED's words last about 1 s)
-    "default+meanvar": ("default", {"feature_norm": "meanvar"}, "mean and variance normalisation per utterance"),
-    "default+nonorm": ("default", {"feature_norm": "none"},
+    "v4+meanvar": ("default", {**_V4, "feature_norm": "meanvar"}, "mean and variance normalisation per utterance"),
+    "v4+nonorm": ("default", {**_V4, "feature_norm": "none"},
                        "no per-utterance normalisation (the log-mel keeps the recording's level)"),
-    "default+level": ("default", {"feature_norm": "level"},
+    "v4+level": ("default", {**_V4, "feature_norm": "level"},
                       "per-utterance level normalisation: the gain removed, the spectral tilt kept"),
-    "default+mixup": ("default", {"augment_mixup_alpha": 0.4}, "mixup of training batches (Beta(0.4, 0.4), kerasser.mixup)"),
-    "default+heads4+mixup": ("default", {"pool_heads": 4, "augment_mixup_alpha": 0.4},
-                             "4 attention heads per task and mixup (0.4) together"),
-    "default+crop": ("default", {"augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
+    "v4+mixup": ("default", {**_V4, "augment_mixup_alpha": 0.4}, "mixup of training batches (Beta(0.4, 0.4), kerasser.mixup)"),
+    "v4+crop": ("default", {**_V4, "augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
     # the additive-margin softmax of ECAPA-TDNN recipes (CosFace; SpeechBrain's uses s 30, m 0.2)
-    "default+am": ("default", {"head": "cosine", "head_scale": 30.0, "margin": 0.2},
+    "v4+am": ("default", {**_V4, "head": "cosine", "head_scale": 30.0, "margin": 0.2},
                    "cosine heads and an additive margin (AM-softmax, s 30, m 0.2)"),
-    "default+am-smoothing": ("default", {"head": "cosine", "head_scale": 30.0, "margin": 0.2, "label_smoothing": 0.0},
-                             "default+am without label smoothing (as SpeechBrain's ECAPA-TDNN recipe)"),
+    "v4+am-smoothing": ("default", {**_V4, "head": "cosine", "head_scale": 30.0, "margin": 0.2, "label_smoothing": 0.0},
+                             "v4+am without label smoothing (as SpeechBrain's ECAPA-TDNN recipe)"),
     # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
-    "default+baved": ("default", {}, "trained on EmoDB and BAVED's train speakers together"),
+    "v4+baved": ("default", _V4, "trained on EmoDB and BAVED's train speakers together"),
 }
-EXTRA_CORPORA = {"default+baved": ("baved",)}
+EXTRA_CORPORA = {"v4+baved": ("baved",)}
 # student -> its teachers' (configuration, seed): fixed-split runs, trained first
 TEACHERS = {
-    "default+kd": [("default", s) for s in (0, 1, 2)],
-    "default+kdT2": [("default", s) for s in (0, 1, 2)],
-    "default+kdfold": [(f"default-fold{k}", 0) for k in range(3)],
+    "v4+kd": [("v4", s) for s in (0, 1, 2)],
+    "v4+kdT2": [("v4", s) for s in (0, 1, 2)],
+    "v4+kdfold": [(f"v4-fold{k}", 0) for k in range(3)],
 }
 
 # PROTOCOL.md: EmoDB emotion / arousal / valence / dominance, and BAVED arousal.

@@ -135,7 +135,9 @@ def test_cli_option_round_trips():
     from kerasser.recipes import train_arguments
 
     args = ["--corpus", "emodb", "--data", "data/emodb", "--tasks", "a,e", "--out", "runs/m"]
-    config = config_from_arguments([*args, "--mixup", "0.4"])
-    assert config.augment.mixup_alpha == 0.4
-    assert "--mixup 0.4" in " ".join(train_arguments(config))
-    assert config_from_arguments(train_arguments(config)) == config
+    assert config_from_arguments(args).augment.mixup_alpha == 0.4  # the default recipe's
+    for alpha in ("0.2", "0"):  # another weight, and off
+        config = config_from_arguments([*args, "--mixup", alpha])
+        assert config.augment.mixup_alpha == float(alpha)
+        assert f"--mixup {alpha}" in " ".join(train_arguments(config))
+        assert config_from_arguments(train_arguments(config)) == config

@@ -28,6 +28,7 @@ def test_default_recipe():
     assert m.bidirectional and m.pool_statistics and m.spec_time_masks == m.spec_freq_masks == 0
     assert config.optimizer == "adamw" and config.schedule == "cosine" and config.class_balanced
     assert config.augment.speed == (0.9, 1.0, 1.1) and config.augment.noise_prob > 0 and config.augment.reverb_prob > 0
+    assert config.augment.mixup_alpha == 0.4 and m.pool_heads == 4
     assert m.tasks == ("emotion",)
 
 
