@@ -399,11 +399,14 @@ def report(args) -> str:
         "Rows measured before the per-run records were kept (the first default `v1` and its ablations, the "
         "second default, now `v3-stride`, and an earlier paper seed 0) are in `accuracy-2026-11-22.md`. `v3` is the "
         "third default (a fixed mel filterbank); its rows were run with the code of commit 6bef6dd, as were the "
-        "one-seed ablations of v3 that chose the default. The default's own rows were rerun with the code of "
-        "commit bdb86fa (2026-12-01; the data order has been drawn per seed and epoch since 4fe8d8b); its first "
-        "rows, code of 6bef6dd as `default+learnable-fb`, were test 60.7 ± 5.4 / 90.3 ± 5.7 / 73.3 ± 2.4 / "
-        "78.8 ± 6.1, mean dev 77.5 ± 3.3, BAVED 45.8 ± 1.5 (records in git at commit 068e01c). Rows of the "
-        "default's variants measured before 2026-12-01 were compared with those first rows.",
+        "one-seed ablations of v3 that chose v4. `v4` is the fourth default (a learnable filterbank, one "
+        "attention head, no mixup); its rows were rerun with the code of commit bdb86fa (2026-12-01; the data "
+        "order has been drawn per seed and epoch since 4fe8d8b); its first rows, code of 6bef6dd as "
+        "`default+learnable-fb`, were test 60.7 ± 5.4 / 90.3 ± 5.7 / 73.3 ± 2.4 / 78.8 ± 6.1, mean dev "
+        "77.5 ± 3.3, BAVED 45.8 ± 1.5 (records in git at commit 068e01c). Rows of v4's variants measured "
+        "before 2026-12-01 were compared with those first rows. The default (the fifth: v4 with 4 heads and "
+        "mixup) was measured as `default+heads4+mixup` and v4's variants as `default+X` until 2026-12-01, "
+        "when the records were renamed.",
         "",
         "| system | seeds | emotion | arousal | valence | dominance | mean dev | BAVED arousal |",
         "|---|---|---|---|---|---|---|---|",

@@ -49,6 +49,8 @@ def describe(config: TrainConfig) -> str:
     else:
         front = f"raw-waveform convolutions on {1000 * m.audio.frame_length // m.audio.sample_rate} ms frames"
     pool = "attentive statistics pooling" if m.pool_statistics else "attention pooling"
+    if m.pool_heads > 1:
+        pool += f" with {m.pool_heads} heads"
     if not m.attention:
         pool = "last-step pooling"
     return f"kerasser: {front}, {gru}, {pool} and a softmax head per task"

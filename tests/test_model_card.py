@@ -74,7 +74,7 @@ DEFAULT = build_train_config(corpora=(("emodb", "data/emodb"),), out="runs/d", t
     dataclasses.replace(DEFAULT, seed=3, epochs=30, learning_rate=5e-4, train_splits=("train", "dev"), dev_split=None,
                         average_last=5, class_balanced=False, label_smoothing=0.0,
                         augment=AugmentConfig(speed=(), noise_prob=0.5, reverb_prob=0.3, gain_db=6.0),
-                        model=dataclasses.replace(DEFAULT.model, bidirectional=False, pool_heads=4, block_se=32,
+                        model=dataclasses.replace(DEFAULT.model, bidirectional=False, pool_heads=2, block_se=32,
                                                   spec_time_masks=0, spec_freq_masks=0, feature_norm="meanvar")),
     build_train_config("paper", corpora=(("emodb", "e"),), out="r", frontend="logmel", learning_rate=1e-3),
     dataclasses.replace(DEFAULT, loss_weights="auto"),
@@ -91,3 +91,11 @@ def test_ensemble_card_lists_every_member():
     assert "ensemble of 2 runs" in card and "seeds 0, 1" in card
     assert "--seed 0 --out runs/s0" in card and "--seed 1 --out runs/s1" in card
     assert "kerasser ensemble runs/s0 runs/s1 --out runs/ens" in card
+
+
+def test_description_names_the_pooling_heads():
+    from kerasser.model_card import describe
+
+    assert "attentive statistics pooling with 4 heads" in describe(DEFAULT)
+    one_head = dataclasses.replace(DEFAULT, model=dataclasses.replace(DEFAULT.model, pool_heads=1))
+    assert "attentive statistics pooling and" in describe(one_head)
