@@ -88,16 +88,14 @@ def tuned_weights(path: str | None, tasks) -> tuple[float, ...]:
     return tuple(weights[t] for t in tasks)
 
 
-# --recipe names: kerasser's recipes, and earlier defaults as a recipe plus overrides
-RECIPES = {"default": ("default", {}), "paper": ("paper", {}), "v4": ("default", {"augment_mixup_alpha": 0.0, "pool_heads": 1})}
-DEFAULT_RECIPE = "v4"  # the recipe of the committed table
+DEFAULT_RECIPE = "v4"  # the recipe of the committed table (a kerasser.recipes recipe)
 
 
 def train_config(row: str, name: str, tasks, seed: int, args):
     from kerasser.recipes import build_train_config
 
-    recipe, pinned = RECIPES[args.recipe]
-    overrides = dict(pinned, **ROWS[row][2], epochs=args.epochs)
+    recipe = args.recipe
+    overrides = dict(ROWS[row][2], epochs=args.epochs)
     if "tuned" in overrides:
         overrides["loss_weights"] = tuned_weights(args.tuned, tasks)
         del overrides["tuned"]
@@ -306,6 +304,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("KERASSER_SHARED", "../shared") + "/data")
     parser.add_argument("--rows", default="STL,STL+att,MTL,MTL+att", help=f"comma-separated, of: {', '.join(ROWS)}")
+    from kerasser.recipes import RECIPES
+
     parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=list(RECIPES),
                         help="v4: the fourth default (one head, no mixup), which made the committed table")
     parser.add_argument("--seeds", default="0,1,2")

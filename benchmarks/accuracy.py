@@ -36,8 +36,7 @@ TASKS = ("emotion", "arousal", "valence", "dominance")
 # name -> (recipe, overrides, what it shows)
 _NO_ACOUSTIC = {"augment_noise_prob": 0.0, "augment_reverb_prob": 0.0, "augment_bandlimit_prob": 0.0, "augment_gain_db": 0.0}
 _STRIDE1 = {"recurrent_stride": 1}  # the recipes before the recurrent stride: a GRU step per frame
-_V4 = {"augment_mixup_alpha": 0.0, "pool_heads": 1}  # the fourth default: today's without 4 attention heads per task and mixup of training batches
-_V3 = {**_V4, "mel_trainable": False}  # the third default: the fourth with a fixed mel filterbank
+_V3 = {"mel_trainable": False}  # the third default: the fourth (recipe v4) with a fixed mel filterbank
 _V1 = {**_V3, "spec_time_masks": 2, "spec_freq_masks": 2, **_NO_ACOUSTIC, **_STRIDE1}  # the first default
 
 # teacher folds -> the EmoDB train speakers they leave out (PROTOCOL.md: train 03 08 09 10 11 13,
@@ -48,74 +47,77 @@ EMODB_SPLITS = {"train": ("03", "08", "09", "10", "11", "13"), "dev": ("12", "14
 CONFIGS: dict[str, tuple[str, dict, str]] = {
     "paper": ("paper", {}, "Zhang et al.: raw waveform, 2 GRU, attention, Adam 1e-4"),
     "default": ("default", {}, "the default recipe (the fifth: v4 with 4 attention heads per task and mixup of training batches)"),
-    "v4": ("default", _V4, "fourth default: v3 with a learnable filterbank"),
+    "v4": ("v4", {}, "fourth default: v3 with a learnable filterbank"),
     # added one at a time to the paper recipe
     "paper+logmel": ("paper", {"frontend": "logmel"}, "paper with the log-mel front end and conv blocks"),
     "paper+lr1e-3": ("paper", {"learning_rate": 1e-3}, "paper with Adam 1e-3"),
     # the first default recipe (v1) and its ablations, which chose the default
-    "v1": ("default", _V1, "first default: SpecAugment instead of acoustic augmentation, a GRU step per frame"),
-    "v1-specaug": ("default", {**_V3, **_NO_ACOUSTIC, **_STRIDE1}, "v1 without SpecAugment (= v3-stride without acoustic augmentation)"),
-    "v1-speed": ("default", {**_V1, "augment_speed": ()}, "v1 without speed perturbation"),
-    "v1-stats": ("default", {**_V1, "pool_statistics": False}, "v1 with the attention mean only (no standard deviation)"),
-    "v1+acoustic": ("default", {**_V3, "spec_time_masks": 2, "spec_freq_masks": 2, **_STRIDE1},
+    "v1": ("v4", _V1, "first default: SpecAugment instead of acoustic augmentation, a GRU step per frame"),
+    "v1-specaug": ("v4", {**_V3, **_NO_ACOUSTIC, **_STRIDE1}, "v1 without SpecAugment (= v3-stride without acoustic augmentation)"),
+    "v1-speed": ("v4", {**_V1, "augment_speed": ()}, "v1 without speed perturbation"),
+    "v1-stats": ("v4", {**_V1, "pool_statistics": False}, "v1 with the attention mean only (no standard deviation)"),
+    "v1+acoustic": ("v4", {**_V3, "spec_time_masks": 2, "spec_freq_masks": 2, **_STRIDE1},
                     "v1 with noise, reverberation, band-limiting, gain (= v3-stride with SpecAugment)"),
     # the third default recipe (v3: a fixed mel filterbank) and its ablations, which chose the default
-    "v3": ("default", _V3, "third default: the fixed mel filterbank (= default-learnable-fb)"),
+    "v3": ("v4", _V3, "third default: the fixed mel filterbank (= default-learnable-fb)"),
     # removed one at a time from v3
-    "v3-stride": ("default", {**_V3, **_STRIDE1}, "v3 with a GRU step per 10 ms frame (the second default; 1.7x slower in LiteRT)"),
-    "v3-acoustic": ("default", {**_V3, **_NO_ACOUSTIC}, "no noise, reverberation, band-limiting or gain"),
-    "v3-speed": ("default", {**_V3, "augment_speed": ()}, "no speed perturbation"),
-    "v3-bigru": ("default", {**_V3, "bidirectional": False}, "unidirectional GRU (1.5x faster in LiteRT)"),
-    "v3-stats": ("default", {**_V3, "pool_statistics": False}, "attention mean only (no standard deviation)"),
-    "v3-balance": ("default", {**_V3, "class_balanced": False}, "no class-balanced weights"),
-    "v3-smoothing": ("default", {**_V3, "label_smoothing": 0.0}, "no label smoothing"),
-    "v3-schedule": ("default", {**_V3, "optimizer": "adam", "weight_decay": 0.0, "schedule": "constant", "warmup_epochs": 0.0},
+    "v3-stride": ("v4", {**_V3, **_STRIDE1}, "v3 with a GRU step per 10 ms frame (the second default; 1.7x slower in LiteRT)"),
+    "v3-acoustic": ("v4", {**_V3, **_NO_ACOUSTIC}, "no noise, reverberation, band-limiting or gain"),
+    "v3-speed": ("v4", {**_V3, "augment_speed": ()}, "no speed perturbation"),
+    "v3-bigru": ("v4", {**_V3, "bidirectional": False}, "unidirectional GRU (1.5x faster in LiteRT)"),
+    "v3-stats": ("v4", {**_V3, "pool_statistics": False}, "attention mean only (no standard deviation)"),
+    "v3-balance": ("v4", {**_V3, "class_balanced": False}, "no class-balanced weights"),
+    "v3-smoothing": ("v4", {**_V3, "label_smoothing": 0.0}, "no label smoothing"),
+    "v3-schedule": ("v4", {**_V3, "optimizer": "adam", "weight_decay": 0.0, "schedule": "constant", "warmup_epochs": 0.0},
                          "Adam at a constant 1e-3 (no AdamW, warm-up or cosine decay)"),
-    "v3-residual": ("default", {**_V3, "block_residual": False}, "no residual connections"),
+    "v3-residual": ("v4", {**_V3, "block_residual": False}, "no residual connections"),
     # options on top of v3
-    "v3+specaug": ("default", {**_V3, "spec_time_masks": 2, "spec_freq_masks": 2}, "SpecAugment as well"),
-    "v3+se": ("default", {**_V3, "block_se": 64}, "squeeze-excitation (64 units)"),
-    "v3+heads4": ("default", {**_V3, "pool_heads": 4}, "4 attention heads per task"),
-    "v3+meanvar": ("default", {**_V3, "feature_norm": "meanvar"}, "mean and variance normalisation per utterance"),
-    "v3+2gru": ("default", {**_V3, "gru_layers": 2}, "two bidirectional GRU layers"),
-    "v3+crop": ("default", {**_V3, "augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
-    "v3+dropout0.4": ("default", {**_V3, "dropout": 0.4}, "dropout 0.4 before the GRU"),
-    "v3+avg20": ("default", {**_V3, "average_last": 20}, "the last 20 epochs' weights averaged (kept if not worse on dev)"),
-    "v3+adversarial": ("default", {**_V3, "speaker_adversarial": 0.1}, "speaker-adversarial training (reversal weight 0.1)"),
+    "v3+specaug": ("v4", {**_V3, "spec_time_masks": 2, "spec_freq_masks": 2}, "SpecAugment as well"),
+    "v3+se": ("v4", {**_V3, "block_se": 64}, "squeeze-excitation (64 units)"),
+    "v3+heads4": ("v4", {**_V3, "pool_heads": 4}, "4 attention heads per task"),
+    "v3+meanvar": ("v4", {**_V3, "feature_norm": "meanvar"}, "mean and variance normalisation per utterance"),
+    "v3+2gru": ("v4", {**_V3, "gru_layers": 2}, "two bidirectional GRU layers"),
+    "v3+crop": ("v4", {**_V3, "augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
+    "v3+dropout0.4": ("v4", {**_V3, "dropout": 0.4}, "dropout 0.4 before the GRU"),
+    "v3+avg20": ("v4", {**_V3, "average_last": 20}, "the last 20 epochs' weights averaged (kept if not worse on dev)"),
+    "v3+adversarial": ("v4", {**_V3, "speaker_adversarial": 0.1}, "speaker-adversarial training (reversal weight 0.1)"),
     # options on top of the fourth default (v4: a learnable filterbank, before mixup)
-    "v4+2gru": ("default", {**_V4, "gru_layers": 2}, "v4 with two bidirectional GRU layers"),
-    "v4+heads4": ("default", {**_V4, "pool_heads": 4}, "v4 with 4 attention heads per task"),
+    "v4+2gru": ("v4", {"gru_layers": 2}, "v4 with two bidirectional GRU layers"),
+    "v4+heads4": ("v4", {"pool_heads": 4}, "v4 with 4 attention heads per task"),
     # the schedule: the best dev epoch comes at 22-38 of 60; a 30-epoch cosine ends its decay there
-    "v4+ep30": ("default", {**_V4, "epochs": 30, "patience": 30}, "30 epochs (the cosine decay ends at 30)"),
-    "v4+ep90": ("default", {**_V4, "epochs": 90, "patience": 90}, "90 epochs (the cosine decay ends at 90)"),
-    "v4+dropout0.4": ("default", {**_V4, "dropout": 0.4}, "dropout 0.4 before the GRU"),
+    "v4+ep30": ("v4", {"epochs": 30, "patience": 30}, "30 epochs (the cosine decay ends at 30)"),
+    "v4+ep90": ("v4", {"epochs": 90, "patience": 90}, "90 epochs (the cosine decay ends at 90)"),
+    "v4+dropout0.4": ("v4", {"dropout": 0.4}, "dropout 0.4 before the GRU"),
     # task weights (TASKS order: emotion, arousal, valence, dominance)
-    "v4+ed2": ("default", {**_V4, "loss_weights": (2.0, 1.0, 1.0, 2.0)}, "emotion and dominance losses weighted 2"),
+    "v4+ed2": ("v4", {"loss_weights": (2.0, 1.0, 1.0, 2.0)}, "emotion and dominance losses weighted 2"),
     # knowledge distillation: one model of v4 learning from v4's 3 seeds
     # (its fixed-split runs, which saw only the train speakers), half labels and half teachers
-    "v4+kd": ("default", _V4, "distilled from v4's seeds 0-2 (weight 0.5): one model's cost"),
-    "v4+kdT2": ("default", {**_V4, "distill_temperature": 2.0}, "distilled as v4+kd, teachers at temperature 2"),
+    "v4+kd": ("v4", {}, "distilled from v4's seeds 0-2 (weight 0.5): one model's cost"),
+    "v4+kdT2": ("v4", {"distill_temperature": 2.0}, "distilled as v4+kd, teachers at temperature 2"),
     # out-of-fold teachers: v4 trained on 4 of the 6 train speakers (PROTOCOL.md's dev
     # speakers choose the epoch), each judging the 2 it never heard
-    **{name: ("default", _V4, f"v4 on 4 train speakers (without {' and '.join(pair)}): a teacher")
+    **{name: ("v4", {}, f"v4 on 4 train speakers (without {' and '.join(pair)}): a teacher")
        for name, pair in HELD_OUT.items()},
-    "v4+kdfold": ("default", _V4, "distilled from v4-fold0-2: every training utterance judged by a "
+    "v4+kdfold": ("v4", {}, "distilled from v4-fold0-2: every training utterance judged by a "
                                       "teacher that never heard its speaker"),
     # per-utterance normalisation and short inputs, for unseen corpora (BAVED's words last about 1 s)
-    "v4+meanvar": ("default", {**_V4, "feature_norm": "meanvar"}, "mean and variance normalisation per utterance"),
-    "v4+nonorm": ("default", {**_V4, "feature_norm": "none"},
+    "v4+meanvar": ("v4", {"feature_norm": "meanvar"}, "mean and variance normalisation per utterance"),
+    "v4+nonorm": ("v4", {"feature_norm": "none"},
                        "no per-utterance normalisation (the log-mel keeps the recording's level)"),
-    "v4+level": ("default", {**_V4, "feature_norm": "level"},
+    "v4+level": ("v4", {"feature_norm": "level"},
                       "per-utterance level normalisation: the gain removed, the spectral tilt kept"),
-    "v4+mixup": ("default", {**_V4, "augment_mixup_alpha": 0.4}, "mixup of training batches (Beta(0.4, 0.4), kerasser.mixup)"),
-    "v4+crop": ("default", {**_V4, "augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
+    "v4+mixup": ("v4", {"augment_mixup_alpha": 0.4}, "mixup of training batches (Beta(0.4, 0.4), kerasser.mixup)"),
+    "v4+crop": ("v4", {"augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
     # the additive-margin softmax of ECAPA-TDNN recipes (CosFace; SpeechBrain's uses s 30, m 0.2)
-    "v4+am": ("default", {**_V4, "head": "cosine", "head_scale": 30.0, "margin": 0.2},
+    "v4+am": ("v4", {"head": "cosine", "head_scale": 30.0, "margin": 0.2},
                    "cosine heads and an additive margin (AM-softmax, s 30, m 0.2)"),
-    "v4+am-smoothing": ("default", {**_V4, "head": "cosine", "head_scale": 30.0, "margin": 0.2, "label_smoothing": 0.0},
+    "v4+am-smoothing": ("v4", {"head": "cosine", "head_scale": 30.0, "margin": 0.2, "label_smoothing": 0.0},
                              "v4+am without label smoothing (as SpeechBrain's ECAPA-TDNN recipe)"),
     # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
-    "v4+baved": ("default", _V4, "trained on EmoDB and BAVED's train speakers together"),
+    "v4+baved": ("v4", {}, "trained on EmoDB and BAVED's train speakers together"),
+    # the fifth default's variants: the two of v4 that rose most on dev
+    "default+2gru": ("default", {"gru_layers": 2}, "the default with two bidirectional GRU layers"),
+    "default+meanvar": ("default", {"feature_norm": "meanvar"}, "the default with mean and variance normalisation per utterance"),
 }
 EXTRA_CORPORA = {"v4+baved": ("baved",)}
 # student -> its teachers' (configuration, seed): fixed-split runs, trained first

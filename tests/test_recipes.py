@@ -32,6 +32,21 @@ def test_default_recipe():
     assert m.tasks == ("emotion",)
 
 
+def test_v4_recipe_is_the_default_with_one_head_and_no_mixup():
+    """The fourth default, kept for the benchmark records made with it, differs from today's in
+    exactly the two settings the fifth added; train_arguments names it as --recipe v4."""
+    from kerasser.recipes import train_arguments
+
+    v4 = build_train_config("v4", corpora=CORPORA, out="r", tasks=("emotion",))
+    default = build_train_config("default", corpora=CORPORA, out="r", tasks=("emotion",))
+    assert v4.model.pool_heads == 1 and v4.augment.mixup_alpha == 0.0
+    assert v4 == build_train_config("default", corpora=CORPORA, out="r", tasks=("emotion",),
+                                    pool_heads=1, augment_mixup_alpha=0.0)
+    assert v4 != default and default.model.pool_heads == 4
+    args = train_arguments(v4)
+    assert args[:2] == ["--recipe", "v4"] and "--pool-heads" not in args and "--mixup" not in args
+
+
 def test_overrides_and_none_keeps_the_recipe():
     config = build_train_config(
         corpora=CORPORA, out="r", learning_rate=3e-4, bidirectional=False, augment_noise_prob=0.5,
