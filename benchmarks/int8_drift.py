@@ -4,8 +4,12 @@
 
 Runs both models of each export (LiteRT, no TensorFlow) on EmoDB's and BAVED's test splits
 (PROTOCOL.md) and prints, per corpus and task: the float32 UAR, the int8 UAR, the change, how many
-utterances changed class, and what one utterance is worth in UAR points (100 / (classes x size of
-the smallest class): a change smaller than that cannot be told from one utterance).
+utterances changed class, how many of those int8 got wrong that float32 got right ("broke") and the
+reverse ("fixed"), the 95 % paired-bootstrap interval of the change (``kerasser.significance``:
+the same resampled utterances score both models; an interval that holds 0 is a change the test
+utterances cannot tell from flip noise), and what one utterance is worth in UAR points
+(100 / (classes x size of the smallest class): a change smaller than that cannot be told from one
+utterance).
 
 Each export is scored on its own run's test speakers (``metadata.json``'s training run,
 ``config.json``'s speaker splits: a cross-validation fold's held-out speaker), and with several
@@ -54,8 +58,11 @@ def predictions(model_dir: Path, utterances, tasks) -> dict:
 
 
 def table(pooled: dict) -> dict:
-    """UAR of float32 and int8, the change and its resolution, per task of ``pooled``."""
+    """UAR of float32 and int8, the change, its paired-bootstrap interval and its resolution, per
+    task of ``pooled``."""
     from sklearn.metrics import recall_score
+
+    from kerasser.significance import bootstrap_difference
 
     rows = {}
     for t, (truth, f32, i8) in pooled.items():
@@ -64,12 +71,17 @@ def table(pooled: dict) -> dict:
         y = np.array(truth)
         labels = np.unique(y)
         uar = {k: 100 * recall_score(y, p, average="macro", labels=labels) for k, p in (("float32", f32), ("int8", i8))}
+        f32, i8 = np.array(f32), np.array(i8)
         counts = np.bincount(y)
+        classes = len(counts)
         counts = counts[counts > 0]
         rows[t] = {
             "n": len(y),
             **uar,
-            "changed": int(np.sum(np.array(f32) != np.array(i8))),
+            "changed": int(np.sum(f32 != i8)),
+            "broke": int(np.sum((f32 == y) & (i8 != y))),
+            "fixed": int(np.sum((f32 != y) & (i8 == y))),
+            "interval": bootstrap_difference(y, i8, f32, classes),
             "one_utterance": 100 / (len(counts) * counts.min()),
         }
     return rows
@@ -88,7 +100,7 @@ def main():
     tasks = [t["name"] for t in read_metadata(models[0])["tasks"]]
     names = ", ".join(str(m) for m in models) if len(models) < 4 else f"{len(models)} exports under {models[0].parent}"
     print(f"model {names}: float32 vs int8 TFLite (LiteRT)" + (", predictions pooled" if len(models) > 1 else ""))
-    print(f"{'corpus':<7} {'task':<10} {'n':>5} {'float32':>8} {'int8':>6} {'change':>7} {'changed':>8} {'1 utt.':>7}")
+    print(f"{'corpus':<7} {'task':<10} {'n':>5} {'float32':>8} {'int8':>6} {'change':>7} {'changed':>8} {'broke':>6} {'fixed':>6} {'95% interval':>16} {'1 utt.':>7}")
     for corpus in args.corpora.split(","):
         pooled = {t: ([], [], []) for t in tasks}
         for model in models:
@@ -98,8 +110,10 @@ def main():
                 for into, values in zip(pooled[t], lists):
                     into.extend(values)
         for t, r in table(pooled).items():
+            interval = "[{:+.2f}, {:+.2f}]".format(*r["interval"])
             print(f"{corpus:<7} {t:<10} {r['n']:>5} {r['float32']:>8.1f} {r['int8']:>6.1f} "
-                  f"{r['int8'] - r['float32']:>+7.1f} {r['changed']:>8} {r['one_utterance']:>7.1f}", flush=True)
+                  f"{r['int8'] - r['float32']:>+7.1f} {r['changed']:>8} {r['broke']:>6} {r['fixed']:>6} "
+                  f"{interval:>16} {r['one_utterance']:>7.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -108,16 +108,21 @@ def float_tensors(float_model: bytes, layers: Sequence[str] = FLOAT_LAYERS) -> l
 
 
 def export_int8(
-    model: keras.Model | FrozenServing, path: str | os.PathLike, representative: Iterable[np.ndarray]
+    model: keras.Model | FrozenServing,
+    path: str | os.PathLike,
+    representative: Iterable[np.ndarray],
+    float_layers: Sequence[str] = FLOAT_LAYERS,
 ) -> bytes:
     """Write the integer TFLite model to ``path``; returns its bytes.
 
     Same signature as ``export_float32`` (float32 ``waveform`` in, float32 outputs out). Weights
     and activations are int8 (TFLITE_BUILTINS_INT8 kernels), calibrated on ``representative``:
     1-D float32 waveforms at the model's rate (the run's training audio), each run through the
-    model once, except the layers of ``FLOAT_LAYERS`` (feature extraction, attention pooling),
-    which stay float32 builtins: selective quantisation through the converter's
-    ``QuantizationDebugger`` with those tensors deny-listed.
+    model once, except the layers of ``float_layers`` (default ``FLOAT_LAYERS``: feature
+    extraction, attention pooling; any tensor whose name holds one of them), which stay float32
+    builtins: selective quantisation through the converter's ``QuantizationDebugger`` with those
+    tensors deny-listed. ``benchmarks/int8_layers.py`` measures what keeping more layers float
+    buys.
     """
     clips = [np.asarray(w, np.float32) for w in representative]
     if not clips:
@@ -128,7 +133,7 @@ def export_int8(
             yield {INPUT_NAME: w[None]}
 
     frozen = freeze(model)
-    keep_float = float_tensors(_converter(frozen).convert())
+    keep_float = float_tensors(_converter(frozen).convert(), float_layers)
     converter = _converter(frozen)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = dataset

@@ -419,6 +419,27 @@ def test_default_architecture_converts_with_builtins_only(tmp_path, rng):
     np.testing.assert_allclose(quantised["emotion"].sum(), 1.0, atol=1e-3)
 
 
+def test_int8_float_layers_keep_more_layers_float(tmp_path, rng):
+    """export_int8's float_layers: the convolution blocks, int8 by default, stay float32 when named
+    (benchmarks/int8_layers.py's variants)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from kerasser.export.tflite import FLOAT_LAYERS, export_int8
+    from kerasser.model import build_model
+
+    model = build_model(TINY_DEFAULT)
+    clips = [rng.normal(0, 0.1, n).astype(np.float32) for n in (8000, 16000)]
+
+    def block_dtypes(float_layers):
+        path = tmp_path / "int8.tflite"
+        export_int8(model, path, clips, float_layers=float_layers)
+        details = Interpreter(model_path=str(path)).get_tensor_details()
+        return {d["dtype"] for d in details if "block" in d["name"]}
+
+    assert np.int8 in block_dtypes(FLOAT_LAYERS)
+    assert np.int8 not in block_dtypes(FLOAT_LAYERS + ("block",))
+
+
 # --- CLI ------------------------------------------------------------------------------------
 
 
