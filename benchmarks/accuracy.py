@@ -118,6 +118,7 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     # the fifth default's variants: the two of v4 that rose most on dev
     "default+2gru": ("default", {"gru_layers": 2}, "the default with two bidirectional GRU layers"),
     "default+meanvar": ("default", {"feature_norm": "meanvar"}, "the default with mean and variance normalisation per utterance"),
+    "default+heads2": ("default", {"pool_heads": 2}, "the default with 2 attention heads per task (4 cost BAVED arousal)"),
 }
 EXTRA_CORPORA = {"v4+baved": ("baved",)}
 # student -> its teachers' (configuration, seed): fixed-split runs, trained first
