@@ -301,11 +301,11 @@ def seed_contrasts(args) -> str:
 
 
 def main():
+    from kerasser.recipes import RECIPES
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("KERASSER_SHARED", "../shared") + "/data")
     parser.add_argument("--rows", default="STL,STL+att,MTL,MTL+att", help=f"comma-separated, of: {', '.join(ROWS)}")
-    from kerasser.recipes import RECIPES
-
     parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=list(RECIPES),
                         help="v4: the fourth default (one head, no mixup), which made the committed table")
     parser.add_argument("--seeds", default="0,1,2")
