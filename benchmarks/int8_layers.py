@@ -1,7 +1,7 @@
 """Where int8 quantisation's changes come from: a run's int8 model with more layers kept float32.
 
     python benchmarks/int8_layers.py --run runs/accuracy/default/loso/seed0/fold-16 [--run ...]
-                                     [--data ../shared/data] [--corpus emodb]
+                                     [--data ../shared/data] [--corpus emodb] [--variant NAME ...]
 
 For each run: the float32 TFLite model of its best checkpoint, then int8 models made as
 ``kerasser export --quantize int8`` makes them (``kerasser.export.tflite.export_int8``, calibrated
@@ -11,6 +11,7 @@ on up to ``REPRESENTATIVE_CLIPS`` of the run's training clips) with:
 - ``+conv``: the convolution blocks float32 as well;
 - ``+gru``: the frame averaging and the GRU float32 as well;
 - ``+conv+gru``: both (only the heads' projections and the outputs stay int8);
+- ``+heads``: the task heads (the softmax layers) float32 as well, the rest as ``export``;
 - ``calibrated on scored``: the export's layers, calibrated on the very clips it is scored on
   (an upper bound for better calibration data: activations outside the calibrated range are
   clipped, and here none can be).
@@ -37,7 +38,9 @@ EXTRA = {
     "+conv": ("block",),
     "+gru": ("recurrent_stride", "gru"),
     "+conv+gru": ("block", "recurrent_stride", "gru"),
+    "+heads": None,  # the run's task names: its softmax layers
 }
+CALIBRATED_ON_SCORED = "calibrated on scored"
 
 
 def main():
@@ -45,6 +48,8 @@ def main():
     parser.add_argument("--run", action="append", required=True, help="a training run folder; repeatable")
     parser.add_argument("--data", default=os.environ.get("KERASSER_SHARED", "../shared") + "/data")
     parser.add_argument("--corpus", default="emodb")
+    parser.add_argument("--variant", action="append", choices=[*EXTRA, CALIBRATED_ON_SCORED],
+                        help="only these variants (repeatable; default: all)")
     args = parser.parse_args()
 
     from kerasser import audio
@@ -72,8 +77,10 @@ def main():
             tflite.export_float32(frozen, Path(tmp) / "f.tflite")
             runner = TFLiteRunner(Path(tmp) / "f.tflite")
             reference = [runner(w) for w in waves]
-            variants = [(name, tflite.FLOAT_LAYERS + extra, calibration) for name, extra in EXTRA.items()]
-            variants.append(("calibrated on scored", tflite.FLOAT_LAYERS, waves))
+            variants = [(name, tflite.FLOAT_LAYERS + (tuple(tasks) if extra is None else extra), calibration)
+                        for name, extra in EXTRA.items()]
+            variants.append((CALIBRATED_ON_SCORED, tflite.FLOAT_LAYERS, waves))
+            variants = [v for v in variants if not args.variant or v[0] in args.variant]
             for name, layers, clips in variants:
                 path = Path(tmp) / "i.tflite"
                 tflite.export_int8(frozen, path, clips, float_layers=layers)
