@@ -119,6 +119,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "default+2gru": ("default", {"gru_layers": 2}, "the default with two bidirectional GRU layers"),
     "default+meanvar": ("default", {"feature_norm": "meanvar"}, "the default with mean and variance normalisation per utterance"),
     "default+heads2": ("default", {"pool_heads": 2}, "the default with 2 attention heads per task (4 cost BAVED arousal)"),
+    "default+avg20": ("default", {"average_last": 20},
+                      "the default with the last 20 epochs' weights averaged (kept if not worse on dev)"),
 }
 EXTRA_CORPORA = {"v4+baved": ("baved",)}
 # student -> its teachers' (configuration, seed): fixed-split runs, trained first
