@@ -248,9 +248,10 @@ def keep_record(args, key: str, scores: dict) -> None:
     (Path(args.records) / f"{key}.json").write_text(json.dumps(scores, indent=2) + "\n")
 
 
-def run_ensemble(name: str, seeds: list[int], args) -> dict:
+def run_ensemble(name: str, seeds: list[int], args) -> dict | None:
     """The ensemble of ``name``'s fixed-split runs of ``seeds`` (``kerasser ensemble``), scored
-    like a run; kept as scores.json in ``<runs>/<name>/ensemble-<seeds>``."""
+    like a run; kept as scores.json in ``<runs>/<name>/ensemble-<seeds>``. None when it was never
+    scored and some member's run folder is gone (only its record is left)."""
     from kerasser.ensemble import make_ensemble_run
     from kerasser.run_evaluation import evaluate_run
 
@@ -263,6 +264,8 @@ def run_ensemble(name: str, seeds: list[int], args) -> dict:
     trained = all((Path(args.runs) / name / "fixed" / f"seed{s}" / "scores.json").exists() for s in seeds)
     if scores is not None and ("speaker_norm" in scores or not trained):
         return scores  # (speaker-normalised figures are added while the members' runs are here)
+    if not trained:
+        return None
     members = [train_config(name, "fixed", s, args) for s in seeds]
     if not (out / "best.keras").exists():
         make_ensemble_run([m.out for m in members], out)
@@ -431,6 +434,11 @@ def report(args) -> str:
     ensembles = [(name, runs) for (name, protocol), runs in found.items() if protocol == "fixed" and len(runs) >= 3]
     ensemble_scores = [(name, run_ensemble(name, sorted(r["config"]["seed"] for r in runs), args))
                        for name, runs in ensembles]
+    missing = [name for name, e in ensemble_scores if e is None]
+    if missing:
+        print(f"no ensemble row for {', '.join(missing)}: some members' run folders are gone "
+              "(retrain them to score it)", file=sys.stderr)
+    ensemble_scores = [(name, e) for name, e in ensemble_scores if e is not None]
     for name, e in ensemble_scores:
         lines.append(f"| **{name}, ensemble** of seeds {','.join(map(str, e['seeds']))} (`kerasser ensemble`; "
                      f"{len(e['seeds'])}x the inference time) | | "

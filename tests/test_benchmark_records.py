@@ -110,3 +110,16 @@ def test_ablation_record_was_made_by_its_row_under_the_default_recipe_option(pat
 
     config = ablation.train_config(row, name, tasks, seed, Args)
     assert _comparable(stored["config"]) == _comparable(json.loads(json.dumps(to_dict(config))))
+
+
+def test_an_ensemble_whose_member_runs_are_gone_is_left_out_not_rebuilt(tmp_path):
+    """A configuration with three seed records but (some of) its run folders deleted has no
+    ensemble to score: the report leaves its row out instead of failing."""
+
+    class Args:
+        data, runs, records = "../shared/data", str(tmp_path / "runs"), str(tmp_path / "records")
+
+    (tmp_path / "runs" / "default+heads2" / "fixed" / "seed2").mkdir(parents=True)
+    (tmp_path / "runs" / "default+heads2" / "fixed" / "seed2" / "scores.json").write_text("{}")
+    assert accuracy.run_ensemble("default+heads2", [0, 1, 2], Args) is None
+    assert not (tmp_path / "runs" / "default+heads2" / "ensemble-0-1-2").exists()
