@@ -20,7 +20,7 @@ from kerasser.errors import SettingsError
 
 FRONTENDS = ("shared", "framed", "logmel")
 CONV_PADDINGS = ("valid", "same")
-FEATURE_NORMS = ("none", "mean", "meanvar", "level")
+FEATURE_NORMS = ("none", "mean", "meanvar", "level", "speaker")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("default", "mirrored", "multiworker")  # kerasser.distribution
@@ -101,7 +101,9 @@ class ModelConfig:
     mel_bins: int = 80
     fft_length: int = 512
     mel_trainable: bool = False  # learnable filterbank, initialised on mel
-    feature_norm: str = "mean"  # per utterance, over valid frames: none, mean, meanvar, level (gain only)
+    # per utterance, over valid frames: none, mean, meanvar, level (gain only); or "speaker": minus
+    # the speaker's mean log mel (a ``reference`` input, kerasser.speaker_reference; fixed filterbank)
+    feature_norm: str = "mean"
     spec_time_masks: int = 0  # SpecAugment (training only); 0 masks = off
     spec_time_width: int = 20
     spec_freq_masks: int = 0
@@ -137,6 +139,9 @@ class ModelConfig:
             raise SettingsError(f"frontend must be one of {FRONTENDS}, not {self.frontend!r}")
         if self.feature_norm not in FEATURE_NORMS:
             raise SettingsError(f"feature_norm must be one of {FEATURE_NORMS}, not {self.feature_norm!r}")
+        if self.feature_norm == "speaker" and (self.frontend != "logmel" or self.mel_trainable):
+            raise SettingsError("speaker normalisation (feature_norm 'speaker') needs the log-mel front end with a "
+                                "fixed filterbank (a speaker's reference must not change as the filterbank learns)")
         if len(self.block_channels) != len(self.block_dilations):
             raise SettingsError("block_channels and block_dilations need one entry per block")
         if self.frontend == "logmel" and self.fft_length < self.audio.frame_length:

@@ -230,7 +230,7 @@ def augmented(
             stateful=False,
         )
         wave.set_shape([None])
-        return ({"waveform": wave, "length": tf.shape(wave)[0]}, *rest)
+        return ({**inputs, "waveform": wave, "length": tf.shape(wave)[0]}, *rest)
 
     return tf.data.Dataset.zip((examples_ds, seeds)).map(
         apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True

@@ -2,7 +2,9 @@
 
 Inputs (a dict):
   ``waveform`` [batch, time] float32, 16 kHz mono, right-padded with anything;
-  ``length``   [batch] int32, valid samples per row.
+  ``length``   [batch] int32, valid samples per row;
+  ``reference`` [batch, mel_bins] float32, only with ``feature_norm="speaker"``: the mean log mel
+               of the utterance's speaker (``kerasser.speaker_reference``).
 Outputs (a dict): ``{task: probabilities [batch, classes]}`` in ``ModelConfig.tasks`` order.
 
 Graph: standardise (training-set mean/variance, adapted) -> zero past ``length`` and size for
@@ -30,6 +32,7 @@ from collections.abc import Collection
 import keras
 
 from kerasser.config import ModelConfig
+from kerasser.errors import SettingsError
 from kerasser.layers import (
     AttentionPooling,
     ConvBlock,
@@ -42,6 +45,7 @@ from kerasser.layers import (
     GradientReversal,
     LastStepPooling,
     LogMelSpectrogram,
+    ReferenceNormalization,
     SharedFrontEnd,
     SpecAugment,
     UtteranceNormalization,
@@ -54,6 +58,8 @@ NORMALIZATION = "standardize"
 DOWNSAMPLING = "recurrent_stride"
 SPEAKER = SPEAKER_TARGET  # the speaker-adversarial head's output: training only, never exported
 TRANSCRIPT = TRANSCRIPT_TARGET  # the CTC head's output: training only unless asked for
+LOG_MEL = "log_mel"  # the log mel layer: kerasser.speaker_reference averages its output
+REFERENCE = "reference"  # the speaker's mean log mel [batch, mel_bins]: models with feature_norm "speaker"
 SIGNAL = "float32"  # dtype of the layers that stay float32 under mixed precision (see above)
 
 
@@ -77,8 +83,9 @@ def build_frontend(config: ModelConfig) -> keras.layers.Layer:
     return FramedFrontEnd(padding=config.conv_padding, **common)
 
 
-def log_mel_frontend(config: ModelConfig, x, frame_mask):
-    """Log mel filterbank -> per-utterance normalisation -> SpecAugment -> ConvBlocks."""
+def log_mel_frontend(config: ModelConfig, x, frame_mask, reference=None):
+    """Log mel filterbank -> per-utterance (or, given the ``reference`` input, per-speaker)
+    normalisation -> SpecAugment -> ConvBlocks."""
     reg_l2 = config.l2
     x = LogMelSpectrogram(
         sample_rate=config.audio.sample_rate,
@@ -88,10 +95,12 @@ def log_mel_frontend(config: ModelConfig, x, frame_mask):
         num_mel_bins=config.mel_bins,
         upper_edge_hertz=min(7600.0, config.audio.sample_rate / 2),
         trainable_filterbank=config.mel_trainable,
-        name="log_mel",
+        name=LOG_MEL,
         dtype=SIGNAL,
     )(x)
-    if config.feature_norm != "none":
+    if config.feature_norm == "speaker":
+        x = ReferenceNormalization(name="feature_norm", dtype=SIGNAL)([x, reference], mask=frame_mask)
+    elif config.feature_norm != "none":
         x = UtteranceNormalization(config.feature_norm, name="feature_norm", dtype=SIGNAL)(x, mask=frame_mask)
     if config.spec_time_masks or config.spec_freq_masks:
         x = SpecAugment(
@@ -120,13 +129,16 @@ def build_model(config: ModelConfig) -> keras.Model:
     reg = keras.regularizers.L2(config.l2) if config.l2 else None
     waveform = keras.Input((None,), name="waveform")
     length = keras.Input((), dtype="int32", name="length")
+    inputs = {"waveform": waveform, "length": length}
+    if config.feature_norm == "speaker":
+        inputs[REFERENCE] = keras.Input((config.mel_bins,), name=REFERENCE)
 
     x = keras.layers.Normalization(axis=None, name=NORMALIZATION, dtype=SIGNAL)(waveform)
     x, frame_mask = FramePadding(
         config.audio.frame_length, config.audio.frame_step, name="frame_padding", dtype=SIGNAL
     )([x, length])
     if config.frontend == "logmel":
-        x = log_mel_frontend(config, x, frame_mask)
+        x = log_mel_frontend(config, x, frame_mask, inputs.get(REFERENCE))
     else:
         x = build_frontend(config)(x)
     x = keras.layers.Dropout(config.dropout, name="frame_dropout")(x)
@@ -169,7 +181,7 @@ def build_model(config: ModelConfig) -> keras.Model:
     if config.ctc_weight:
         logits = keras.layers.Dense(NUM_CLASSES, kernel_regularizer=reg, name="transcript_logits", dtype=SIGNAL)(x)
         outputs[TRANSCRIPT] = CTCOutput(name=TRANSCRIPT)(logits, mask=frame_mask)
-    return keras.Model({"waveform": waveform, "length": length}, outputs, name="kerasser")
+    return keras.Model(inputs, outputs, name="kerasser")
 
 
 def speaker_adversary(config: ModelConfig, frames, frame_mask):
@@ -185,7 +197,16 @@ def speaker_adversary(config: ModelConfig, frames, frame_mask):
 
 def inference_model(model: keras.Model, transcript: bool = False) -> keras.Model:
     """``model`` without its training-only outputs: the speaker adversary, and the CTC head's
-    ``transcript`` unless ``transcript`` is True (``model`` itself when there is nothing to drop)."""
+    ``transcript`` unless ``transcript`` is True (``model`` itself when there is nothing to drop).
+
+    Everything that uses it (export, the Labeler, ensembles, distillation, saliency) feeds a
+    waveform alone: a model with a speaker ``reference`` input is refused with a SettingsError."""
+    if REFERENCE in model.input:
+        raise SettingsError(
+            "the model normalises by speaker (feature_norm 'speaker') and needs each speaker's reference "
+            "beside the waveform; export, labelling, ensembles and distillation take waveform-only models "
+            "(score it with kerasser evaluate or crossval)"
+        )
     drop = {SPEAKER} | (set() if transcript else {TRANSCRIPT})
     if not drop & set(model.output):
         return model

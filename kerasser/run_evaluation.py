@@ -15,6 +15,7 @@ from kerasser.evaluation import mean_uar, predict, score
 from kerasser.progress import Write, writer
 from kerasser.runs import RunPaths, load_best_model, load_config, write_json_atomic
 from kerasser.speaker_norm import normalise_by_speaker
+from kerasser.speaker_reference import uses_reference, with_references
 from kerasser.text import cer, normalize
 
 
@@ -31,7 +32,9 @@ def evaluate_run(
     trained on, with its cross-validation fold's speakers if it has one), for the tasks both the
     model and the data have. With ``speaker_norm``, each speaker's predictions are centred on that
     speaker's mean over the scored clips first (:mod:`kerasser.speaker_norm`: transductive, it uses
-    the scored speakers' audio; the report says ``"speaker_norm": true``).
+    the scored speakers' audio; the report says ``"speaker_norm": true``). A model that normalises
+    its features per speaker (``feature_norm="speaker"``) gets each scored speaker's reference
+    from that speaker's scored clips (:mod:`kerasser.speaker_reference`: transductive as well).
 
     Warnings (files that could not be decoded) go through ``write`` (default: stderr).
     Returns the report (also written as ``eval_<corpora>_<split>.json`` in the run folder, with a
@@ -57,9 +60,10 @@ def evaluate_run(
         raise DataError(f"no {split} utterances with labels for {', '.join(tasks)} in the given corpora")
     model = load_best_model(run_dir)
     log = data.DecodeLog(write)
-    ds = data.make_dataset(
-        chosen, tasks, batch_size, training=False, log=log, sample_rate=config.model.audio.sample_rate
-    )
+    examples = data.decoded(chosen, tasks, log, config.model.audio.sample_rate)
+    if uses_reference(model):  # each scored speaker's reference over the scored clips (transductive)
+        examples = with_references(model, chosen, examples, log.failed)
+    ds = data.batched(examples, batch_size, training=False)
     texts: list[str] = []
     labels, probs, weights = predict(model, ds, tasks, texts)
     decoded = [u for u in chosen if u.path not in log.failed]

@@ -31,6 +31,7 @@ from kerasser.evaluation import mean_uar, predict, score
 from kerasser.model import NORMALIZATION, build_model, compile_model
 from kerasser.progress import writer
 from kerasser.runs import RunError, RunPaths, load_config, make_folder, read_state, save_model_atomic, write_json_atomic
+from kerasser.speaker_reference import uses_reference, with_references
 from kerasser.tasks import SPEAKER_TARGET, TRANSCRIPT_TARGET
 from kerasser.uncertainty import STATE_KEY, UncertaintyWeighting, weight_key
 
@@ -347,6 +348,12 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
             learned=tasks if config.learned_weights else (),
         )
         initial_epoch = 0
+    if uses_reference(model):  # each example gets its speaker's mean log mel, from the model's own layers
+        train_examples = with_references(model, train_utts, train_examples, log.failed)
+        train_ds = data.batched(
+            train_examples, config.batch_size, training=True, seed=config.seed,
+            augment_config=config.augment, sample_rate=rate, epoch=epoch,
+        )
     if initial_epoch >= config.epochs:
         write(f"nothing to do: {initial_epoch} of {config.epochs} epochs already done")
 
@@ -357,7 +364,10 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         callbacks.insert(0, weighting)
     early = None
     if dev_utts:
-        dev_ds = data.make_dataset(dev_utts, tasks, config.batch_size, training=False, log=log, sample_rate=rate)
+        dev_examples = data.decoded(dev_utts, tasks, log, rate)
+        if uses_reference(model):
+            dev_examples = with_references(model, dev_utts, dev_examples, log.failed)
+        dev_ds = data.batched(dev_examples, config.batch_size, training=False)
         early = ResumableEarlyStopping(resume_state=state, monitor=MONITOR, mode="max", patience=config.patience)
         best = SaveBest(paths.best_model, MONITOR, state["best"] if state else -np.inf)
         callbacks = [DevUAR(dev_ds, tasks), *callbacks, best, early]

@@ -11,6 +11,7 @@ from kerasser.layers.framed_frontend import FramedFrontEnd
 from kerasser.layers.gradient_reversal import GradientReversal
 from kerasser.layers.last_step_pooling import LastStepPooling
 from kerasser.layers.log_mel import LogMelSpectrogram
+from kerasser.layers.reference_normalization import ReferenceNormalization
 from kerasser.layers.shared_frontend import SharedFrontEnd
 from kerasser.layers.spec_augment import SpecAugment
 from kerasser.layers.utterance_normalization import UtteranceNormalization
@@ -27,6 +28,7 @@ __all__ = [
     "GradientReversal",
     "LastStepPooling",
     "LogMelSpectrogram",
+    "ReferenceNormalization",
     "SharedFrontEnd",
     "SpecAugment",
     "UtteranceNormalization",

@@ -1,0 +1,80 @@
+"""Speaker references for models that normalise their features per speaker (``feature_norm="speaker"``).
+
+A speaker's reference is the mean log mel vector over all valid frames of all of that speaker's
+clips in one set of utterances: the training split for the training speakers, the dev split for
+the dev speakers, and, when scoring, the scored split (transductive, like
+:mod:`kerasser.speaker_norm`: it uses the scored speakers' audio, so its figures compare with
+PROTOCOL.md's speaker-normalised rows). The model's own layers compute it (the adapted waveform
+standardisation and the fixed log mel filterbank), so the reference and the features it is
+subtracted from are the same computation. Only speaker identities are needed, never labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasser.corpora import Utterance, speaker_key
+from kerasser.errors import DataError
+from kerasser.model import LOG_MEL, REFERENCE
+
+BATCH = 16
+
+
+def uses_reference(model: keras.Model) -> bool:
+    """Whether ``model`` takes a speaker ``reference`` input."""
+    return REFERENCE in model.input
+
+
+def clip_statistics(model: keras.Model, examples_ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Per example of ``examples_ds`` (unbatched ``(inputs, ...)`` as ``kerasser.dataset.decoded``
+    yields them, in order): the sum of its log mel frames over the valid frames [n, mel_bins]
+    and the number of valid frames [n], as ``model`` computes them."""
+    features = keras.Model(
+        {"waveform": model.input["waveform"], "length": model.input["length"]},
+        [model.get_layer(LOG_MEL).output, model.get_layer("frame_padding").output[1]],
+    )
+    sums, counts = [], []
+    batches = examples_ds.map(lambda inputs, *rest: {"waveform": inputs["waveform"], "length": inputs["length"]})
+    for batch in batches.padded_batch(BATCH):
+        log_mel, mask = features(batch, training=False)
+        weight = tf.cast(mask, tf.float32)[..., None]
+        sums.append(tf.reduce_sum(tf.cast(log_mel, tf.float32) * weight, axis=1).numpy())
+        counts.append(tf.reduce_sum(weight, axis=[1, 2]).numpy())
+    if not sums:
+        return np.zeros((0, model.input[REFERENCE].shape[-1]), np.float32), np.zeros(0, np.float32)
+    return np.concatenate(sums).astype(np.float64), np.concatenate(counts).astype(np.float64)
+
+
+def speaker_means(speakers: Sequence[str], sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Row ``i``: the frame-weighted mean of the rows of ``speakers[i]``'s clips,
+    ``sum(sums) / sum(counts)`` over them (float32 [n, features])."""
+    speakers = np.asarray(list(speakers))
+    if speakers.shape != (len(sums),) or len(counts) != len(sums):
+        raise ValueError(f"{speakers.size} speakers for {len(sums)} clips' sums and {len(counts)} counts")
+    means = np.zeros(np.shape(sums), np.float32)
+    for speaker in np.unique(speakers):
+        rows = speakers == speaker
+        means[rows] = sums[rows].sum(axis=0) / max(counts[rows].sum(), 1.0)
+    return means
+
+
+def with_references(
+    model: keras.Model, utterances: Sequence[Utterance], examples_ds: tf.data.Dataset, failed=()
+) -> tf.data.Dataset:
+    """``examples_ds`` (the decoded examples of ``utterances``, in order, without the files named
+    in ``failed``) with each example's inputs given its speaker's ``reference``. Iterates
+    ``examples_ds`` once (which fills a ``decoded`` dataset's cache and its DecodeLog: pass the
+    log's ``failed`` after that, as a live mapping)."""
+    if any(u.record is not None for u in utterances):  # a prepared folder's order is not the list's
+        raise DataError("speaker references need the audio files, not a prepared TFRecord folder")
+    sums, counts = clip_statistics(model, examples_ds)
+    kept = [u for u in utterances if u.path not in failed]
+    if len(kept) != len(sums):
+        raise ValueError(f"{len(sums)} decoded examples for {len(kept)} utterances")
+    references = speaker_means([speaker_key(u) for u in kept], sums, counts)
+    ds = tf.data.Dataset.zip((examples_ds, tf.data.Dataset.from_tensor_slices(references)))
+    return ds.map(lambda example, reference: ({**example[0], REFERENCE: reference}, *example[1:]))
