@@ -126,6 +126,9 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
                         "the default with each speaker's mean log mel subtracted instead of each utterance's "
                         "(a fixed filterbank; transductive: a scored speaker's reference comes from that "
                         "speaker's scored clips, so compare with the speaker-norm rows)"),
+    # random gain teaches the model to ignore the level, which a speaker reference keeps as a cue
+    "default+speaker-gain": ("default", {"feature_norm": "speaker", "mel_trainable": False, "augment_gain_db": 0.0},
+                             "default+speaker without random gain (the level relative to the speaker kept as a cue)"),
 }
 EXTRA_CORPORA = {"v4+baved": ("baved",)}
 # student -> its teachers' (configuration, seed): fixed-split runs, trained first
@@ -256,7 +259,8 @@ def keep_record(args, key: str, scores: dict) -> None:
 def run_ensemble(name: str, seeds: list[int], args) -> dict | None:
     """The ensemble of ``name``'s fixed-split runs of ``seeds`` (``kerasser ensemble``), scored
     like a run; kept as scores.json in ``<runs>/<name>/ensemble-<seeds>``. None when it was never
-    scored and some member's run folder is gone (only its record is left)."""
+    scored and some member's run folder is gone (only its record is left), or when the models take
+    speaker references (``kerasser.ensemble`` builds on waveform-only models)."""
     from kerasser.ensemble import make_ensemble_run
     from kerasser.run_evaluation import evaluate_run
 
@@ -272,6 +276,9 @@ def run_ensemble(name: str, seeds: list[int], args) -> dict | None:
     if not trained:
         return None
     members = [train_config(name, "fixed", s, args) for s in seeds]
+    if members[0].model.feature_norm == "speaker":  # kerasser ensemble takes waveform-only models
+        print(f"{name}: no ensemble row (its models need speaker references)", file=sys.stderr)
+        return None
     if not (out / "best.keras").exists():
         make_ensemble_run([m.out for m in members], out)
     corpora = members[0].corpora[:1]

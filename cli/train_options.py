@@ -69,7 +69,7 @@ _OPTIONS = [
     click.option("--pool-heads", default=None, type=click.IntRange(1), help="Attention heads per task."),
     click.option("--pool-statistics/--no-pool-statistics", default=None,
                  help="Attentive statistics: also the attention-weighted standard deviation."),
-    click.option("--feature-norm", type=click.Choice(FEATURE_NORMS), default=None, help="Per-utterance log-mel normalisation."),
+    click.option("--feature-norm", type=click.Choice(FEATURE_NORMS), default=None, help="Log-mel normalisation: per utterance, or per speaker (speaker: needs --fixed-filterbank)."),
     click.option("--spec-augment/--no-spec-augment", default=None, help="SpecAugment time and frequency masks (logmel)."),
     click.option("--se", "block_se", default=None, type=click.IntRange(0), help="Squeeze-excitation bottleneck units (0: off)."),
     click.option("--learnable-filterbank/--fixed-filterbank", "mel_trainable", default=None),

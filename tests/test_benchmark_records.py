@@ -123,3 +123,19 @@ def test_an_ensemble_whose_member_runs_are_gone_is_left_out_not_rebuilt(tmp_path
     (tmp_path / "runs" / "default+heads2" / "fixed" / "seed2" / "scores.json").write_text("{}")
     assert accuracy.run_ensemble("default+heads2", [0, 1, 2], Args) is None
     assert not (tmp_path / "runs" / "default+heads2" / "ensemble-0-1-2").exists()
+
+
+def test_models_with_speaker_references_get_no_ensemble_row(tmp_path, capsys):
+    """kerasser ensemble takes waveform-only models: with every member trained, a configuration
+    whose models take speaker references is still left out of the ensemble rows, with a line."""
+
+    class Args:
+        data, runs, records = "../shared/data", str(tmp_path / "runs"), str(tmp_path / "records")
+
+    for seed in (0, 1, 2):
+        folder = tmp_path / "runs" / "default+speaker" / "fixed" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        (folder / "scores.json").write_text("{}")
+    assert accuracy.run_ensemble("default+speaker", [0, 1, 2], Args) is None
+    assert "speaker references" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "default+speaker" / "ensemble-0-1-2").exists()
