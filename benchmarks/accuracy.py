@@ -123,9 +123,9 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
                       "the default with the last 20 epochs' weights averaged (kept if not worse on dev)"),
     # speaker-level normalisation (the openSMILE peer's speaker-norm, for the model): transductive
     "default+speaker": ("default", {"feature_norm": "speaker", "mel_trainable": False},
-                        "the default with each speaker's mean log mel subtracted instead of each utterance's "
-                        "(a fixed filterbank; transductive: a scored speaker's reference comes from that "
-                        "speaker's scored clips, so compare with the speaker-norm rows)"),
+                        ("the default with each speaker's mean log mel subtracted instead of each utterance's "
+                         "(a fixed filterbank; transductive: a scored speaker's reference comes from that "
+                         "speaker's scored clips, so compare with the speaker-norm rows)")),
     # random gain teaches the model to ignore the level, which a speaker reference keeps as a cue
     "default+speaker-gain": ("default", {"feature_norm": "speaker", "mel_trainable": False, "augment_gain_db": 0.0},
                              "default+speaker without random gain (the level relative to the speaker kept as a cue)"),

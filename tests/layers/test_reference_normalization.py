@@ -25,7 +25,7 @@ def features_and_references(rng, shape):
 def test_layer_checks(rng, check):
     x, ref = features_and_references(rng, (3, 9, 4))
     run_layer_test(
-        check, ReferenceNormalization, dict(name="speaker_norm"), [x, ref],
+        check, ReferenceNormalization, {"name": "speaker_norm"}, [x, ref],
         mask=random_masks(rng, 9), skip={"gradient": "no weights"},
     )
 
