@@ -318,10 +318,14 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         training=True, soft_targets=soft,
     )
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # set by EpochSeed before each epoch
-    train_ds = data.batched(
-        train_examples, config.batch_size, training=True, seed=config.seed,
-        augment_config=config.augment, sample_rate=rate, epoch=epoch,
-    )
+
+    def training_batches(examples):
+        return data.batched(
+            examples, config.batch_size, training=True, seed=config.seed,
+            augment_config=config.augment, sample_rate=rate, epoch=epoch,
+        )
+
+    train_ds = training_batches(train_examples)
 
     if state:
         model = keras.saving.load_model(paths.last_model)
@@ -349,11 +353,7 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         )
         initial_epoch = 0
     if uses_reference(model):  # each example gets its speaker's mean log mel, from the model's own layers
-        train_examples = with_references(model, train_utts, train_examples, log.failed)
-        train_ds = data.batched(
-            train_examples, config.batch_size, training=True, seed=config.seed,
-            augment_config=config.augment, sample_rate=rate, epoch=epoch,
-        )
+        train_ds = training_batches(with_references(model, train_utts, train_examples, log.failed))
     if initial_epoch >= config.epochs:
         write(f"nothing to do: {initial_epoch} of {config.epochs} epochs already done")
 
