@@ -18,8 +18,11 @@ from kerasser_cli.options import corpus_options, corpus_pairs
 @click.option("--speaker-norm", is_flag=True,
               help="Centre each speaker's predictions on that speaker's mean over the scored clips first "
                    "(transductive: it uses the scored speakers' own audio, as speaker-normalised baselines do).")
+@click.option("--references", type=click.Choice(("speaker", "clip")), default="speaker", show_default=True,
+              help="For a model trained with --feature-norm speaker: each scored speaker's reference from all of "
+                   "that speaker's scored clips (transductive), or each clip's own (no other clip used).")
 @friendly_errors
-def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm):
+def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm, references):
     """UAR per task, per-class recall and confusion matrices of RUN's best model.
 
     Scores the corpora RUN was trained on unless --corpus/--data pairs name others (only the
@@ -32,9 +35,10 @@ def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm):
     from kerasser.run_evaluation import evaluate_run
 
     report = evaluate_run(run, split=split, corpora=corpus_pairs(corpus, data) or None, batch_size=batch_size,
-                          speaker_norm=speaker_norm)
+                          speaker_norm=speaker_norm, references=references)
     names = ", ".join(c[0] for c in report["corpora"])
     normalised = ", speaker-normalised" if speaker_norm else ""
+    normalised += ", each clip its own reference" if report["references"] == "clip" else ""
     click.echo(f"{names} {split}: {report['files']} files{normalised}")
     click.echo(format_table(report["tasks"]))
     if report.get("transcript") and report["transcript"]["cer"] is not None:

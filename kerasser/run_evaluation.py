@@ -10,13 +10,15 @@ import numpy as np
 
 from kerasser import dataset as data
 from kerasser.corpora import read_corpora, select, speaker_key
-from kerasser.errors import DataError
+from kerasser.errors import DataError, SettingsError
 from kerasser.evaluation import mean_uar, predict, score
 from kerasser.progress import Write, writer
 from kerasser.runs import RunPaths, load_best_model, load_config, write_json_atomic
 from kerasser.speaker_norm import normalise_by_speaker
 from kerasser.speaker_reference import uses_reference, with_references
 from kerasser.text import cer, normalize
+
+REFERENCES = ("speaker", "clip")  # where a speaker-normalising model's references come from
 
 
 def evaluate_run(
@@ -27,6 +29,7 @@ def evaluate_run(
     write_report: bool = True,
     write: Write | None = None,
     speaker_norm: bool = False,
+    references: str = "speaker",
 ) -> dict:
     """Score the run's best model on ``split`` of ``corpora`` (default: the corpora it was
     trained on, with its cross-validation fold's speakers if it has one), for the tasks both the
@@ -34,7 +37,9 @@ def evaluate_run(
     speaker's mean over the scored clips first (:mod:`kerasser.speaker_norm`: transductive, it uses
     the scored speakers' audio; the report says ``"speaker_norm": true``). A model that normalises
     its features per speaker (``feature_norm="speaker"``) gets each scored speaker's reference
-    from that speaker's scored clips (:mod:`kerasser.speaker_reference`: transductive as well).
+    from that speaker's scored clips (:mod:`kerasser.speaker_reference`: transductive as well),
+    or with ``references="clip"`` each clip its own mean (no other clip is used; the report says
+    ``"references": "clip"`` and its name ends in ``_clip-references``).
 
     Warnings (files that could not be decoded) go through ``write`` (default: stderr).
     Returns the report (also written as ``eval_<corpora>_<split>.json`` in the run folder, with a
@@ -46,6 +51,8 @@ def evaluate_run(
     labels and predicted classes (``per_utterance``).
     """
     write = writer(write)
+    if references not in REFERENCES:
+        raise SettingsError(f"unknown references {references!r}; expected one of {', '.join(REFERENCES)}")
     config = load_config(run_dir)
     own = corpora is None
     corpora = tuple(tuple(c) for c in (corpora or config.corpora))
@@ -61,8 +68,12 @@ def evaluate_run(
     model = load_best_model(run_dir)
     log = data.DecodeLog(write)
     examples = data.decoded(chosen, tasks, log, config.model.audio.sample_rate)
-    if uses_reference(model):  # each scored speaker's reference over the scored clips (transductive)
+    if not uses_reference(model):
+        references = None
+    elif references == "speaker":  # each scored speaker's reference over the scored clips (transductive)
         examples = with_references(model, chosen, examples, log.failed)
+    else:
+        examples = with_references(model, chosen, examples, log.failed, per_clip=True)
     ds = data.batched(examples, batch_size, training=False)
     texts: list[str] = []
     labels, probs, weights = predict(model, ds, tasks, texts)
@@ -76,6 +87,7 @@ def evaluate_run(
         "split": split,
         "corpora": [list(c) for c in corpora],
         "speaker_norm": speaker_norm,
+        "references": references,
         "files": len(chosen) - len(log.failed),
         "skipped": log.failed,
         "mean_uar": mean_uar(reports),
@@ -85,6 +97,7 @@ def evaluate_run(
     }
     if write_report:
         name = "+".join(c[0] for c in corpora) + f"_{split}" + ("_speaker-norm" if speaker_norm else "")
+        name += "_clip-references" if references == "clip" else ""
         paths = RunPaths(Path(run_dir))
         write_json_atomic(paths.eval_report(name), report)
         from kerasser.figures import confusion_figure

@@ -62,11 +62,32 @@ def speaker_means(speakers: Sequence[str], sums: np.ndarray, counts: np.ndarray)
     return means
 
 
+def drawn_means(
+    speakers: Sequence[str], sums: np.ndarray, counts: np.ndarray, clips: int, rng: np.random.Generator
+) -> np.ndarray:
+    """As ``speaker_means``, but row ``i`` averages clip ``i`` and ``clips - 1`` other clips of
+    its speaker drawn by ``rng`` without replacement (all of them when the speaker has fewer):
+    the reference a speaker with ``clips`` clips gets. ``clips=1`` is each clip's own mean."""
+    if clips < 1:
+        raise ValueError(f"clips must be at least 1, got {clips}")
+    speakers = np.asarray(list(speakers))
+    if speakers.shape != (len(sums),) or len(counts) != len(sums):
+        raise ValueError(f"{speakers.size} speakers for {len(sums)} clips' sums and {len(counts)} counts")
+    means = np.zeros(np.shape(sums), np.float32)
+    for i, speaker in enumerate(speakers):
+        others = np.flatnonzero((speakers == speaker) & (np.arange(len(speakers)) != i))
+        rows = np.concatenate([[i], rng.permutation(others)[: clips - 1]]).astype(int)
+        means[i] = sums[rows].sum(axis=0) / max(counts[rows].sum(), 1.0)
+    return means
+
+
 def with_references(
-    model: keras.Model, utterances: Sequence[Utterance], examples_ds: tf.data.Dataset, failed=()
+    model: keras.Model, utterances: Sequence[Utterance], examples_ds: tf.data.Dataset, failed=(), per_clip: bool = False
 ) -> tf.data.Dataset:
     """``examples_ds`` (the decoded examples of ``utterances``, in order, without the files named
-    in ``failed``) with each example's inputs given its speaker's ``reference``. Iterates
+    in ``failed``) with each example's inputs given its speaker's ``reference`` (with ``per_clip``,
+    the clip's own mean log mel: no other clip is used, and the model then normalises each clip
+    as the sentence mean normalisation does). Iterates
     ``examples_ds`` once (which fills a ``decoded`` dataset's cache and its DecodeLog: pass the
     log's ``failed`` after that, as a live mapping)."""
     if any(u.record is not None for u in utterances):  # a prepared folder's order is not the list's
@@ -75,6 +96,11 @@ def with_references(
     kept = [u for u in utterances if u.path not in failed]
     if len(kept) != len(sums):
         raise ValueError(f"{len(sums)} decoded examples for {len(kept)} utterances")
-    references = speaker_means([speaker_key(u) for u in kept], sums, counts)
-    ds = tf.data.Dataset.zip((examples_ds, tf.data.Dataset.from_tensor_slices(references)))
+    references = speaker_means([u.path if per_clip else speaker_key(u) for u in kept], sums, counts)
+    return with_given_references(examples_ds, references)
+
+
+def with_given_references(examples_ds: tf.data.Dataset, references: np.ndarray) -> tf.data.Dataset:
+    """``examples_ds`` with example ``i``'s inputs given ``references[i]`` as its ``reference``."""
+    ds = tf.data.Dataset.zip((examples_ds, tf.data.Dataset.from_tensor_slices(np.asarray(references, np.float32))))
     return ds.map(lambda example, reference: ({**example[0], REFERENCE: reference}, *example[1:]))

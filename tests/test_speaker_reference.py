@@ -17,7 +17,7 @@ from kerasser.errors import SettingsError
 from kerasser.model import REFERENCE, build_model, inference_model
 from kerasser.run_evaluation import evaluate_run
 from kerasser.runs import load_best_model
-from kerasser.speaker_reference import clip_statistics, speaker_means, uses_reference
+from kerasser.speaker_reference import clip_statistics, drawn_means, speaker_means, uses_reference
 from kerasser.training import train
 
 SPEAKER_MODEL = ModelConfig(
@@ -38,6 +38,26 @@ def test_speaker_means_match_numpy(rng):
     np.testing.assert_allclose(means[4], sums[4] / 2.0, rtol=1e-6)
     with pytest.raises(ValueError, match="3 speakers for 5"):
         speaker_means(speakers[:3], sums, counts)
+
+
+def test_drawn_means_average_the_clip_and_others_of_its_speaker(rng):
+    sums = rng.normal(size=(6, 3))
+    counts = np.array([10.0, 4.0, 5.0, 6.0, 2.0, 3.0])
+    speakers = ["a", "a", "a", "b", "b", "c"]
+    own = drawn_means(speakers, sums, counts, 1, np.random.default_rng(0))
+    np.testing.assert_allclose(own, sums / counts[:, None], rtol=1e-6)
+    # more clips than a speaker has: every clip of the speaker, as speaker_means
+    every = drawn_means(speakers, sums, counts, 10, np.random.default_rng(0))
+    np.testing.assert_allclose(every, speaker_means(speakers, sums, counts), rtol=1e-6)
+    pairs = drawn_means(speakers, sums, counts, 2, np.random.default_rng(1))
+    for i in range(3):  # speaker a: clip i and one of the other two
+        candidates = [(sums[i] + sums[j]) / (counts[i] + counts[j]) for j in range(3) if j != i]
+        assert any(np.allclose(pairs[i], c, rtol=1e-6) for c in candidates)
+    np.testing.assert_allclose(pairs[3], (sums[3] + sums[4]) / 8.0, rtol=1e-6)
+    np.testing.assert_allclose(pairs[5], sums[5] / 3.0, rtol=1e-6)  # speaker c has one clip
+    np.testing.assert_array_equal(pairs, drawn_means(speakers, sums, counts, 2, np.random.default_rng(1)))
+    with pytest.raises(ValueError, match="at least 1"):
+        drawn_means(speakers, sums, counts, 0, np.random.default_rng(0))
 
 
 def test_speaker_normalisation_needs_a_fixed_log_mel_filterbank():
@@ -103,3 +123,14 @@ def test_train_and_score_with_speaker_references(emodb_small, tmp_path):
         for task in ("arousal", "valence"):
             assert report["predictions"][task]["paths"][i] == test[i].path
             assert report["predictions"][task]["predicted"][i] == int(np.argmax(out[task][0]))
+    # references="clip": each clip's own mean, no other clip used
+    own = evaluate_run(tmp_path / "run", split="test", write_report=False, references="clip")
+    assert report["references"] == "speaker" and own["references"] == "clip"
+    for i, (inputs, _, _) in enumerate(examples):
+        batch = {k: np.asarray(v)[None] for k, v in inputs.items()}
+        reference = (sums[i] / counts[i]).astype(np.float32)[None]
+        out = model({**batch, REFERENCE: reference}, training=False)
+        for task in ("arousal", "valence"):
+            assert own["predictions"][task]["predicted"][i] == int(np.argmax(out[task][0]))
+    with pytest.raises(SettingsError, match="unknown references"):
+        evaluate_run(tmp_path / "run", split="test", write_report=False, references="corpus")

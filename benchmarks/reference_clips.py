@@ -1,0 +1,83 @@
+"""How many clips of a speaker a speaker-normalising model needs: test UAR against the number of
+clips each reference is made from.
+
+    python benchmarks/reference_clips.py --run RUN [--run RUN ...] [--clips 1,2,4,8,16,all]
+        [--draws 5] [--corpus baved --data ../shared/data/baved]
+
+RUN: runs trained with ``--feature-norm speaker`` (``accuracy.py``'s ``default+speaker-gain``
+configuration). Each scored clip's reference (``kerasser.speaker_reference``) is the mean log mel
+over ``k`` clips of its speaker drawn from the scored split, the clip itself among them
+(``drawn_means``): what a speaker with ``k`` clips gets. ``k = 1`` is
+``kerasser evaluate --references clip``; ``all`` is every clip of the speaker, as
+``kerasser evaluate`` scores. Per ``k`` the UAR per task is averaged over ``--draws`` seeded
+draws per run, then given as mean ± sd over the runs. Scores the runs' own test split (their
+corpora and speaker splits) unless ``--corpus``/``--data`` name another corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+
+def run_curve(run: str, clip_counts: list[int | None], draws: int, corpora) -> dict:
+    """``{k: {task: mean UAR over the draws}}`` for one run (``None``: every clip)."""
+    from kerasser import dataset as data
+    from kerasser.corpora import read_corpora, select, speaker_key
+    from kerasser.evaluation import predict, score
+    from kerasser.runs import load_best_model, load_config
+    from kerasser.speaker_reference import clip_statistics, drawn_means, uses_reference, with_given_references
+
+    config = load_config(run)
+    own = corpora is None
+    utterances = read_corpora(corpora or config.corpora, config.speaker_splits if own else None)
+    tasks = tuple(t for t in config.model.tasks if any(t in u.labels for u in utterances))
+    chosen = select(utterances, "test", tasks)
+    model = load_best_model(run)
+    if not uses_reference(model):
+        raise SystemExit(f"{run}: not a speaker-normalising model (train it with --feature-norm speaker)")
+    log = data.DecodeLog()
+    examples = data.decoded(chosen, tasks, log, config.model.audio.sample_rate)
+    sums, counts = clip_statistics(model, examples)
+    speakers = [speaker_key(u) for u in chosen if u.path not in log.failed]
+    curve = {}
+    for k in clip_counts:
+        per_draw = []
+        for draw in range(1 if k is None else draws):
+            rng = np.random.default_rng([draw, k or 0])
+            references = drawn_means(speakers, sums, counts, k or len(speakers), rng)
+            ds = data.batched(with_given_references(examples, references), 16, training=False)
+            reports = score(*predict(model, ds, tasks))
+            per_draw.append({t: r["uar"] for t, r in reports.items() if r["count"]})
+        curve[k] = {t: float(np.mean([d[t] for d in per_draw])) for t in per_draw[0]}
+    sizes = np.unique(speakers, return_counts=True)[1]
+    print(f"{run}: {len(speakers)} clips of {len(sizes)} speakers ({sizes.min()} to {sizes.max()} each)", flush=True)
+    return curve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", action="append", required=True)
+    parser.add_argument("--clips", default="1,2,4,8,16,all")
+    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--corpus")
+    parser.add_argument("--data")
+    args = parser.parse_args()
+    clip_counts = [None if c == "all" else int(c) for c in args.clips.split(",")]
+    corpora = ((args.corpus, args.data),) if args.corpus else None
+    curves = [run_curve(run, clip_counts, args.draws, corpora) for run in args.run]
+    tasks = list(curves[0][clip_counts[0]])
+    print(f"\ntest UAR % (mean ± sd over {len(curves)} run(s); each run: mean over {args.draws} draws)")
+    print("| clips per reference | " + " | ".join(tasks) + " |")
+    print("|---|" + "---|" * len(tasks))
+    for k in clip_counts:
+        cells = []
+        for t in tasks:
+            values = [c[k][t] for c in curves]
+            cells.append(f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}" if len(values) > 1 else f"{values[0]:.1f}")
+        print(f"| {'all of the speaker' if k is None else k} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
