@@ -86,12 +86,16 @@ class _Counter:
 @click.option("--beam-option", "beam_options", multiple=True, metavar="KEY=VALUE",
               help="With --runner beam: a Beam pipeline option, e.g. runner=DataflowRunner, project=P, "
                    "direct_num_workers=2 (repeatable; default: the DirectRunner on this machine).")
+@click.option("--speakers", type=click.Choice(["folder"]), default=None,
+              help="For a model trained with --feature-norm speaker: the files of one folder are one speaker's; "
+                   "every file is read once first to make each speaker's reference. Without it each file is its "
+                   "own speaker, which such a model labels far worse.")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr but an error that stops the run.")
 @click.option("--verbose", "-v", is_flag=True,
               help="Also show what LiteRT and TensorFlow print while loading and running the model.")
 @friendly_errors
 def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, runner, out_prefix,
-          beam_options, quiet, verbose):
+          beam_options, speakers, quiet, verbose):
     """Predict arousal, valence, dominance, ... for audio files and folders: one row per file (or
     per window of a long file) on stdout.
 
@@ -121,9 +125,10 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, t
         if runner == "beam":
             _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, beam_options, quiet, verbose,
                         unsupported={"--resume": resume, "--backend keras": backend == "keras",
-                                     "--transcribe": transcribe, "--attention": attention})
+                                     "--transcribe": transcribe, "--attention": attention, "--speakers": speakers})
         else:
-            _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet)
+            _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet,
+                   speakers)
 
 
 def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, beam_options, quiet, verbose, unsupported):
@@ -155,10 +160,11 @@ def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, 
         sys.exit(1)
 
 
-def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet):
+def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet,
+           speakers=None):
     from kerasser.errors import KerasserError, one_line, shown_path
     from kerasser.labeling import Labeler
-    from kerasser.labeling_files import find_audio, label_files
+    from kerasser.labeling_files import find_audio, folder_speaker, label_files
     from kerasser.writers import columns, make_writer, read_previous
 
     previous = None
@@ -171,6 +177,12 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
         labeler = Labeler.load(model_dir, backend=backend, variant=variant, transcribe=transcribe, attention=attention)
     except KerasserError as err:  # the model folder is unusable: one line, no traceback
         raise _SetupError(str(err)) from None
+    if speakers and not labeler.needs_reference:
+        raise _SetupError("--speakers is for models trained with --feature-norm speaker; this one normalises each "
+                          "clip by itself")
+    if labeler.needs_reference and not speakers and not quiet:
+        click.echo("note: this model normalises by speaker; without --speakers each file is its own speaker, "
+                   "which it labels far worse", err=True)
 
     cols = columns(labeler.tasks, text=labeler.transcribe, attention=labeler.attention)
     try:
@@ -192,7 +204,7 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
         summary = label_files(
             labeler, sources, writer, segment=segment, previous=previous,
             on_error=lambda path, reason: counter.message(f"{shown_path(path)}: {reason}"),
-            on_progress=counter.update,
+            on_progress=counter.update, speaker_of=folder_speaker if speakers == "folder" else None,
         )
     except BrokenPipeError:  # e.g. `kerasser label dir | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -12,6 +12,7 @@ Folder layout (``kerasser export RUN --out DIR``)::
   model_int8.tflite      with --quantize int8: full-integer weights and activations, float32 I/O
   model_float16.tflite   with --quantize float16: float16 weights
   model_dynamic.tflite   with --quantize dynamic: int8 weights, float activations
+  model_statistics.tflite  speaker-normalising models only: the speaker_statistics signature in float32
   metadata.json          the schema in ``kerasser.export.metadata``; ``read_metadata`` here
 
 Serving contract (SavedModel and every TFLite variant, signature ``serving_default``):
@@ -28,6 +29,17 @@ Serving contract (SavedModel and every TFLite variant, signature ``serving_defau
           of models trained with a CTC weight: per-step character log-probabilities (class 0 the
           CTC blank, then metadata ``transcript.alphabet``), one step per
           ``transcript.frames_per_step`` frames; ``kerasser.text.greedy_decode`` reads it.
+
+Speaker-normalising models (trained ``--feature-norm speaker``; metadata ``speaker_reference``
+not null) take a second input, and have a second function that makes it:
+
+  input   ``reference`` float32 [1, mel_bins] beside ``waveform``: the speaker's mean log mel
+          vector, sum(log_mel_sum) / sum(frames) over that speaker's clips;
+  ``speaker_statistics`` (a second SavedModel signature; ``model_statistics.tflite``, float32,
+          whatever the serving variant): ``waveform`` [1, N] -> ``log_mel_sum`` float32
+          [1, mel_bins] (the clip's log mel summed over its frames) and ``frames`` float32 [1].
+          A clip's own reference (``log_mel_sum / frames``) is what a speaker with one clip gets;
+          the model is trained for references over many clips (``benchmarks/reference_clips.py``).
 
 All preprocessing (standardisation, framing, features) is inside the graph.
 """
@@ -55,6 +67,12 @@ VARIANTS = tuple(TFLITE_FILES)
 QUANTIZATIONS = ("int8", "float16", "dynamic")
 SIGNATURE_KEY = "serving_default"
 INPUT_NAME = "waveform"
+REFERENCE_NAME = "reference"  # speaker-normalising models' second input
+STATISTICS_SIGNATURE = "speaker_statistics"
+STATISTICS_FILE = "model_statistics.tflite"
+STATISTICS_ROLE = "tflite_statistics"  # its metadata ``files`` role
+LOG_MEL_SUM = "log_mel_sum"  # the statistics' outputs
+FRAMES = "frames"
 TRANSCRIPT_OUTPUT = "transcript"
 
 

@@ -149,11 +149,13 @@ def training_speakers(config) -> set[str]:
 def distillation_targets(config, utterances: Sequence[Utterance], load, write) -> dict[str, dict[str, np.ndarray]]:
     """The soft targets of ``config`` (a ``TrainConfig`` with ``distill_from``, its teachers
     already passed by ``check_teachers``) for ``utterances``."""
-    from kerasser.model import inference_model
+    from kerasser.model import inference_model, require_waveform_only
     from kerasser.runs import load_best_model, load_config
 
     tasks = config.model.tasks
     teachers = [inference_model(load_best_model(run)) for run in config.distill_from]
+    for teacher in teachers:
+        require_waveform_only(teacher, "distillation teachers")
     heard = [training_speakers(load_config(run)) for run in config.distill_from]
     probs = teacher_probabilities(teachers, utterances, tasks, load, heard=heard)
     fresh = sum(any(speaker_key(u) not in h for h in heard) for u in utterances if u.path in probs)

@@ -22,7 +22,7 @@ import keras
 
 from kerasser.config import save_json
 from kerasser.errors import SettingsError
-from kerasser.model import inference_model, with_attention_outputs
+from kerasser.model import inference_model, require_waveform_only, with_attention_outputs
 from kerasser.runs import (
     RunError,
     RunPaths,
@@ -39,6 +39,8 @@ def build_ensemble(models: Sequence[keras.Model], name: str = "kerasser_ensemble
     tasks; CTC heads are left out)."""
     if len(models) < 2:
         raise SettingsError("an ensemble needs at least two models")
+    for m in models:
+        require_waveform_only(m, "ensembles")
     models = [inference_model(m) for m in models]
     outputs = [sorted(m.output) for m in models]
     if any(o != outputs[0] for o in outputs):

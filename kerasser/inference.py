@@ -5,6 +5,10 @@
     out["arousal"]            -> probabilities [classes], classes as in model.tasks
     out["arousal_attention"]  -> attention weights [frames] (attention models only)
 
+A speaker-normalising model (``model.needs_reference``) also takes its speaker's reference:
+``model.predict(waveform, reference=reference_of([model.statistics(w) for w in speaker_clips]))``;
+without one, the clip's own statistics make it (a speaker with one clip).
+
 The TFLite backend needs only NumPy and ``ai_edge_litert`` (the LiteRT runtime): this module
 imports no TensorFlow at module level, and the TFLite path never imports it. The Keras backend
 loads ``model.keras`` and imports TensorFlow when it is created.
@@ -19,9 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from kerasser.contract import (
+    FRAMES,
     INPUT_NAME,
     KERAS_FILE,
+    LOG_MEL_SUM,
+    REFERENCE_NAME,
     SIGNATURE_KEY,
+    STATISTICS_FILE,
+    STATISTICS_ROLE,
     TFLITE_FILES,
     VARIANTS,
     read_metadata,
@@ -54,6 +63,24 @@ def default_model_dir() -> Path:
     )
 
 
+def reference_of(statistics) -> np.ndarray:
+    """A speaker's reference from its clips' statistics (``ExportedModel.statistics`` of each:
+    ``(log_mel_sum, frames)``): the sum of the sums over the sum of the frames (float32)."""
+    statistics = list(statistics)
+    if not statistics:
+        raise SettingsError("a speaker reference needs the statistics of at least one clip")
+    total = np.sum([np.asarray(s, np.float64) for s, _ in statistics], axis=0)
+    frames = float(np.sum([float(f) for _, f in statistics]))
+    return (total / max(frames, 1.0)).astype(np.float32)
+
+
+def _reference(reference, features: int) -> np.ndarray:
+    r = np.asarray(reference, dtype=np.float32)
+    if r.shape != (features,):
+        raise SettingsError(f"expected a reference of shape ({features},), got {r.shape}")
+    return np.ascontiguousarray(r)
+
+
 def _waveform(waveform) -> np.ndarray:
     w = np.asarray(waveform)
     if w.ndim != 1:
@@ -70,7 +97,11 @@ class TFLiteRunner:
     resizes the ``waveform`` input to [1, N] (only when N changes), runs it and returns
     ``{output name: array without the batch axis}``. Outputs are named by the model's
     ``serving_default`` signature, or by ``output_order`` for a model without one. Thread-safe
-    (calls are serialised)."""
+    (calls are serialised). A speaker-normalising model's runner also takes ``reference``
+    [``reference_features``]."""
+
+    _reference: int | None = None
+    reference_features: int | None = None
 
     def __init__(
         self, path: str | os.PathLike, output_order: list[str] | None = None, num_threads: int | None = None
@@ -94,7 +125,11 @@ class TFLiteRunner:
         signatures = self._interpreter.get_signature_list()
         if SIGNATURE_KEY in signatures:
             runner = self._interpreter.get_signature_runner(SIGNATURE_KEY)
-            self._input = runner.get_input_details()[INPUT_NAME]["index"]
+            inputs = runner.get_input_details()
+            self._input = inputs[INPUT_NAME]["index"]
+            if REFERENCE_NAME in inputs:
+                self._reference = inputs[REFERENCE_NAME]["index"]
+                self.reference_features = int(inputs[REFERENCE_NAME]["shape"][-1])
             self._outputs = {name: d["index"] for name, d in runner.get_output_details().items()}
         else:
             if output_order is None:
@@ -117,14 +152,19 @@ class TFLiteRunner:
         by_index = {index: name for name, index in self._outputs.items()}
         return [by_index[d["index"]] for d in self._interpreter.get_output_details()]
 
-    def __call__(self, waveform: np.ndarray) -> dict[str, np.ndarray]:
+    def __call__(self, waveform: np.ndarray, reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
         w = _waveform(waveform)
+        if (reference is None) != (self._reference is None):
+            raise SettingsError("this model takes a speaker reference beside the waveform" if reference is None
+                                else "this model takes no speaker reference")
         with self._lock:
             if self._length != w.shape[0]:
                 self._interpreter.resize_tensor_input(self._input, [1, w.shape[0]], strict=False)
                 self._interpreter.allocate_tensors()
                 self._length = w.shape[0]
             self._interpreter.set_tensor(self._input, w[None])
+            if reference is not None:
+                self._interpreter.set_tensor(self._reference, _reference(reference, self.reference_features)[None])
             self._interpreter.invoke()
             get = self._interpreter.get_tensor
             return {name: np.array(get(index)[0]) for name, index in self._outputs.items()}
@@ -132,15 +172,17 @@ class TFLiteRunner:
 
 class KerasRunner:
     """``model.keras`` with attention outputs added, called with ``length`` = the waveform's
-    length (traced once for [1, any length]); same outputs as ``TFLiteRunner``. Imports
-    TensorFlow."""
+    length (traced once for [1, any length]); same outputs as ``TFLiteRunner`` (and, for a
+    speaker-normalising model, the same ``reference`` input and a ``statistics`` function).
+    Imports TensorFlow."""
 
     def __init__(self, path: str | os.PathLike):
         import keras
         import tensorflow as tf
 
         import kerasser.layers  # noqa: F401  (registers the custom layers)
-        from kerasser.model import with_attention_outputs
+        from kerasser.model import REFERENCE, with_attention_outputs
+        from kerasser.speaker_reference import statistics_model
 
         self.path = Path(path)
         if not self.path.is_file():
@@ -151,13 +193,30 @@ class KerasRunner:
             raise ModelError(f"not a loadable Keras model ({error})", path=self.path) from None
         model = with_attention_outputs(loaded)
         spec = {"waveform": tf.TensorSpec([1, None], tf.float32), "length": tf.TensorSpec([1], tf.int32)}
+        self.reference_features = None
+        if REFERENCE in loaded.input:
+            self.reference_features = int(loaded.input[REFERENCE].shape[-1])
+            stats = statistics_model(loaded)
+            self._statistics = tf.function(lambda inputs: stats(inputs, training=False), input_signature=[spec])
+            spec = {**spec, REFERENCE: tf.TensorSpec([1, self.reference_features], tf.float32)}
         self._model = model
         self._call = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
 
-    def __call__(self, waveform: np.ndarray) -> dict[str, np.ndarray]:
+    def __call__(self, waveform: np.ndarray, reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
         w = _waveform(waveform)
+        if (reference is None) != (self.reference_features is None):
+            raise SettingsError("this model takes a speaker reference beside the waveform" if reference is None
+                                else "this model takes no speaker reference")
         inputs = {"waveform": w[None], "length": np.array([w.shape[0]], np.int32)}
+        if reference is not None:
+            inputs[REFERENCE_NAME] = _reference(reference, self.reference_features)[None]
         out = self._call(inputs)
+        return {name: np.asarray(value)[0] for name, value in out.items()}
+
+    def statistics(self, waveform: np.ndarray) -> dict[str, np.ndarray]:
+        """A speaker-normalising model's ``log_mel_sum`` [mel_bins] and ``frames`` [] of one clip."""
+        w = _waveform(waveform)
+        out = self._statistics({"waveform": w[None], "length": np.array([w.shape[0]], np.int32)})
         return {name: np.asarray(value)[0] for name, value in out.items()}
 
 
@@ -165,7 +224,7 @@ class ExportedModel:
     """A loaded export. ``metadata`` is its metadata.json, ``tasks`` a list of ``(task, classes)``
     in output order, ``sample_rate`` the rate ``predict`` expects (16000)."""
 
-    def __init__(self, model_dir: Path, metadata: dict, backend: str, variant: str, runner):
+    def __init__(self, model_dir: Path, metadata: dict, backend: str, variant: str, runner, statistics=None):
         self.model_dir = model_dir
         self.metadata = metadata
         self.backend = backend
@@ -176,13 +235,27 @@ class ExportedModel:
         ]
         self.attention: bool = bool(metadata.get("attention"))
         self.name: str = metadata.get("name", model_dir.name)
+        self.needs_reference: bool = statistics is not None
         self._runner = runner
+        self._statistics = statistics
 
-    def predict(self, waveform: np.ndarray) -> dict[str, np.ndarray]:
+    def statistics(self, waveform: np.ndarray) -> tuple[np.ndarray, float]:
+        """A speaker-normalising model's statistics of one clip: ``(log_mel_sum [mel_bins],
+        frames)``; ``reference_of`` turns a speaker's clips' statistics into its reference."""
+        if self._statistics is None:
+            raise SettingsError("this model takes no speaker reference (it normalises each clip by itself)")
+        out = self._statistics(waveform)
+        return np.asarray(out[LOG_MEL_SUM], np.float32), float(np.asarray(out[FRAMES]).reshape(()))
+
+    def predict(self, waveform: np.ndarray, reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """``waveform``: 1-D float32 samples at ``sample_rate`` (mono, full scale 1.0, at least
         one sample). Returns ``{task: probabilities [classes]}`` and, for attention models,
-        ``{task}_attention: [frames]`` (float32)."""
-        return self._runner(waveform)
+        ``{task}_attention: [frames]`` (float32). ``reference``: a speaker-normalising model's
+        speaker reference (default: the clip's own, from ``statistics(waveform)``); an error for
+        other models."""
+        if self.needs_reference and reference is None:
+            reference = reference_of([self.statistics(waveform)])
+        return self._runner(waveform, reference) if reference is not None else self._runner(waveform)
 
     def __repr__(self) -> str:
         tasks = [t for t, _ in self.tasks]
@@ -213,6 +286,7 @@ def load_exported(
         if variant != "float32":
             raise SettingsError(f"the keras backend runs the float32 model only, not {variant!r}")
         runner = KerasRunner(root / metadata.get("files", {}).get("keras", {}).get("path", KERAS_FILE))
+        statistics = runner.statistics if runner.reference_features is not None else None
     else:
         entry = metadata.get("files", {}).get(tflite_role(variant))
         path = root / (entry["path"] if entry else TFLITE_FILES[variant])
@@ -227,4 +301,8 @@ def load_exported(
                 f"{', '.join(runner.output_names)}); the model file and metadata.json do not belong together",
                 path=path,
             )
-    return ExportedModel(root, metadata, backend, variant, runner)
+        statistics = None
+        if runner.reference_features is not None:  # a speaker-normalising model
+            entry = metadata.get("files", {}).get(STATISTICS_ROLE)
+            statistics = TFLiteRunner(root / (entry["path"] if entry else STATISTICS_FILE), num_threads=num_threads)
+    return ExportedModel(root, metadata, backend, variant, runner, statistics)

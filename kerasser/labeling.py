@@ -72,6 +72,17 @@ class Labeler:
         return bool(getattr(self.model, "attention", False))
 
     @property
+    def needs_reference(self) -> bool:
+        """True for a speaker-normalising model: it labels best given its speaker's reference
+        (:meth:`statistics` of the speaker's clips, ``kerasser.inference.reference_of``)."""
+        return bool(getattr(self.model, "needs_reference", False))
+
+    def statistics(self, waveform: np.ndarray):
+        """A speaker-normalising model's statistics of one waveform at :attr:`sample_rate`:
+        ``(log_mel_sum, frames)``."""
+        return self.model.statistics(np.ascontiguousarray(waveform, dtype=np.float32))
+
+    @property
     def frame_seconds(self) -> float:
         """Seconds between attention weights: the model's frame step (10 ms by default)."""
         step = self.metadata.get("frame_step", 160)
@@ -83,7 +94,8 @@ class Labeler:
         return dict(getattr(self.model, "metadata", None) or {})
 
     def predict(
-        self, source: str | os.PathLike | np.ndarray, sample_rate: int | None = None, attention: bool | None = None
+        self, source: str | os.PathLike | np.ndarray, sample_rate: int | None = None, attention: bool | None = None,
+        reference: np.ndarray | None = None,
     ) -> dict:
         """``{task: {"label": class, "probabilities": {class: p}}}`` for an audio file or array,
         ``{"text": greedy CTC transcript}`` when the labeler transcribes, and with ``attention``
@@ -93,6 +105,7 @@ class Labeler:
 
         ``source``: a path (any format libsndfile reads), or samples shaped ``[n]`` or
         ``[n, channels]`` with their ``sample_rate``. Bad audio raises :class:`kerasser.audio.AudioError`.
+        ``reference``: a speaker-normalising model's speaker reference (default: the clip's own).
         """
         if isinstance(source, (str, os.PathLike)):
             if sample_rate is not None:
@@ -102,9 +115,11 @@ class Labeler:
             if sample_rate is None:
                 raise SettingsError("sample_rate= is required when predicting from an array")
             waveform = audio.from_array(source, sample_rate, target_rate=self.sample_rate)
-        return self.predict_waveform(waveform, attention=attention)
+        return self.predict_waveform(waveform, attention=attention, reference=reference)
 
-    def predict_waveform(self, waveform: np.ndarray, attention: bool | None = None) -> dict:
+    def predict_waveform(
+        self, waveform: np.ndarray, attention: bool | None = None, reference: np.ndarray | None = None
+    ) -> dict:
         """Predictions for a float32 mono waveform already at :attr:`sample_rate` (see :meth:`predict`)."""
         attention = self.attention if attention is None else attention
         if attention and not self.has_attention:
@@ -112,7 +127,9 @@ class Labeler:
         wave = np.ascontiguousarray(waveform, dtype=np.float32)
         if wave.ndim != 1 or wave.shape[0] == 0:
             raise SettingsError(f"expected a non-empty 1-D waveform, got shape {wave.shape}")
-        outputs = self.model.predict(wave)
+        if reference is not None and not self.needs_reference:
+            raise SettingsError("this model takes no speaker reference (it normalises each clip by itself)")
+        outputs = self.model.predict(wave) if reference is None else self.model.predict(wave, reference=reference)
         result = {}
         for name, classes in self.tasks:
             probs = np.asarray(outputs[name], dtype=np.float64).reshape(-1)

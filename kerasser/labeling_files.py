@@ -129,22 +129,12 @@ class Summary:
     rows: int = 0  # rows written in this call
 
 
-def label_source(
-    labeler: Labeler,
-    path: str,
-    *,
-    segment: float | None = None,
-    max_duration: float | None = None,
-    default_segment: float | None = None,
-    after: float | None = None,
+def _pieces(
+    labeler: Labeler, path: str, segment: float | None, max_duration: float | None,
+    default_segment: float | None, after: float | None,
 ) -> Iterator[dict]:
-    """Rows for one file: one, or one per window; the last row holds ``error`` if it failed.
-
-    ``segment``: window length for every file; else files longer than ``max_duration``
-    (default :data:`MAX_UNSEGMENTED_SECONDS`) are cut into ``default_segment`` windows (default
-    :data:`DEFAULT_SEGMENT_SECONDS`). ``after``: skip windows ending at or before this many
-    seconds (resuming a segmented file).
-    """
+    """A file's waveforms, whole or window by window (see ``label_source``): per piece
+    ``{"duration", "start", "end", "waveform"}``, or an error row (``"error"`` set) where one fails."""
     max_duration = MAX_UNSEGMENTED_SECONDS if max_duration is None else max_duration
     default_segment = DEFAULT_SEGMENT_SECONDS if default_segment is None else default_segment
     try:
@@ -160,7 +150,7 @@ def label_source(
         except AudioError as err:
             yield _error_row(path, err.reason, duration)
             return
-        yield _predict_row(labeler, path, duration, 0.0, duration, waveform)
+        yield {"duration": duration, "start": 0.0, "end": duration, "waveform": waveform}
         return
 
     bounds = plan_windows(duration, window)
@@ -174,7 +164,7 @@ def label_source(
             if win.error is not None:
                 yield _error_row(path, win.error, duration, win.start, win.end)
             else:
-                yield _predict_row(labeler, path, duration, win.start, win.end, win.waveform)
+                yield {"duration": duration, "start": win.start, "end": win.end, "waveform": win.waveform}
     except AudioError as err:
         # the file stops decoding: the row names the window it failed in (start) and has no end,
         # which closes the file for --resume as it does here
@@ -182,14 +172,75 @@ def label_source(
         yield _error_row(path, err.reason, duration, start)
 
 
+def label_source(
+    labeler: Labeler,
+    path: str,
+    *,
+    segment: float | None = None,
+    max_duration: float | None = None,
+    default_segment: float | None = None,
+    after: float | None = None,
+    reference=None,
+) -> Iterator[dict]:
+    """Rows for one file: one, or one per window; the last row holds ``error`` if it failed.
+
+    ``segment``: window length for every file; else files longer than ``max_duration``
+    (default :data:`MAX_UNSEGMENTED_SECONDS`) are cut into ``default_segment`` windows (default
+    :data:`DEFAULT_SEGMENT_SECONDS`). ``after``: skip windows ending at or before this many
+    seconds (resuming a segmented file). ``reference``: the file's speaker reference, for a
+    speaker-normalising model (default: each window's own).
+    """
+    for piece in _pieces(labeler, path, segment, max_duration, default_segment, after):
+        if "error" in piece:
+            yield piece
+        else:
+            yield _predict_row(labeler, path, piece["duration"], piece["start"], piece["end"], piece["waveform"],
+                               reference)
+
+
+def folder_speaker(path: str) -> str:
+    """The speaker of a file for ``--speakers folder``: the folder it is in."""
+    return os.path.dirname(os.path.normpath(path))
+
+
+def speaker_references(
+    labeler: Labeler,
+    sources: Iterable[Source],
+    speaker_of: Callable[[str], str],
+    *,
+    segment: float | None = None,
+    max_duration: float | None = None,
+    default_segment: float | None = None,
+) -> dict[str, object]:
+    """``{speaker: reference}`` of a speaker-normalising model over every readable, non-silent
+    file (or window) of ``sources``, grouped by ``speaker_of(path)``. What cannot be read is
+    left out here (labelling reports it)."""
+    from kerasser.inference import reference_of
+
+    statistics: dict[str, list] = {}
+    for source in sources:
+        if source.error is not None:
+            continue
+        for piece in _pieces(labeler, source.path, segment, max_duration, default_segment, None):
+            if "error" not in piece and piece["waveform"].any():
+                try:
+                    stats = labeler.statistics(piece["waveform"])
+                except Exception:  # noqa: BLE001, S112  (labelling the same piece reports the failure)
+                    continue
+                statistics.setdefault(speaker_of(source.path), []).append(stats)
+    return {speaker: reference_of(items) for speaker, items in statistics.items()}
+
+
 SILENT = "silent (every sample is zero): no emotion to label"
 
 
-def _predict_row(labeler: Labeler, path: str, duration: float, start: float, end: float, waveform) -> dict:
+def _predict_row(
+    labeler: Labeler, path: str, duration: float, start: float, end: float, waveform, reference=None
+) -> dict:
     if not waveform.any():  # digital silence: any label would be made up
         return _error_row(path, SILENT, duration, start, end)
     try:
-        result = labeler.predict_waveform(waveform)
+        result = labeler.predict_waveform(waveform, reference=reference)
     except Exception as err:  # a model failure on one input must not stop the other files
         reason = one_line(f"prediction failed ({type(err).__name__}: {err})")
         return _error_row(path, reason, duration, start, end)
@@ -229,16 +280,28 @@ def label_files(
     previous: PreviousOutput | None = None,
     on_error: Callable[[str, str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    speaker_of: Callable[[str], str] | None = None,
 ) -> Summary:
     """Label ``sources`` in order, writing each row as soon as it is made.
 
     ``segment``, ``max_duration``, ``default_segment``: as for :func:`label_source`.
+    ``speaker_of(path)`` (speaker-normalising models only; e.g. :func:`folder_speaker`): first
+    read every source to make each speaker's reference (:func:`speaker_references`: all of the
+    speaker's files, those an earlier run labelled included), then label each file with its
+    speaker's; without it each file (or window) is its own speaker.
     ``on_error(where, reason)`` is called once per error row (``where``: the path, and the window's
     seconds for part of a segmented file), ``on_progress(n)`` after each file
     (``n`` files done so far). Returns a :class:`Summary`; ``failed`` counts this call's failures.
     """
     if segment is not None and segment <= 0:
         raise SettingsError(f"segment must be positive, got {segment}")
+    references: dict = {}
+    if speaker_of is not None:
+        if not labeler.needs_reference:
+            raise SettingsError("this model normalises each clip by itself: it takes no speakers")
+        sources = list(sources)
+        references = speaker_references(labeler, sources, speaker_of, segment=segment, max_duration=max_duration,
+                                        default_segment=default_segment)
     summary = Summary()
     for source in sources:
         summary.files += 1
@@ -256,6 +319,7 @@ def label_files(
             rows = label_source(
                 labeler, source.path, segment=segment, max_duration=max_duration,
                 default_segment=default_segment, after=after,
+                reference=references.get(speaker_of(source.path)) if speaker_of is not None else None,
             )
             failed = False
             for row in rows:

@@ -195,18 +195,20 @@ def speaker_adversary(config: ModelConfig, frames, frame_mask):
     return keras.layers.Dense(config.speakers, activation="softmax", name=SPEAKER, dtype=SIGNAL)(x)
 
 
+def require_waveform_only(model: keras.Model, what: str) -> None:
+    """SettingsError unless ``model`` takes the waveform alone: ``what`` (ensembles, distillation,
+    saliency) cannot give a speaker-normalising model (``feature_norm="speaker"``) its references."""
+    if REFERENCE in model.input:
+        raise SettingsError(
+            f"the model normalises by speaker (feature_norm 'speaker') and needs each speaker's reference "
+            f"beside the waveform; {what} take waveform-only models"
+        )
+
+
 def inference_model(model: keras.Model, transcript: bool = False) -> keras.Model:
     """``model`` without its training-only outputs: the speaker adversary, and the CTC head's
     ``transcript`` unless ``transcript`` is True (``model`` itself when there is nothing to drop).
-
-    Everything that uses it (export, the Labeler, ensembles, distillation, saliency) feeds a
-    waveform alone: a model with a speaker ``reference`` input is refused with a SettingsError."""
-    if REFERENCE in model.input:
-        raise SettingsError(
-            "the model normalises by speaker (feature_norm 'speaker') and needs each speaker's reference "
-            "beside the waveform; export, labelling, ensembles and distillation take waveform-only models "
-            "(score it with kerasser evaluate or crossval)"
-        )
+    Its inputs stay as they are (a speaker-normalising model keeps its ``reference``)."""
     drop = {SPEAKER} | (set() if transcript else {TRANSCRIPT})
     if not drop & set(model.output):
         return model

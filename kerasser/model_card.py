@@ -28,6 +28,12 @@ GENERAL_LIMITS = """\
 """
 
 
+def _normalisation(feature_norm: str) -> str:
+    if feature_norm == "speaker":
+        return "per-speaker mean normalisation"
+    return "no per-utterance normalisation" if feature_norm == "none" else f"per-utterance {feature_norm} normalisation"
+
+
 def train_command(config: TrainConfig) -> str:
     """The ``kerasser train`` command line that reproduces ``config``."""
     from kerasser.recipes import train_arguments
@@ -44,7 +50,7 @@ def describe(config: TrainConfig) -> str:
     if m.frontend == "logmel":
         residual = "residual " if m.block_residual else ""
         bank = "learnable filterbank initialised on mel, " if m.mel_trainable else ""
-        front = (f"an in-graph {m.mel_bins}-band log-mel front end ({bank}per-utterance {m.feature_norm} normalisation) and "
+        front = (f"an in-graph {m.mel_bins}-band log-mel front end ({bank}{_normalisation(m.feature_norm)}) and "
                  f"{len(m.block_channels)} {residual}convolution blocks")
     else:
         front = f"raw-waveform convolutions on {1000 * m.audio.frame_length // m.audio.sample_rate} ms frames"
@@ -129,6 +135,10 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
         "`kerasser.layers` before `keras.saving.load_model`, which registers them).",
         *(["Also serves `transcript`: the CTC head's per-step character log-probabilities (`kerasser label",
            "--transcribe` decodes them greedily into a `text` column)."] if metadata.get("transcript") else []),
+        *(["It normalises by speaker: beside the waveform it takes `reference`, the speaker's mean log mel over",
+           "the speaker's clips (`speaker_statistics`, `model_statistics.tflite`). `kerasser label --speakers",
+           "folder` groups a folder's clips by speaker; without it each clip is its own speaker, which this",
+           "model labels far worse (`benchmarks/reference_clips.py`)."] if metadata.get("speaker_reference") else []),
         "",
         *_parity_lines(metadata.get("parity") or {}),
         *_other_corpus_lines(metadata.get("other_corpora") or []),

@@ -34,9 +34,10 @@ def logit_model(model):
     import keras
 
     from kerasser.layers import CosineSoftmax
-    from kerasser.model import inference_model
+    from kerasser.model import inference_model, require_waveform_only
     from kerasser.tasks import TASKS
 
+    require_waveform_only(model, "saliency maps")
     model = inference_model(model)
     tasks = [name for name in model.output if name in TASKS]
     waveform = keras.Input((None,), name="waveform")

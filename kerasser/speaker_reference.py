@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasser.contract import FRAMES, LOG_MEL_SUM
 from kerasser.corpora import Utterance, speaker_key
 from kerasser.errors import DataError
 from kerasser.model import LOG_MEL, REFERENCE
@@ -29,21 +30,30 @@ def uses_reference(model: keras.Model) -> bool:
     return REFERENCE in model.input
 
 
+def statistics_model(model: keras.Model) -> keras.Model:
+    """``{"waveform", "length"} -> {"log_mel_sum": [batch, mel_bins], "frames": [batch]}``: each
+    clip's log mel summed over its valid frames and the number of valid frames, computed by
+    ``model``'s own layers (shares its weights). A speaker's reference is the sum of its clips'
+    ``log_mel_sum`` over the sum of their ``frames``."""
+    log_mel = keras.ops.cast(model.get_layer(LOG_MEL).output, "float32")
+    weight = keras.ops.cast(model.get_layer("frame_padding").output[1], "float32")[..., None]
+    return keras.Model(
+        {"waveform": model.input["waveform"], "length": model.input["length"]},
+        {LOG_MEL_SUM: keras.ops.sum(log_mel * weight, axis=1), FRAMES: keras.ops.sum(weight, axis=(1, 2))},
+        name="speaker_statistics",
+    )
+
+
 def clip_statistics(model: keras.Model, examples_ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Per example of ``examples_ds`` (unbatched ``(inputs, ...)`` as ``kerasser.dataset.decoded``
-    yields them, in order): the sum of its log mel frames over the valid frames [n, mel_bins]
-    and the number of valid frames [n], as ``model`` computes them."""
-    features = keras.Model(
-        {"waveform": model.input["waveform"], "length": model.input["length"]},
-        [model.get_layer(LOG_MEL).output, model.get_layer("frame_padding").output[1]],
-    )
+    yields them, in order): ``statistics_model``'s ``log_mel_sum`` [n, mel_bins] and ``frames`` [n]."""
+    features = statistics_model(model)
     sums, counts = [], []
     batches = examples_ds.map(lambda inputs, *rest: {"waveform": inputs["waveform"], "length": inputs["length"]})
     for batch in batches.padded_batch(BATCH):
-        log_mel, mask = features(batch, training=False)
-        weight = tf.cast(mask, tf.float32)[..., None]
-        sums.append(tf.reduce_sum(tf.cast(log_mel, tf.float32) * weight, axis=1).numpy())
-        counts.append(tf.reduce_sum(weight, axis=[1, 2]).numpy())
+        out = features(batch, training=False)
+        sums.append(np.asarray(out[LOG_MEL_SUM]))
+        counts.append(np.asarray(out[FRAMES]))
     if not sums:
         return np.zeros((0, model.input[REFERENCE].shape[-1]), np.float32), np.zeros(0, np.float32)
     return np.concatenate(sums).astype(np.float64), np.concatenate(counts).astype(np.float64)

@@ -13,10 +13,12 @@ import tensorflow as tf
 from kerasser.config import AudioConfig, ModelConfig, TrainConfig
 from kerasser.corpora import read_corpus, select, speaker_key
 from kerasser.dataset import decoded
+from kerasser.ensemble import build_ensemble
 from kerasser.errors import SettingsError
 from kerasser.model import REFERENCE, build_model, inference_model
 from kerasser.run_evaluation import evaluate_run
 from kerasser.runs import load_best_model
+from kerasser.saliency import logit_model
 from kerasser.speaker_reference import clip_statistics, drawn_means, speaker_means, uses_reference
 from kerasser.training import train
 
@@ -93,8 +95,12 @@ def test_own_mean_as_reference_gives_the_sentence_mean_model(rng):
 
 
 def test_waveform_only_consumers_refuse_a_speaker_model():
-    with pytest.raises(SettingsError, match="normalises by speaker"):
-        inference_model(build_model(SPEAKER_MODEL))
+    model = build_model(SPEAKER_MODEL)
+    assert REFERENCE in inference_model(model).input  # export and labelling give it its reference
+    with pytest.raises(SettingsError, match="normalises by speaker.*ensembles take waveform-only"):
+        build_ensemble([model, build_model(SPEAKER_MODEL)])
+    with pytest.raises(SettingsError, match="saliency maps take waveform-only"):
+        logit_model(model)
 
 
 @pytest.mark.slow

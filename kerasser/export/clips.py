@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from kerasser import audio
-from kerasser.corpora import Utterance, select
+from kerasser.corpora import Utterance, select, speaker_key
 from kerasser.errors import DataError
 
 
@@ -58,3 +58,22 @@ def parity_clips(
         if len(chosen) >= n:
             break
     return chosen
+
+
+def clip_references(
+    clips: Sequence[tuple[Utterance, np.ndarray]], statistics: Callable[[np.ndarray], dict] | None
+) -> list[np.ndarray | None]:
+    """Per clip, its speaker's reference over the speaker's clips among ``clips``
+    (``statistics``: a speaker-normalising model's ``KerasRunner.statistics``); all None for a
+    model without (``statistics`` None)."""
+    if statistics is None:
+        return [None] * len(clips)
+    from kerasser.contract import FRAMES, LOG_MEL_SUM
+    from kerasser.inference import reference_of
+
+    stats = [statistics(wave) for _, wave in clips]
+    by_speaker: dict[str, list] = {}
+    for (u, _), s in zip(clips, stats):
+        by_speaker.setdefault(speaker_key(u), []).append((s[LOG_MEL_SUM], s[FRAMES]))
+    references = {speaker: reference_of(items) for speaker, items in by_speaker.items()}
+    return [references[speaker_key(u)] for u, _ in clips]

@@ -9,7 +9,10 @@ topped up from the other splits to at least ``parity_clips``) and compared with 
 The SavedModel and the float32 TFLite model must agree within ``PARITY_TOLERANCE`` (max absolute
 probability difference) with the same argmax on every clip and task, or the export fails with
 ``ExportError``. Quantised variants are measured, never failed: max difference, argmax agreement
-and the test UAR change against the float32 TFLite model.
+and the test UAR change against the float32 TFLite model. A speaker-normalising model's clips
+get their speakers' references over the checked clips, and its ``speaker_statistics`` (SavedModel
+signature and ``model_statistics.tflite``) must give each clip's mean log mel within the same
+tolerance.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ from kerasser.errors import ExportError, SettingsError
 from kerasser.export import metadata as meta
 from kerasser.export import saved_model as saved_model_export
 from kerasser.export import tflite as tflite_export
-from kerasser.export.clips import load_clips, parity_clips, spread
+from kerasser.export.clips import clip_references, load_clips, parity_clips, spread
 from kerasser.export.folder import check_target, replace_dir, staging_dir
-from kerasser.export.parity import check_float, compare, score_uar
+from kerasser.export.parity import check_float, compare, run_clips, score_uar
 from kerasser.inference import KerasRunner, TFLiteRunner
 from kerasser.model import inference_model
 from kerasser.progress import writer
@@ -52,18 +55,35 @@ class ExportResult:
 # --- export ---------------------------------------------------------------------------------
 
 
-def _check_saved_model(model, folder: Path, clips, reference, tasks, tolerance: float, write) -> dict:
+def _check_saved_model(model, folder: Path, clips, refs, reference, tasks, tolerance: float, write) -> dict:
     saved_model_export.export_saved_model(model, folder)
     saved = saved_model_export.load_saved_model(folder)
-    figures = compare(reference, [saved(w) for _, w in clips], tasks)
+    figures = compare(reference, run_clips(saved, [w for _, w in clips], refs), tasks)
     check_float("SavedModel", figures, tolerance, [u for u, _ in clips])
     figures["passed"] = True
     write(f"  SavedModel: max |diff| {figures['max_abs_diff']:.2g}, argmax agreement 100 %")
     return figures
 
 
+def _check_statistics(label: str, statistics, keras_runner, clips, tolerance: float) -> dict:
+    """A speaker-normalising model's exported statistics against the Keras model's: the clip
+    means (log_mel_sum / frames) within ``tolerance`` and the same frame counts, or ExportError."""
+    diff = 0.0
+    for u, wave in clips:
+        want, got = keras_runner.statistics(wave), statistics(wave)
+        if float(got[contract.FRAMES]) != float(want[contract.FRAMES]):
+            raise ExportError(f"{label} parity check failed: {got[contract.FRAMES]} frames of "
+                              f"{Path(u.path).name}, the Keras model counts {want[contract.FRAMES]}")
+        frames = max(float(want[contract.FRAMES]), 1.0)
+        diff = max(diff, float(np.max(np.abs(got[contract.LOG_MEL_SUM] - want[contract.LOG_MEL_SUM]))) / frames)
+    if not diff <= tolerance:
+        raise ExportError(f"{label} parity check failed: max absolute difference of a clip's mean log mel "
+                          f"{diff:.3g} > {tolerance:g} against the Keras model")
+    return {"max_abs_diff_mean_log_mel": diff, "passed": True}
+
+
 def _export_tflite(
-    frozen, variant: str, path: Path, clips, reference, tasks, tolerance: float, representative, write
+    frozen, variant: str, path: Path, clips, refs, reference, tasks, tolerance: float, representative, write
 ) -> tuple[TFLiteRunner, dict, dict, bytes]:
     """Convert one variant, reload it, measure it; returns (runner, parity figures, info, bytes)."""
     write(f"writing TFLite {variant}")
@@ -74,7 +94,7 @@ def _export_tflite(
             f"{path.name} needs non-builtin ops ({', '.join(custom)}); only TFLITE_BUILTINS may be used"
         )
     runner = TFLiteRunner(path)
-    figures = compare(reference, [runner(w) for _, w in clips], tasks)
+    figures = compare(reference, run_clips(runner, [w for _, w in clips], refs), tasks)
     info = dict(tflite_export.VARIANT_INFO[variant])
     if variant == "float32":
         check_float("TFLite float32", figures, tolerance, [u for u, _ in clips])
@@ -99,10 +119,12 @@ def _other_corpus_scores(run: Path, corpus: tuple[str, str], write) -> dict:
 
 
 def _test_scores(
-    run: Path, test_utts, runners: dict[str, TFLiteRunner], parity: dict, tasks, write, sample_rate: int
+    run: Path, test_utts, runners: dict[str, TFLiteRunner], parity: dict, tasks, write, sample_rate: int,
+    statistics=None,
 ) -> dict:
     """The Keras model's test UAR (``evaluate_run``); for quantised variants, their test UAR and
-    its change against the float32 TFLite model, added to ``parity``."""
+    its change against the float32 TFLite model, added to ``parity`` (a speaker-normalising
+    model's clips get their speakers' references over the test clips, as ``evaluate_run`` gives)."""
     from kerasser.run_evaluation import evaluate_run
 
     write(f"evaluating on the test split ({len(test_utts)} utterances)")
@@ -118,9 +140,10 @@ def _test_scores(
     quantised = [v for v in runners if v != "float32"]
     if quantised:
         test_clips = load_clips(test_utts, write, sample_rate)
-        baseline = parity["float32"]["test_uar"] = score_uar(runners["float32"], test_clips, tasks)
+        refs = clip_references(test_clips, statistics)
+        baseline = parity["float32"]["test_uar"] = score_uar(runners["float32"], test_clips, tasks, refs)
         for variant in quantised:
-            scores = score_uar(runners[variant], test_clips, tasks)
+            scores = score_uar(runners[variant], test_clips, tasks, refs)
             change = {t: scores[t] - baseline[t] for t in scores}
             entry = parity[variant]
             entry["test_uar"], entry["test_uar_change"] = scores, change
@@ -184,7 +207,9 @@ def export_run(
     try:
         model.save(tmp / contract.KERAS_FILE)  # loaded uncompiled: no optimizer state to ship
         keras_runner = KerasRunner(tmp / contract.KERAS_FILE)  # the saved file, reloaded
-        reference = [keras_runner(w) for _, w in clips]
+        statistics = keras_runner.statistics if keras_runner.reference_features is not None else None
+        refs = clip_references(clips, statistics)  # speaker references over the parity clips (or None)
+        reference = run_clips(keras_runner, [w for _, w in clips], refs)
         splits: dict[str, int] = {}
         for u, _ in clips:
             splits[str(u.split)] = splits.get(str(u.split), 0) + 1
@@ -196,8 +221,19 @@ def export_run(
 
         write("writing SavedModel")
         parity["saved_model"] = _check_saved_model(
-            model, tmp / contract.SAVED_MODEL_DIR, clips, reference, tasks, tolerance, write
+            model, tmp / contract.SAVED_MODEL_DIR, clips, refs, reference, tasks, tolerance, write
         )
+        if statistics is not None:
+            saved_stats = saved_model_export.load_saved_model(tmp / contract.SAVED_MODEL_DIR, contract.STATISTICS_SIGNATURE)
+            parity["saved_model"]["statistics"] = _check_statistics(
+                "SavedModel speaker_statistics", saved_stats, keras_runner, clips, tolerance)
+            write("writing TFLite speaker statistics")
+            content = tflite_export.export_float32(tflite_export.freeze_statistics(model), tmp / contract.STATISTICS_FILE)
+            if tflite_export.custom_ops(content):
+                raise ExportError(f"{contract.STATISTICS_FILE} needs non-builtin ops; only TFLITE_BUILTINS may be used")
+            parity["statistics"] = _check_statistics(
+                "TFLite speaker statistics", TFLiteRunner(tmp / contract.STATISTICS_FILE), keras_runner, clips, tolerance)
+            write(f"  statistics: max |diff| of a clip's mean log mel {parity['statistics']['max_abs_diff_mean_log_mel']:.2g}")
 
         frozen = tflite_export.freeze(model)
         tflite_info: dict = {"variants": {}}
@@ -206,11 +242,13 @@ def export_run(
             representative = None
             if variant == "int8":
                 train_utts = spread(select(utterances, config.train_splits, tasks), representative_clips)
-                representative = [w for _, w in load_clips(train_utts, write, config.model.audio.sample_rate)]
+                train_clips = load_clips(train_utts, write, config.model.audio.sample_rate)
+                representative = [w if r is None else (w, r) for (_, w), r in
+                                  zip(train_clips, clip_references(train_clips, statistics))]
                 if not representative:
                     raise ExportError("int8 quantisation needs training audio, and none could be read")
             runner, figures, info, content = _export_tflite(
-                frozen, variant, tmp / contract.TFLITE_FILES[variant], clips, reference, tasks, tolerance,
+                frozen, variant, tmp / contract.TFLITE_FILES[variant], clips, refs, reference, tasks, tolerance,
                 representative, write,
             )
             runners[variant], parity[variant] = runner, figures
@@ -221,7 +259,8 @@ def export_run(
 
         test, test_skipped = None, None
         if test_utts:
-            test = _test_scores(run, test_utts, runners, parity, tasks, write, config.model.audio.sample_rate)
+            test = _test_scores(run, test_utts, runners, parity, tasks, write, config.model.audio.sample_rate,
+                                statistics)
         else:
             test_skipped = "the run's corpora have no test-split utterances labelled for the model's tasks"
             write(f"note: {test_skipped}; no test UAR")
@@ -232,6 +271,8 @@ def export_run(
                  (("keras", contract.KERAS_FILE), ("saved_model", contract.SAVED_MODEL_DIR))}
         for variant in ("float32", *quantize):
             files[contract.tflite_role(variant)] = meta.file_entry(tmp, contract.TFLITE_FILES[variant])
+        if statistics is not None:
+            files[contract.STATISTICS_ROLE] = meta.file_entry(tmp, contract.STATISTICS_FILE)
         files["metadata"] = {"path": contract.METADATA_FILE}
         document = meta.build_metadata(
             name=name,

@@ -12,12 +12,16 @@ Schema (format_version 1; ``null`` where a figure could not be computed)::
   frame_length      samples per frame (640 = 40 ms); frame_step: hop (160 = 10 ms)
   input             {"name": "waveform", "dtype": "float32", "shape": [1, null], "min_samples": 1, ...}
   signature         "serving_default" (SavedModel and TFLite)
+  speaker_reference null, or for a speaker-normalising model {"input": "reference", "shape": [1,
+                    mel_bins], "signature": "speaker_statistics", "file": "model_statistics.tflite",
+                    "outputs": ["log_mel_sum", "frames"], "description"}
   tasks             [{"name", "classes" (in output order), "output", "attention_output" or null}]
   attention         true when every task has a ``{task}_attention`` output
   outputs           [{"name", "dtype", "shape", "description"}] sorted by name
   files             {role: {"path", "bytes"}} for every file written; roles: keras, saved_model
                     (bytes summed over the folder), tflite_float32, and tflite_int8 /
-                    tflite_float16 / tflite_dynamic when quantised; metadata ({"path"} only)
+                    tflite_float16 / tflite_dynamic when quantised, tflite_statistics for a
+                    speaker-normalising model; metadata ({"path"} only)
   tflite            {"output_order": output names in the order of the raw output tensors (for
                     runtimes that ignore signatures), "operators": every op in model.tflite,
                     "variants": {variant: {"ops", "weights", "activations", ...}}}
@@ -47,12 +51,30 @@ from pathlib import Path
 
 from kerasser.contract import (
     FORMAT_VERSION,
+    FRAMES,
     INPUT_NAME,
+    LOG_MEL_SUM,
     METADATA_FILE,
+    REFERENCE_NAME,
     SIGNATURE_KEY,
+    STATISTICS_FILE,
+    STATISTICS_SIGNATURE,
     TRANSCRIPT_OUTPUT,
     attention_output,
 )
+
+
+def speaker_reference_info(model) -> dict | None:
+    """What a caller needs to give a speaker-normalising model (``feature_norm="speaker"``) its
+    ``reference``; None for other models."""
+    if model.feature_norm != "speaker":
+        return None
+    return {
+        "input": REFERENCE_NAME, "dtype": "float32", "shape": [1, model.mel_bins],
+        "signature": STATISTICS_SIGNATURE, "file": STATISTICS_FILE, "outputs": [LOG_MEL_SUM, FRAMES],
+        "description": f"the speaker's mean log mel: sum of {LOG_MEL_SUM} / sum of {FRAMES} over the "
+        f"speaker's clips, each clip's from {STATISTICS_SIGNATURE} (kerasser.inference.reference_of)",
+    }
 
 
 def transcript_info(model) -> dict:
@@ -163,6 +185,7 @@ def build_metadata(
             "any length",
         },
         "signature": SIGNATURE_KEY,
+        "speaker_reference": speaker_reference_info(model),
         "tasks": [
             {
                 "name": t,

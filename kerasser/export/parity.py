@@ -65,16 +65,24 @@ def check_float(label: str, figures: dict, tolerance: float, clips: Sequence[Utt
         )
 
 
+def run_clips(runner: Callable[..., Outputs], waves: Sequence[np.ndarray], references: Sequence | None = None) -> list[Outputs]:
+    """``runner``'s outputs on each waveform, given its speaker reference where there is one."""
+    references = references or [None] * len(waves)
+    return [runner(w) if r is None else runner(w, r) for w, r in zip(waves, references, strict=True)]
+
+
 def score_uar(
-    runner: Callable[[np.ndarray], Outputs],
+    runner: Callable[..., Outputs],
     clips: Sequence[tuple[Utterance, np.ndarray]],
     tasks: Sequence[str],
+    references: Sequence | None = None,
 ) -> dict[str, float]:
-    """UAR per task of ``runner`` on labelled ``clips``, scored by ``kerasser.evaluation.score``
-    (the same scoring as ``kerasser evaluate``)."""
+    """UAR per task of ``runner`` on labelled ``clips`` (each given its speaker ``references[i]``
+    when there are references), scored by ``kerasser.evaluation.score`` (the same scoring as
+    ``kerasser evaluate``)."""
     if not clips:
         return {}
-    outputs = [runner(wave) for _, wave in clips]
+    outputs = run_clips(runner, [wave for _, wave in clips], references)
     labels = {t: np.array([u.labels.get(t, 0) for u, _ in clips]) for t in tasks}
     weights = {t: np.array([float(t in u.labels) for u, _ in clips]) for t in tasks}
     probs = {t: np.stack([out[t] for out in outputs]) for t in tasks}

@@ -24,9 +24,9 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from kerasser.contract import INPUT_NAME, QUANTIZATIONS, VARIANTS
+from kerasser.contract import INPUT_NAME, QUANTIZATIONS, REFERENCE_NAME, VARIANTS
 from kerasser.errors import SettingsError
-from kerasser.export.saved_model import input_spec, serving_function
+from kerasser.export.saved_model import input_spec, input_specs, serving_function, statistics_function
 
 # What each variant is, for metadata.json.
 VARIANT_INFO = {
@@ -47,20 +47,28 @@ VARIANT_INFO = {
 
 
 class FrozenServing(tf.Module):
-    """The serving function with its variables frozen into constants; ``serving`` is a
-    ``tf.function`` (``waveform`` [1, None] -> output dict) the converter takes with this module."""
+    """The serving function (``kerasser.export.saved_model.serving_function``, or ``function``
+    with ``specs``) with its variables frozen into constants; ``serving`` is a ``tf.function``
+    (``waveform`` [1, None] [, ``reference``] -> output dict) the converter takes with this module."""
 
-    def __init__(self, model: keras.Model):
+    def __init__(self, model: keras.Model, function=None, specs: Sequence[tf.TensorSpec] | None = None):
         super().__init__()
-        traced = tf.function(serving_function(model), input_signature=[input_spec()])
+        specs = list(specs or input_specs(model))
+        traced = tf.function(function or serving_function(model), input_signature=specs)
         concrete = traced.get_concrete_function()
         self._frozen = convert_variables_to_constants_v2(concrete)
         self._structure = concrete.structured_outputs
         self.output_names = sorted(self._structure)
-        self.serving = tf.function(self._serve, input_signature=[input_spec()])
+        self.input_names = [spec.name for spec in specs]
+        self.serving = tf.function(self._serve, input_signature=specs)
 
-    def _serve(self, waveform):
-        return tf.nest.pack_sequence_as(self._structure, self._frozen(waveform))
+    def _serve(self, *inputs):
+        return tf.nest.pack_sequence_as(self._structure, self._frozen(*inputs))
+
+
+def freeze_statistics(model: keras.Model) -> FrozenServing:
+    """A speaker-normalising model's ``speaker_statistics`` function, frozen for conversion."""
+    return FrozenServing(model, statistics_function(model), [input_spec()])
 
 
 def freeze(model: keras.Model | FrozenServing) -> FrozenServing:
@@ -117,22 +125,21 @@ def export_int8(
 
     Same signature as ``export_float32`` (float32 ``waveform`` in, float32 outputs out). Weights
     and activations are int8 (TFLITE_BUILTINS_INT8 kernels), calibrated on ``representative``:
-    1-D float32 waveforms at the model's rate (the run's training audio), each run through the
-    model once, except the layers of ``float_layers`` (default ``FLOAT_LAYERS``: feature
-    extraction, attention pooling; any tensor whose name holds one of them), which stay float32
-    builtins: selective quantisation through the converter's ``QuantizationDebugger`` with those
-    tensors deny-listed. ``benchmarks/int8_layers.py`` measures what keeping more layers float
+    1-D float32 waveforms at the model's rate (the run's training audio; for a speaker-normalising
+    model ``(waveform, reference)`` pairs), each run through the model once, except the layers of
+    ``float_layers`` (default ``FLOAT_LAYERS``: feature extraction, attention pooling; any tensor
+    whose name holds one of them), which stay float32 builtins: selective quantisation through
+    the converter's ``QuantizationDebugger`` with those tensors deny-listed. ``benchmarks/int8_layers.py`` measures what keeping more layers float
     buys.
     """
-    clips = [np.asarray(w, np.float32) for w in representative]
+    frozen = freeze(model)
+    clips = [_representative_inputs(item, REFERENCE_NAME in frozen.input_names) for item in representative]
     if not clips:
         raise SettingsError("int8 quantisation needs at least one representative waveform")
 
     def dataset():
-        for w in clips:
-            yield {INPUT_NAME: w[None]}
+        yield from clips
 
-    frozen = freeze(model)
     keep_float = float_tensors(_converter(frozen).convert(), float_layers)
     converter = _converter(frozen)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -148,6 +155,14 @@ def export_int8(
             debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=keep_float),
         )
         return _write(debugger.get_nondebug_quantized_model(), path)
+
+
+def _representative_inputs(item, with_reference: bool) -> dict[str, np.ndarray]:
+    """One calibration input: a waveform, or for a speaker-normalising model ``(waveform, reference)``."""
+    if not with_reference:
+        return {INPUT_NAME: np.asarray(item, np.float32)[None]}
+    waveform, reference = item
+    return {INPUT_NAME: np.asarray(waveform, np.float32)[None], REFERENCE_NAME: np.asarray(reference, np.float32)[None]}
 
 
 def export_float16(model: keras.Model | FrozenServing, path: str | os.PathLike) -> bytes:
