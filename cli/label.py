@@ -86,10 +86,11 @@ class _Counter:
 @click.option("--beam-option", "beam_options", multiple=True, metavar="KEY=VALUE",
               help="With --runner beam: a Beam pipeline option, e.g. runner=DataflowRunner, project=P, "
                    "direct_num_workers=2 (repeatable; default: the DirectRunner on this machine).")
-@click.option("--speakers", type=click.Choice(["folder"]), default=None,
-              help="For a model trained with --feature-norm speaker: the files of one folder are one speaker's; "
-                   "every file is read once first to make each speaker's reference. Without it each file is its "
-                   "own speaker, which such a model labels far worse.")
+@click.option("--speakers", default=None, metavar="folder|TABLE.csv",
+              help="For a model trained with --feature-norm speaker: 'folder': the files of one folder are one "
+                   "speaker's; TABLE.csv: a CSV with path and speaker columns (a file it does not name is its own "
+                   "speaker). Every file is read once first to make each speaker's reference. Without it each file "
+                   "is its own speaker, which such a model labels far worse.")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr but an error that stops the run.")
 @click.option("--verbose", "-v", is_flag=True,
               help="Also show what LiteRT and TensorFlow print while loading and running the model.")
@@ -164,7 +165,7 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
            speakers=None):
     from kerasser.errors import KerasserError, one_line, shown_path
     from kerasser.labeling import Labeler
-    from kerasser.labeling_files import find_audio, folder_speaker, label_files
+    from kerasser.labeling_files import find_audio, folder_speaker, label_files, speaker_table
     from kerasser.writers import columns, make_writer, read_previous
 
     previous = None
@@ -180,6 +181,14 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
     if speakers and not labeler.needs_reference:
         raise _SetupError("--speakers is for models trained with --feature-norm speaker; this one normalises each "
                           "clip by itself")
+    speaker_of = None
+    if speakers == "folder":
+        speaker_of = folder_speaker
+    elif speakers:
+        try:
+            speaker_of = speaker_table(speakers)
+        except KerasserError as err:
+            raise _SetupError(str(err)) from None
     if labeler.needs_reference and not speakers and not quiet:
         click.echo("note: this model normalises by speaker; without --speakers each file is its own speaker, "
                    "which it labels far worse", err=True)
@@ -204,7 +213,7 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
         summary = label_files(
             labeler, sources, writer, segment=segment, previous=previous,
             on_error=lambda path, reason: counter.message(f"{shown_path(path)}: {reason}"),
-            on_progress=counter.update, speaker_of=folder_speaker if speakers == "folder" else None,
+            on_progress=counter.update, speaker_of=speaker_of,
         )
     except BrokenPipeError:  # e.g. `kerasser label dir | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)

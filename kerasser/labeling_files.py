@@ -203,6 +203,31 @@ def folder_speaker(path: str) -> str:
     return os.path.dirname(os.path.normpath(path))
 
 
+def speaker_table(table: str | os.PathLike) -> Callable[[str], str]:
+    """The speaker of a file for ``--speakers TABLE.csv``: a CSV file with ``path`` and ``speaker``
+    columns (paths as ``kerasser label`` writes them, compared after ``os.path.normpath``). A file
+    the table does not name is its own speaker. SettingsError naming the table when it cannot be
+    read or lacks a column."""
+    import csv
+
+    try:
+        with open(table, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = {"path", "speaker"} - set(reader.fieldnames or ())
+            if missing:
+                raise SettingsError(f"{table}: no {' or '.join(sorted(missing))} column (a speaker table needs "
+                                    "path and speaker)")
+            speakers = {os.path.normpath(row["path"]): row["speaker"] for row in reader if row.get("path")}
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise SettingsError(f"{table}: cannot read the speaker table ({one_line(err)})") from None
+
+    def speaker_of(path: str) -> str:
+        key = os.path.normpath(path)
+        return f"table:{speakers[key]}" if key in speakers else f"file:{key}"
+
+    return speaker_of
+
+
 def speaker_references(
     labeler: Labeler,
     sources: Iterable[Source],

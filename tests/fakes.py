@@ -51,6 +51,27 @@ class FakeModel:
         return out
 
 
+class FakeSpeakerModel(FakeModel):
+    """A FakeModel that normalises by speaker: each waveform's statistics are (its samples'
+    sum repeated twice, its sample count), and ``references`` records the reference of each call."""
+
+    needs_reference = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.references: list[np.ndarray] = []
+
+    def statistics(self, waveform):
+        return np.full(2, float(np.sum(waveform)), np.float32), float(len(waveform))
+
+    def predict(self, waveform, reference=None):
+        if reference is None:  # the clip's own, as kerasser.inference.ExportedModel does
+            total, frames = self.statistics(waveform)
+            reference = total / frames
+        self.references.append(np.asarray(reference))
+        return super().predict(waveform)
+
+
 def spelling(text: str) -> np.ndarray:
     """CTC log-probabilities [steps, classes] whose best path reads ``text``: each character's
     class, then a blank."""

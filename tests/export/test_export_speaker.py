@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import shutil
 from pathlib import Path
 
@@ -172,27 +171,29 @@ def test_label_speakers_folder(speaker_export, test_clips, tmp_path, emodb_small
             for t in TASKS:
                 got = [float(row[f"{t}_{c}"]) for c in ("low", "mid", "high")]
                 np.testing.assert_allclose(got, want[t], atol=1e-5)
+    # the same speakers from a table, the files in one flat folder
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    table = ["path,speaker"]
+    for path in waves:
+        copy = flat / f"{Path(path).parent.name}_{Path(path).name}"
+        shutil.copy(path, copy)
+        table.append(f"{copy},{Path(path).parent.name}")
+    (tmp_path / "speakers.csv").write_text("\n".join(table) + "\n")
+    tabled = CliRunner().invoke(cli, ["label", str(flat), "--model", str(speaker_export[1]),
+                                      "--speakers", str(tmp_path / "speakers.csv")])
+    assert tabled.exit_code == 0, tabled.output
+    by_name = {Path(r["path"]).name: r for r in csv.DictReader(io.StringIO(tabled.stdout))}
+    for row in (r for r in rows if not r["error"]):
+        twin = by_name[f"{Path(row['path']).parent.name}_{Path(row['path']).name}"]
+        assert [twin[f"valence_{c}"] for c in ("low", "mid", "high")] == [row[f"valence_{c}"] for c in ("low", "mid", "high")]
+    (tmp_path / "bad.csv").write_text("file,who\na.wav,x\n")
+    bad = CliRunner().invoke(cli, ["label", str(flat), "--model", str(speaker_export[1]),
+                                   "--speakers", str(tmp_path / "bad.csv")])
+    assert bad.exit_code == 2 and "no path or speaker column" in bad.output and "Traceback" not in bad.output
     # without --speakers: a note on stderr, and each file its own speaker
     plain = CliRunner().invoke(cli, ["label", str(next(iter(waves))), "--model", str(speaker_export[1])])
     assert plain.exit_code == 0 and "without --speakers" in plain.stderr
     row = next(csv.DictReader(io.StringIO(plain.stdout)))
     want = model.predict(waves[row["path"]])
     np.testing.assert_allclose([float(row[f"arousal_{c}"]) for c in ("low", "mid", "high")], want["arousal"], atol=1e-5)
-
-
-def test_speakers_needs_a_speaker_model(tmp_path):
-    from fakes import FakeModel, ramp_file  # tests/fakes.py
-
-    from kerasser.labeling import Labeler
-    from kerasser.labeling_files import Source, folder_speaker, label_files
-    from kerasser.writers import make_writer
-
-    labeler = Labeler(FakeModel())
-    assert not labeler.needs_reference
-    with pytest.raises(ValueError, match="takes no speakers"):
-        label_files(labeler, [Source(str(tmp_path / "a.wav"))], make_writer("csv", io.StringIO(), ["path"]),
-                    speaker_of=folder_speaker)
-    ramp_file(tmp_path / "a.wav", 1.0)
-    with pytest.raises(ValueError, match="takes no speaker reference"):
-        labeler.predict(str(tmp_path / "a.wav"), reference=np.zeros(16, np.float32))
-    assert folder_speaker("data/spk1/a.wav") == "data/spk1" and json.dumps(folder_speaker("a.wav")) == '""'
