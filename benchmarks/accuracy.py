@@ -121,6 +121,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "default+heads2": ("default", {"pool_heads": 2}, "the default with 2 attention heads per task (4 cost BAVED arousal)"),
     "default+avg20": ("default", {"average_last": 20},
                       "the default with the last 20 epochs' weights averaged (kept if not worse on dev)"),
+    "default+level": ("default", {"feature_norm": "level"},
+                      "the default with per-utterance level normalisation (the gain removed, the spectral tilt kept)"),
     # speaker-level normalisation (the openSMILE peer's speaker-norm, for the model): transductive
     "default+speaker": ("default", {"feature_norm": "speaker", "mel_trainable": False},
                         ("the default with each speaker's mean log mel subtracted instead of each utterance's "
