@@ -74,7 +74,14 @@ def reference_of(statistics) -> np.ndarray:
     return (total / max(frames, 1.0)).astype(np.float32)
 
 
-def _reference(reference, features: int) -> np.ndarray:
+def _reference(reference, features: int | None) -> np.ndarray | None:
+    """``reference`` as float32 [features], checked against a model that takes one (``features``
+    its size) or none (``features`` None: ``reference`` must be None too)."""
+    if (reference is None) != (features is None):
+        raise SettingsError("this model takes a speaker reference beside the waveform" if reference is None
+                            else "this model takes no speaker reference")
+    if reference is None:
+        return None
     r = np.asarray(reference, dtype=np.float32)
     if r.shape != (features,):
         raise SettingsError(f"expected a reference of shape ({features},), got {r.shape}")
@@ -154,17 +161,15 @@ class TFLiteRunner:
 
     def __call__(self, waveform: np.ndarray, reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
         w = _waveform(waveform)
-        if (reference is None) != (self._reference is None):
-            raise SettingsError("this model takes a speaker reference beside the waveform" if reference is None
-                                else "this model takes no speaker reference")
+        r = _reference(reference, self.reference_features)
         with self._lock:
             if self._length != w.shape[0]:
                 self._interpreter.resize_tensor_input(self._input, [1, w.shape[0]], strict=False)
                 self._interpreter.allocate_tensors()
                 self._length = w.shape[0]
             self._interpreter.set_tensor(self._input, w[None])
-            if reference is not None:
-                self._interpreter.set_tensor(self._reference, _reference(reference, self.reference_features)[None])
+            if r is not None:
+                self._interpreter.set_tensor(self._reference, r[None])
             self._interpreter.invoke()
             get = self._interpreter.get_tensor
             return {name: np.array(get(index)[0]) for name, index in self._outputs.items()}
@@ -204,12 +209,10 @@ class KerasRunner:
 
     def __call__(self, waveform: np.ndarray, reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
         w = _waveform(waveform)
-        if (reference is None) != (self.reference_features is None):
-            raise SettingsError("this model takes a speaker reference beside the waveform" if reference is None
-                                else "this model takes no speaker reference")
+        r = _reference(reference, self.reference_features)
         inputs = {"waveform": w[None], "length": np.array([w.shape[0]], np.int32)}
-        if reference is not None:
-            inputs[REFERENCE_NAME] = _reference(reference, self.reference_features)[None]
+        if r is not None:
+            inputs[REFERENCE_NAME] = r[None]
         out = self._call(inputs)
         return {name: np.asarray(value)[0] for name, value in out.items()}
 

@@ -59,12 +59,18 @@ def clip_statistics(model: keras.Model, examples_ds: tf.data.Dataset) -> tuple[n
     return np.concatenate(sums).astype(np.float64), np.concatenate(counts).astype(np.float64)
 
 
-def speaker_means(speakers: Sequence[str], sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Row ``i``: the frame-weighted mean of the rows of ``speakers[i]``'s clips,
-    ``sum(sums) / sum(counts)`` over them (float32 [n, features])."""
+def _speaker_array(speakers: Sequence[str], sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``speakers`` as an array, one per row of ``sums`` and ``counts`` (ValueError otherwise)."""
     speakers = np.asarray(list(speakers))
     if speakers.shape != (len(sums),) or len(counts) != len(sums):
         raise ValueError(f"{speakers.size} speakers for {len(sums)} clips' sums and {len(counts)} counts")
+    return speakers
+
+
+def speaker_means(speakers: Sequence[str], sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Row ``i``: the frame-weighted mean of the rows of ``speakers[i]``'s clips,
+    ``sum(sums) / sum(counts)`` over them (float32 [n, features])."""
+    speakers = _speaker_array(speakers, sums, counts)
     means = np.zeros(np.shape(sums), np.float32)
     for speaker in np.unique(speakers):
         rows = speakers == speaker
@@ -80,9 +86,7 @@ def drawn_means(
     the reference a speaker with ``clips`` clips gets. ``clips=1`` is each clip's own mean."""
     if clips < 1:
         raise ValueError(f"clips must be at least 1, got {clips}")
-    speakers = np.asarray(list(speakers))
-    if speakers.shape != (len(sums),) or len(counts) != len(sums):
-        raise ValueError(f"{speakers.size} speakers for {len(sums)} clips' sums and {len(counts)} counts")
+    speakers = _speaker_array(speakers, sums, counts)
     means = np.zeros(np.shape(sums), np.float32)
     for i, speaker in enumerate(speakers):
         others = np.flatnonzero((speakers == speaker) & (np.arange(len(speakers)) != i))
