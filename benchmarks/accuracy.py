@@ -299,6 +299,51 @@ def run_ensemble(name: str, seeds: list[int], args) -> dict | None:
     return scores
 
 
+def run_loso_ensemble(name: str, seeds: list[int], args) -> dict | None:
+    """The ensemble of ``name``'s LOSO runs of ``seeds``, per held-out speaker: the seeds' fold
+    models of that speaker (none heard it; their dev speakers differ, drawn per seed) averaged as
+    one model (``kerasser.ensemble``), scored on the speaker, confusion matrices pooled over the
+    speakers like ``kerasser crossval``. Kept as ``<name>.loso.ensemble-<seeds>.json`` in
+    ``--records``; None when a member fold's run folder is gone and no record is kept, or when
+    the models take speaker references."""
+    from kerasser.crossval import pooled_uar
+    from kerasser.ensemble import make_ensemble_run
+    from kerasser.run_evaluation import evaluate_run
+
+    key = f"ensemble-{'-'.join(map(str, seeds))}"
+    record = Path(args.records) / f"{name}.loso.{key}.json"
+    if record.exists():
+        return json.loads(record.read_text())
+    roots = [Path(args.runs) / name / "loso" / f"seed{s}" for s in seeds]
+    if not all((r / "crossval.json").exists() for r in roots):
+        return None
+    if train_config(name, "loso", seeds[0], args).model.feature_norm == "speaker":
+        print(f"{name}: no LOSO ensemble row (its models need speaker references)", file=sys.stderr)
+        return None
+    speakers = [f["fold"] for f in json.loads((roots[0] / "crossval.json").read_text())["folds"]]
+    folds = []
+    for speaker in speakers:
+        out = Path(args.runs) / name / "loso" / key / f"fold-{speaker}"
+        if not (out / "best.keras").exists():
+            make_ensemble_run([r / f"fold-{speaker}" for r in roots], out)
+        plain = evaluate_run(out, "test", write_report=False)
+        normed = evaluate_run(out, "test", write_report=False, speaker_norm=True)
+        folds.append({
+            "fold": speaker,
+            "files": plain["files"],
+            "tasks": {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in plain["tasks"].items()},
+            "speaker_norm": {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in normed["tasks"].items()},
+        })
+    scores = {
+        "seeds": seeds,
+        "folds": folds,
+        "pooled": {t: pooled_uar(folds, t) for t in TASKS},
+        "pooled_speaker_norm": {t: pooled_uar([{"tasks": f["speaker_norm"]} for f in folds], t) for t in TASKS},
+    }
+    keep_record(args, f"{name}.loso.{key}", scores)
+    return scores
+
+
 def run_loso(name: str, seed: int, args, part: int = 0, parts: int = 1) -> dict | None:
     """LOSO folds ``part``, ``part + parts``, ... of one configuration and seed (all with parts=1)."""
     threads(args)
@@ -483,6 +528,14 @@ def report(args) -> str:
                 lines.append(f"| **{name}**, each test speaker's predictions centred on the speaker's mean "
                              f"(`--speaker-norm`) | {','.join(str(r['config']['seed']) for r in normed)} | "
                              + " | ".join(cell([r["pooled_speaker_norm"][t] for r in normed]) for t in TASKS) + " |")
+            if len(runs) >= 3:
+                e = run_loso_ensemble(name, sorted(r["config"]["seed"] for r in runs)[:3], args)
+                if e is not None:
+                    seeds = ",".join(map(str, e["seeds"]))
+                    lines.append(f"| **{name}, ensemble** of seeds {seeds} per held-out speaker (`kerasser ensemble` "
+                                 "of the seeds' fold models) | | " + " | ".join(f"{e['pooled'][t]:.1f}" for t in TASKS) + " |")
+                    lines.append(f"| **{name}, ensemble** of seeds {seeds}, speaker-normalised scoring | | "
+                                 + " | ".join(f"{e['pooled_speaker_norm'][t]:.1f}" for t in TASKS) + " |")
         lines += loso_folds(dict(loso))
     lines += ["", "Runs (configuration, seed, best epoch of epochs trained, training time):", ""]
     for (name, protocol), runs in found.items():
