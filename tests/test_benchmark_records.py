@@ -73,7 +73,7 @@ def _records():
 
 
 def test_every_record_names_a_configuration():
-    names = {re.sub(r"\.(fixed|loso)\.seed\d+\.json$|\.ensemble-[\d-]+\.json$", "", path.name)
+    names = {re.sub(r"\.(fixed|loso)\.seed\d+\.json$|(\.loso)?\.ensemble-[\d-]+\.json$", "", path.name)
              for path in RECORDS.glob("*.json")}
     assert names, "no records found"
     assert sorted(names - set(accuracy.CONFIGS)) == []
@@ -139,3 +139,37 @@ def test_models_with_speaker_references_get_no_ensemble_row(tmp_path, capsys):
     assert accuracy.run_ensemble("default+speaker", [0, 1, 2], Args) is None
     assert "speaker references" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "default+speaker" / "ensemble-0-1-2").exists()
+
+
+def test_a_loso_ensemble_needs_every_seed_finished(tmp_path):
+    """The LOSO ensemble row is made per held-out speaker from each seed's fold model: with one
+    seed's cross-validation unfinished (no crossval.json) there is no row and nothing is built."""
+
+    class Args:
+        data, runs, records = "../shared/data", str(tmp_path / "runs"), str(tmp_path / "records")
+
+    for seed in (0, 1):
+        root = tmp_path / "runs" / "default" / "loso" / f"seed{seed}"
+        root.mkdir(parents=True)
+        (root / "crossval.json").write_text(json.dumps({"folds": [{"fold": "03"}]}))
+    (tmp_path / "runs" / "default" / "loso" / "seed2" / "fold-03").mkdir(parents=True)
+    assert accuracy.run_loso_ensemble("default", [0, 1, 2], Args) is None
+    assert not (tmp_path / "runs" / "default" / "loso" / "ensemble-0-1-2").exists()
+
+
+def test_a_kept_loso_ensemble_record_is_reported_without_its_runs(tmp_path):
+    """A committed LOSO ensemble record is the row on a fresh checkout (no run folders there)."""
+
+    class Args:
+        data, runs, records = "../shared/data", str(tmp_path / "runs"), str(tmp_path / "records")
+
+    kept = json.loads((RECORDS / "default.loso.ensemble-0-1-2.json").read_text())
+    (tmp_path / "records").mkdir()
+    (tmp_path / "records" / "default.loso.ensemble-0-1-2.json").write_text(json.dumps(kept))
+    assert accuracy.run_loso_ensemble("default", [0, 1, 2], Args) == kept
+    assert [f["fold"] for f in kept["folds"]] == ["03", "08", "09", "10", "11", "12", "13", "14", "15", "16"]
+    from kerasser.crossval import pooled_uar
+
+    # the pooled figures are those of the folds' summed confusion matrices, each fold one speaker
+    assert kept["pooled"] == pytest.approx({t: pooled_uar(kept["folds"], t) for t in accuracy.TASKS})
+    assert sum(f["files"] for f in kept["folds"]) == 535
