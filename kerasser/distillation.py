@@ -32,7 +32,6 @@ import numpy as np
 
 from kerasser.corpora import Utterance, read_corpora, select, speaker_key
 from kerasser.errors import SettingsError
-from kerasser.tasks import TASKS
 
 
 def sharpen(probs: np.ndarray, temperature: float) -> np.ndarray:
