@@ -421,8 +421,9 @@ def ensemble_against_seeds(name: str, ensemble: dict, runs: list) -> list[str]:
 
     mine = {f["fold"]: f["tasks"] for f in ensemble["folds"]}
     speakers = sorted(mine)
-    lines = ["", f"{name}: the ensemble of seeds {','.join(map(str, ensemble['seeds']))} against each seed alone, "
-             "folds paired by held-out speaker (folds won, mean gain in points, one-tailed Wilcoxon p):", "",
+    title = (f"{name}: the ensemble of seeds {','.join(map(str, ensemble['seeds']))} against each seed alone, "
+             "folds paired by held-out speaker (folds won, mean gain in points, one-tailed Wilcoxon p):")
+    lines = ["", title, "",
              "| ensemble vs | " + " | ".join(TASKS) + " |", "|---|" + "---|" * len(TASKS)]
     for run in runs:
         if run["config"]["seed"] not in ensemble["seeds"]:
