@@ -306,9 +306,8 @@ def run_loso_ensemble(name: str, seeds: list[int], args) -> dict | None:
     speakers like ``kerasser crossval``. Kept as ``<name>.loso.ensemble-<seeds>.json`` in
     ``--records``; None when a member fold's run folder is gone and no record is kept, or when
     the models take speaker references."""
-    from kerasser.crossval import pooled_uar
+    from kerasser.crossval import fold_scores, pooled_uar
     from kerasser.ensemble import make_ensemble_run
-    from kerasser.run_evaluation import evaluate_run
 
     key = f"ensemble-{'-'.join(map(str, seeds))}"
     record = Path(args.records) / f"{name}.loso.{key}.json"
@@ -326,14 +325,7 @@ def run_loso_ensemble(name: str, seeds: list[int], args) -> dict | None:
         out = Path(args.runs) / name / "loso" / key / f"fold-{speaker}"
         if not (out / "best.keras").exists():
             make_ensemble_run([r / f"fold-{speaker}" for r in roots], out)
-        plain = evaluate_run(out, "test", write_report=False)
-        normed = evaluate_run(out, "test", write_report=False, speaker_norm=True)
-        folds.append({
-            "fold": speaker,
-            "files": plain["files"],
-            "tasks": {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in plain["tasks"].items()},
-            "speaker_norm": {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in normed["tasks"].items()},
-        })
+        folds.append({"fold": speaker, **fold_scores(out)})
     scores = {
         "seeds": seeds,
         "folds": folds,

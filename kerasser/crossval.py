@@ -73,6 +73,20 @@ def pooled_uar(reports: Sequence[dict], task: str) -> float:
     return task_report(task, truth, predicted)["uar"]
 
 
+def fold_scores(run_dir) -> dict:
+    """A fold's model scored on its held-out speakers (the run's test split): ``files`` and, per
+    task, UAR and confusion matrix, as they are (``tasks``) and speaker-normalised
+    (``speaker_norm``); what :func:`pooled_uar` sums over folds."""
+    from kerasser.run_evaluation import evaluate_run
+
+    scores = {}
+    for key, speaker_norm in (("tasks", False), ("speaker_norm", True)):
+        report = evaluate_run(run_dir, "test", write_report=False, speaker_norm=speaker_norm)
+        scores["files"] = report["files"]
+        scores[key] = {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in report["tasks"].items()}
+    return scores
+
+
 def crossval(
     config: TrainConfig,
     folds: str | int = "loso",
@@ -84,7 +98,6 @@ def crossval(
 
     ``only``: train just these fold indices (0-based; to spread folds over processes) and return
     None unless every fold is then finished."""
-    from kerasser.run_evaluation import evaluate_run
     from kerasser.training import train
 
     write = writer(write)
@@ -120,16 +133,12 @@ def crossval(
         if resume and json.loads((out / "config.json").read_text()) != json.loads(json.dumps(to_dict(fold_config))):
             raise RunError("holds a fold of another configuration", path=out)
         result = train(fold_config, resume=resume, write=write)
-        report = evaluate_run(out, "test", write_report=False)
-        normed = evaluate_run(out, "test", write_report=False, speaker_norm=True)
         entry = {
             "fold": fold.name,
             "test": list(fold.test),
             "dev": list(fold.dev),
             "best_epoch": result.best_epoch,
-            "files": report["files"],
-            "tasks": {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in report["tasks"].items()},
-            "speaker_norm": {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in normed["tasks"].items()},
+            **fold_scores(out),
         }
         write_json_atomic(report_file, entry)
         results.append(entry)
