@@ -534,6 +534,7 @@ def report(args) -> str:
         for peer, protocol, figures, _ in PEERS:
             if protocol == "loso":
                 lines.append(f"| {peer} | | " + " | ".join(f"{v:.1f}" for v in figures) + " |")
+        loso_ensembles = []  # (name, LOSO ensemble scores, its configuration's runs)
         for (name, _), runs in loso:
             seeds = ",".join(str(r["config"]["seed"]) for r in runs)
             lines.append(f"| **{name}**: {CONFIGS[name][2]} | {seeds} | "
@@ -546,16 +547,15 @@ def report(args) -> str:
             if len(runs) >= 3:
                 e = run_loso_ensemble(name, sorted(r["config"]["seed"] for r in runs)[:3], args)
                 if e is not None:
+                    loso_ensembles.append((name, e, runs))
                     seeds = ",".join(map(str, e["seeds"]))
                     lines.append(f"| **{name}, ensemble** of seeds {seeds} per held-out speaker (`kerasser ensemble` "
                                  "of the seeds' fold models) | | " + " | ".join(f"{e['pooled'][t]:.1f}" for t in TASKS) + " |")
                     lines.append(f"| **{name}, ensemble** of seeds {seeds}, speaker-normalised scoring | | "
                                  + " | ".join(f"{e['pooled_speaker_norm'][t]:.1f}" for t in TASKS) + " |")
         lines += loso_folds(dict(loso))
-        for (name, _), runs in loso:
-            kept = Path(args.records) / f"{name}.loso.ensemble-{'-'.join(map(str, sorted(r['config']['seed'] for r in runs)[:3]))}.json"
-            if len(runs) >= 3 and kept.exists():
-                lines += ensemble_against_seeds(name, json.loads(kept.read_text()), runs)
+        for name, e, runs in loso_ensembles:
+            lines += ensemble_against_seeds(name, e, runs)
     lines += ["", "Runs (configuration, seed, best epoch of epochs trained, training time):", ""]
     for (name, protocol), runs in found.items():
         for r in runs:
