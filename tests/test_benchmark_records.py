@@ -173,3 +173,38 @@ def test_a_kept_loso_ensemble_record_is_reported_without_its_runs(tmp_path):
     # the pooled figures are those of the folds' summed confusion matrices, each fold one speaker
     assert kept["pooled"] == pytest.approx({t: pooled_uar(kept["folds"], t) for t in accuracy.TASKS})
     assert sum(f["files"] for f in kept["folds"]) == 535
+
+
+def test_seed_triples_are_disjoint_consecutive_ensembles():
+    assert accuracy.seed_triples([2, 0, 1]) == [[0, 1, 2]]
+    assert accuracy.seed_triples(range(8)) == [[0, 1, 2], [3, 4, 5]]  # 6, 7: no full triple
+    assert accuracy.seed_triples([0, 1]) == []
+
+
+def test_a_row_of_six_seeds_gets_two_disjoint_ensembles_and_their_mean(tmp_path):
+    """With six seeds, the report scores the ensembles of seeds 0-2 and 3-5 (no seed in both) and
+    adds the ensemble recipe's own mean ± sd over them; run from kept records on a fresh checkout."""
+
+    records = tmp_path / "records"
+    records.mkdir()
+    seed0 = json.loads((RECORDS / "default.fixed.seed0.json").read_text())
+    for seed in range(6):
+        run = {**seed0, "config": {**seed0["config"], "seed": seed}}
+        (records / f"default.fixed.seed{seed}.json").write_text(json.dumps(run))
+    tests = {"0-1-2": 70.0, "3-4-5": 74.0}
+    for key, emotion in tests.items():
+        e = {"seeds": [int(s) for s in key.split("-")], "dev": {t: 80.0 for t in accuracy.TASKS},
+             "test": {t: emotion for t in accuracy.TASKS}, "baved_test": 45.0,
+             "speaker_norm": {"test": {t: emotion for t in accuracy.TASKS}, "baved_test": 40.0}}
+        (records / f"default.ensemble-{key}.json").write_text(json.dumps(e))
+
+    class Args:
+        data, runs, records = "../shared/data", str(tmp_path / "runs"), str(tmp_path / "records")
+
+    Args.records = str(records)
+    table = accuracy.report(Args)
+    assert "| **default, ensemble** of seeds 0,1,2 " in table
+    assert "| **default, ensemble** of seeds 3,4,5 " in table
+    mean_row = next(line for line in table.splitlines() if "ensembles of 3 seeds" in line)
+    assert "72.0 ± 2.8" in mean_row  # mean and sd (ddof 1) of 70 and 74
+    assert "| 2x3 |" in mean_row
