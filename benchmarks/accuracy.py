@@ -131,6 +131,11 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     # random gain teaches the model to ignore the level, which a speaker reference keeps as a cue
     "default+speaker-gain": ("default", {"feature_norm": "speaker", "mel_trainable": False, "augment_gain_db": 0.0},
                              "default+speaker without random gain (the level relative to the speaker kept as a cue)"),
+    # on 6 default runs (seeds 3-8) the emotion head's probabilities summed per dominance level beat
+    # the dominance head on dev on every seed (mean +5.0); not so for arousal (-1.0) or valence (-11.9)
+    "default+d-from-emotion": ("default", {"derived_tasks": ("dominance",)},
+                               "the default with dominance read off the emotion head (`--from-emotion d`: "
+                               "its probabilities summed per PROTOCOL.md's dominance level), no dominance head"),
 }
 EXTRA_CORPORA = {"v4+baved": ("baved",)}
 # student -> its teachers' (configuration, seed): fixed-split runs, trained first
@@ -520,14 +525,14 @@ def report(args) -> str:
         print(f"no ensemble row for {', '.join(missing)}: some members' run folders are gone "
               "(retrain them to score it)", file=sys.stderr)
     ensemble_scores = [(name, e) for name, e in ensemble_scores if e is not None]
-    for name, e in ensemble_scores:
+    for i, (name, e) in enumerate(ensemble_scores):
         lines.append(f"| **{name}, ensemble** of seeds {','.join(map(str, e['seeds']))} (`kerasser ensemble`; "
                      f"{len(e['seeds'])}x the inference time) | | "
                      + " | ".join(f"{e['test'][t]:.1f}" for t in TASKS)
                      + f" | {float(np.mean(list(e['dev'].values()))):.1f} | {e.get('baved_test', float('nan')):.1f} |")
-    for name in dict(ensemble_scores):
         mine = [e for n, e in ensemble_scores if n == name]
-        if len(mine) > 1:  # the ensemble recipe's own mean ± sd, over ensembles of disjoint seeds
+        last = i + 1 == len(ensemble_scores) or ensemble_scores[i + 1][0] != name
+        if last and len(mine) > 1:  # the ensemble recipe's own mean ± sd, over ensembles of disjoint seeds
             lines.append(f"| **{name}, ensembles of 3 seeds**, mean ± sd over the {len(mine)} ensembles above "
                          f"(no seed in two) | {len(mine)}x3 | "
                          + " | ".join(cell([e["test"][t] for e in mine]) for t in TASKS)

@@ -32,6 +32,17 @@ def _floats(text: str | None, option: str) -> tuple[float, ...] | None:
         raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=option)
 
 
+def _derived(text: str | None) -> tuple[str, ...] | None:
+    """``--from-emotion``: task letters or names, or none (every task its own head)."""
+    from kerasser.tasks import parse_tasks
+
+    if text is None:
+        return None
+    if text.strip().lower() in ("none", "off", ""):
+        return ()
+    return tuple(t.name for t in parse_tasks(text))
+
+
 def _loss_weights(text: str | None) -> tuple[float, ...] | str | None:
     """``--loss-weights``: numbers, ``auto`` (learned in training), or nothing (None: the
     starting point's weights)."""
@@ -67,6 +78,10 @@ _OPTIONS = [
     click.option("--recurrent-stride", default=None, type=click.IntRange(1),
                  help="Frames averaged into one GRU step (2: half the recurrent steps, faster on devices)."),
     click.option("--pool-heads", default=None, type=click.IntRange(1), help="Attention heads per task."),
+    click.option("--from-emotion", "derived_tasks", default=None,
+                 help="Dimension tasks read off the emotion head (its probabilities summed per level by "
+                      "PROTOCOL.md's emotion table) instead of a head of their own, e.g. d; none: every task "
+                      "its own head. For corpora whose dimensions are defined by the emotion (EmoDB)."),
     click.option("--pool-statistics/--no-pool-statistics", default=None,
                  help="Attentive statistics: also the attention-weighted standard deviation."),
     click.option("--feature-norm", type=click.Choice(FEATURE_NORMS), default=None, help="Log-mel normalisation: per utterance, or per speaker (speaker: needs --fixed-filterbank)."),
@@ -135,6 +150,7 @@ def recipe_overrides(options: dict) -> dict:
     return dict(
         recipe=o.pop("recipe"),
         tasks=tuple(t.name for t in parse_tasks(tasks)) if (tasks := o.pop("tasks")) else None,
+        derived_tasks=_derived(o.pop("derived_tasks")),
         learning_rate=o.pop("lr"),
         conv_padding=o.pop("padding"),
         loss_weights=weights,

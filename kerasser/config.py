@@ -123,6 +123,10 @@ class ModelConfig:
     # times the cosines to the class weights; trained with TrainConfig.margin it is AM-softmax)
     head: str = "softmax"
     head_scale: float = 30.0
+    # dimension tasks read off the emotion head instead of a head of their own: the emotion
+    # probabilities summed over PROTOCOL.md's emotion -> level table (ClassGrouping); for corpora
+    # whose dimension labels are defined by the emotion (EmoDB), not rated apart from it (IEMOCAP)
+    derived_tasks: tuple[str, ...] = ()
     # speaker-adversarial training: a speaker classifier over ``speakers`` training speakers behind
     # a gradient reversal of this weight (0 = off); training only, stripped from exports
     speaker_adversarial: float = 0.0
@@ -133,6 +137,7 @@ class ModelConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "tasks", tuple(self.tasks))
+        object.__setattr__(self, "derived_tasks", tuple(self.derived_tasks))
         object.__setattr__(self, "block_channels", tuple(self.block_channels))
         object.__setattr__(self, "block_dilations", tuple(self.block_dilations))
         if self.frontend not in FRONTENDS:
@@ -156,6 +161,12 @@ class ModelConfig:
             raise SettingsError("conv_filters must be a multiple of channel_pool")
         if not self.tasks:
             raise SettingsError("a model needs at least one task")
+        if self.derived_tasks and "emotion" not in self.tasks:
+            raise SettingsError("derived_tasks are read off the emotion head: add the emotion task")
+        for task in self.derived_tasks:
+            if task not in self.tasks or task == "emotion":
+                raise SettingsError(f"derived task {task!r} must be one of the model's dimension tasks "
+                                    f"({', '.join(t for t in self.tasks if t != 'emotion') or 'none'})")
         if self.ctc_weight < 0:
             raise SettingsError(f"ctc_weight must be >= 0, not {self.ctc_weight}")
         if self.recurrent_stride < 1:
@@ -221,6 +232,8 @@ class TrainConfig:
             raise SettingsError(f"margin must be in [0, 1), not {self.margin}")
         if self.margin and self.model.head != "cosine":
             raise SettingsError("an additive margin needs the cosine head (head 'cosine')")
+        if self.margin and self.model.derived_tasks:
+            raise SettingsError("an additive margin needs cosine logits; derived_tasks are summed probabilities")
         if self.dev_split is not None and self.dev_split in self.train_splits:
             raise SettingsError(f"the {self.dev_split} split cannot be both trained on and used for selection")
         if self.model.ctc_weight and self.augment.crop_prob:

@@ -35,6 +35,7 @@ from kerasser.config import ModelConfig
 from kerasser.errors import SettingsError
 from kerasser.layers import (
     AttentionPooling,
+    ClassGrouping,
     ConvBlock,
     CosineSoftmax,
     CTCOutput,
@@ -51,7 +52,7 @@ from kerasser.layers import (
     UtteranceNormalization,
 )
 from kerasser.losses import CTCLoss, ScaledCrossentropy, SparseCrossentropy
-from kerasser.tasks import SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET
+from kerasser.tasks import LEVELS, SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET, emotion_groups
 from kerasser.text import NUM_CLASSES
 
 NORMALIZATION = "standardize"
@@ -157,7 +158,7 @@ def build_model(config: ModelConfig) -> keras.Model:
         x = gru(x, mask=frame_mask)
 
     outputs = {}
-    for name in config.tasks:
+    for name in [t for t in config.tasks if t not in config.derived_tasks]:
         if config.attention:
             pooled, _ = AttentionPooling(
                 return_attention=True,
@@ -176,6 +177,9 @@ def build_model(config: ModelConfig) -> keras.Model:
                 TASKS[name].num_classes, activation="softmax", kernel_regularizer=reg, name=name, dtype=SIGNAL
             )
         outputs[name] = head(pooled)
+    for name in config.derived_tasks:  # read off the emotion head (PROTOCOL.md's emotion -> level table)
+        outputs[name] = ClassGrouping(emotion_groups(name), len(LEVELS), name=name, dtype=SIGNAL)(outputs["emotion"])
+    outputs = {name: outputs[name] for name in config.tasks}
     if config.speaker_adversarial and config.speakers > 1:
         outputs[SPEAKER] = speaker_adversary(config, x, frame_mask)
     if config.ctc_weight:
@@ -226,7 +230,8 @@ def with_attention_outputs(model: keras.Model) -> keras.Model:
     if any(name.endswith("_attention") for name in outputs):
         return model
     downsampling = next((l for l in model.layers if isinstance(l, FrameDownsampling)), None)
-    for name in [n for n in outputs if n in TASKS]:
+    pooled = {layer.name for layer in model.layers}
+    for name in [n for n in outputs if n in TASKS and pooling_name(n) in pooled]:  # (not derived tasks)
         layer = model.get_layer(pooling_name(name))
         if isinstance(layer, AttentionPooling):
             weights = layer.output[1]
@@ -236,6 +241,9 @@ def with_attention_outputs(model: keras.Model) -> keras.Model:
                     [weights, frame_mask]
                 )
             outputs[f"{name}_attention"] = weights
+    for name in [n for n in outputs if n in TASKS and f"{n}_attention" not in outputs]:
+        if "emotion_attention" in outputs:  # a task read off the emotion head: the emotion's frames
+            outputs[f"{name}_attention"] = keras.layers.Identity(name=f"{name}_attention")(outputs["emotion_attention"])
     return keras.Model(model.input, outputs, name=model.name)
 
 

@@ -44,6 +44,27 @@ EMOTION = TaskSpec(
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (AROUSAL, VALENCE, DOMINANCE, EMOTION)}
 
+# PROTOCOL.md's emotion -> (arousal, valence, dominance) levels (after Russell & Mehrabian, 1977):
+# EmoDB's dimension labels, and what a model reads off its emotion head (ModelConfig.derived_tasks).
+EMOTION_LEVELS: dict[str, tuple[str, str, str]] = {
+    "anger": ("high", "low", "high"),
+    "boredom": ("low", "low", "low"),
+    "disgust": ("high", "low", "mid"),
+    "fear": ("high", "low", "low"),
+    "happiness": ("high", "high", "high"),
+    "sadness": ("low", "low", "low"),
+    "neutral": ("mid", "mid", "mid"),
+}
+DIMENSIONS = (AROUSAL.name, VALENCE.name, DOMINANCE.name)
+
+
+def emotion_groups(task: str) -> tuple[int, ...]:
+    """The level index of each emotion class (in ``EMOTION.classes`` order) for a dimension task."""
+    if task not in DIMENSIONS:
+        raise SettingsError(f"only {', '.join(DIMENSIONS)} have levels per emotion, not {task!r}")
+    d = DIMENSIONS.index(task)
+    return tuple(LEVELS.index(EMOTION_LEVELS[e][d]) for e in EMOTION.classes)
+
 # Not a task: the output and label key of the speaker-adversarial head (training only).
 SPEAKER_TARGET = "speaker"
 TRANSCRIPT_TARGET = "transcript"  # the CTC auxiliary head's output: per-step characters

@@ -23,20 +23,13 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from kerasser.corpora.utterance import CorpusError, Utterance, label_indices, require_dir
+from kerasser.tasks import EMOTION_LEVELS
 
 # Emotion letter -> emotion class name (tasks.EMOTION).
 EMOTIONS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"}
 
 # Emotion -> (arousal, valence, dominance) levels: the PROTOCOL table.
-AVD_LEVELS = {
-    "anger": ("high", "low", "high"),
-    "boredom": ("low", "low", "low"),
-    "disgust": ("high", "low", "mid"),
-    "fear": ("high", "low", "low"),
-    "happiness": ("high", "high", "high"),
-    "sadness": ("low", "low", "low"),
-    "neutral": ("mid", "mid", "mid"),
-}
+AVD_LEVELS = EMOTION_LEVELS
 
 # Speaker-independent split (PROTOCOL).
 SPLIT_SPEAKERS = {

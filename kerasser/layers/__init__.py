@@ -1,6 +1,7 @@
 """Custom Keras layers, one per module; importing this package registers them for deserialisation."""
 
 from kerasser.layers.attention_pooling import AttentionPooling
+from kerasser.layers.class_grouping import ClassGrouping
 from kerasser.layers.conv_block import ConvBlock
 from kerasser.layers.cosine_softmax import CosineSoftmax
 from kerasser.layers.ctc_output import CTCOutput
@@ -18,6 +19,7 @@ from kerasser.layers.utterance_normalization import UtteranceNormalization
 
 __all__ = [
     "AttentionPooling",
+    "ClassGrouping",
     "ConvBlock",
     "CosineSoftmax",
     "CTCOutput",

@@ -1,0 +1,78 @@
+"""Dimension tasks read off the emotion head (``ModelConfig.derived_tasks``, ``--from-emotion``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kerasser.config import AudioConfig, ModelConfig, TrainConfig
+from kerasser.errors import SettingsError
+from kerasser.tasks import emotion_groups
+
+TASKS = ("emotion", "arousal", "valence", "dominance")
+SMALL = dict(frontend="logmel", audio=AudioConfig(400, 160), block_channels=(16,), block_dilations=(1,),
+             gru_units=8, gru_layers=1, bidirectional=True, recurrent_stride=2, pool_heads=2, pool_statistics=True)
+
+
+def test_the_derived_output_is_the_emotion_summed_per_level_and_has_no_head(rng):
+    from kerasser.model import build_model, with_attention_outputs
+
+    model = build_model(ModelConfig(tasks=TASKS, derived_tasks=("dominance",), **SMALL))
+    names = {layer.name for layer in model.layers}
+    assert "dominance_pooling" not in names and "valence_pooling" in names
+    assert list(model.output) == list(TASKS)  # the tasks' order, derived or not
+    wave = rng.normal(size=(2, 9000)).astype(np.float32)
+    out = with_attention_outputs(model)({"waveform": wave, "length": np.array([9000, 5000], np.int32)})
+    membership = np.eye(3)[list(emotion_groups("dominance"))]
+    np.testing.assert_allclose(np.asarray(out["dominance"]), np.asarray(out["emotion"]) @ membership, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(out["dominance_attention"]), np.asarray(out["emotion_attention"]))
+    # fewer weights than the model with a dominance head of its own
+    full = build_model(ModelConfig(tasks=TASKS, **SMALL))
+    assert model.count_params() < full.count_params()
+
+
+def test_training_goes_through_the_emotion_head():
+    """The derived task's loss reaches the emotion head's weights (its only path to the encoder)."""
+    import tensorflow as tf
+
+    from kerasser.losses import SparseCrossentropy
+    from kerasser.model import build_model
+
+    model = build_model(ModelConfig(tasks=("emotion", "dominance"), derived_tasks=("dominance",), **SMALL))
+    wave = np.random.default_rng(0).normal(size=(2, 6000)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        out = model({"waveform": wave, "length": np.array([6000, 6000], np.int32)}, training=True)
+        loss = SparseCrossentropy()(np.array([0, 2]), out["dominance"])
+    head = model.get_layer("emotion").kernel
+    gradient = tape.gradient(loss, head)
+    assert gradient is not None and float(tf.reduce_max(tf.abs(gradient))) > 0
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(tasks=("arousal", "dominance"), derived_tasks=("dominance",)), "add the emotion task"),
+    (dict(tasks=("emotion", "arousal"), derived_tasks=("dominance",)), "dimension tasks"),
+    (dict(tasks=("emotion", "arousal"), derived_tasks=("emotion",)), "dimension tasks"),
+])
+def test_bad_derived_tasks_are_refused(settings, message):
+    with pytest.raises(SettingsError, match=message):
+        ModelConfig(**settings)
+
+
+def test_a_margin_is_refused_with_derived_tasks():
+    model = ModelConfig(tasks=("emotion", "dominance"), derived_tasks=("dominance",), head="cosine")
+    with pytest.raises(SettingsError, match="derived_tasks"):
+        TrainConfig(corpora=(), out="x", model=model, margin=0.2)
+
+
+def test_cli_option_round_trips():
+    from test_uncertainty_weights import config_from_arguments
+
+    from kerasser.recipes import train_arguments
+
+    args = ["--corpus", "emodb", "--data", "data/emodb", "--tasks", "a,v,d,e", "--out", "runs/m"]
+    assert config_from_arguments(args).model.derived_tasks == ()  # the default recipe's
+    config = config_from_arguments([*args, "--from-emotion", "d"])
+    assert config.model.derived_tasks == ("dominance",)
+    assert "--from-emotion d" in " ".join(train_arguments(config))
+    assert config_from_arguments(train_arguments(config)) == config
+    assert config_from_arguments([*args, "--from-emotion", "none"]).model.derived_tasks == ()
