@@ -59,7 +59,10 @@ def describe(config: TrainConfig) -> str:
         pool += f" with {m.pool_heads} heads"
     if not m.attention:
         pool = "last-step pooling"
-    return f"kerasser: {front}, {gru}, {pool} and a softmax head per task"
+    heads = "a softmax head per task"
+    if m.derived_tasks:
+        heads += f" ({' and '.join(m.derived_tasks)} read off the emotion head's probabilities, summed per level)"
+    return f"kerasser: {front}, {gru}, {pool} and {heads}"
 
 
 def _parity_lines(parity: dict) -> list[str]:

@@ -29,11 +29,12 @@ def logit_model(model):
     """``model`` (a kerasser Keras model) with float inputs ``waveform`` [batch, samples] and
     ``length`` [batch] (cast to int32 inside, so SmoothGrad's noise, which tf-keras-vis adds to
     every input, cannot change it: a 1-D input gets noise of sd 0) and one output per task: the
-    head's logits, i.e. its Dense layer (or ``CosineSoftmax``) without the softmax. Shares
-    ``model``'s weights."""
+    head's logits, i.e. its Dense layer (or ``CosineSoftmax``) without the softmax; for a task read
+    off the emotion head (``ClassGrouping``), the log of its probabilities (logits up to a constant
+    per row). Shares ``model``'s weights."""
     import keras
 
-    from kerasser.layers import CosineSoftmax
+    from kerasser.layers import ClassGrouping, CosineSoftmax
     from kerasser.model import inference_model, require_waveform_only
     from kerasser.tasks import TASKS
 
@@ -43,16 +44,20 @@ def logit_model(model):
     waveform = keras.Input((None,), name="waveform")
     length = keras.Input((), name="length")
     as_int = keras.layers.Lambda(lambda x: keras.ops.cast(keras.ops.round(x), "int32"), name="length_int")
-    pooled_of = keras.Model(model.input, [model.get_layer(t).input for t in tasks], name="pooled")
+    headed = [t for t in tasks if not isinstance(model.get_layer(t), ClassGrouping)]
+    pooled_of = keras.Model(model.input, [model.get_layer(t).input for t in headed], name="pooled")
     pooled = pooled_of({"waveform": waveform, "length": as_int(length)})
-    logits = []
-    for task, x in zip(tasks, pooled):
+    logits = {}
+    for task, x in zip(headed, pooled):
         head = model.get_layer(task)
         if isinstance(head, CosineSoftmax):
-            logits.append(head.logits(x))
+            logits[task] = head.logits(x)
         else:
-            logits.append(keras.ops.matmul(x, head.kernel) + head.bias)
-    return keras.Model([waveform, length], logits, name="kerasser_logits"), tasks
+            logits[task] = keras.ops.matmul(x, head.kernel) + head.bias
+    for task in [t for t in tasks if t not in logits]:  # read off the emotion head
+        grouped = model.get_layer(task)(keras.ops.softmax(logits["emotion"]))
+        logits[task] = keras.ops.log(keras.ops.maximum(grouped, 1e-30))
+    return keras.Model([waveform, length], [logits[t] for t in tasks], name="kerasser_logits"), tasks
 
 
 class WaveformSaliency:

@@ -99,3 +99,13 @@ def test_description_names_the_pooling_heads():
     assert "attentive statistics pooling with 4 heads" in describe(DEFAULT)
     one_head = dataclasses.replace(DEFAULT, model=dataclasses.replace(DEFAULT.model, pool_heads=1))
     assert "attentive statistics pooling and" in describe(one_head)
+
+
+def test_description_names_tasks_read_off_the_emotion_head():
+    from kerasser.model_card import describe
+
+    assert "read off" not in describe(DEFAULT)
+    derived = dataclasses.replace(DEFAULT, model=dataclasses.replace(
+        DEFAULT.model, tasks=("emotion", "dominance"), derived_tasks=("dominance",)))
+    assert describe(derived).endswith("a softmax head per task (dominance read off the emotion head's "
+                                      "probabilities, summed per level)")

@@ -46,6 +46,19 @@ def test_logits_are_the_heads_before_softmax(model, waves):
         np.testing.assert_allclose(tf.nn.softmax(logit).numpy(), probs[task].numpy(), atol=1e-6)
 
 
+def test_a_task_read_off_the_emotion_head_gets_log_probabilities(waves):
+    """derived_tasks: no head of its own; its logits are its probabilities' logs (softmax gives
+    them back) and its map is not empty."""
+    derived = build_model(dataclasses.replace(TINY, tasks=("dominance", "emotion"), derived_tasks=("dominance",)))
+    logits_model, tasks = logit_model(derived)
+    x = np.stack([waves[0]])
+    logits = logits_model([x, np.array([4000.0], np.float32)])
+    probs = derived({"waveform": x, "length": np.array([4000], np.int32)})
+    for task, logit in zip(tasks, logits):
+        np.testing.assert_allclose(tf.nn.softmax(logit).numpy(), probs[task].numpy(), atol=1e-6)
+    assert WaveformSaliency(derived)(waves[1])["dominance"].max() > 0
+
+
 def test_maps_have_the_input_length_and_zero_on_padding(model, waves):
     saliency = WaveformSaliency(model)
     maps = saliency.batch(waves)
