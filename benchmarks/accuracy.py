@@ -134,8 +134,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     # on 6 default runs (seeds 3-8) the emotion head's probabilities summed per dominance level beat
     # the dominance head on dev on every seed (mean +5.0); not so for arousal (-1.0) or valence (-11.9)
     "default+d-from-emotion": ("default", {"derived_tasks": ("dominance",)},
-                               "the default with dominance read off the emotion head (`--from-emotion d`: "
-                               "its probabilities summed per PROTOCOL.md's dominance level), no dominance head"),
+                               ("the default with dominance read off the emotion head (`--from-emotion d`: "
+                                "its probabilities summed per PROTOCOL.md's dominance level), no dominance head")),
 }
 EXTRA_CORPORA = {"v4+baved": ("baved",)}
 # student -> its teachers' (configuration, seed): fixed-split runs, trained first
