@@ -230,8 +230,8 @@ def with_attention_outputs(model: keras.Model) -> keras.Model:
     if any(name.endswith("_attention") for name in outputs):
         return model
     downsampling = next((l for l in model.layers if isinstance(l, FrameDownsampling)), None)
-    pooled = {layer.name for layer in model.layers}
-    for name in [n for n in outputs if n in TASKS and pooling_name(n) in pooled]:  # (not derived tasks)
+    layer_names = {layer.name for layer in model.layers}
+    for name in [n for n in outputs if n in TASKS and pooling_name(n) in layer_names]:  # (not derived tasks)
         layer = model.get_layer(pooling_name(name))
         if isinstance(layer, AttentionPooling):
             weights = layer.output[1]

@@ -28,9 +28,6 @@ from kerasser.tasks import EMOTION_LEVELS
 # Emotion letter -> emotion class name (tasks.EMOTION).
 EMOTIONS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"}
 
-# Emotion -> (arousal, valence, dominance) levels: the PROTOCOL table.
-AVD_LEVELS = EMOTION_LEVELS
-
 # Speaker-independent split (PROTOCOL).
 SPLIT_SPEAKERS = {
     "train": ("03", "08", "09", "10", "11", "13"),
@@ -168,7 +165,7 @@ def _utterance(path: Path, silb: Path, agreement: float | None = None) -> Uttera
     if text not in TRANSCRIPTS:
         raise CorpusError(path, f"unknown EmoDB text code {text!r}; expected one of {', '.join(TRANSCRIPTS)}")
     emotion = EMOTIONS[letter]
-    arousal, valence, dominance = AVD_LEVELS[emotion]
+    arousal, valence, dominance = EMOTION_LEVELS[emotion]  # the PROTOCOL table
     labels = label_indices({"emotion": emotion, "arousal": arousal, "valence": valence, "dominance": dominance})
     return Utterance(
         path=str(path),
