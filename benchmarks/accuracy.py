@@ -132,7 +132,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "default+speaker-gain": ("default", {"feature_norm": "speaker", "mel_trainable": False, "augment_gain_db": 0.0},
                              "default+speaker without random gain (the level relative to the speaker kept as a cue)"),
     # on 6 default runs (seeds 3-8) the emotion head's probabilities summed per dominance level beat
-    # the dominance head on dev on every seed (mean +5.0); not so for arousal (-1.0) or valence (-11.9)
+    # the dominance head on dev on every seed (mean +5.6); not so for arousal (-1.1) or valence (-12.3)
+    # (benchmarks/readout_from_emotion.py)
     "default+d-from-emotion": ("default", {"derived_tasks": ("dominance",)},
                                ("the default with dominance read off the emotion head (`--from-emotion d`: "
                                 "its probabilities summed per PROTOCOL.md's dominance level), no dominance head")),
