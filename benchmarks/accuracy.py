@@ -19,6 +19,7 @@ The table (mean ± sd over seeds) is printed and written to ``--table``. Each fi
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shlex
@@ -526,14 +527,14 @@ def report(args) -> str:
         print(f"no ensemble row for {', '.join(missing)}: some members' run folders are gone "
               "(retrain them to score it)", file=sys.stderr)
     ensemble_scores = [(name, e) for name, e in ensemble_scores if e is not None]
-    for i, (name, e) in enumerate(ensemble_scores):
-        lines.append(f"| **{name}, ensemble** of seeds {','.join(map(str, e['seeds']))} (`kerasser ensemble`; "
-                     f"{len(e['seeds'])}x the inference time) | | "
-                     + " | ".join(f"{e['test'][t]:.1f}" for t in TASKS)
-                     + f" | {float(np.mean(list(e['dev'].values()))):.1f} | {e.get('baved_test', float('nan')):.1f} |")
-        mine = [e for n, e in ensemble_scores if n == name]
-        last = i + 1 == len(ensemble_scores) or ensemble_scores[i + 1][0] != name
-        if last and len(mine) > 1:  # the ensemble recipe's own mean ± sd, over ensembles of disjoint seeds
+    for name, group in itertools.groupby(ensemble_scores, key=lambda item: item[0]):
+        mine = [e for _, e in group]
+        for e in mine:
+            lines.append(f"| **{name}, ensemble** of seeds {','.join(map(str, e['seeds']))} (`kerasser ensemble`; "
+                         f"{len(e['seeds'])}x the inference time) | | "
+                         + " | ".join(f"{e['test'][t]:.1f}" for t in TASKS)
+                         + f" | {float(np.mean(list(e['dev'].values()))):.1f} | {e.get('baved_test', float('nan')):.1f} |")
+        if len(mine) > 1:  # the ensemble recipe's own mean ± sd, over ensembles of disjoint seeds
             lines.append(f"| **{name}, ensembles of 3 seeds**, mean ± sd over the {len(mine)} ensembles above "
                          f"(no seed in two) | {len(mine)}x3 | "
                          + " | ".join(cell([e["test"][t] for e in mine]) for t in TASKS)

@@ -23,11 +23,10 @@ DIMENSIONS = ("arousal", "valence", "dominance")
 
 def readout(run: str) -> dict:
     """{split: {task: (head UAR, emotion-summed UAR)}} of one run."""
-    from sklearn.metrics import balanced_accuracy_score
-
     from kerasser import dataset as data
     from kerasser.corpora import read_corpora, select
-    from kerasser.evaluation import predict
+    from kerasser.evaluation import predict, task_report
+    from kerasser.layers import ClassGrouping
     from kerasser.runs import load_best_model, load_config
     from kerasser.tasks import emotion_groups
 
@@ -42,8 +41,8 @@ def readout(run: str) -> dict:
         labels, probs, _ = predict(model, data.batched(examples, 16, training=False), tasks)
         result[split] = {}
         for task in DIMENSIONS:
-            summed = probs["emotion"] @ np.eye(3)[list(emotion_groups(task))]
-            result[split][task] = tuple(100 * balanced_accuracy_score(labels[task], p.argmax(1))
+            summed = np.asarray(ClassGrouping(emotion_groups(task), 3)(probs["emotion"]))  # as --from-emotion does
+            result[split][task] = tuple(task_report(task, labels[task], p.argmax(1))["uar"]
                                         for p in (probs[task], summed))
     return result
 
