@@ -138,6 +138,9 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "default+d-from-emotion": ("default", {"derived_tasks": ("dominance",)},
                                ("the default with dominance read off the emotion head (`--from-emotion d`: "
                                 "its probabilities summed per PROTOCOL.md's dominance level), no dominance head")),
+    "default+d-readout": ("default", {"readout_tasks": ("dominance",)},
+                          ("the default with a dominance head trained as usual but dominance read off the emotion "
+                           "head in the saved model (`--readout-from-emotion d`; epoch picked on that)")),
 }
 EXTRA_CORPORA = {"v4+baved": ("baved",)}
 # student -> its teachers' (configuration, seed): fixed-split runs, trained first

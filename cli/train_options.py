@@ -33,7 +33,7 @@ def _floats(text: str | None, option: str) -> tuple[float, ...] | None:
 
 
 def _derived(text: str | None) -> tuple[str, ...] | None:
-    """``--from-emotion``: task letters or names, or none (every task its own head)."""
+    """``--from-emotion``, ``--readout-from-emotion``: task letters or names, or none (every task its own head)."""
     from kerasser.tasks import parse_tasks
 
     if text is None:
@@ -82,6 +82,10 @@ _OPTIONS = [
                  help="Dimension tasks read off the emotion head (its probabilities summed per level by "
                       "PROTOCOL.md's emotion table) instead of a head of their own, e.g. d; none: every task "
                       "its own head. For corpora whose dimensions are defined by the emotion (EmoDB)."),
+    click.option("--readout-from-emotion", "readout_tasks", default=None,
+                 help="Dimension tasks trained with a head of their own but read off the emotion head (as "
+                      "--from-emotion) in the saved model, its epoch picked on that; the own head is a "
+                      "training-only auxiliary, e.g. d; none: off."),
     click.option("--pool-statistics/--no-pool-statistics", default=None,
                  help="Attentive statistics: also the attention-weighted standard deviation."),
     click.option("--feature-norm", type=click.Choice(FEATURE_NORMS), default=None, help="Log-mel normalisation: per utterance, or per speaker (speaker: needs --fixed-filterbank)."),
@@ -151,6 +155,7 @@ def recipe_overrides(options: dict) -> dict:
         recipe=o.pop("recipe"),
         tasks=tuple(t.name for t in parse_tasks(tasks)) if (tasks := o.pop("tasks")) else None,
         derived_tasks=_derived(o.pop("derived_tasks")),
+        readout_tasks=_derived(o.pop("readout_tasks")),
         learning_rate=o.pop("lr"),
         conv_padding=o.pop("padding"),
         loss_weights=weights,

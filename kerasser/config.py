@@ -127,6 +127,10 @@ class ModelConfig:
     # probabilities summed over PROTOCOL.md's emotion -> level table (ClassGrouping); for corpora
     # whose dimension labels are defined by the emotion (EmoDB), not rated apart from it (IEMOCAP)
     derived_tasks: tuple[str, ...] = ()
+    # dimension tasks trained with a head of their own (its loss, as usual) but read off the emotion
+    # head, like derived_tasks, in the saved model (best.keras, and so evaluation, labels, exports):
+    # the own head is a training-only auxiliary; the epoch is picked on the saved model's outputs
+    readout_tasks: tuple[str, ...] = ()
     # speaker-adversarial training: a speaker classifier over ``speakers`` training speakers behind
     # a gradient reversal of this weight (0 = off); training only, stripped from exports
     speaker_adversarial: float = 0.0
@@ -138,6 +142,7 @@ class ModelConfig:
     def __post_init__(self):
         object.__setattr__(self, "tasks", tuple(self.tasks))
         object.__setattr__(self, "derived_tasks", tuple(self.derived_tasks))
+        object.__setattr__(self, "readout_tasks", tuple(self.readout_tasks))
         object.__setattr__(self, "block_channels", tuple(self.block_channels))
         object.__setattr__(self, "block_dilations", tuple(self.block_dilations))
         if self.frontend not in FRONTENDS:
@@ -161,12 +166,16 @@ class ModelConfig:
             raise SettingsError("conv_filters must be a multiple of channel_pool")
         if not self.tasks:
             raise SettingsError("a model needs at least one task")
-        if self.derived_tasks and "emotion" not in self.tasks:
-            raise SettingsError("derived_tasks are read off the emotion head: add the emotion task")
-        for task in self.derived_tasks:
-            if task not in self.tasks or task == "emotion":
-                raise SettingsError(f"derived task {task!r} must be one of the model's dimension tasks "
-                                    f"({', '.join(t for t in self.tasks if t != 'emotion') or 'none'})")
+        for field in ("derived_tasks", "readout_tasks"):
+            chosen = getattr(self, field)
+            if chosen and "emotion" not in self.tasks:
+                raise SettingsError(f"{field} are read off the emotion head: add the emotion task")
+            for task in chosen:
+                if task not in self.tasks or task == "emotion":
+                    raise SettingsError(f"{field[:-1].replace('_', ' ')} {task!r} must be one of the model's "
+                                        f"dimension tasks ({', '.join(t for t in self.tasks if t != 'emotion') or 'none'})")
+        if set(self.derived_tasks) & set(self.readout_tasks):
+            raise SettingsError("a task is either derived (no head of its own) or read out (a head trained, not used)")
         if self.ctc_weight < 0:
             raise SettingsError(f"ctc_weight must be >= 0, not {self.ctc_weight}")
         if self.recurrent_stride < 1:

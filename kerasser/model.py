@@ -188,6 +188,19 @@ def build_model(config: ModelConfig) -> keras.Model:
     return keras.Model(inputs, outputs, name="kerasser")
 
 
+def read_from_emotion(model: keras.Model, tasks: Collection[str]) -> keras.Model:
+    """``model`` (sharing its layers and weights) with the outputs of ``tasks`` replaced by the
+    emotion head's probabilities summed per level (``ModelConfig.readout_tasks``): what training
+    scores on dev and saves as best.keras. The replaced heads are left out of the new graph;
+    ``model`` itself when ``tasks`` is empty."""
+    if not tasks:
+        return model
+    outputs = dict(model.output)
+    for name in tasks:
+        outputs[name] = ClassGrouping(emotion_groups(name), len(LEVELS), name=name, dtype=SIGNAL)(outputs["emotion"])
+    return keras.Model(model.input, outputs, name=model.name)
+
+
 def speaker_adversary(config: ModelConfig, frames, frame_mask):
     """Mean of the GRU outputs over the valid frames -> gradient reversal -> Dense(128, ReLU) ->
     softmax over the training speakers."""

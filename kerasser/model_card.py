@@ -62,6 +62,9 @@ def describe(config: TrainConfig) -> str:
     heads = "a softmax head per task"
     if m.derived_tasks:
         heads += f" ({' and '.join(m.derived_tasks)} read off the emotion head's probabilities, summed per level)"
+    if m.readout_tasks:
+        heads += (f" ({' and '.join(m.readout_tasks)} read off the emotion head's probabilities, summed per level; "
+                  "its own head trained alongside, not shipped)")
     return f"kerasser: {front}, {gru}, {pool} and {heads}"
 
 

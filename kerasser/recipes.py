@@ -176,6 +176,7 @@ _OPTION_OF = {
     "model.recurrent_stride": "--recurrent-stride",
     "model.pool_heads": "--pool-heads",
     "model.derived_tasks": "--from-emotion",
+    "model.readout_tasks": "--readout-from-emotion",
     "model.pool_statistics": ("--pool-statistics", "--no-pool-statistics"),
     "model.feature_norm": "--feature-norm",
     "model.block_se": "--se",
@@ -241,7 +242,7 @@ def train_arguments(config: TrainConfig) -> list[str]:
             continue
         if isinstance(option, tuple):
             args.append(option[0] if value else option[1])
-        elif key == "model.derived_tasks":
+        elif key in ("model.derived_tasks", "model.readout_tasks"):
             args += [option, ",".join(TASKS[t].letter for t in value) or "none"]
         else:
             args += [option, f"{value:g}" if isinstance(value, float) else str(value)]

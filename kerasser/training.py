@@ -28,7 +28,7 @@ from kerasser.config import TrainConfig, save_json
 from kerasser.corpora import Utterance, read_corpora, select
 from kerasser.errors import DataError
 from kerasser.evaluation import mean_uar, predict, score
-from kerasser.model import NORMALIZATION, build_model, compile_model
+from kerasser.model import NORMALIZATION, build_model, compile_model, read_from_emotion
 from kerasser.progress import writer
 from kerasser.runs import RunError, RunPaths, load_config, make_folder, read_state, save_model_atomic, write_json_atomic
 from kerasser.speaker_reference import uses_reference, with_references
@@ -47,15 +47,17 @@ def check_labels(utterances: Sequence[Utterance], tasks: Sequence[str], split: s
 
 
 class DevUAR(keras.callbacks.Callback):
-    """After each epoch, add ``val_uar_<task>`` (dev UAR per task) and ``val_uar`` (their mean) to the logs."""
+    """After each epoch, add ``val_uar_<task>`` (dev UAR per task) and ``val_uar`` (their mean) to the
+    logs: of ``served`` (the model as it is saved, sharing the trained one's weights) when given."""
 
-    def __init__(self, dataset, tasks: Sequence[str]):
+    def __init__(self, dataset, tasks: Sequence[str], served: keras.Model | None = None):
         super().__init__()
         self.dataset = dataset
         self.tasks = tuple(tasks)
+        self.served = served
 
     def on_epoch_end(self, epoch, logs=None):
-        reports = score(*predict(self.model, self.dataset, self.tasks))
+        reports = score(*predict(self.served or self.model, self.dataset, self.tasks))
         for t, r in reports.items():
             logs[f"{MONITOR}_{t}"] = r["uar"]
         logs[MONITOR] = mean_uar(reports)
@@ -128,19 +130,19 @@ def restore_seed_states(model: keras.Model, saved: list | None) -> None:
 
 
 class SaveBest(keras.callbacks.Callback):
-    """Write ``best.keras`` (atomically) when the monitored value beats ``best``; every epoch when
-    ``monitor`` is None (no dev split)."""
+    """Write ``best.keras`` (atomically; ``served`` when given, else the trained model) when the
+    monitored value beats ``best``; every epoch when ``monitor`` is None (no dev split)."""
 
-    def __init__(self, path: Path, monitor: str | None, best: float = -np.inf):
+    def __init__(self, path: Path, monitor: str | None, best: float = -np.inf, served: keras.Model | None = None):
         super().__init__()
-        self.path, self.monitor, self.best = path, monitor, best
+        self.path, self.monitor, self.best, self.served = path, monitor, best, served
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor) if self.monitor else None
         if self.monitor is None or (value is not None and value > self.best):
             if value is not None:
                 self.best = float(value)
-            save_model_atomic(self.model, self.path)
+            save_model_atomic(self.served or self.model, self.path)
 
 
 class SaveState(keras.callbacks.Callback):
@@ -352,6 +354,7 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
             learned=tasks if config.learned_weights else (),
         )
         initial_epoch = 0
+    served = read_from_emotion(model, config.model.readout_tasks)  # what best.keras holds
     if uses_reference(model):  # each example gets its speaker's mean log mel, from the model's own layers
         train_ds = training_batches(with_references(model, train_utts, train_examples, log.failed))
     if initial_epoch >= config.epochs:
@@ -369,10 +372,10 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
             dev_examples = with_references(model, dev_utts, dev_examples, log.failed)
         dev_ds = data.batched(dev_examples, config.batch_size, training=False)
         early = ResumableEarlyStopping(resume_state=state, monitor=MONITOR, mode="max", patience=config.patience)
-        best = SaveBest(paths.best_model, MONITOR, state["best"] if state else -np.inf)
-        callbacks = [DevUAR(dev_ds, tasks), *callbacks, best, early]
+        best = SaveBest(paths.best_model, MONITOR, state["best"] if state else -np.inf, served)
+        callbacks = [DevUAR(dev_ds, tasks, served), *callbacks, best, early]
     else:
-        callbacks.append(SaveBest(paths.best_model, None))
+        callbacks.append(SaveBest(paths.best_model, None, served=served))
     callbacks.append(SaveState(paths, early, weighting))
     averager = WeightAverage(config.average_last) if config.average_last > 1 else None
     if averager:
@@ -391,7 +394,7 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         )
     final = read_state(paths) or {"epoch": initial_epoch, "best": float("nan"), "best_epoch": 0}
     if averager and len(averager.recent) > 1:
-        final = keep_average(model, averager, paths, final, dev_ds if dev_utts else None, tasks, write)
+        final = keep_average(model, served, averager, paths, final, dev_ds if dev_utts else None, tasks, write)
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) could not be decoded and were skipped")
     if paths.metrics.exists():
@@ -405,18 +408,19 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
     return TrainResult(paths.root, final["epoch"], final["best_epoch"], final["best"])
 
 
-def keep_average(model, averager: WeightAverage, paths: RunPaths, state: dict, dev_ds, tasks, write) -> dict:
-    """Save the averaged weights as average.keras; make them best.keras when there is no dev
-    split or their mean dev UAR is at least the best epoch's. Returns the updated state."""
+def keep_average(model, served, averager: WeightAverage, paths: RunPaths, state: dict, dev_ds, tasks, write) -> dict:
+    """Set ``model``'s weights to the average and save ``served`` (``model`` as best.keras holds
+    it, sharing its weights) as average.keras; make it best.keras when there is no dev split or
+    its mean dev UAR is at least the best epoch's. Returns the updated state."""
     model.set_weights(averager.averaged())
-    model.save(paths.average_model)
+    served.save(paths.average_model)
     state = dict(state, averaged_epochs=len(averager.recent))
     if dev_ds is None:
         shutil.copyfile(paths.average_model, paths.best_model)
         write(f"best.keras: the average of the last {len(averager.recent)} epochs")
         state["averaged"] = True
     else:
-        uar = mean_uar(score(*predict(model, dev_ds, tasks)))
+        uar = mean_uar(score(*predict(served, dev_ds, tasks)))
         better = uar >= state["best"]
         write(f"average of the last {len(averager.recent)} epochs: mean dev UAR {uar:.1f} "
               f"({'kept as best.keras' if better else 'not better than the best epoch'})")

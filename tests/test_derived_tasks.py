@@ -76,3 +76,34 @@ def test_cli_option_round_trips():
     assert "--from-emotion d" in " ".join(train_arguments(config))
     assert config_from_arguments(train_arguments(config)) == config
     assert config_from_arguments([*args, "--from-emotion", "none"]).model.derived_tasks == ()
+    readout = config_from_arguments([*args, "--readout-from-emotion", "d"])
+    assert readout.model.readout_tasks == ("dominance",) and readout.model.derived_tasks == ()
+    assert config_from_arguments(train_arguments(readout)) == readout
+
+
+def test_readout_keeps_the_head_for_training_and_serves_the_emotion_summed(rng):
+    """``readout_tasks``: the trained model has the task's own head (its loss); the model as
+    saved (``read_from_emotion``) reads the task off the emotion head and leaves the head out."""
+    from kerasser.model import build_model, read_from_emotion, with_attention_outputs
+
+    config = ModelConfig(tasks=TASKS, readout_tasks=("dominance",), **SMALL)
+    trained = build_model(config)
+    assert "dominance_pooling" in {layer.name for layer in trained.layers}
+    served = read_from_emotion(trained, config.readout_tasks)
+    assert "dominance_pooling" not in {layer.name for layer in served.layers}
+    assert list(served.output) == list(TASKS)
+    wave = rng.normal(size=(2, 9000)).astype(np.float32)
+    inputs = {"waveform": wave, "length": np.array([9000, 5000], np.int32)}
+    out, own = with_attention_outputs(served)(inputs), trained(inputs)
+    membership = np.eye(3)[list(emotion_groups("dominance"))]
+    np.testing.assert_allclose(np.asarray(out["dominance"]), np.asarray(own["emotion"]) @ membership, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(out["valence"]), np.asarray(own["valence"]), rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(out["dominance_attention"]), np.asarray(out["emotion_attention"]))
+    assert read_from_emotion(trained, ()) is trained
+
+
+def test_derived_and_readout_exclude_each_other():
+    with pytest.raises(SettingsError, match="either derived"):
+        ModelConfig(tasks=TASKS, derived_tasks=("dominance",), readout_tasks=("dominance",))
+    with pytest.raises(SettingsError, match="readout task 'emotion'"):
+        ModelConfig(tasks=TASKS, readout_tasks=("emotion",))

@@ -109,3 +109,6 @@ def test_description_names_tasks_read_off_the_emotion_head():
         DEFAULT.model, tasks=("emotion", "dominance"), derived_tasks=("dominance",)))
     assert describe(derived).endswith("a softmax head per task (dominance read off the emotion head's "
                                       "probabilities, summed per level)")
+    readout = dataclasses.replace(DEFAULT, model=dataclasses.replace(
+        DEFAULT.model, tasks=("emotion", "dominance"), readout_tasks=("dominance",)))
+    assert "its own head trained alongside, not shipped" in describe(readout)

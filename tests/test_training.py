@@ -236,3 +236,29 @@ def test_mixup_training_is_repeatable(emodb_small, tmp_path):
     assert np.isfinite(float(a[0]["loss"]))
     assert float(a[0]["loss"]) == pytest.approx(float(b[0]["loss"]), rel=1e-5)
     assert evaluate_run(tmp_path / "a", "test")["files"] == 6
+
+
+def test_readout_tasks_are_scored_and_saved_off_the_emotion_head(emodb_small, tmp_path):
+    """``readout_tasks``: dominance's own head trains, but the dev UAR that picks the epoch and the
+    saved best.keras read dominance off the emotion head (no dominance head in it)."""
+    import dataclasses
+
+    import keras
+
+    from kerasser.tasks import emotion_groups
+
+    tasks = ("arousal", "valence", "dominance", "emotion")
+    config = dataclasses.replace(tiny_config(emodb_small, tmp_path / "run", tasks=tasks, readout_tasks=("dominance",)),
+                                 epochs=2, average_last=2)
+    train(config, write=lambda line: None)
+    best = load_best_model(tmp_path / "run")
+    assert "dominance_pooling" not in {layer.name for layer in best.layers}
+    last = keras.saving.load_model(RunPaths(tmp_path / "run").last_model, compile=False)  # the trained model
+    assert "dominance_pooling" in {layer.name for layer in last.layers}
+    wave = np.random.default_rng(0).normal(size=(1, 8000)).astype(np.float32)
+    out = best({"waveform": wave, "length": np.array([8000], np.int32)})
+    membership = np.eye(3)[list(emotion_groups("dominance"))]
+    np.testing.assert_allclose(np.asarray(out["dominance"]), np.asarray(out["emotion"]) @ membership, rtol=1e-5)
+    state = json.loads(RunPaths(tmp_path / "run").state.read_text())
+    dev = evaluate_run(tmp_path / "run", "dev", write_report=False)
+    assert np.mean([r["uar"] for r in dev["tasks"].values()]) == pytest.approx(state["best"], abs=1e-6)

@@ -1,6 +1,7 @@
-"""A model whose dominance is read off its emotion head (``ModelConfig.derived_tasks``) exports
-like any other: builtin-only TFLite, its dominance the emotion probabilities summed per level in
-every format, its dominance attention the emotion's."""
+"""A model whose dominance is read off its emotion head (``ModelConfig.derived_tasks``, or
+``readout_tasks``: trained with a dominance head that is not saved) exports like any other:
+builtin-only TFLite, its dominance the emotion probabilities summed per level in every format, its
+dominance attention the emotion's."""
 
 from __future__ import annotations
 
@@ -15,18 +16,34 @@ from kerasser.config import TrainConfig
 from kerasser.tasks import emotion_groups
 
 
-@pytest.fixture(scope="module")
-def derived_export(tmp_path_factory, emodb_small):
+def export_tiny(base, emodb_small, quantize, **model):
     from kerasser.export.exporter import export_run
     from kerasser.training import train
 
-    base = tmp_path_factory.mktemp("derived")
-    model = dataclasses.replace(TINY, tasks=("emotion", "arousal", "dominance"), derived_tasks=("dominance",))
+    model = dataclasses.replace(TINY, tasks=("emotion", "arousal", "dominance"), **model)
     config = TrainConfig(corpora=(("manifest", str(emodb_small)),), out=str(base / "run"), model=model, epochs=1,
                          batch_size=8)
     train(config, write=lambda line: None)
-    export_run(base / "run", base / "export", quantize=("int8",), write=lambda line: None)
+    export_run(base / "run", base / "export", quantize=quantize, write=lambda line: None)
     return base / "export"
+
+
+@pytest.fixture(scope="module")
+def derived_export(tmp_path_factory, emodb_small):
+    return export_tiny(tmp_path_factory.mktemp("derived"), emodb_small, ("int8",), derived_tasks=("dominance",))
+
+
+def test_a_read_out_task_exports_without_its_head(tmp_path, emodb_small, rng):
+    from kerasser.inference import load_exported
+
+    export = export_tiny(tmp_path, emodb_small, (), readout_tasks=("dominance",))
+    membership = np.eye(3)[list(emotion_groups("dominance"))]
+    wave = (0.1 * rng.normal(size=24000)).astype(np.float32)
+    for backend in ("keras", "tflite"):
+        out = load_exported(export, backend=backend).predict(wave)
+        np.testing.assert_allclose(out["dominance"].reshape(-1), out["emotion"].reshape(-1) @ membership,
+                                   atol=1e-5, err_msg=backend)
+        np.testing.assert_array_equal(out["dominance_attention"], out["emotion_attention"])
 
 
 def test_dominance_is_the_emotion_summed_per_level_in_every_format(derived_export, rng):
