@@ -141,6 +141,12 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "default+d-readout": ("default", {"readout_tasks": ("dominance",)},
                           ("the default with a dominance head trained as usual but dominance read off the emotion "
                            "head in the saved model (`--readout-from-emotion d`; epoch picked on that)")),
+    # default+d-readout moved the picked epoch on 6 of 12 runs (LOSO folds, fixed seeds 0-1), losing
+    # emotion where it did; at the default's own epochs its dominance was up (README)
+    "default+d-readout-heads": ("default", {"readout_tasks": ("dominance",), "select_on": "trained"},
+                                ("default+d-readout with the epoch picked on the trained heads, as the default "
+                                 "picks it (`--select-on trained`): the default's model, dominance read off its "
+                                 "emotion head")),
 }
 EXTRA_CORPORA = {"v4+baved": ("baved",)}
 # student -> its teachers' (configuration, seed): fixed-split runs, trained first

@@ -14,6 +14,7 @@ from kerasser.config import (
     HEADS,
     OPTIMIZERS,
     SCHEDULES,
+    SELECT_ON,
     STRATEGIES,
 )
 from kerasser.corpora.utterance import SPLITS
@@ -109,6 +110,9 @@ _OPTIONS = [
     click.option("--label-smoothing", default=None, type=click.FloatRange(0, 1, max_open=True)),
     click.option("--average-last", default=None, type=click.IntRange(0),
                  help="Average the weights of the last N epochs at the end (kept if not worse on dev)."),
+    click.option("--select-on", type=click.Choice(SELECT_ON), default=None,
+                 help="Whose mean dev UAR picks the epoch: the model as saved (default) or as trained (its own "
+                      "heads; differs from the saved one with --readout-from-emotion)."),
     click.option("--class-balanced/--no-class-balanced", default=None, help="Weight examples by inverse class frequency."),
     click.option("--weight-by-agreement/--no-weight-by-agreement", default=None,
                  help="Also weight each utterance by its listener agreement (EmoDB's erkennung.txt)."),

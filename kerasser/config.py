@@ -21,6 +21,7 @@ from kerasser.errors import SettingsError
 FRONTENDS = ("shared", "framed", "logmel")
 CONV_PADDINGS = ("valid", "same")
 FEATURE_NORMS = ("none", "mean", "meanvar", "level", "speaker")
+SELECT_ON = ("saved", "trained")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("default", "mirrored", "multiworker")  # kerasser.distribution
@@ -214,6 +215,9 @@ class TrainConfig:
     # Average the weights of the last N epochs at the end (0/1 = off); the average becomes
     # best.keras when its dev UAR is at least the best epoch's, or when there is no dev split.
     average_last: int = 0
+    # whose mean dev UAR picks the epoch (and judges the weight average): the model as it is saved
+    # ("saved") or as it is trained ("trained": its own heads); they differ with model.readout_tasks
+    select_on: str = "saved"
     # Speakers per split, overriding the corpora's own splits (cross-validation folds):
     # ((split, ("corpus:speaker", ...)), ...); speakers not listed are left out.
     speaker_splits: tuple[tuple[str, tuple[str, ...]], ...] | None = None
@@ -231,6 +235,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise SettingsError(f"strategy must be one of {STRATEGIES}, not {self.strategy!r}")
+        if self.select_on not in SELECT_ON:
+            raise SettingsError(f"select_on must be one of {SELECT_ON}, not {self.select_on!r}")
         if self.optimizer not in OPTIMIZERS:
             raise SettingsError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
         if self.schedule not in SCHEDULES:

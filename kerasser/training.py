@@ -355,6 +355,7 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         )
         initial_epoch = 0
     served = read_from_emotion(model, config.model.readout_tasks)  # what best.keras holds
+    scored = served if config.select_on == "saved" else model  # what picks the epoch
     if uses_reference(model):  # each example gets its speaker's mean log mel, from the model's own layers
         train_ds = training_batches(with_references(model, train_utts, train_examples, log.failed))
     if initial_epoch >= config.epochs:
@@ -373,7 +374,7 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         dev_ds = data.batched(dev_examples, config.batch_size, training=False)
         early = ResumableEarlyStopping(resume_state=state, monitor=MONITOR, mode="max", patience=config.patience)
         best = SaveBest(paths.best_model, MONITOR, state["best"] if state else -np.inf, served)
-        callbacks = [DevUAR(dev_ds, tasks, served), *callbacks, best, early]
+        callbacks = [DevUAR(dev_ds, tasks, scored), *callbacks, best, early]
     else:
         callbacks.append(SaveBest(paths.best_model, None, served=served))
     callbacks.append(SaveState(paths, early, weighting))
@@ -394,7 +395,8 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         )
     final = read_state(paths) or {"epoch": initial_epoch, "best": float("nan"), "best_epoch": 0}
     if averager and len(averager.recent) > 1:
-        final = keep_average(model, served, averager, paths, final, dev_ds if dev_utts else None, tasks, write)
+        final = keep_average(model, served, scored, averager, paths, final, dev_ds if dev_utts else None, tasks,
+                             write)
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) could not be decoded and were skipped")
     if paths.metrics.exists():
@@ -408,10 +410,12 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
     return TrainResult(paths.root, final["epoch"], final["best_epoch"], final["best"])
 
 
-def keep_average(model, served, averager: WeightAverage, paths: RunPaths, state: dict, dev_ds, tasks, write) -> dict:
+def keep_average(model, served, scored, averager: WeightAverage, paths: RunPaths, state: dict, dev_ds, tasks,
+                 write) -> dict:
     """Set ``model``'s weights to the average and save ``served`` (``model`` as best.keras holds
     it, sharing its weights) as average.keras; make it best.keras when there is no dev split or
-    its mean dev UAR is at least the best epoch's. Returns the updated state."""
+    the mean dev UAR of ``scored`` (``served`` or ``model``, as for the epochs) is at least the
+    best epoch's. Returns the updated state."""
     model.set_weights(averager.averaged())
     served.save(paths.average_model)
     state = dict(state, averaged_epochs=len(averager.recent))
@@ -420,7 +424,7 @@ def keep_average(model, served, averager: WeightAverage, paths: RunPaths, state:
         write(f"best.keras: the average of the last {len(averager.recent)} epochs")
         state["averaged"] = True
     else:
-        uar = mean_uar(score(*predict(served, dev_ds, tasks)))
+        uar = mean_uar(score(*predict(scored, dev_ds, tasks)))
         better = uar >= state["best"]
         write(f"average of the last {len(averager.recent)} epochs: mean dev UAR {uar:.1f} "
               f"({'kept as best.keras' if better else 'not better than the best epoch'})")

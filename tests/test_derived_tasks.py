@@ -79,6 +79,8 @@ def test_cli_option_round_trips():
     readout = config_from_arguments([*args, "--readout-from-emotion", "d"])
     assert readout.model.readout_tasks == ("dominance",) and readout.model.derived_tasks == ()
     assert config_from_arguments(train_arguments(readout)) == readout
+    on_heads = config_from_arguments([*args, "--readout-from-emotion", "d", "--select-on", "trained"])
+    assert on_heads.select_on == "trained" and config_from_arguments(train_arguments(on_heads)) == on_heads
 
 
 def test_readout_keeps_the_head_for_training_and_serves_the_emotion_summed(rng):
@@ -107,3 +109,5 @@ def test_derived_and_readout_exclude_each_other():
         ModelConfig(tasks=TASKS, derived_tasks=("dominance",), readout_tasks=("dominance",))
     with pytest.raises(SettingsError, match="readout task 'emotion'"):
         ModelConfig(tasks=TASKS, readout_tasks=("emotion",))
+    with pytest.raises(SettingsError, match="select_on"):
+        TrainConfig(corpora=(), out="x", select_on="test")

@@ -11,7 +11,7 @@ import pytest
 from kerasser.config import ModelConfig, TrainConfig
 from kerasser.corpora import read_baved, read_corpus, read_emodb, select, speaker_key
 from kerasser.dataset import make_dataset
-from kerasser.evaluation import predict
+from kerasser.evaluation import predict, score
 from kerasser.run_evaluation import evaluate_run
 from kerasser.runs import RunError, RunPaths, load_best_model
 from kerasser.speaker_norm import normalise_by_speaker
@@ -238,9 +238,10 @@ def test_mixup_training_is_repeatable(emodb_small, tmp_path):
     assert evaluate_run(tmp_path / "a", "test")["files"] == 6
 
 
-def test_readout_tasks_are_scored_and_saved_off_the_emotion_head(emodb_small, tmp_path):
-    """``readout_tasks``: dominance's own head trains, but the dev UAR that picks the epoch and the
-    saved best.keras read dominance off the emotion head (no dominance head in it)."""
+def test_readout_tasks_are_saved_off_the_emotion_head_and_picked_on_either_model(emodb_small, tmp_path):
+    """``readout_tasks``: dominance's own head trains, the saved best.keras reads dominance off the
+    emotion head (no dominance head in it); the dev UAR that picks the epoch is the saved model's
+    (``select_on="saved"``) or the trained heads' (``"trained"``); training itself is the same."""
     import dataclasses
 
     import keras
@@ -248,17 +249,26 @@ def test_readout_tasks_are_scored_and_saved_off_the_emotion_head(emodb_small, tm
     from kerasser.tasks import emotion_groups
 
     tasks = ("arousal", "valence", "dominance", "emotion")
-    config = dataclasses.replace(tiny_config(emodb_small, tmp_path / "run", tasks=tasks, readout_tasks=("dominance",)),
+    config = dataclasses.replace(tiny_config(emodb_small, tmp_path / "saved", tasks=tasks, readout_tasks=("dominance",)),
                                  epochs=2, average_last=2)
     train(config, write=lambda line: None)
-    best = load_best_model(tmp_path / "run")
+    train(dataclasses.replace(config, out=str(tmp_path / "trained"), select_on="trained"), write=lambda line: None)
+    best = load_best_model(tmp_path / "saved")
     assert "dominance_pooling" not in {layer.name for layer in best.layers}
-    last = keras.saving.load_model(RunPaths(tmp_path / "run").last_model, compile=False)  # the trained model
+    last = keras.saving.load_model(RunPaths(tmp_path / "saved").last_model, compile=False)  # the trained model
     assert "dominance_pooling" in {layer.name for layer in last.layers}
     wave = np.random.default_rng(0).normal(size=(1, 8000)).astype(np.float32)
     out = best({"waveform": wave, "length": np.array([8000], np.int32)})
     membership = np.eye(3)[list(emotion_groups("dominance"))]
     np.testing.assert_allclose(np.asarray(out["dominance"]), np.asarray(out["emotion"]) @ membership, rtol=1e-5)
-    state = json.loads(RunPaths(tmp_path / "run").state.read_text())
-    dev = evaluate_run(tmp_path / "run", "dev", write_report=False)
+    state = json.loads(RunPaths(tmp_path / "saved").state.read_text())
+    dev = evaluate_run(tmp_path / "saved", "dev", write_report=False)
     assert np.mean([r["uar"] for r in dev["tasks"].values()]) == pytest.approx(state["best"], abs=1e-6)
+    # picked on the trained heads: the same training, dominance scored by its own head
+    saved, trained = metrics(tmp_path / "saved"), metrics(tmp_path / "trained")
+    for a, b in zip(saved, trained):
+        assert a["loss"] == b["loss"] and a["val_uar_emotion"] == b["val_uar_emotion"]
+    last = keras.saving.load_model(RunPaths(tmp_path / "trained").last_model, compile=False)
+    dev_set = make_dataset(select(read_corpus("manifest", emodb_small), "dev", tasks), tasks, 8, training=False)
+    own = score(*predict(last, dev_set, tasks))["dominance"]["uar"]
+    assert float(trained[-1]["val_uar_dominance"]) == pytest.approx(own, abs=1e-4)
