@@ -52,14 +52,6 @@ def test_run_folder_and_metrics(emodb_small, tmp_path):
     assert json.loads(paths.config.read_text())["model"]["tasks"] == ["arousal", "valence", "dominance"]
 
 
-def test_seed_makes_runs_repeatable(emodb_small, tmp_path):
-    for name in ("a", "b"):
-        train(tiny_config(emodb_small, tmp_path / name), write=lambda line: None)
-    a, b = metrics(tmp_path / "a"), metrics(tmp_path / "b")
-    assert float(a[0]["loss"]) == pytest.approx(float(b[0]["loss"]), rel=1e-5)
-    assert a[0]["val_uar"] == b[0]["val_uar"]
-
-
 def test_resume_continues_from_last_epoch(emodb_small, tmp_path):
     config = tiny_config(emodb_small, tmp_path / "run")
     train(config, write=lambda line: None)
@@ -264,10 +256,13 @@ def test_readout_tasks_are_saved_off_the_emotion_head_and_picked_on_either_model
     state = json.loads(RunPaths(tmp_path / "saved").state.read_text())
     dev = evaluate_run(tmp_path / "saved", "dev", write_report=False)
     assert np.mean([r["uar"] for r in dev["tasks"].values()]) == pytest.approx(state["best"], abs=1e-6)
-    # picked on the trained heads: the same training, dominance scored by its own head
+    # picked on the trained heads: the same training (one seed trains alike), dominance scored by its own head
     saved, trained = metrics(tmp_path / "saved"), metrics(tmp_path / "trained")
+    assert len(saved) == len(trained) == 2
     for a, b in zip(saved, trained):
-        assert a["loss"] == b["loss"] and a["val_uar_emotion"] == b["val_uar_emotion"]
+        assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-5)
+        assert [a[f"val_uar_{t}"] for t in ("arousal", "valence", "emotion")] == [
+            b[f"val_uar_{t}"] for t in ("arousal", "valence", "emotion")]
     last = keras.saving.load_model(RunPaths(tmp_path / "trained").last_model, compile=False)
     dev_set = make_dataset(select(read_corpus("manifest", emodb_small), "dev", tasks), tasks, 8, training=False)
     own = score(*predict(last, dev_set, tasks))["dominance"]["uar"]
