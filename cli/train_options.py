@@ -85,8 +85,8 @@ _OPTIONS = [
                       "its own head. For corpora whose dimensions are defined by the emotion (EmoDB)."),
     click.option("--readout-from-emotion", "readout_tasks", default=None,
                  help="Dimension tasks trained with a head of their own but read off the emotion head (as "
-                      "--from-emotion) in the saved model, its epoch picked on that; the own head is a "
-                      "training-only auxiliary, e.g. d; none: off."),
+                      "--from-emotion) in the saved model (the epoch picked as --select-on says); the own "
+                      "head is a training-only auxiliary, e.g. d; none: off."),
     click.option("--pool-statistics/--no-pool-statistics", default=None,
                  help="Attentive statistics: also the attention-weighted standard deviation."),
     click.option("--feature-norm", type=click.Choice(FEATURE_NORMS), default=None, help="Log-mel normalisation: per utterance, or per speaker (speaker: needs --fixed-filterbank)."),

@@ -130,7 +130,8 @@ class ModelConfig:
     derived_tasks: tuple[str, ...] = ()
     # dimension tasks trained with a head of their own (its loss, as usual) but read off the emotion
     # head, like derived_tasks, in the saved model (best.keras, and so evaluation, labels, exports):
-    # the own head is a training-only auxiliary; the epoch is picked on the saved model's outputs
+    # the own head is a training-only auxiliary (which model's dev UAR picks the epoch:
+    # TrainConfig.select_on)
     readout_tasks: tuple[str, ...] = ()
     # speaker-adversarial training: a speaker classifier over ``speakers`` training speakers behind
     # a gradient reversal of this weight (0 = off); training only, stripped from exports

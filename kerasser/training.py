@@ -48,16 +48,17 @@ def check_labels(utterances: Sequence[Utterance], tasks: Sequence[str], split: s
 
 class DevUAR(keras.callbacks.Callback):
     """After each epoch, add ``val_uar_<task>`` (dev UAR per task) and ``val_uar`` (their mean) to the
-    logs: of ``served`` (the model as it is saved, sharing the trained one's weights) when given."""
+    logs: of ``scored`` when given (the model whose dev UAR picks the epoch, sharing the trained
+    one's weights: ``TrainConfig.select_on``), else of the trained model."""
 
-    def __init__(self, dataset, tasks: Sequence[str], served: keras.Model | None = None):
+    def __init__(self, dataset, tasks: Sequence[str], scored: keras.Model | None = None):
         super().__init__()
         self.dataset = dataset
         self.tasks = tuple(tasks)
-        self.served = served
+        self.scored = scored
 
     def on_epoch_end(self, epoch, logs=None):
-        reports = score(*predict(self.served or self.model, self.dataset, self.tasks))
+        reports = score(*predict(self.scored or self.model, self.dataset, self.tasks))
         for t, r in reports.items():
             logs[f"{MONITOR}_{t}"] = r["uar"]
         logs[MONITOR] = mean_uar(reports)
