@@ -141,8 +141,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "default+d-readout": ("default", {"readout_tasks": ("dominance",)},
                           ("the default with a dominance head trained as usual but dominance read off the emotion "
                            "head in the saved model (`--readout-from-emotion d`; epoch picked on that)")),
-    # default+d-readout moved the picked epoch on 6 of 12 runs (LOSO folds, fixed seeds 0-1), losing
-    # emotion where it did; at the default's own epochs its dominance was up (README)
+    # default+d-readout moved the picked epoch on 7 of 13 runs (LOSO folds, fixed seeds 0-2), losing
+    # emotion on 6 of them; at the default's own epochs its dominance was up on 5 of 6 (README)
     "default+d-readout-heads": ("default", {"readout_tasks": ("dominance",), "select_on": "trained"},
                                 ("default+d-readout with the epoch picked on the trained heads, as the default "
                                  "picks it (`--select-on trained`): the default's model, dominance read off its "

@@ -53,6 +53,7 @@ def test_crossval_on_real_clips(emodb_small, tmp_path):
     assert crossval(config, folds=3, dev_speakers=1, write=lambda line: None, only=[1, 2]) is None
     summary = crossval(config, folds=3, dev_speakers=1, write=lambda line: None, only=[0])
     assert summary is not None and len(summary["folds"]) == 3
+    assert sorted(f["fold"] for f in summary["folds"]) == ["1", "2", "3"]  # one call's plan
     tested = [s for f in summary["folds"] for s in f["test"]]
     assert len(tested) == len(set(tested))
     assert sum(f["files"] for f in summary["folds"]) == 24  # every clip scored exactly once
