@@ -100,3 +100,22 @@ def _assert_traced_matches_eager(layer, inputs, atol=1e-5):
 def assert_traced_matches_eager():
     """The traced-vs-eager check that catches TimeDistributed-style axis bugs (see the front ends)."""
     return _assert_traced_matches_eager
+
+
+# --- order (pytest-xdist) ---------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config, items):
+    """Modules with slow tests first, then the rest with the most tests first. Under ``--dist
+    loadscope`` each module goes whole to the next free worker in this order (``addopts`` turns
+    off xdist's own reordering, which sorts by test count and so left the one-test modules that
+    train for a minute, such as the kill-and-resume test, for last: one worker busy, the other idle)."""
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+
+    def order(name):
+        slow = any(t.get_closest_marker("slow") for t in modules[name])
+        return (0, 0) if slow else (1, -len(modules[name]))  # sorted() is stable: slow ones in file order
+
+    items[:] = [item for name in sorted(modules, key=order) for item in modules[name]]

@@ -27,6 +27,7 @@ def test_spectrogram_shape():
     assert spectrogram(wave[:10], 16000).shape == (1, 257)  # shorter than a frame: one padded frame
 
 
+@pytest.mark.slow  # the shipped model on the example clips
 def test_one_file_and_a_folder(tmp_path):
     out = tmp_path / "one.png"
     result = CliRunner().invoke(cli, ["explain", os.path.join(EXAMPLES, "16a01Wb.wav"), "--out", str(out)])
@@ -48,6 +49,7 @@ def test_one_file_and_a_folder(tmp_path):
                                           "1 of 3 files could not be drawn"]
 
 
+@pytest.mark.slow
 def test_saliency_rows(tmp_path):
     """--saliency adds one row per task (tf-keras-vis on the export's Keras model)."""
     pytest.importorskip("tf_keras_vis")

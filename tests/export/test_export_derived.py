@@ -15,6 +15,8 @@ from export_helpers import TINY
 from kerasser.config import TrainConfig
 from kerasser.tasks import emotion_groups
 
+pytestmark = pytest.mark.slow
+
 
 def export_tiny(base, emodb_small, quantize, **model):
     from kerasser.export.exporter import export_run
