@@ -1,5 +1,5 @@
 """kerasser.crossval: fold plans, pooled UAR, and a real cross-validation of a tiny default-recipe
-model over a few EmoDB clips (one epoch per fold), through the library and the CLI."""
+model over a few EmoDB clips (one epoch per fold); the CLI's options and output."""
 
 from __future__ import annotations
 
@@ -73,18 +73,35 @@ def test_crossval_on_real_clips(emodb_small, tmp_path):
     assert again["pooled"] == summary["pooled"]
 
 
-@pytest.mark.slow
-def test_crossval_cli(emodb_small, tmp_path):
+def test_crossval_cli(emodb_small, tmp_path, monkeypatch):
+    """The command builds the train options' config, passes the fold settings on and prints the
+    summary on stdout (the cross-validation itself is the library's, run on real clips above)."""
     from kerasser_cli.main import cli
 
+    import kerasser.crossval
+
+    calls = []
+    summary = {"folds": [{"fold": str(i), "tasks": {"arousal": {"uar": 50.0 + i}}} for i in (1, 2)],
+               "fold_mean": {"arousal": 51.5}, "pooled": {"arousal": 51.0},
+               "pooled_speaker_norm": {"arousal": 55.0}}
+
+    def fake_crossval(config, folds, dev_speakers):
+        calls.append((config, folds, dev_speakers))
+        return summary
+
+    monkeypatch.setattr(kerasser.crossval, "crossval", fake_crossval)
     result = CliRunner().invoke(cli, [
         "crossval", "--corpus", "manifest", "--data", str(emodb_small), "--tasks", "a", "--folds", "2",
         "--dev-speakers", "1", "--epochs", "1", "--batch-size", "8", "--recipe", "paper",
         "--out", str(tmp_path / "cv"),
     ])
     assert result.exit_code == 0, result.output
-    assert "pooled" in result.output and "centred on the speaker's mean" in result.output
-    assert (tmp_path / "cv" / "crossval.json").exists()
+    [(config, folds, dev_speakers)] = calls
+    assert (folds, dev_speakers) == (2, 1)
+    assert config == build_train_config("paper", corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "cv"),
+                                        tasks=("arousal",), epochs=1, batch_size=8)
+    assert result.output.endswith(kerasser.crossval.format_summary(summary) + "\n")
+    assert "centred on the speaker's mean" in result.output
     bad = CliRunner().invoke(cli, ["crossval", "--corpus", "manifest", "--data", str(emodb_small), "--folds", "x",
                                    "--out", str(tmp_path / "cv2")])
     assert bad.exit_code == 2 and "loso" in bad.output

@@ -163,9 +163,9 @@ def test_crossval_on_a_prepared_folder(corpus, tmp_path):
     from kerasser.recipes import build_train_config
 
     _, prepared, _, _ = corpus
-    config = build_train_config("paper", corpora=(("tfrecord", str(prepared)),), out=str(tmp_path / "cv"),
-                                tasks=("arousal",), epochs=1, batch_size=8, conv_filters=8, channel_pool=4,
-                                gru_units=8, gru_layers=1)
+    config = build_train_config(corpora=(("tfrecord", str(prepared)),), out=str(tmp_path / "cv"), tasks=("arousal",),
+                                epochs=1, batch_size=8, mel_bins=16, block_channels=(8,), block_dilations=(1,),
+                                gru_units=8)  # the default recipe in miniature
     summary = crossval(config, folds=2, dev_speakers=1, write=lambda line: None)
     assert len(summary["folds"]) == 2
     assert sum(f["files"] for f in summary["folds"]) == 24  # every prepared utterance tested once

@@ -22,7 +22,7 @@ from kerasser.recipes import build_train_config
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 4
+EPOCHS = 3
 
 
 def command(*args) -> list[str]:
