@@ -47,7 +47,9 @@ EMODB_SPLITS = {"train": ("03", "08", "09", "10", "11", "13"), "dev": ("12", "14
 
 CONFIGS: dict[str, tuple[str, dict, str]] = {
     "paper": ("paper", {}, "Zhang et al.: raw waveform, 2 GRU, attention, Adam 1e-4"),
-    "default": ("default", {}, "the default recipe (the fifth: v4 with 4 attention heads per task and mixup of training batches)"),
+    "default": ("default", {}, ("the default recipe (the sixth: v5 with dominance read off the emotion head, "
+                                "its own head trained but not saved, the epoch picked on the trained heads)")),
+    "v5": ("v5", {}, "fifth default: v4 with 4 attention heads per task and mixup of training batches"),
     "v4": ("v4", {}, "fourth default: v3 with a learnable filterbank"),
     # added one at a time to the paper recipe
     "paper+logmel": ("paper", {"frontend": "logmel"}, "paper with the log-mel front end and conv blocks"),
@@ -116,37 +118,33 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
                              "v4+am without label smoothing (as SpeechBrain's ECAPA-TDNN recipe)"),
     # generalisation: several corpora together (BAVED's train speakers; its dev speakers join the dev split)
     "v4+baved": ("v4", {}, "trained on EmoDB and BAVED's train speakers together"),
-    # the fifth default's variants: the two of v4 that rose most on dev
-    "default+2gru": ("default", {"gru_layers": 2}, "the default with two bidirectional GRU layers"),
-    "default+meanvar": ("default", {"feature_norm": "meanvar"}, "the default with mean and variance normalisation per utterance"),
-    "default+heads2": ("default", {"pool_heads": 2}, "the default with 2 attention heads per task (4 cost BAVED arousal)"),
-    "default+avg20": ("default", {"average_last": 20},
-                      "the default with the last 20 epochs' weights averaged (kept if not worse on dev)"),
-    "default+level": ("default", {"feature_norm": "level"},
-                      "the default with per-utterance level normalisation (the gain removed, the spectral tilt kept)"),
+    # the fifth default's (v5's) variants; named default+X while v5 was the default (until 2026-12-02)
+    "v5+2gru": ("v5", {"gru_layers": 2}, "v5 with two bidirectional GRU layers"),
+    "v5+meanvar": ("v5", {"feature_norm": "meanvar"}, "v5 with mean and variance normalisation per utterance"),
+    "v5+heads2": ("v5", {"pool_heads": 2}, "v5 with 2 attention heads per task (4 cost BAVED arousal)"),
+    "v5+avg20": ("v5", {"average_last": 20},
+                 "v5 with the last 20 epochs' weights averaged (kept if not worse on dev)"),
+    "v5+level": ("v5", {"feature_norm": "level"},
+                 "v5 with per-utterance level normalisation (the gain removed, the spectral tilt kept)"),
     # speaker-level normalisation (the openSMILE peer's speaker-norm, for the model): transductive
-    "default+speaker": ("default", {"feature_norm": "speaker", "mel_trainable": False},
-                        ("the default with each speaker's mean log mel subtracted instead of each utterance's "
-                         "(a fixed filterbank; transductive: a scored speaker's reference comes from that "
-                         "speaker's scored clips, so compare with the speaker-norm rows)")),
+    "v5+speaker": ("v5", {"feature_norm": "speaker", "mel_trainable": False},
+                   ("v5 with each speaker's mean log mel subtracted instead of each utterance's "
+                    "(a fixed filterbank; transductive: a scored speaker's reference comes from that "
+                    "speaker's scored clips, so compare with the speaker-norm rows)")),
     # random gain teaches the model to ignore the level, which a speaker reference keeps as a cue
-    "default+speaker-gain": ("default", {"feature_norm": "speaker", "mel_trainable": False, "augment_gain_db": 0.0},
-                             "default+speaker without random gain (the level relative to the speaker kept as a cue)"),
-    # on 6 default runs (seeds 3-8) the emotion head's probabilities summed per dominance level beat
+    "v5+speaker-gain": ("v5", {"feature_norm": "speaker", "mel_trainable": False, "augment_gain_db": 0.0},
+                        "v5+speaker without random gain (the level relative to the speaker kept as a cue)"),
+    # on 6 v5 runs (seeds 3-8) the emotion head's probabilities summed per dominance level beat
     # the dominance head on dev on every seed (mean +5.6); not so for arousal (-1.1) or valence (-12.3)
     # (benchmarks/readout_from_emotion.py)
-    "default+d-from-emotion": ("default", {"derived_tasks": ("dominance",)},
-                               ("the default with dominance read off the emotion head (`--from-emotion d`: "
-                                "its probabilities summed per PROTOCOL.md's dominance level), no dominance head")),
-    "default+d-readout": ("default", {"readout_tasks": ("dominance",)},
-                          ("the default with a dominance head trained as usual but dominance read off the emotion "
-                           "head in the saved model (`--readout-from-emotion d`; epoch picked on that)")),
-    # default+d-readout moved the picked epoch on 7 of 13 runs (LOSO folds, fixed seeds 0-2), losing
-    # emotion on 6 of them; at the default's own epochs its dominance was up on 5 of 6 (README)
-    "default+d-readout-heads": ("default", {"readout_tasks": ("dominance",), "select_on": "trained"},
-                                ("default+d-readout with the epoch picked on the trained heads, as the default "
-                                 "picks it (`--select-on trained`): the default's model, dominance read off its "
-                                 "emotion head")),
+    "v5+d-from-emotion": ("v5", {"derived_tasks": ("dominance",)},
+                          ("v5 with dominance read off the emotion head (`--from-emotion d`: "
+                           "its probabilities summed per PROTOCOL.md's dominance level), no dominance head")),
+    # v5+d-readout moved the picked epoch on 7 of 13 runs (LOSO folds, fixed seeds 0-2), losing
+    # emotion on 6 of them; picked on the trained heads (the sixth default) it keeps v5's epochs
+    "v5+d-readout": ("v5", {"readout_tasks": ("dominance",)},
+                     ("v5 with a dominance head trained as usual but dominance read off the emotion "
+                      "head in the saved model (`--readout-from-emotion d`; epoch picked on that)")),
 }
 EXTRA_CORPORA = {"v4+baved": ("baved",)}
 # student -> its teachers' (configuration, seed): fixed-split runs, trained first
@@ -510,7 +508,9 @@ def report(args) -> str:
         "77.5 ± 3.3, BAVED 45.8 ± 1.5 (records in git at commit 068e01c). Rows of v4's variants measured "
         "before 2026-12-01 were compared with those first rows. The default (the fifth: v4 with 4 heads and "
         "mixup) was measured as `default+heads4+mixup` and v4's variants as `default+X` until 2026-12-01, "
-        "when the records were renamed.",
+        "when the records were renamed. On 2026-12-02 the fifth default became `v5` and its variants "
+        "`v5+X` (until then `default` and `default+X`); the sixth default, v5 with dominance read off the "
+        "emotion head, was measured as `default+d-readout-heads` until then.",
         "",
         "| system | seeds | emotion | arousal | valence | dominance | mean dev | BAVED arousal |",
         "|---|---|---|---|---|---|---|---|",

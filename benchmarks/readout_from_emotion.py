@@ -1,12 +1,12 @@
 """Each dimension head against the emotion head's probabilities summed per level (PROTOCOL.md's table).
 
-    python benchmarks/readout_from_emotion.py runs/accuracy/default/fixed/seed3 ... runs/accuracy/default/fixed/seed8
+    python benchmarks/readout_from_emotion.py runs/accuracy/v5/fixed/seed3 ... runs/accuracy/v5/fixed/seed8
 
 For every run (a model with the emotion task and its own arousal / valence / dominance heads) and its
 corpus's dev and test splits: the UAR of each dimension as its head predicts it, and as the emotion
 head gives it when its probabilities are summed over the emotions of each level
 (``kerasser.tasks.emotion_groups``, what ``--from-emotion`` trains). This chose dominance for the
-``default+d-from-emotion`` row of ``benchmarks/accuracy.py`` (on dev; test printed once beside it).
+``v5+d-from-emotion`` row of ``benchmarks/accuracy.py`` (on dev; test printed once beside it).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ clips each reference is made from.
     python benchmarks/reference_clips.py --run RUN [--run RUN ...] [--clips 1,2,4,8,16,all]
         [--draws 5] [--corpus baved --data ../shared/data/baved]
 
-RUN: runs trained with ``--feature-norm speaker`` (``accuracy.py``'s ``default+speaker-gain``
+RUN: runs trained with ``--feature-norm speaker`` (``accuracy.py``'s ``v5+speaker-gain``
 configuration). Each scored clip's reference (``kerasser.speaker_reference``) is the mean log mel
 over ``k`` clips of its speaker drawn from the scored split, the clip itself among them
 (``drawn_means``): what a speaker with ``k`` clips gets. ``k = 1`` is
@@ -16,7 +16,7 @@ the runs before scoring, as ``kerasser crossval``'s pooled UAR, and the UAR is t
 draws. Scores the runs' own test split (their corpora and speaker splits) unless
 ``--corpus``/``--data`` name another corpus.
 
-    python benchmarks/reference_clips.py --pooled $(for f in runs/accuracy/default+speaker-gain/loso/seed0/fold-*; do echo --run $f; done)
+    python benchmarks/reference_clips.py --pooled $(for f in runs/accuracy/v5+speaker-gain/loso/seed0/fold-*; do echo --run $f; done)
 """
 
 from __future__ import annotations

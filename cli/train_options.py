@@ -54,8 +54,8 @@ def _loss_weights(text: str | None) -> tuple[float, ...] | str | None:
 
 _OPTIONS = [
     click.option("--recipe", type=click.Choice(list(RECIPES)), default="default", show_default=True,
-                 help="Starting point: default (the best measured) or paper (Zhang et al., raw waveform). "
-                      "Every option below overrides it."),
+                 help="Starting point: default (the best measured), paper (Zhang et al., raw waveform), or an "
+                      "earlier default kept for its benchmark records (v5, v4). Every option below overrides it."),
     click.option("--tasks", default=None,
                  help="Tasks: a(rousal), v(alence), d(ominance), e(motion). [default: a,v,d, or --config's]"),
     click.option("--attention/--no-attention", default=None, help="Attention pooling, or the last valid GRU step."),
@@ -86,7 +86,8 @@ _OPTIONS = [
     click.option("--readout-from-emotion", "readout_tasks", default=None,
                  help="Dimension tasks trained with a head of their own but read off the emotion head (as "
                       "--from-emotion) in the saved model (the epoch picked as --select-on says); the own "
-                      "head is a training-only auxiliary, e.g. d; none: off."),
+                      "head is a training-only auxiliary, e.g. d; none: off. The default recipe reads d so on "
+                      "EmoDB when the tasks include e and d (with --select-on trained)."),
     click.option("--pool-statistics/--no-pool-statistics", default=None,
                  help="Attentive statistics: also the attention-weighted standard deviation."),
     click.option("--feature-norm", type=click.Choice(FEATURE_NORMS), default=None, help="Log-mel normalisation: per utterance, or per speaker (speaker: needs --fixed-filterbank)."),
@@ -111,8 +112,9 @@ _OPTIONS = [
     click.option("--average-last", default=None, type=click.IntRange(0),
                  help="Average the weights of the last N epochs at the end (kept if not worse on dev)."),
     click.option("--select-on", type=click.Choice(SELECT_ON), default=None,
-                 help="Whose mean dev UAR picks the epoch: the model as saved (default) or as trained (its own "
-                      "heads; differs from the saved one with --readout-from-emotion)."),
+                 help="Whose mean dev UAR picks the epoch: the model as saved or as trained (its own heads; "
+                      "differs from the saved one with --readout-from-emotion). [default: saved; trained where "
+                      "the default recipe reads dominance off the emotion head]"),
     click.option("--class-balanced/--no-class-balanced", default=None, help="Weight examples by inverse class frequency."),
     click.option("--weight-by-agreement/--no-weight-by-agreement", default=None,
                  help="Also weight each utterance by its listener agreement (EmoDB's erkennung.txt)."),

@@ -119,10 +119,10 @@ def test_an_ensemble_whose_member_runs_are_gone_is_left_out_not_rebuilt(tmp_path
     class Args:
         data, runs, records = "../shared/data", str(tmp_path / "runs"), str(tmp_path / "records")
 
-    (tmp_path / "runs" / "default+heads2" / "fixed" / "seed2").mkdir(parents=True)
-    (tmp_path / "runs" / "default+heads2" / "fixed" / "seed2" / "scores.json").write_text("{}")
-    assert accuracy.run_ensemble("default+heads2", [0, 1, 2], Args) is None
-    assert not (tmp_path / "runs" / "default+heads2" / "ensemble-0-1-2").exists()
+    (tmp_path / "runs" / "v5+heads2" / "fixed" / "seed2").mkdir(parents=True)
+    (tmp_path / "runs" / "v5+heads2" / "fixed" / "seed2" / "scores.json").write_text("{}")
+    assert accuracy.run_ensemble("v5+heads2", [0, 1, 2], Args) is None
+    assert not (tmp_path / "runs" / "v5+heads2" / "ensemble-0-1-2").exists()
 
 
 def test_models_with_speaker_references_get_no_ensemble_row(tmp_path, capsys):
@@ -133,12 +133,12 @@ def test_models_with_speaker_references_get_no_ensemble_row(tmp_path, capsys):
         data, runs, records = "../shared/data", str(tmp_path / "runs"), str(tmp_path / "records")
 
     for seed in (0, 1, 2):
-        folder = tmp_path / "runs" / "default+speaker" / "fixed" / f"seed{seed}"
+        folder = tmp_path / "runs" / "v5+speaker" / "fixed" / f"seed{seed}"
         folder.mkdir(parents=True)
         (folder / "scores.json").write_text("{}")
-    assert accuracy.run_ensemble("default+speaker", [0, 1, 2], Args) is None
+    assert accuracy.run_ensemble("v5+speaker", [0, 1, 2], Args) is None
     assert "speaker references" in capsys.readouterr().err
-    assert not (tmp_path / "runs" / "default+speaker" / "ensemble-0-1-2").exists()
+    assert not (tmp_path / "runs" / "v5+speaker" / "ensemble-0-1-2").exists()
 
 
 def test_a_loso_ensemble_needs_every_seed_finished(tmp_path):
@@ -163,10 +163,10 @@ def test_a_kept_loso_ensemble_record_is_reported_without_its_runs(tmp_path):
     class Args:
         data, runs, records = "../shared/data", str(tmp_path / "runs"), str(tmp_path / "records")
 
-    kept = json.loads((RECORDS / "default.loso.ensemble-0-1-2.json").read_text())
+    kept = json.loads((RECORDS / "v5.loso.ensemble-0-1-2.json").read_text())
     (tmp_path / "records").mkdir()
-    (tmp_path / "records" / "default.loso.ensemble-0-1-2.json").write_text(json.dumps(kept))
-    assert accuracy.run_loso_ensemble("default", [0, 1, 2], Args) == kept
+    (tmp_path / "records" / "v5.loso.ensemble-0-1-2.json").write_text(json.dumps(kept))
+    assert accuracy.run_loso_ensemble("v5", [0, 1, 2], Args) == kept
     assert [f["fold"] for f in kept["folds"]] == ["03", "08", "09", "10", "11", "12", "13", "14", "15", "16"]
     from kerasser.crossval import pooled_uar
 

@@ -70,7 +70,12 @@ def test_cli_option_round_trips():
     from kerasser.recipes import train_arguments
 
     args = ["--corpus", "emodb", "--data", "data/emodb", "--tasks", "a,v,d,e", "--out", "runs/m"]
-    assert config_from_arguments(args).model.derived_tasks == ()  # the default recipe's
+    default = config_from_arguments(args)  # the default recipe on EmoDB with e and d: dominance read out
+    assert default.model.derived_tasks == () and default.model.readout_tasks == ("dominance",)
+    assert default.select_on == "trained" and config_from_arguments(train_arguments(default)) == default
+    off = config_from_arguments([*args, "--readout-from-emotion", "none"])
+    assert off.model.readout_tasks == () and off.select_on == "saved"
+    assert config_from_arguments(train_arguments(off)) == off
     config = config_from_arguments([*args, "--from-emotion", "d"])
     assert config.model.derived_tasks == ("dominance",)
     assert "--from-emotion d" in " ".join(train_arguments(config))
