@@ -126,6 +126,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
                  "v5 with the last 20 epochs' weights averaged (kept if not worse on dev)"),
     "v5+level": ("v5", {"feature_norm": "level"},
                  "v5 with per-utterance level normalisation (the gain removed, the spectral tilt kept)"),
+    "v5+pcen": ("v5", {"feature_norm": "pcen"},
+                "v5 with per-channel energy normalisation (PCEN, kerasser.layers.PCEN) instead of the sentence mean"),
     # speaker-level normalisation (the openSMILE peer's speaker-norm, for the model): transductive
     "v5+speaker": ("v5", {"feature_norm": "speaker", "mel_trainable": False},
                    ("v5 with each speaker's mean log mel subtracted instead of each utterance's "

@@ -90,7 +90,7 @@ _OPTIONS = [
                       "EmoDB when the tasks include e and d (with --select-on trained)."),
     click.option("--pool-statistics/--no-pool-statistics", default=None,
                  help="Attentive statistics: also the attention-weighted standard deviation."),
-    click.option("--feature-norm", type=click.Choice(FEATURE_NORMS), default=None, help="Log-mel normalisation: per utterance, or per speaker (speaker: needs --fixed-filterbank)."),
+    click.option("--feature-norm", type=click.Choice(FEATURE_NORMS), default=None, help="Log-mel normalisation: per utterance (mean, meanvar, level), per speaker (speaker: needs --fixed-filterbank), or per-channel energy normalisation (pcen)."),
     click.option("--spec-augment/--no-spec-augment", default=None, help="SpecAugment time and frequency masks (logmel)."),
     click.option("--se", "block_se", default=None, type=click.IntRange(0), help="Squeeze-excitation bottleneck units (0: off)."),
     click.option("--learnable-filterbank/--fixed-filterbank", "mel_trainable", default=None),

@@ -20,7 +20,7 @@ from kerasser.errors import SettingsError
 
 FRONTENDS = ("shared", "framed", "logmel")
 CONV_PADDINGS = ("valid", "same")
-FEATURE_NORMS = ("none", "mean", "meanvar", "level", "speaker")
+FEATURE_NORMS = ("none", "mean", "meanvar", "level", "speaker", "pcen")
 SELECT_ON = ("saved", "trained")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
@@ -103,7 +103,8 @@ class ModelConfig:
     fft_length: int = 512
     mel_trainable: bool = False  # learnable filterbank, initialised on mel
     # per utterance, over valid frames: none, mean, meanvar, level (gain only); or "speaker": minus
-    # the speaker's mean log mel (a ``reference`` input, kerasser.speaker_reference; fixed filterbank)
+    # the speaker's mean log mel (a ``reference`` input, kerasser.speaker_reference; fixed filterbank);
+    # or "pcen": per-channel energy normalisation of the mel energies (kerasser.layers.PCEN)
     feature_norm: str = "mean"
     spec_time_masks: int = 0  # SpecAugment (training only); 0 masks = off
     spec_time_width: int = 20

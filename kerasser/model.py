@@ -46,6 +46,7 @@ from kerasser.layers import (
     GradientReversal,
     LastStepPooling,
     LogMelSpectrogram,
+    PCEN,
     ReferenceNormalization,
     SharedFrontEnd,
     SpecAugment,
@@ -101,6 +102,8 @@ def log_mel_frontend(config: ModelConfig, x, frame_mask, reference=None):
     )(x)
     if config.feature_norm == "speaker":
         x = ReferenceNormalization(name="feature_norm", dtype=SIGNAL)([x, reference], mask=frame_mask)
+    elif config.feature_norm == "pcen":
+        x = PCEN(name="feature_norm", dtype=SIGNAL)(x, mask=frame_mask)
     elif config.feature_norm != "none":
         x = UtteranceNormalization(config.feature_norm, name="feature_norm", dtype=SIGNAL)(x, mask=frame_mask)
     if config.spec_time_masks or config.spec_freq_masks:

@@ -31,6 +31,8 @@ GENERAL_LIMITS = """\
 def _normalisation(feature_norm: str) -> str:
     if feature_norm == "speaker":
         return "per-speaker mean normalisation"
+    if feature_norm == "pcen":
+        return "per-channel energy normalisation (PCEN)"
     return "no per-utterance normalisation" if feature_norm == "none" else f"per-utterance {feature_norm} normalisation"
 
 

@@ -31,6 +31,7 @@ VARIANTS = {
     "logmel-stats": TINY_LOGMEL,
     # three frames per GRU step: groups that straddle the end of an utterance
     "logmel-stride3": dataclasses.replace(TINY_LOGMEL, recurrent_stride=3, pool_heads=1),
+    "logmel-pcen": dataclasses.replace(TINY_LOGMEL, feature_norm="pcen"),
 }
 
 
