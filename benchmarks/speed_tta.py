@@ -47,7 +47,7 @@ def probabilities(run: str) -> dict:
         result[split] = {}
         for factor in sorted({f for s in FACTOR_SETS for f in s}):
 
-            def generate(factor=factor):
+            def generate(factor=factor, clips=clips):
                 for inputs, labels, weights in clips:
                     w = inputs["waveform"] if factor == 1.0 else speed_perturb(inputs["waveform"], factor, rate)
                     yield {"waveform": w.astype(np.float32), "length": np.int32(len(w))}, labels, weights
