@@ -32,21 +32,14 @@ WEIGHTS = (0.5, 1.0, 2.0)
 
 def probabilities(run: str) -> dict:
     """{split: {"labels": emotion labels, task: probabilities}} of one run's dev and test splits."""
-    from kerasser import dataset as data
-    from kerasser.corpora import read_corpora, select
-    from kerasser.evaluation import predict
+    from kerasser.run_evaluation import split_predictions
     from kerasser.runs import load_best_model, load_config
 
     config = load_config(run)
     model = load_best_model(run)
     own = [t for t in DIMENSIONS if t in model.output_names and t not in config.model.readout_tasks]
-    tasks = ("emotion", *own)
-    utterances = read_corpora(config.corpora[:1], config.speaker_splits)
     result = {}
-    for split in ("dev", "test"):
-        chosen = select(utterances, split, tasks)
-        examples = data.decoded(chosen, tasks, data.DecodeLog(None), config.model.audio.sample_rate)
-        labels, probs, _ = predict(model, data.batched(examples, 16, training=False), tasks)
+    for split, (labels, probs) in split_predictions(run, ("emotion", *own), model=model).items():
         result[split] = {"labels": labels["emotion"], **probs}
     return result
 

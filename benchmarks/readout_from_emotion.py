@@ -23,22 +23,13 @@ DIMENSIONS = ("arousal", "valence", "dominance")
 
 def readout(run: str) -> dict:
     """{split: {task: (head UAR, emotion-summed UAR)}} of one run."""
-    from kerasser import dataset as data
-    from kerasser.corpora import read_corpora, select
-    from kerasser.evaluation import predict, task_report
+    from kerasser.evaluation import task_report
     from kerasser.layers import ClassGrouping
-    from kerasser.runs import load_best_model, load_config
+    from kerasser.run_evaluation import split_predictions
     from kerasser.tasks import emotion_groups
 
-    config = load_config(run)
-    model = load_best_model(run)
-    tasks = ("emotion", *DIMENSIONS)
-    utterances = read_corpora(config.corpora[:1], config.speaker_splits)
     result = {}
-    for split in ("dev", "test"):
-        chosen = select(utterances, split, tasks)
-        examples = data.decoded(chosen, tasks, data.DecodeLog(None), config.model.audio.sample_rate)
-        labels, probs, _ = predict(model, data.batched(examples, 16, training=False), tasks)
+    for split, (labels, probs) in split_predictions(run, ("emotion", *DIMENSIONS)).items():
         result[split] = {}
         for task in DIMENSIONS:
             summed = np.asarray(ClassGrouping(emotion_groups(task), 3)(probs["emotion"]))  # as --from-emotion does

@@ -112,6 +112,23 @@ def evaluate_run(
     return report
 
 
+def split_predictions(run_dir: str | os.PathLike, tasks: Sequence[str], splits: Sequence[str] = ("dev", "test"),
+                      model=None, batch_size: int = 16) -> dict[str, tuple[dict, dict]]:
+    """``{split: (labels, probabilities)}``, each ``{task: array}``, of a run's best model (or
+    ``model``) on the given splits of its own first corpus, the utterances labelled for every task
+    of ``tasks`` (the benchmarks that re-read a run's heads use this)."""
+    config = load_config(run_dir)
+    model = model if model is not None else load_best_model(run_dir)
+    utterances = read_corpora(config.corpora[:1], config.speaker_splits)
+    found = {}
+    for split in splits:
+        examples = data.decoded(select(utterances, split, tasks), tasks, data.DecodeLog(None),
+                                config.model.audio.sample_rate)
+        labels, probs, _ = predict(model, data.batched(examples, batch_size, training=False), tasks)
+        found[split] = (labels, probs)
+    return found
+
+
 def per_utterance(utterances, labels, probs, weights) -> dict:
     """Per task, the labelled utterances' paths, labels and predicted classes (what
     ``kerasser.significance`` compares between runs)."""

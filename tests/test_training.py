@@ -11,8 +11,8 @@ import pytest
 from kerasser.config import ModelConfig, TrainConfig
 from kerasser.corpora import read_baved, read_corpus, read_emodb, select, speaker_key
 from kerasser.dataset import make_dataset
-from kerasser.evaluation import predict, score
-from kerasser.run_evaluation import evaluate_run
+from kerasser.evaluation import predict, score, uar
+from kerasser.run_evaluation import evaluate_run, split_predictions
 from kerasser.runs import RunError, RunPaths, load_best_model
 from kerasser.speaker_norm import normalise_by_speaker
 from kerasser.training import train
@@ -85,6 +85,10 @@ def test_evaluate_on_own_and_on_another_corpus(shared_data, emodb_small, manifes
     recalls = [v for v in arousal["recall"].values() if v is not None]
     assert arousal["uar"] == pytest.approx(np.mean(recalls))
     assert RunPaths(tmp_path / "run").eval_report("manifest_test").exists()
+    # the same predictions as arrays, for the benchmarks that re-read a run's heads
+    labels, probs = split_predictions(tmp_path / "run", ("arousal", "valence"), splits=("test",))["test"]
+    assert probs["arousal"].shape == (6, 3) and len(labels["valence"]) == 6
+    assert uar(labels["arousal"], probs["arousal"].argmax(1)) == pytest.approx(arousal["uar"])
     for task in ("arousal", "valence", "dominance"):
         assert RunPaths(tmp_path / "run").confusion_figure("manifest_test", task).exists()
 
