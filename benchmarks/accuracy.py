@@ -126,6 +126,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
                  "v5 with the last 20 epochs' weights averaged (kept if not worse on dev)"),
     "v5+level": ("v5", {"feature_norm": "level"},
                  "v5 with per-utterance level normalisation (the gain removed, the spectral tilt kept)"),
+    "v5+ema": ("v5", {"ema_momentum": 0.99},
+               "v5 with a moving average of the weights (momentum 0.99 per step, about 5 epochs) scored and saved"),
     "v5+pcen": ("v5", {"feature_norm": "pcen"},
                 "v5 with per-channel energy normalisation (PCEN, kerasser.layers.PCEN) instead of the sentence mean"),
     # speaker-level normalisation (the openSMILE peer's speaker-norm, for the model): transductive

@@ -111,6 +111,9 @@ _OPTIONS = [
     click.option("--label-smoothing", default=None, type=click.FloatRange(0, 1, max_open=True)),
     click.option("--average-last", default=None, type=click.IntRange(0),
                  help="Average the weights of the last N epochs at the end (kept if not worse on dev)."),
+    click.option("--ema", "ema_momentum", default=None, type=click.FloatRange(0, 1, max_open=True),
+                 help="Keep a moving average of the weights with this momentum per step (e.g. 0.99) and score "
+                      "and save the averaged weights (0: off)."),
     click.option("--select-on", type=click.Choice(SELECT_ON), default=None,
                  help="Whose mean dev UAR picks the epoch: the model as saved or as trained (its own heads; "
                       "differs from the saved one with --readout-from-emotion). [default: saved; trained where "

@@ -217,6 +217,10 @@ class TrainConfig:
     # Average the weights of the last N epochs at the end (0/1 = off); the average becomes
     # best.keras when its dev UAR is at least the best epoch's, or when there is no dev split.
     average_last: int = 0
+    # Polyak averaging: the optimizer keeps an exponential moving average of the weights (this
+    # momentum per step; 0 = off), and the averaged weights are the ones scored on dev and saved
+    # as best.keras (kerasser.weight_ema); training goes on from the live weights
+    ema_momentum: float = 0.0
     # whose mean dev UAR picks the epoch (and judges the weight average): the model as it is saved
     # ("saved") or as it is trained ("trained": its own heads); they differ with model.readout_tasks
     select_on: str = "saved"
@@ -245,6 +249,11 @@ class TrainConfig:
             raise SettingsError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise SettingsError(f"label_smoothing must be in [0, 1), not {self.label_smoothing}")
+        if not 0.0 <= self.ema_momentum < 1.0:
+            raise SettingsError(f"ema_momentum must be in [0, 1), not {self.ema_momentum}")
+        if self.ema_momentum and self.average_last > 1:
+            raise SettingsError("use either a moving average of the weights (ema_momentum) or the average of the "
+                                "last epochs (average_last), not both")
         if not 0.0 <= self.margin < 1.0:
             raise SettingsError(f"margin must be in [0, 1), not {self.margin}")
         if self.margin and self.model.head != "cosine":

@@ -274,17 +274,20 @@ def compile_model(
     margin: float = 0.0,
     logit_scale: float = 30.0,
     learned: Collection[str] = (),
+    ema_momentum: float = 0.0,
 ) -> None:
     """Adam (or AdamW with decoupled ``weight_decay``), one cross-entropy per task weighted by
     ``task_weights`` (w_m), with ``label_smoothing`` and an additive ``margin`` for cosine heads of
     ``logit_scale`` (AM-softmax; the ``transcript`` output, when weighted,
     gets the CTC loss); the L2 penalty comes from the layers' regularisers. ``learning_rate`` is
     a number or a schedule. Missing labels arrive as sample weight 0. The outputs in ``learned``
-    also get a weight that training sets (``ScaledCrossentropy``; ``kerasser.uncertainty``)."""
+    also get a weight that training sets (``ScaledCrossentropy``; ``kerasser.uncertainty``). With
+    ``ema_momentum`` the optimizer also keeps a moving average of the weights (``kerasser.weight_ema``)."""
+    ema = dict(use_ema=True, ema_momentum=ema_momentum) if ema_momentum else {}
     if optimizer == "adamw":
-        opt = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+        opt = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, **ema)
     else:
-        opt = keras.optimizers.Adam(learning_rate)
+        opt = keras.optimizers.Adam(learning_rate, **ema)
     model.compile(
         optimizer=opt,
         loss={t: output_loss(t, label_smoothing, t in learned, margin, logit_scale) for t in task_weights},

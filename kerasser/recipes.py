@@ -230,6 +230,7 @@ _OPTION_OF = {
     "class_balanced": ("--class-balanced", "--no-class-balanced"),
     "weight_by_agreement": ("--weight-by-agreement", "--no-weight-by-agreement"),
     "average_last": "--average-last",
+    "ema_momentum": "--ema",
     "select_on": "--select-on",
     "augment.crop_prob": "--crop-prob",
     "augment.gain_db": "--gain-db",

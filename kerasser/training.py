@@ -34,6 +34,7 @@ from kerasser.runs import RunError, RunPaths, load_config, make_folder, read_sta
 from kerasser.speaker_reference import uses_reference, with_references
 from kerasser.tasks import SPEAKER_TARGET, TRANSCRIPT_TARGET
 from kerasser.uncertainty import STATE_KEY, UncertaintyWeighting, weight_key
+from kerasser.weight_ema import SwapAveragedWeights
 
 MONITOR = "val_uar"  # Keras names validation (dev) metrics val_*
 
@@ -353,6 +354,7 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
             margin=config.margin,
             logit_scale=config.model.head_scale,
             learned=tasks if config.learned_weights else (),
+            ema_momentum=config.ema_momentum,
         )
         initial_epoch = 0
     served = read_from_emotion(model, config.model.readout_tasks)  # what best.keras holds
@@ -378,6 +380,8 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         callbacks = [DevUAR(dev_ds, tasks, scored), *callbacks, best, early]
     else:
         callbacks.append(SaveBest(paths.best_model, None, served=served))
+    if config.ema_momentum:  # dev scoring and best.keras see the averaged weights, last.keras the live ones
+        callbacks = [SwapAveragedWeights(), *callbacks, SwapAveragedWeights()]
     callbacks.append(SaveState(paths, early, weighting))
     averager = WeightAverage(config.average_last) if config.average_last > 1 else None
     if averager:
