@@ -101,6 +101,6 @@ def test_run_saves_averaged_best_and_live_last(emodb_small, tmp_path):
                                                      optimizer._model_variables_moving_average)}
     live = {v.path: np.asarray(v) for v in last.trainable_variables}
     assert set(averages) == set(by_path) == set(live)
-    for name in by_path:
-        np.testing.assert_allclose(by_path[name], averages[name], rtol=1e-6, atol=1e-7)
+    for name, saved in by_path.items():
+        np.testing.assert_allclose(saved, averages[name], rtol=1e-6, atol=1e-7)
     assert any(not np.allclose(by_path[n], live[n]) for n in live)
