@@ -34,11 +34,12 @@ MIRRORED = textwrap.dedent("""
     from kerasser.recipes import build_train_config
     from kerasser.training import train
     manifest, out = sys.argv[1], sys.argv[2]
+    SMALL = dict(conv_filters=8, channel_pool=4, gru_units=8, gru_layers=1)  # the paper's layers, narrower
     weights = {}
     for strategy in ("default", "mirrored"):
         config = build_train_config("paper", corpora=(("manifest", manifest),), out=f"{out}/{strategy}",
                                     tasks=("arousal",), epochs=1, batch_size=8, strategy=strategy, dropout=0.0,
-                                    dev_split="none", train_splits=("train", "dev"))
+                                    dev_split="none", train_splits=("train", "dev"), **SMALL)
         lines = []
         train(config, write=lines.append)
         weights[strategy] = load_model(f"{out}/{strategy}/best.keras").get_weights()
@@ -138,9 +139,10 @@ MULTIWORKER = textwrap.dedent("""
     from kerasser.recipes import build_train_config
     from kerasser.training import train
     manifest, out = sys.argv[1], sys.argv[2]
+    SMALL = dict(conv_filters=8, channel_pool=4, gru_units=8, gru_layers=1)  # the paper's layers, narrower
     config = build_train_config("paper", corpora=(("manifest", manifest),), out=out, tasks=("arousal",), epochs=1,
                                 batch_size=8, strategy="multiworker", dropout=0.0, dev_split="none",
-                                train_splits=("train", "dev"))
+                                train_splits=("train", "dev"), **SMALL)
     lines = []
     result = train(config, write=lines.append)
     print(json.dumps({"lines": lines, "run": str(result.run_dir)}))
