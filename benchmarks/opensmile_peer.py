@@ -131,5 +131,6 @@ def main() -> None:
             print(f"{'BAVED':<10} {norm:<8} {weights or 'equal':<9} {kernel:<7} "
                   + " ".join(f"{'':>16}" for _ in TASKS) + f" {own:>16}")
 
+
 if __name__ == "__main__":
     main()
