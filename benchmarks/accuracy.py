@@ -22,6 +22,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -277,10 +278,16 @@ def speaker_norm_scores(out: Path, corpora, args) -> dict:
     return scores
 
 
+NUMBERS = re.compile(r"\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]")  # a JSON list of numbers only
+
+
 def keep_record(args, key: str, scores: dict) -> None:
-    """A copy of a finished run's scores in ``--records`` (committed beside the table)."""
+    """A copy of a finished run's scores in ``--records`` (committed beside the table), indented,
+    with each list of numbers (a confusion matrix row, a clip's probabilities) on one line."""
     Path(args.records).mkdir(parents=True, exist_ok=True)
-    (Path(args.records) / f"{key}.json").write_text(json.dumps(scores, indent=2) + "\n")
+    text = NUMBERS.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]",
+                       json.dumps(scores, indent=2))
+    (Path(args.records) / f"{key}.json").write_text(text + "\n")
 
 
 def run_ensemble(name: str, seeds: list[int], args) -> dict | None:
@@ -329,8 +336,10 @@ def run_loso_ensemble(name: str, seeds: list[int], args) -> dict | None:
     models of that speaker (none heard it; their dev speakers differ, drawn per seed) averaged as
     one model (``kerasser.ensemble``), scored on the speaker, confusion matrices pooled over the
     speakers like ``kerasser crossval``. Kept as ``<name>.loso.ensemble-<seeds>.json`` in
-    ``--records``; None when a member fold's run folder is gone and no record is kept, or when
-    the models take speaker references."""
+    ``--records``. Made from the seeds' kept records instead when they hold the folds'
+    per-utterance probabilities (``loso_ensemble_from_records``: the same figures, no run folders
+    needed). None when neither is possible (a member fold's run folder gone, or models that take
+    speaker references)."""
     from kerasser.crossval import fold_scores, pooled_uar
     from kerasser.ensemble import make_ensemble_run
 
@@ -338,6 +347,10 @@ def run_loso_ensemble(name: str, seeds: list[int], args) -> dict | None:
     record = Path(args.records) / f"{name}.loso.{key}.json"
     if record.exists():
         return json.loads(record.read_text())
+    from_records = loso_ensemble_from_records(name, seeds, args)
+    if from_records is not None:
+        keep_record(args, f"{name}.loso.{key}", from_records)
+        return from_records
     roots = [Path(args.runs) / name / "loso" / f"seed{s}" for s in seeds]
     if not all((r / "crossval.json").exists() for r in roots):
         return None
@@ -359,6 +372,34 @@ def run_loso_ensemble(name: str, seeds: list[int], args) -> dict | None:
     }
     keep_record(args, f"{name}.loso.{key}", scores)
     return scores
+
+
+def loso_ensemble_from_records(name: str, seeds: list[int], args) -> dict | None:
+    """The LOSO ensemble of ``name``'s ``seeds`` from their kept records alone, when each record
+    holds its folds' per-utterance probabilities (records made since 2026-12-04): per held-out
+    speaker, the seeds' probabilities averaged (``kerasser.crossval.averaged_fold``, what the
+    ensemble model scores) and pooled like ``run_loso_ensemble``'s. So the seeds may be run in
+    different sessions, their run folders gone. None when a seed's record is missing or older."""
+    from kerasser.crossval import averaged_fold, pooled_uar
+
+    files = [Path(args.records) / f"{name}.loso.seed{s}.json" for s in seeds]
+    if not all(f.exists() for f in files):
+        return None
+    runs = [json.loads(f.read_text()) for f in files]
+    by_seed = [{f["fold"]: f for f in run["folds"]} for run in runs]
+    if any("predictions" not in f for run in runs for f in run["folds"]) or any(b.keys() != by_seed[0].keys()
+                                                                                 for b in by_seed):
+        return None
+    folds = [averaged_fold([b[speaker] for b in by_seed]) for speaker in by_seed[0]]
+    for fold in folds:  # the record keeps the scores; the probabilities stay in the seeds' records
+        del fold["predictions"]
+    return {
+        "seeds": seeds,
+        "averaged": "the seeds' per-utterance probabilities kept in their records",
+        "folds": folds,
+        "pooled": {t: pooled_uar(folds, t) for t in TASKS},
+        "pooled_speaker_norm": {t: pooled_uar([{"tasks": f["speaker_norm"]} for f in folds], t) for t in TASKS},
+    }
 
 
 def run_loso(name: str, seed: int, args, part: int = 0, parts: int = 1) -> dict | None:

@@ -26,6 +26,7 @@ from kerasser.errors import DataError, SettingsError
 from kerasser.evaluation import task_report
 from kerasser.progress import writer
 from kerasser.runs import RunError, make_folder, write_json_atomic
+from kerasser.speaker_norm import normalise_by_speaker
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +77,9 @@ def pooled_uar(reports: Sequence[dict], task: str) -> float:
 def fold_scores(run_dir) -> dict:
     """A fold's model scored on its held-out speakers (the run's test split): ``files`` and, per
     task, UAR and confusion matrix, as they are (``tasks``) and speaker-normalised
-    (``speaker_norm``); what :func:`pooled_uar` sums over folds."""
+    (``speaker_norm``), what :func:`pooled_uar` sums over folds; and ``predictions``, the
+    per-utterance probabilities as they are (``run_evaluation.per_utterance``), which
+    :func:`averaged_fold` averages over runs once their folders are gone."""
     from kerasser.run_evaluation import evaluate_run
 
     scores = {}
@@ -84,6 +87,33 @@ def fold_scores(run_dir) -> dict:
         report = evaluate_run(run_dir, "test", write_report=False, speaker_norm=speaker_norm)
         scores["files"] = report["files"]
         scores[key] = {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in report["tasks"].items()}
+        if not speaker_norm:
+            scores["predictions"] = report["predictions"]
+    return scores
+
+
+def averaged_fold(entries: Sequence[dict]) -> dict:
+    """One fold scored on the mean of several runs' probabilities (``entries``: that fold's
+    :func:`fold_scores` of each run, e.g. of each seed, with their ``predictions``), scored and
+    speaker-normalised as :func:`fold_scores` scores a run: what an ensemble of the runs' models
+    (``kerasser.ensemble``, which averages their probabilities) scores there, made without the
+    models. Each speaker's centring uses that speaker's clips labelled for the task (all of them
+    when every clip has every label, as in EmoDB). ValueError when the runs scored other clips."""
+    if not entries or any("predictions" not in e for e in entries):
+        raise ValueError("every fold report needs its per-utterance predictions")
+    first = entries[0]
+    scores = {"fold": first["fold"], "files": first["files"], "tasks": {}, "speaker_norm": {}, "predictions": {}}
+    for task, kept in first["predictions"].items():
+        members = [e["predictions"].get(task) for e in entries]
+        if any(m is None or m["paths"] != kept["paths"] or m["labels"] != kept["labels"] for m in members):
+            raise ValueError(f"fold {first['fold']}: the runs scored other {task} clips")
+        probs = np.mean([np.asarray(m["probabilities"], np.float64) for m in members], axis=0)
+        labels = np.asarray(kept["labels"])
+        for key, p in (("tasks", probs), ("speaker_norm", normalise_by_speaker(probs, kept["speakers"]))):
+            report = task_report(task, labels, np.argmax(p, axis=1))
+            scores[key][task] = {"uar": report["uar"], "confusion": report["confusion"]}
+        scores["predictions"][task] = {**kept, "predicted": np.argmax(probs, axis=1).tolist(),
+                                       "probabilities": np.round(probs, 6).tolist()}
     return scores
 
 

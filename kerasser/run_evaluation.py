@@ -48,7 +48,7 @@ def evaluate_run(
     "tasks": {task: report}, "transcript"}`` (written as ``eval_<corpora>_<split>_speaker-norm``
     with ``speaker_norm``); ``transcript`` (models with a CTC head) holds the greedy transcripts' CER in
     % over the utterances with a reference, else None; ``predictions`` each task's per-utterance
-    labels and predicted classes (``per_utterance``).
+    labels, predicted classes and probabilities (``per_utterance``).
     """
     write = writer(write)
     if references not in REFERENCES:
@@ -130,15 +130,18 @@ def split_predictions(run_dir: str | os.PathLike, tasks: Sequence[str], splits: 
 
 
 def per_utterance(utterances, labels, probs, weights) -> dict:
-    """Per task, the labelled utterances' paths, labels and predicted classes (what
-    ``kerasser.significance`` compares between runs)."""
+    """Per task, the labelled utterances' paths, speakers, labels, predicted classes and class
+    probabilities (rounded to 6 decimals): what ``kerasser.significance`` compares between runs,
+    and what ``kerasser.crossval.averaged_fold`` averages over runs without their models."""
     found = {}
     for task in labels:
         keep = np.flatnonzero(weights[task] > 0)
         found[task] = {
             "paths": [utterances[i].path for i in keep],
+            "speakers": [speaker_key(utterances[i]) for i in keep],
             "labels": [int(labels[task][i]) for i in keep],
             "predicted": [int(np.argmax(probs[task][i])) for i in keep],
+            "probabilities": [[round(float(p), 6) for p in probs[task][i]] for i in keep],
         }
     return found
 

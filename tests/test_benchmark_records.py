@@ -16,9 +16,11 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kerasser.config import to_dict, train_config_from_dict
+from kerasser.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "benchmarks" / "results" / "accuracy_runs"
@@ -173,6 +175,61 @@ def test_a_kept_loso_ensemble_record_is_reported_without_its_runs(tmp_path):
     # the pooled figures are those of the folds' summed confusion matrices, each fold one speaker
     assert kept["pooled"] == pytest.approx({t: pooled_uar(kept["folds"], t) for t in accuracy.TASKS})
     assert sum(f["files"] for f in kept["folds"]) == 535
+
+
+def _loso_record(seed: int, wrong: int) -> dict:
+    """A LOSO record of two one-speaker folds whose every task is right on all clips but clip
+    ``wrong`` of each fold (ranked second there)."""
+    folds = []
+    for speaker in ("03", "08"):
+        predictions = {}
+        for task in accuracy.TASKS:
+            classes = len(TASKS[task].classes)
+            labels = [i % classes for i in range(4)]
+            probs = np.full((4, classes), 0.1 / classes)
+            probs[np.arange(4), labels] += 0.6
+            probs[wrong, (labels[wrong] + 1) % classes] += 0.7
+            probs /= probs.sum(axis=1, keepdims=True)
+            predictions[task] = {"paths": [f"{speaker}/{i}.wav" for i in range(4)], "speakers": [f"emodb:{speaker}"] * 4,
+                                 "labels": labels, "predicted": probs.argmax(1).tolist(), "probabilities": probs.tolist()}
+        folds.append({"fold": speaker, "files": 4, "predictions": predictions})
+    return {"config": {"seed": seed}, "folds": folds}
+
+
+def test_a_loso_ensemble_is_made_from_records_with_probabilities(tmp_path):
+    """Seeds run in different sessions (their run folders gone) still make the LOSO ensemble row
+    when their records keep the folds' per-utterance probabilities; records without them do not."""
+
+    class Args:
+        data, runs, records = "../shared/data", str(tmp_path / "runs"), str(tmp_path / "records")
+
+    (tmp_path / "records").mkdir()
+    for seed, wrong in ((0, 0), (1, 1), (2, 2)):  # each seed wrong on another clip: the mean is right on all
+        (tmp_path / "records" / f"default.loso.seed{seed}.json").write_text(json.dumps(_loso_record(seed, wrong)))
+    made = accuracy.run_loso_ensemble("default", [0, 1, 2], Args)
+    assert made["pooled"] == {t: 100.0 for t in accuracy.TASKS}
+    assert [f["fold"] for f in made["folds"]] == ["03", "08"] and all("predictions" not in f for f in made["folds"])
+    assert sum(np.sum(f["tasks"]["emotion"]["confusion"]) for f in made["folds"]) == 8
+    assert json.loads((tmp_path / "records" / "default.loso.ensemble-0-1-2.json").read_text()) == made
+    assert not (tmp_path / "runs").exists()
+    old = _loso_record(3, 0)
+    for fold in old["folds"]:
+        del fold["predictions"]
+    for seed in (3, 4, 5):
+        (tmp_path / "records" / f"default.loso.seed{seed}.json").write_text(json.dumps({**old, "config": {"seed": seed}}))
+    assert accuracy.loso_ensemble_from_records("default", [3, 4, 5], Args) is None
+    assert accuracy.loso_ensemble_from_records("default", [0, 1, 6], Args) is None  # seed 6 never ran
+
+
+def test_records_keep_lists_of_numbers_on_one_line(tmp_path):
+    class Args:
+        records = str(tmp_path)
+
+    scores = {"confusion": [[1, 0], [2, 3]], "probabilities": [[0.25, 1e-06, 0.749999]], "paths": ["a", "b"], "x": []}
+    accuracy.keep_record(Args, "r", scores)
+    text = (tmp_path / "r.json").read_text()
+    assert json.loads(text) == scores
+    assert "[1, 0]" in text and "[0.25, 1e-06, 0.749999]" in text and '"a",\n' in text
 
 
 def test_seed_triples_are_disjoint_consecutive_ensembles():

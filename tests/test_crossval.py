@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from kerasser.crossval import crossval, make_folds, pooled_uar
+from kerasser.crossval import averaged_fold, crossval, make_folds, pooled_uar
 from kerasser.recipes import build_train_config
 
 # The default recipe in miniature.
@@ -45,6 +45,42 @@ def test_pooled_uar_sums_confusions():
     assert np.isclose(pooled_uar(folds, "arousal"), 100 * (1.0 + 0.5) / 2)
 
 
+def _fold_entry(probabilities, labels=(0, 1, 2, 2), speakers=("c:a", "c:a", "c:b", "c:b")):
+    return {"fold": "a", "files": len(labels), "predictions": {"arousal": {
+        "paths": [f"{i}.wav" for i in range(len(labels))], "speakers": list(speakers), "labels": list(labels),
+        "predicted": np.argmax(probabilities, axis=1).tolist(), "probabilities": np.asarray(probabilities).tolist()}}}
+
+
+def test_an_averaged_fold_scores_the_runs_mean_probabilities():
+    """Two runs that each get one clip wrong agree once averaged (the ensemble's answer); the
+    speaker-normalised scores centre each speaker's mean log-probability, as fold_scores does."""
+    from kerasser.speaker_norm import normalise_by_speaker
+
+    a = [[0.6, 0.4, 0.0], [0.6, 0.4, 0.0], [0.1, 0.1, 0.8], [0.2, 0.2, 0.6]]  # clip 1 wrong
+    b = [[0.9, 0.1, 0.0], [0.0, 1.0, 0.0], [0.2, 0.5, 0.3], [0.0, 0.0, 1.0]]  # clip 2 wrong
+    fold = averaged_fold([_fold_entry(a), _fold_entry(b)])
+    mean = (np.asarray(a) + np.asarray(b)) / 2
+    assert fold["predictions"]["arousal"]["predicted"] == [0, 1, 2, 2]
+    np.testing.assert_allclose(fold["predictions"]["arousal"]["probabilities"], mean, atol=1e-6)
+    assert fold["tasks"]["arousal"]["uar"] == 100.0
+    assert fold["tasks"]["arousal"]["confusion"] == [[1, 0, 0], [0, 1, 0], [0, 0, 2]]
+    normed = normalise_by_speaker(mean, ["c:a", "c:a", "c:b", "c:b"]).argmax(1)
+    confusion = np.zeros((3, 3), int)
+    np.add.at(confusion, ([0, 1, 2, 2], normed), 1)
+    assert fold["speaker_norm"]["arousal"]["confusion"] == confusion.tolist()
+    assert fold["fold"] == "a" and fold["files"] == 4
+    # pooled like any fold
+    assert pooled_uar([fold], "arousal") == 100.0
+
+
+def test_an_averaged_fold_needs_the_same_clips_and_their_predictions():
+    p = [[1.0, 0.0, 0.0]] * 4
+    with pytest.raises(ValueError, match="other arousal clips"):
+        averaged_fold([_fold_entry(p), _fold_entry(p, labels=(0, 1, 2, 1))])
+    with pytest.raises(ValueError, match="predictions"):
+        averaged_fold([_fold_entry(p), {"fold": "a", "files": 4}])
+
+
 @pytest.mark.slow
 def test_crossval_on_real_clips(emodb_small, tmp_path):
     config = build_train_config(corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "cv"),
@@ -64,6 +100,10 @@ def test_crossval_on_real_clips(emodb_small, tmp_path):
         normed = [{"tasks": f["speaker_norm"]} for f in summary["folds"]]
         assert sum(np.sum(f["tasks"][t]["confusion"]) for f in normed) == 24
         assert summary["pooled_speaker_norm"][t] == pooled_uar(normed, t)
+    for f in summary["folds"]:  # the kept probabilities re-scored alone give the fold's own figures
+        again = averaged_fold([f])
+        assert again["tasks"] == f["tasks"] and again["speaker_norm"] == f["speaker_norm"]
+        assert again["predictions"]["arousal"]["predicted"] == f["predictions"]["arousal"]["predicted"]
     saved = json.loads((tmp_path / "cv" / "crossval.json").read_text())
     assert saved["pooled"] == summary["pooled"]
     fold_config = json.loads((tmp_path / "cv" / f"fold-{summary['folds'][0]['fold']}" / "config.json").read_text())

@@ -71,5 +71,14 @@ def test_ensemble_run_evaluates_and_exports(emodb_small, tmp_path):
     out = make_ensemble_run(runs, tmp_path / "ens")
     report = evaluate_run(out, "test")
     assert report["files"] == 6 and 0 <= report["tasks"]["arousal"]["uar"] <= 100
+    # the members' kept probabilities, averaged without the models, score as the ensemble model does
+    from kerasser.crossval import averaged_fold, fold_scores
+
+    members = [{"fold": "test", **fold_scores(r)} for r in runs]
+    ensemble = {"fold": "test", **fold_scores(out)}
+    averaged = averaged_fold(members)
+    np.testing.assert_allclose(averaged["predictions"]["arousal"]["probabilities"],
+                               ensemble["predictions"]["arousal"]["probabilities"], atol=1e-5)
+    assert averaged["tasks"] == ensemble["tasks"] and averaged["speaker_norm"] == ensemble["speaker_norm"]
     export_run(out, tmp_path / "exported", quantize=(), write=lambda line: None)
     assert (tmp_path / "exported" / "model.tflite").exists()

@@ -111,6 +111,8 @@ def test_evaluate_on_own_and_on_another_corpus(shared_data, emodb_small, manifes
         expected = normalise_by_speaker(probs[task], [speaker_key(u) for u in test]).argmax(1)
         assert normed["predictions"][task]["predicted"] == expected.tolist()
         assert report["predictions"][task]["predicted"] == probs[task].argmax(1).tolist()
+        np.testing.assert_allclose(report["predictions"][task]["probabilities"], probs[task], atol=1e-6)
+        assert report["predictions"][task]["speakers"] == [speaker_key(u) for u in test]
 
 
 def test_train_needs_dev_labels(emodb_small, tmp_path):
