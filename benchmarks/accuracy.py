@@ -216,6 +216,21 @@ def same_config(stored: dict, wanted: dict) -> bool:
     return {k: v for k, v in stored.items() if k != "out"} == {k: v for k, v in wanted.items() if k != "out"}
 
 
+def exit_with_parent(parent: int, interval: float = 2.0) -> None:
+    """Worker initializer for ``--jobs``: end this worker process once the script that started it
+    (process ``parent``) is gone. Killing the script (``kill``, ``pkill``) does not reach the pool's
+    workers, which would otherwise go on training their remaining runs unseen; they stop within
+    ``interval`` seconds, and the same command resumes what they left."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def run_fixed(name: str, seed: int, args) -> dict:
     """Train (or reuse / resume) one fixed-split run; its scores, also kept as scores.json."""
     threads(args)
@@ -677,7 +692,8 @@ def main():
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
                 if args.protocol == "fixed":
                     futures = [pool.submit(run_fixed, n, s, args) for n, s in work]
                 else:  # the folds of each run spread over the workers

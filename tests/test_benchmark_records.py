@@ -265,3 +265,43 @@ def test_a_row_of_six_seeds_gets_two_disjoint_ensembles_and_their_mean(tmp_path)
     mean_row = next(line for line in table.splitlines() if "ensembles of 3 seeds" in line)
     assert "72.0 ± 2.8" in mean_row  # mean and sd (ddof 1) of 70 and 74
     assert "| 2x3 |" in mean_row
+
+
+def test_a_worker_ends_when_the_script_that_started_it_is_killed(tmp_path):
+    """``--jobs`` workers watch their parent: killing the script stops the trainings too."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import importlib.util, multiprocessing, os, time\n"
+        f"spec = importlib.util.spec_from_file_location('accuracy_benchmark', {str(ROOT / 'benchmarks' / 'accuracy.py')!r})\n"
+        "accuracy = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(accuracy)\n"
+        "child = multiprocessing.get_context('fork').Process(\n"
+        "    target=lambda: (accuracy.exit_with_parent(os.getppid(), 0.1), time.sleep(120)))\n"
+        "child.start()\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+
+    def alive() -> bool:  # a zombie left for an init that does not reap counts as ended
+        try:
+            return Path(f"/proc/{worker}/stat").read_text().split(") ")[1][0] != "Z"
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+
+    assert alive()  # while its parent is
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive():
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the worker outlived its parent by 20 s")
