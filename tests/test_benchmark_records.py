@@ -281,8 +281,11 @@ def test_a_worker_ends_when_the_script_that_started_it_is_killed(tmp_path):
         f"spec = importlib.util.spec_from_file_location('accuracy_benchmark', {str(ROOT / 'benchmarks' / 'accuracy.py')!r})\n"
         "accuracy = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(accuracy)\n"
+        # the parent's pid is passed in, as the pool's initargs do: read in the child with
+        # os.getppid(), it would be the reaper's if the parent were killed before the child ran
+        "parent = os.getpid()\n"
         "child = multiprocessing.get_context('fork').Process(\n"
-        "    target=lambda: (accuracy.exit_with_parent(os.getppid(), 0.1), time.sleep(120)))\n"
+        "    target=lambda: (accuracy.exit_with_parent(parent, 0.1), time.sleep(120)))\n"
         "child.start()\n"
         "print(child.pid, flush=True)\n"
         "time.sleep(120)\n"
