@@ -7,18 +7,19 @@ import sys
 
 import click
 
+from kerasser.folds import FOLD_KINDS
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_pairs
 from kerasser_cli.train_options import recipe_options, recipe_overrides
 
 
 def _folds(ctx, param, value: str):
-    if value == "loso":
+    if value in FOLD_KINDS:
         return value
     try:
         k = int(value)
     except ValueError:
-        raise click.BadParameter("expected 'loso' or a number of folds")
+        raise click.BadParameter(f"expected {', '.join(FOLD_KINDS)} or a number of folds")
     if k < 2:
         raise click.BadParameter("needs at least 2 folds")
     return k
@@ -27,7 +28,9 @@ def _folds(ctx, param, value: str):
 @click.command()
 @recipe_options
 @click.option("--folds", default="loso", show_default=True, callback=_folds,
-              help="loso: one fold per speaker; K: K speaker-grouped folds.")
+              help="loso: one fold per speaker; K: K speaker-grouped folds; protocol: PROTOCOL.md's folds of the "
+                   "corpus (RAVDESS: 6 groups of 4 actors); corpus: leave one corpus out (each corpus held out "
+                   "in turn; the others' own train and dev splits train and pick the epoch).")
 @click.option("--dev-speakers", default=2, show_default=True, type=click.IntRange(0),
               help="Dev speakers per fold, drawn (seeded) from its training speakers.")
 @click.option("--out", required=True, type=click.Path(), help="Folder for the fold runs and crossval.json (rerun to continue).")
@@ -37,13 +40,15 @@ def crossval(corpus, data, folds, dev_speakers, out, **options):
 
     Trains one run per fold under OUT/fold-<name>, scores each fold's held-out speakers, and
     prints per-fold, mean and pooled UAR per task (pooled: confusion matrices summed over the
-    folds). Writes OUT/crossval.json. The corpora's own splits are ignored, and so are
-    --train-splits and --dev-split: each fold trains on its training speakers and picks its
-    epoch on its dev speakers.
+    folds). Writes OUT/crossval.json. The corpora's own splits are ignored (except by
+    --folds corpus), and so are --train-splits and --dev-split: each fold trains on its training
+    speakers and picks its epoch on its dev speakers.
 
     \b
     Example:
       kerasser crossval --corpus emodb --data ../shared/data/emodb --tasks a,v,d,e --folds loso --out runs/emodb-loso
+      kerasser crossval --corpus emodb --data ../shared/data/emodb --corpus ravdess --data ../shared/data/ravdess \\
+        --tasks a,v,d,e --folds corpus --out runs/loco
     """
     from kerasser.crossval import crossval as run_crossval
     from kerasser.crossval import format_summary

@@ -41,6 +41,10 @@ def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm, refe
     normalised += ", each clip its own reference" if report["references"] == "clip" else ""
     click.echo(f"{names} {split}: {report['files']} files{normalised}")
     click.echo(format_table(report["tasks"]))
+    if len(report["per_corpus"]) > 1 or "emotion" in report["tasks"]:
+        from kerasser.corpus_scores import format_corpus_reports
+
+        click.echo("per corpus (emotion over its own classes):\n" + format_corpus_reports(report["per_corpus"]))
     if report.get("transcript") and report["transcript"]["cer"] is not None:
         t = report["transcript"]
         click.echo(f"transcript (CTC head, greedy): CER {t['cer']:.1f} % over {t['utterances']} utterances")

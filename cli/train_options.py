@@ -119,6 +119,9 @@ _OPTIONS = [
                       "differs from the saved one with --readout-from-emotion). [default: saved; trained where "
                       "the default recipe reads dominance off the emotion head]"),
     click.option("--class-balanced/--no-class-balanced", default=None, help="Weight examples by inverse class frequency."),
+    click.option("--balance-corpora/--no-balance-corpora", default=None,
+                 help="Give each training corpus the same total weight per task (with --class-balanced, "
+                      "shared equally by its classes), so a larger corpus does not drown the others."),
     click.option("--weight-by-agreement/--no-weight-by-agreement", default=None,
                  help="Also weight each utterance by its listener agreement (EmoDB's erkennung.txt)."),
     click.option("--speed", default=None, help="Speed perturbation factors, e.g. 0.9,1.0,1.1 (none: off)."),

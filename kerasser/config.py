@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasser.errors import SettingsError
+from kerasser.tasks import EMODB_EMOTIONS, EMOTION, TASKS
 
 FRONTENDS = ("shared", "framed", "logmel")
 CONV_PADDINGS = ("valid", "same")
@@ -141,9 +142,18 @@ class ModelConfig:
     # CTC auxiliary ASR loss (Cai et al., 2021): L = L_tasks + ctc_weight * L_CTC from a character
     # head over the GRU outputs (0 = no head); training only unless exported --with-transcript
     ctc_weight: float = 0.0
+    # the emotion head's classes, in column order: the union of the classes the training corpora
+    # label (set by training from the data, ``kerasser.label_space``); the first models' seven EmoDB
+    # classes by default, so older run folders keep their meaning
+    emotion_classes: tuple[str, ...] = EMODB_EMOTIONS
 
     def __post_init__(self):
         object.__setattr__(self, "tasks", tuple(self.tasks))
+        object.__setattr__(self, "emotion_classes", tuple(self.emotion_classes))
+        unknown = [c for c in self.emotion_classes if c not in EMOTION.classes]
+        if unknown or len(set(self.emotion_classes)) != len(self.emotion_classes) or len(self.emotion_classes) < 2:
+            raise SettingsError(f"emotion_classes must be two or more distinct classes of {', '.join(EMOTION.classes)}, "
+                                f"not {self.emotion_classes}")
         object.__setattr__(self, "derived_tasks", tuple(self.derived_tasks))
         object.__setattr__(self, "readout_tasks", tuple(self.readout_tasks))
         object.__setattr__(self, "block_channels", tuple(self.block_channels))
@@ -188,6 +198,10 @@ class ModelConfig:
         if self.head_scale <= 0:
             raise SettingsError(f"head_scale must be positive, not {self.head_scale}")
 
+    def classes(self, task: str) -> tuple[str, ...]:
+        """The classes of ``task``'s head, in column order (the emotion head's are the model's own)."""
+        return self.emotion_classes if task == EMOTION.name else TASKS[task].classes
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
@@ -212,6 +226,9 @@ class TrainConfig:
     # additive cosine margin of the AM-softmax loss (CosFace); needs model.head "cosine"; 0 = off
     margin: float = 0.0
     class_balanced: bool = False  # weight each example by the inverse frequency of its class, per task
+    # give each training corpus the same total weight per task (within it, per class with
+    # class_balanced): a corpus with more clips does not drown the others (kerasser.dataset.corpus_weights)
+    balance_corpora: bool = False
     weight_by_agreement: bool = False  # also by its listener agreement (EmoDB's erkennung.txt; 1 if unknown)
     augment: AugmentConfig = AugmentConfig()
     # Average the weights of the last N epochs at the end (0/1 = off); the average becomes
@@ -298,6 +315,8 @@ def to_dict(config: Any) -> dict:
 def model_config_from_dict(d: dict) -> ModelConfig:
     d = dict(d)
     d["audio"] = AudioConfig(**d.get("audio", {}))
+    if "emotion_classes" in d:
+        d["emotion_classes"] = tuple(d["emotion_classes"])
     return ModelConfig(**d)
 
 

@@ -1,4 +1,5 @@
-"""Speaker-independent cross-validation: leave-one-speaker-out or K speaker-grouped folds.
+"""Speaker-independent cross-validation: leave-one-speaker-out, K speaker-grouped folds, PROTOCOL.md's
+folds of a corpus, or leave-one-corpus-out.
 
 ``crossval(config, folds="loso")`` trains one ordinary run per fold under ``config.out``
 (``fold-<name>/``), each with ``TrainConfig.speaker_splits`` set to the fold's test, dev and
@@ -7,8 +8,11 @@ task, the mean over folds, and the pooled UAR (confusion matrices summed over al
 utterance counts once), also with each test speaker's predictions centred on that speaker's mean
 (``pooled_speaker_norm``: :mod:`kerasser.speaker_norm`, transductive). Dev speakers (for the
 checkpoint and early stopping) are drawn, seeded, from each fold's training speakers; the test
-speakers never influence training or selection. Finished folds are reused, so an interrupted
-cross-validation continues where it stopped.
+speakers never influence training or selection. Leave-one-corpus-out (``folds="corpus"``) holds
+out each corpus in turn, trains on the others' train splits and picks the epoch on their dev
+splits, and scores every clip of the held-out corpus (``held_out`` in crossval.json: emotion over
+its own classes, the 4-class common UAR, each dimension). Finished folds are reused, so an
+interrupted cross-validation continues where it stopped.
 """
 
 from __future__ import annotations
@@ -24,46 +28,11 @@ from kerasser.config import TrainConfig, to_dict
 from kerasser.corpora import read_corpora, speakers
 from kerasser.errors import DataError, SettingsError
 from kerasser.evaluation import task_report
+from kerasser.folds import corpus_folds, make_folds  # noqa: F401  (make_folds: the public name)
+from kerasser.label_space import vocabulary_indices
 from kerasser.progress import writer
 from kerasser.runs import RunError, make_folder, write_json_atomic
 from kerasser.speaker_norm import normalise_by_speaker
-
-
-@dataclasses.dataclass(frozen=True)
-class Fold:
-    name: str
-    test: tuple[str, ...]
-    dev: tuple[str, ...]
-    train: tuple[str, ...]
-
-    def speaker_splits(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        return (("train", self.train), ("dev", self.dev), ("test", self.test))
-
-
-def make_folds(all_speakers: Sequence[str], folds: str | int, dev_speakers: int, seed: int) -> list[Fold]:
-    """``folds="loso"``: one fold per speaker; an int K: K groups of speakers (sorted, dealt in
-    turn after a seeded shuffle). Each fold's dev speakers are ``dev_speakers`` drawn (seeded)
-    from the rest; the remaining speakers train."""
-    spk = sorted(all_speakers)
-    rng = np.random.default_rng(seed)
-    if folds == "loso":
-        groups = [[s] for s in spk]
-    else:
-        k = int(folds)
-        if not 2 <= k <= len(spk):
-            raise SettingsError(f"{k} folds need 2 to {len(spk)} (the number of speakers)")
-        order = list(rng.permutation(spk))
-        groups = [sorted(order[i::k]) for i in range(k)]
-    if len(spk) - max(len(g) for g in groups) < dev_speakers + 1:
-        raise SettingsError(f"{len(spk)} speakers are too few for a test fold, {dev_speakers} dev speakers and training")
-    result = []
-    for i, test in enumerate(groups):
-        rest = [s for s in spk if s not in test]
-        dev = sorted(rng.choice(rest, size=dev_speakers, replace=False).tolist()) if dev_speakers else []
-        train = [s for s in rest if s not in dev]
-        name = test[0].split(":", 1)[1] if folds == "loso" else str(i + 1)
-        result.append(Fold(name, tuple(test), tuple(dev), tuple(train)))
-    return result
 
 
 def pooled_uar(reports: Sequence[dict], task: str) -> float:
@@ -89,6 +58,7 @@ def fold_scores(run_dir) -> dict:
         scores[key] = {t: {"uar": r["uar"], "confusion": r["confusion"]} for t, r in report["tasks"].items()}
         if not speaker_norm:
             scores["predictions"] = report["predictions"]
+            scores["per_corpus"] = report["per_corpus"]
     return scores
 
 
@@ -109,10 +79,12 @@ def averaged_fold(entries: Sequence[dict]) -> dict:
             raise ValueError(f"fold {first['fold']}: the runs scored other {task} clips")
         probs = np.mean([np.asarray(m["probabilities"], np.float64) for m in members], axis=0)
         labels = np.asarray(kept["labels"])
+        head = kept.get("classes")  # the head's classes where they are not the vocabulary
         for key, p in (("tasks", probs), ("speaker_norm", normalise_by_speaker(probs, kept["speakers"]))):
-            report = task_report(task, labels, np.argmax(p, axis=1))
+            report = task_report(task, labels, vocabulary_indices(task, np.argmax(p, axis=1), head))
             scores[key][task] = {"uar": report["uar"], "confusion": report["confusion"]}
-        scores["predictions"][task] = {**kept, "predicted": np.argmax(probs, axis=1).tolist(),
+        scores["predictions"][task] = {**kept, "predicted": vocabulary_indices(task, np.argmax(probs, axis=1),
+                                                                               head).tolist(),
                                        "probabilities": np.round(probs, 6).tolist()}
     return scores
 
@@ -142,7 +114,10 @@ def crossval(
     utterances = [u for u in read_corpora(config.corpora) if any(t in u.labels for t in config.model.tasks)]
     if not utterances:
         raise DataError("no labelled utterances in the given corpora")
-    plan = make_folds(speakers(utterances), folds, dev_speakers, config.seed)
+    if folds == "corpus":
+        plan = corpus_folds(utterances)
+    else:
+        plan = make_folds(speakers(utterances), folds, dev_speakers, config.seed)
     start = time.monotonic()
     results = []
     for i, fold in enumerate(plan):
@@ -182,6 +157,8 @@ def crossval(
         "pooled": {t: pooled_uar(results, t) for t in tasks},
         "train_seconds": round(time.monotonic() - start),
     }
+    if folds == "corpus":  # each held-out corpus scored apart: own classes, 4-class common
+        summary["held_out"] = {r["fold"]: r["per_corpus"].get(r["fold"], {}) for r in results}
     if all("speaker_norm" in r for r in results):  # (folds finished by older versions lack it)
         normed = [{"tasks": r["speaker_norm"]} for r in results]
         summary["pooled_speaker_norm"] = {t: pooled_uar(normed, t) for t in tasks}
@@ -197,6 +174,11 @@ def format_summary(summary: dict) -> str:
             f"{r['tasks'][t]['uar']:>10.1f}" if t in r["tasks"] else f"{'-':>10}" for t in tasks))
     lines.append(f"{'mean':<10} " + " ".join(f"{summary['fold_mean'][t]:>10.1f}" for t in tasks))
     lines.append(f"{'pooled':<10} " + " ".join(f"{summary['pooled'][t]:>10.1f}" for t in tasks))
+    if "held_out" in summary:
+        from kerasser.corpus_scores import format_corpus_reports
+
+        lines.append("each corpus held out, scored on all its clips (emotion over its own classes the "
+                     "trained head has):\n" + format_corpus_reports(summary["held_out"]))
     if "pooled_speaker_norm" in summary:
         lines.append("pooled with each test speaker's predictions centred on the speaker's mean (transductive): "
                      + ", ".join(f"{t} {summary['pooled_speaker_norm'][t]:.1f}" for t in tasks))

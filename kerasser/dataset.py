@@ -29,6 +29,7 @@ from kerasser.audio_windows import probe
 from kerasser.augment import AugmentConfig, augment
 from kerasser.corpora import Utterance, speaker_key, speakers
 from kerasser.errors import DataError
+from kerasser.label_space import EMOTION_TASK, LabelSpace
 from kerasser.mixup import mixed
 from kerasser.progress import Write, writer
 from kerasser.tasks import SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET
@@ -58,8 +59,9 @@ class DecodeLog:
             self.write(f"warning: skipped {error}")
 
 
-def element_spec(targets: Sequence[str], soft: bool = False):
-    """The spec of one example; with ``soft`` the task labels are class distributions."""
+def element_spec(targets: Sequence[str], soft: bool = False, space: LabelSpace | None = None):
+    """The spec of one example; with ``soft`` the task labels are class distributions; with a
+    masked ``space`` the emotion label is ``[target, class mask]`` (``LabelSpace.target``)."""
     inputs = {
         "waveform": tf.TensorSpec([None], tf.float32),
         "length": tf.TensorSpec([], tf.int32),
@@ -68,8 +70,13 @@ def element_spec(targets: Sequence[str], soft: bool = False):
     def label_spec(t):
         if t == TRANSCRIPT_TARGET:
             return tf.TensorSpec([None], tf.int32)
+        if t not in TASKS:  # the speaker adversary's target
+            return tf.TensorSpec([], tf.int32)
+        classes = len(space.classes(t)) if space is not None else TASKS[t].num_classes
+        if space is not None and space.masked and t == EMOTION_TASK:
+            return tf.TensorSpec([2 * classes], tf.float32)
         if soft and t in TASKS:
-            return tf.TensorSpec([TASKS[t].num_classes], tf.float32)
+            return tf.TensorSpec([classes], tf.float32)
         return tf.TensorSpec([], tf.int32)
 
     labels = {t: label_spec(t) for t in targets}
@@ -83,9 +90,9 @@ def speaker_indices(utterances: Sequence[Utterance]) -> dict[str, int]:
 
 
 def class_weights(utterances: Sequence[Utterance], tasks: Sequence[str]) -> dict[str, np.ndarray]:
-    """Per task, a weight per class: ``n / (k * n_c)`` over the ``k`` classes present (``n_c``
-    examples each; 0 for absent classes), so every class carries the same total weight and the
-    mean weight over the examples is 1. UAR treats classes equally; so does this loss."""
+    """Per task, a weight per class (by vocabulary index): ``n / (k * n_c)`` over the ``k`` classes
+    present (``n_c`` examples each; 0 for absent classes), so every class carries the same total
+    weight and the mean weight over the examples is 1. UAR treats classes equally; so does this loss."""
     weights = {}
     for t in tasks:
         counts = np.bincount([u.labels[t] for u in utterances if t in u.labels], minlength=TASKS[t].num_classes)
@@ -93,6 +100,25 @@ def class_weights(utterances: Sequence[Utterance], tasks: Sequence[str]) -> dict
         w = np.zeros(len(counts), np.float32)
         w[present] = counts.sum() / (present.sum() * counts[present])
         weights[t] = w
+    return weights
+
+
+def corpus_weights(utterances: Sequence[Utterance], tasks: Sequence[str], by_class: bool) -> dict[str, dict]:
+    """Per task and corpus, a weight per class (by vocabulary index) that gives each of the ``K``
+    corpora labelled for the task the same total weight, ``n / K`` (a corpus with more clips does
+    not drown the others), shared equally by its classes with ``by_class`` (``class_weights``
+    within the corpus) or by its clips without. The mean weight over the examples is 1.
+    ``{task: {corpus: [classes]}}``, what ``targets`` looks up by the utterance's corpus."""
+    weights: dict[str, dict] = {}
+    for t in tasks:
+        labelled = [u for u in utterances if t in u.labels]
+        corpora = sorted({u.corpus for u in labelled})
+        weights[t] = {}
+        for corpus in corpora:
+            own = [u for u in labelled if u.corpus == corpus]
+            share = len(labelled) / (len(corpora) * len(own))
+            inner = class_weights(own, [t])[t] if by_class else np.ones(TASKS[t].num_classes, np.float32)
+            weights[t][corpus] = (share * inner).astype(np.float32)
     return weights
 
 
@@ -116,15 +142,31 @@ def targets(
     transcripts: bool = False,
     by_agreement: bool = False,
     soft: dict[str, np.ndarray] | None = None,
+    space: LabelSpace | None = None,
 ) -> tuple[dict, dict]:
     """``(labels, weights)`` of one utterance as ``examples`` yields them (NumPy values); with
-    ``soft`` (a distribution per task), the tasks' labels are those distributions."""
-    labels = {t: np.int32(utt.labels.get(t, 0)) for t in tasks}
+    ``soft`` (a distribution per task), the tasks' labels are those distributions. With ``space``
+    (training) the labels are the model's head columns (an emotion the head lacks gets weight 0), and
+    with a masked space the emotion label is ``[target, the corpus' class mask]``. Without it they are
+    vocabulary indices, as scoring takes them. ``weights_by_class``:
+    ``class_weights`` or ``corpus_weights``."""
+    vocabulary = {t: int(utt.labels.get(t, 0)) for t in tasks}
     weights = {t: np.float32(t in utt.labels) for t in tasks}
+    labels = {t: np.int32(i) for t, i in vocabulary.items()}
+    if space is not None:
+        for t in tasks:
+            label = space.head_index(t, vocabulary[t])
+            labels[t] = np.int32(0 if label is None else label)
+            weights[t] = np.float32(weights[t] if label is not None else 0.0)
     if weights_by_class:
-        weights = {t: w * weights_by_class[t][labels[t]] for t, w in weights.items()}
+        for t, w in weights.items():
+            table = weights_by_class[t]
+            table = table.get(utt.corpus) if isinstance(table, dict) else table
+            weights[t] = np.float32(w * table[vocabulary[t]]) if table is not None else np.float32(0.0)
     if soft is not None:
         labels = {t: np.asarray(soft[t], np.float32) for t in tasks}
+    if space is not None and space.masked and EMOTION_TASK in labels:
+        labels[EMOTION_TASK] = space.target(utt.corpus, labels[EMOTION_TASK])
     if by_agreement and utt.agreement is not None:
         weights = {t: np.float32(w * utt.agreement) for t, w in weights.items()}
     if speaker_index is not None:
@@ -147,6 +189,7 @@ def examples(
     transcripts: bool = False,
     by_agreement: bool = False,
     soft_targets: dict[str, dict[str, np.ndarray]] | None = None,
+    space: LabelSpace | None = None,
 ):
     """Yield decoded ``(inputs, labels, weights)`` as NumPy values, skipping undecodable files.
     With ``speaker_index``, labels and weights also carry the ``speaker`` target; with
@@ -154,7 +197,7 @@ def examples(
     (``kerasser.text.encode``; batches pad them with 0), weight 0 when it has none. With
     ``by_agreement``, every task's weight is multiplied by the utterance's listener agreement
     (1 where unknown). With ``soft_targets`` (utterance path -> a distribution per task), the
-    tasks' labels are those distributions (``kerasser.distillation``)."""
+    tasks' labels are those distributions (``kerasser.distillation``). ``space``: see ``targets``."""
     log = log or DecodeLog()
     for utt in utterances:
         try:
@@ -163,7 +206,7 @@ def examples(
             log.report(error)
             continue
         soft = soft_targets[utt.path] if soft_targets is not None else None
-        labels, weights = targets(utt, tasks, weights_by_class, speaker_index, transcripts, by_agreement, soft)
+        labels, weights = targets(utt, tasks, weights_by_class, speaker_index, transcripts, by_agreement, soft, space)
         yield {"waveform": wave, "length": np.int32(len(wave))}, labels, weights
 
 
@@ -178,6 +221,7 @@ def decoded(
     by_agreement: bool = False,
     training: bool = False,
     soft_targets: dict[str, dict[str, np.ndarray]] | None = None,
+    space: LabelSpace | None = None,
 ) -> tf.data.Dataset:
     """Unbatched examples (see ``examples``), decoded on the first full pass and cached in memory
     after it. Utterances of a prepared TFRecord folder (``kerasser prepare``) are read from its
@@ -196,15 +240,16 @@ def decoded(
 
         return records.decoded(
             utterances, tasks, sample_rate, weights_by_class, speaker_index, transcripts, by_agreement,
-            interleave=training,
+            interleave=training, space=space,
         )
     targets_ = tasks + ((SPEAKER_TARGET,) if speaker_index is not None else ())
     targets_ += (TRANSCRIPT_TARGET,) if transcripts else ()
     return tf.data.Dataset.from_generator(
         lambda: examples(
-            utterances, tasks, log, sample_rate, weights_by_class, speaker_index, transcripts, by_agreement, soft_targets
+            utterances, tasks, log, sample_rate, weights_by_class, speaker_index, transcripts, by_agreement, soft_targets,
+            space,
         ),
-        output_signature=element_spec(targets_, soft=soft_targets is not None),
+        output_signature=element_spec(targets_, soft=soft_targets is not None, space=space),
     ).cache()
 
 
@@ -269,8 +314,10 @@ def batched(
     augment_config: AugmentConfig | None = None,
     sample_rate: int = audio.SAMPLE_RATE,
     epoch: tf.Variable | None = None,
+    emotion_classes: tuple[str, ...] | None = None,
 ) -> tf.data.Dataset:
-    """Batches of ``decoded`` examples. For training: shuffled, augmented when ``augment_config``
+    """Batches of ``decoded`` examples (``emotion_classes``: the model's emotion head, which mixup's
+    targets cover; ``ModelConfig``'s default when None). For training: shuffled, augmented when ``augment_config``
     has anything on, grouped by length bucket, and mixed (``kerasser.mixup``) when its
     ``mixup_alpha`` is set; for evaluation: in order, padded per batch.
 
@@ -302,7 +349,7 @@ def batched(
         )
         ds = ds.map(lambda inputs, labels, weights, length: (inputs, labels, weights))
         if augment_config is not None and augment_config.mixup_alpha:
-            ds = mixed(ds, augment_config.mixup_alpha, pass_seed)
+            ds = mixed(ds, augment_config.mixup_alpha, pass_seed, *([emotion_classes] if emotion_classes else []))
         return ds
 
     if epoch is None:

@@ -32,6 +32,8 @@ import numpy as np
 
 from kerasser.corpora import Utterance, read_corpora, select, speaker_key
 from kerasser.errors import SettingsError
+from kerasser.label_space import LabelSpace
+from kerasser.tasks import EMODB_EMOTIONS
 
 
 def sharpen(probs: np.ndarray, temperature: float) -> np.ndarray:
@@ -105,9 +107,12 @@ def soft_targets(
     teacher: dict[str, dict[str, np.ndarray]],
     weight: float,
     temperature: float = 1.0,
+    emotion_classes: tuple[str, ...] = EMODB_EMOTIONS,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Utterance path -> task -> the student's target distribution (``mix_targets``); a task the
+    """Utterance path -> task -> the student's target distribution (``mix_targets``, over the
+    head's classes: ``emotion_classes`` for emotion, the teachers' and the student's); a task the
     utterance has no label for gets the teacher's distribution (its sample weight is 0 anyway)."""
+    space = LabelSpace(emotion_classes)
     targets = {}
     for utt in utterances:
         if utt.path not in teacher:
@@ -115,8 +120,9 @@ def soft_targets(
         row = {}
         for t in tasks:
             probs = teacher[utt.path][t]
-            if t in utt.labels:
-                row[t] = mix_targets(utt.labels[t], probs, weight, temperature)
+            column = space.head_index(t, utt.labels[t]) if t in utt.labels else None
+            if column is not None:
+                row[t] = mix_targets(column, probs, weight, temperature)
             else:
                 row[t] = sharpen(probs, temperature).astype(np.float32)
         targets[utt.path] = row
@@ -155,11 +161,18 @@ def distillation_targets(config, utterances: Sequence[Utterance], load, write) -
     teachers = [inference_model(load_best_model(run)) for run in config.distill_from]
     for teacher in teachers:
         require_waveform_only(teacher, "distillation teachers")
+    for run in config.distill_from:  # (the student's head is known once its training data is read)
+        classes = load_config(run).model.emotion_classes
+        if "emotion" in tasks and classes != config.model.emotion_classes:
+            raise SettingsError(f"{run}: the teacher's emotion classes ({', '.join(classes)}) are not the "
+                                f"student's ({', '.join(config.model.emotion_classes)})")
     heard = [training_speakers(load_config(run)) for run in config.distill_from]
     probs = teacher_probabilities(teachers, utterances, tasks, load, heard=heard)
     fresh = sum(any(speaker_key(u) not in h for h in heard) for u in utterances if u.path in probs)
-    targets = soft_targets(utterances, tasks, probs, config.distill_weight, config.distill_temperature)
-    agree = {t: np.mean([np.argmax(probs[u.path][t]) == u.labels[t] for u in utterances
+    targets = soft_targets(utterances, tasks, probs, config.distill_weight, config.distill_temperature,
+                           config.model.emotion_classes)
+    space = LabelSpace(config.model.emotion_classes)
+    agree = {t: np.mean([np.argmax(probs[u.path][t]) == space.head_index(t, u.labels[t]) for u in utterances
                          if u.path in probs and t in u.labels]) for t in tasks}
     write(
         f"distillation: {len(teachers)} teacher(s), weight {config.distill_weight:g}, temperature "

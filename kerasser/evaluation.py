@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from sklearn.metrics import confusion_matrix, recall_score
 
+from kerasser.label_space import vocabulary_indices
 from kerasser.tasks import TASKS, TRANSCRIPT_TARGET
 from kerasser.text import greedy_decode
 
@@ -74,13 +75,17 @@ def predict(model, dataset, tasks: Sequence[str], texts: list[str] | None = None
 
 
 def score(
-    labels: Mapping[str, np.ndarray], probs: Mapping[str, np.ndarray], weights: Mapping[str, np.ndarray]
+    labels: Mapping[str, np.ndarray], probs: Mapping[str, np.ndarray], weights: Mapping[str, np.ndarray],
+    classes: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, dict]:
-    """``task_report`` for every task, over the utterances labelled for it."""
+    """``task_report`` for every task, over the utterances labelled for it. ``labels`` are
+    vocabulary indices; ``classes``: each task's head classes (the columns of ``probs``) where they
+    are not the task's vocabulary (``kerasser.label_space``)."""
     reports = {}
     for task in labels:
         keep = weights[task] > 0
-        reports[task] = task_report(task, labels[task][keep], np.argmax(probs[task], axis=-1)[keep])
+        predicted = vocabulary_indices(task, np.argmax(probs[task], axis=-1), (classes or {}).get(task))
+        reports[task] = task_report(task, labels[task][keep], predicted[keep])
     return reports
 
 

@@ -21,6 +21,12 @@ class SparseCrossentropy(keras.losses.Loss):
     targets, ``kerasser.distillation``); it is smoothed the same way. Which one is decided by the
     static rank: labels are [batch] or [batch, 1], distributions have the rank of ``y_pred``.
 
+    ``y_true`` twice as wide as ``y_pred`` is ``[target, class mask]`` (``kerasser.label_space``):
+    the cross-entropy is then over the probabilities renormalised over the masked classes,
+    ``-log(p_y / sum_{c: mask_c > 0} p_c)`` (smoothing spreads over those classes only), so a
+    class outside the mask gets no gradient at all: a clip is not taught that it is "not" a class
+    its corpus cannot express.
+
     ``margin`` = m > 0 makes it the additive-margin softmax loss (AM-softmax / CosFace: Wang et
     al., 2018) for a ``kerasser.layers.CosineSoftmax`` head whose ``scale`` is ``logit_scale`` s: the logits
     are recovered from the probabilities (``log p``, up to a constant per row), ``s * m`` is taken
@@ -38,16 +44,27 @@ class SparseCrossentropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         classes = ops.shape(y_pred)[-1]
-        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] not in (1, None):
+        allowed = None
+        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 2 * y_pred.shape[-1]:
+            # [target, class mask] (kerasser.label_space): only the masked classes compete
+            target, mask = ops.split(ops.cast(y_true, y_pred.dtype), 2, axis=-1)
+            allowed = ops.cast(mask > 0, y_pred.dtype)
+        elif len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] not in (1, None):
             target = ops.cast(y_true, y_pred.dtype)
         else:
             target = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), classes, dtype=y_pred.dtype)
         smoothed = target
         if self.label_smoothing:
-            smoothed = target * (1.0 - self.label_smoothing) + self.label_smoothing / ops.cast(classes, y_pred.dtype)
+            spread = (ops.ones_like(target) / ops.cast(classes, y_pred.dtype) if allowed is None
+                      else allowed / ops.sum(allowed, axis=-1, keepdims=True))
+            smoothed = target * (1.0 - self.label_smoothing) + self.label_smoothing * spread
         if not self.margin:
+            if allowed is not None:  # renormalised over the allowed classes: -log(p_y / sum_allowed p)
+                y_pred = y_pred * allowed / ops.maximum(ops.sum(y_pred * allowed, axis=-1, keepdims=True), TINY)
             return keras.losses.categorical_crossentropy(smoothed, y_pred)
         logits = ops.log(ops.maximum(y_pred, TINY)) - (self.logit_scale * self.margin) * target
+        if allowed is not None:
+            logits = ops.where(allowed > 0, logits, ops.full_like(logits, -1e9))
         return keras.losses.categorical_crossentropy(smoothed, logits, from_logits=True)
 
     def get_config(self):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from kerasser.tasks import TASKS
+from kerasser.tasks import EMODB_EMOTIONS, EMOTION, TASKS
 
 TINY = 1e-12
 
@@ -43,10 +43,19 @@ def partners(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return tf.argsort(tf.random.stateless_uniform(tf.reshape(batch, [1]), seed=seed + [0, 2]))
 
 
-def mix_batch(inputs: dict, labels: dict, weights: dict, lam: tf.Tensor, order: tf.Tensor):
+def head_width(task: str, emotion_classes: tuple[str, ...]) -> int:
+    """The classes of ``task``'s head: a model's emotion head has its own (``ModelConfig.emotion_classes``)."""
+    return len(emotion_classes) if task == EMOTION.name else TASKS[task].num_classes
+
+
+def mix_batch(inputs: dict, labels: dict, weights: dict, lam: tf.Tensor, order: tf.Tensor,
+              emotion_classes: tuple[str, ...] = EMODB_EMOTIONS):
     """One batch mixed with itself reordered by ``order``, ``lam`` [batch] the own part.
-    Returns ``(inputs, labels, weights)``; the task labels become distributions [batch, classes],
-    other targets are left as they are."""
+    Returns ``(inputs, labels, weights)``; the task labels become distributions [batch, classes]
+    (class indices are made one-hot over the head's classes, ``emotion_classes`` for emotion),
+    other targets are left as they are. Masked emotion targets (``[target, class mask]``,
+    ``kerasser.label_space``) are mixed the same way: the mask of a mixed clip is non-zero
+    wherever either part's is."""
     wave, length = inputs["waveform"], inputs["length"]
     lam_wave = lam[:, None]
     mixed_inputs = {
@@ -59,7 +68,7 @@ def mix_batch(inputs: dict, labels: dict, weights: dict, lam: tf.Tensor, order: 
         if task not in TASKS:
             continue  # a speaker or a transcript: the larger part's
         if y.shape.rank == 1:
-            y = tf.one_hot(y, TASKS[task].num_classes)
+            y = tf.one_hot(y, head_width(task, emotion_classes))
         y = tf.cast(y, tf.float32)
         own = lam * tf.cast(weights[task], tf.float32)
         other = (1.0 - lam) * tf.gather(tf.cast(weights[task], tf.float32), order)
@@ -69,7 +78,8 @@ def mix_batch(inputs: dict, labels: dict, weights: dict, lam: tf.Tensor, order: 
     return mixed_inputs, mixed_labels, mixed_weights
 
 
-def mixed(batches: tf.data.Dataset, alpha: float, pass_seed) -> tf.data.Dataset:
+def mixed(batches: tf.data.Dataset, alpha: float, pass_seed,
+          emotion_classes: tuple[str, ...] = EMODB_EMOTIONS) -> tf.data.Dataset:
     """``batches`` of ``(inputs, labels, weights)``, every batch mixed (``mix_batch``) with draws
     from (``pass_seed``, the batch's index)."""
     pass_seed = tf.cast(pass_seed, tf.int64)
@@ -78,6 +88,7 @@ def mixed(batches: tf.data.Dataset, alpha: float, pass_seed) -> tf.data.Dataset:
         inputs, labels, weights = example
         seed = tf.stack([pass_seed, index * 3 + 1_000_000_007])  # + [0, 1] and + [0, 2] below
         batch = tf.shape(inputs["length"])[0]
-        return mix_batch(inputs, labels, weights, mix_weights(alpha, batch, seed), partners(batch, seed))
+        return mix_batch(inputs, labels, weights, mix_weights(alpha, batch, seed), partners(batch, seed),
+                         emotion_classes)
 
     return batches.enumerate().map(apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -53,7 +53,7 @@ from kerasser.layers import (
     UtteranceNormalization,
 )
 from kerasser.losses import CTCLoss, ScaledCrossentropy, SparseCrossentropy
-from kerasser.tasks import LEVELS, SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET, emotion_groups
+from kerasser.tasks import EMODB_EMOTIONS, LEVELS, SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET, emotion_groups
 from kerasser.text import NUM_CLASSES
 
 NORMALIZATION = "standardize"
@@ -173,15 +173,16 @@ def build_model(config: ModelConfig) -> keras.Model:
         else:
             pooled = LastStepPooling(name=pooling_name(name))(x, mask=frame_mask)
         if config.head == "cosine":
-            head = CosineSoftmax(TASKS[name].num_classes, config.head_scale, kernel_regularizer=reg, name=name,
+            head = CosineSoftmax(len(config.classes(name)), config.head_scale, kernel_regularizer=reg, name=name,
                                  dtype=SIGNAL)
         else:
             head = keras.layers.Dense(
-                TASKS[name].num_classes, activation="softmax", kernel_regularizer=reg, name=name, dtype=SIGNAL
+                len(config.classes(name)), activation="softmax", kernel_regularizer=reg, name=name, dtype=SIGNAL
             )
         outputs[name] = head(pooled)
     for name in config.derived_tasks:  # read off the emotion head (PROTOCOL.md's emotion -> level table)
-        outputs[name] = ClassGrouping(emotion_groups(name), len(LEVELS), name=name, dtype=SIGNAL)(outputs["emotion"])
+        outputs[name] = ClassGrouping(emotion_groups(name, config.emotion_classes), len(LEVELS), name=name,
+                                      dtype=SIGNAL)(outputs["emotion"])
     outputs = {name: outputs[name] for name in config.tasks}
     if config.speaker_adversarial and config.speakers > 1:
         outputs[SPEAKER] = speaker_adversary(config, x, frame_mask)
@@ -191,16 +192,18 @@ def build_model(config: ModelConfig) -> keras.Model:
     return keras.Model(inputs, outputs, name="kerasser")
 
 
-def read_from_emotion(model: keras.Model, tasks: Collection[str]) -> keras.Model:
+def read_from_emotion(model: keras.Model, tasks: Collection[str],
+                      emotion_classes: tuple[str, ...] = EMODB_EMOTIONS) -> keras.Model:
     """``model`` (sharing its layers and weights) with the outputs of ``tasks`` replaced by the
-    emotion head's probabilities summed per level (``ModelConfig.readout_tasks``): what training
-    scores on dev and saves as best.keras. The replaced heads are left out of the new graph;
-    ``model`` itself when ``tasks`` is empty."""
+    emotion head's probabilities (over ``emotion_classes``, the model's) summed per level
+    (``ModelConfig.readout_tasks``): what training scores on dev and saves as best.keras. The
+    replaced heads are left out of the new graph; ``model`` itself when ``tasks`` is empty."""
     if not tasks:
         return model
     outputs = dict(model.output)
     for name in tasks:
-        outputs[name] = ClassGrouping(emotion_groups(name), len(LEVELS), name=name, dtype=SIGNAL)(outputs["emotion"])
+        outputs[name] = ClassGrouping(emotion_groups(name, emotion_classes), len(LEVELS), name=name,
+                                      dtype=SIGNAL)(outputs["emotion"])
     return keras.Model(model.input, outputs, name=model.name)
 
 

@@ -111,7 +111,7 @@ RECIPES["v5"] = {key: value for key, value in RECIPES["default"].items() if key 
 RECIPES["v4"] = _variant("v5", model={"pool_heads": 1}, augment={"mixup_alpha": 0.0})
 
 # Corpora whose arousal, valence and dominance labels are their emotion's levels (tasks.EMOTION_LEVELS).
-EMOTION_DEFINED_DIMENSIONS = frozenset({"emodb"})
+EMOTION_DEFINED_DIMENSIONS = frozenset({"emodb", "ravdess"})
 
 # The frame geometry each front end is built for, used when an override switches front end.
 FRONTEND_AUDIO = {
@@ -228,6 +228,7 @@ _OPTION_OF = {
     "warmup_epochs": "--warmup",
     "label_smoothing": "--label-smoothing",
     "class_balanced": ("--class-balanced", "--no-class-balanced"),
+    "balance_corpora": ("--balance-corpora", "--no-balance-corpora"),
     "weight_by_agreement": ("--weight-by-agreement", "--no-weight-by-agreement"),
     "average_last": "--average-last",
     "ema_momentum": "--ema",

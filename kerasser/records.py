@@ -243,12 +243,14 @@ def decoded(
     by_agreement: bool = False,
     interleave: bool = False,
     deterministic: bool = True,
+    space=None,
 ):
     """The examples of ``kerasser.dataset.decoded`` for utterances of one prepared folder, read
     from its shards (only those that hold them). Without ``interleave``: one shard after the
     other, so examples come in the folder's order, which ``utterances`` must follow (as
     ``read_prepared`` and ``select`` give it). With ``interleave``: ``READ_PARALLEL`` shards at a
-    time, parallel reads; ``deterministic`` keeps that order fixed from pass to pass."""
+    time, parallel reads; ``deterministic`` keeps that order fixed from pass to pass. ``space``: the
+    model's ``kerasser.label_space.LabelSpace`` (see ``kerasser.dataset.targets``)."""
     import tensorflow as tf
 
     from kerasser.dataset import targets
@@ -268,7 +270,8 @@ def decoded(
     if len(set(keys)) != len(keys):
         raise DataError("an utterance of a prepared folder is listed twice")
 
-    rows = [targets(u, tasks, weights_by_class, speaker_index, transcripts, by_agreement) for u in utterances]
+    rows = [targets(u, tasks, weights_by_class, speaker_index, transcripts, by_agreement, space=space)
+            for u in utterances]
     names = tuple(rows[0][0])
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.range(len(keys), dtype=tf.int64)), default_value=-1
@@ -278,7 +281,8 @@ def decoded(
         if name == TRANSCRIPT_TARGET:
             label_columns[name] = tf.ragged.constant([r[0][name].tolist() for r in rows], dtype=tf.int32, ragged_rank=1)
         else:
-            label_columns[name] = tf.constant(np.array([r[0][name] for r in rows], np.int32))
+            values = np.array([r[0][name] for r in rows])  # class indices, or masked targets (float rows)
+            label_columns[name] = tf.constant(values.astype(np.float32 if values.ndim > 1 else np.int32))
     weight_columns = {name: tf.constant(np.array([r[1][name] for r in rows], np.float32)) for name in names}
 
     def join(key, wave):

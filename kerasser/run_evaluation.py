@@ -10,11 +10,14 @@ import numpy as np
 
 from kerasser import dataset as data
 from kerasser.corpora import read_corpora, select, speaker_key
+from kerasser.corpus_scores import corpus_reports
 from kerasser.errors import DataError, SettingsError
 from kerasser.evaluation import mean_uar, predict, score
+from kerasser.label_space import corpus_classes, vocabulary_indices
 from kerasser.progress import Write, writer
 from kerasser.runs import RunPaths, load_best_model, load_config, write_json_atomic
 from kerasser.speaker_norm import normalise_by_speaker
+from kerasser.tasks import TASKS
 from kerasser.speaker_reference import uses_reference, with_references
 from kerasser.text import cer, normalize
 
@@ -48,7 +51,9 @@ def evaluate_run(
     "tasks": {task: report}, "transcript"}`` (written as ``eval_<corpora>_<split>_speaker-norm``
     with ``speaker_norm``); ``transcript`` (models with a CTC head) holds the greedy transcripts' CER in
     % over the utterances with a reference, else None; ``predictions`` each task's per-utterance
-    labels, predicted classes and probabilities (``per_utterance``).
+    labels, predicted classes and probabilities (``per_utterance``; labels and classes are the head's
+    columns, ``ModelConfig.classes``); ``per_corpus`` each corpus scored apart, emotion over its own
+    classes and the 4-class common UAR (``kerasser.corpus_scores``).
     """
     write = writer(write)
     if references not in REFERENCES:
@@ -67,6 +72,7 @@ def evaluate_run(
         raise DataError(f"no {split} utterances with labels for {', '.join(tasks)} in the given corpora")
     model = load_best_model(run_dir)
     log = data.DecodeLog(write)
+    head_classes = {t: config.model.classes(t) for t in tasks}
     examples = data.decoded(chosen, tasks, log, config.model.audio.sample_rate)
     if not uses_reference(model):
         references = None
@@ -81,7 +87,8 @@ def evaluate_run(
     if speaker_norm:
         speakers = [speaker_key(u) for u in decoded]
         probs = {task: normalise_by_speaker(p, speakers) for task, p in probs.items()}
-    reports = score(labels, probs, weights)
+    reports = score(labels, probs, weights, classes=head_classes)
+    predictions = per_utterance(decoded, labels, probs, weights, head_classes)
     report = {
         "run": str(run_dir),
         "split": split,
@@ -93,7 +100,8 @@ def evaluate_run(
         "mean_uar": mean_uar(reports),
         "tasks": reports,
         "transcript": transcript_report(decoded, texts) if texts else None,
-        "predictions": per_utterance(decoded, labels, probs, weights),
+        "predictions": predictions,
+        "per_corpus": corpus_reports(predictions, {u.path: u.corpus for u in decoded}, corpus_classes(utterances)),
     }
     if write_report:
         name = "+".join(c[0] for c in corpora) + f"_{split}" + ("_speaker-norm" if speaker_norm else "")
@@ -129,20 +137,26 @@ def split_predictions(run_dir: str | os.PathLike, tasks: Sequence[str], splits: 
     return found
 
 
-def per_utterance(utterances, labels, probs, weights) -> dict:
-    """Per task, the labelled utterances' paths, speakers, labels, predicted classes and class
-    probabilities (rounded to 6 decimals): what ``kerasser.significance`` compares between runs,
-    and what ``kerasser.crossval.averaged_fold`` averages over runs without their models."""
+def per_utterance(utterances, labels, probs, weights, classes=None) -> dict:
+    """Per task, the labelled utterances' paths, speakers, labels and predicted classes
+    (vocabulary indices), and class probabilities (rounded to 6 decimals) over the head's
+    ``classes`` (``{task: names}``; stored where they differ from the vocabulary): what
+    ``kerasser.significance`` compares between runs, and what ``kerasser.crossval.averaged_fold``
+    averages over runs without their models."""
     found = {}
     for task in labels:
         keep = np.flatnonzero(weights[task] > 0)
+        head = (classes or {}).get(task)
+        predicted = vocabulary_indices(task, np.argmax(probs[task], axis=-1), head) if len(probs[task]) else []
         found[task] = {
             "paths": [utterances[i].path for i in keep],
             "speakers": [speaker_key(utterances[i]) for i in keep],
             "labels": [int(labels[task][i]) for i in keep],
-            "predicted": [int(np.argmax(probs[task][i])) for i in keep],
+            "predicted": [int(predicted[i]) for i in keep],
             "probabilities": [[round(float(p), 6) for p in probs[task][i]] for i in keep],
         }
+        if head is not None and tuple(head) != TASKS[task].classes:
+            found[task]["classes"] = list(head)
     return found
 
 

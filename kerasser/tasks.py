@@ -38,14 +38,23 @@ class TaskSpec:
 AROUSAL = TaskSpec("arousal", "a", LEVELS)
 VALENCE = TaskSpec("valence", "v", LEVELS)
 DOMINANCE = TaskSpec("dominance", "d", LEVELS)
+# The emotion vocabulary: every class a corpus may label (an Utterance's emotion label indexes
+# this). EmoDB's seven first, in the order the first models' heads used; then RAVDESS' calm and
+# surprise. A model's emotion head covers the classes its training corpora use
+# (``ModelConfig.emotion_classes``, ``kerasser.label_space``), not necessarily all of these.
 EMOTION = TaskSpec(
-    "emotion", "e", ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral")
+    "emotion", "e", ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral", "calm", "surprise")
 )
+# The head of every model from before the vocabulary grew (ModelConfig.emotion_classes' default).
+EMODB_EMOTIONS = EMOTION.classes[:7]
+# PROTOCOL.md's cross-corpus comparison: the 4-class balanced UAR over these (EmoBox's common classes).
+COMMON_EMOTIONS = ("anger", "happiness", "sadness", "neutral")
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (AROUSAL, VALENCE, DOMINANCE, EMOTION)}
 
 # PROTOCOL.md's emotion -> (arousal, valence, dominance) levels (after Russell & Mehrabian, 1977):
-# EmoDB's dimension labels, and what a model reads off its emotion head (ModelConfig.derived_tasks).
+# EmoDB's and RAVDESS' dimension labels, and what a model reads off its emotion head
+# (ModelConfig.derived_tasks). Calm and surprise have no level (PROTOCOL.md).
 EMOTION_LEVELS: dict[str, tuple[str, str, str]] = {
     "anger": ("high", "low", "high"),
     "boredom": ("low", "low", "low"),
@@ -58,12 +67,13 @@ EMOTION_LEVELS: dict[str, tuple[str, str, str]] = {
 DIMENSIONS = (AROUSAL.name, VALENCE.name, DOMINANCE.name)
 
 
-def emotion_groups(task: str) -> tuple[int, ...]:
-    """The level index of each emotion class (in ``EMOTION.classes`` order) for a dimension task."""
+def emotion_groups(task: str, classes: tuple[str, ...] = EMODB_EMOTIONS) -> tuple[int, ...]:
+    """The level index of each emotion class of ``classes`` (a model's emotion head, by default the
+    first models' seven) for a dimension task; -1 for a class without a level (calm, surprise)."""
     if task not in DIMENSIONS:
         raise SettingsError(f"only {', '.join(DIMENSIONS)} have levels per emotion, not {task!r}")
     d = DIMENSIONS.index(task)
-    return tuple(LEVELS.index(EMOTION_LEVELS[e][d]) for e in EMOTION.classes)
+    return tuple(LEVELS.index(EMOTION_LEVELS[e][d]) if e in EMOTION_LEVELS else -1 for e in classes)
 
 # Not a task: the output and label key of the speaker-adversarial head (training only).
 SPEAKER_TARGET = "speaker"

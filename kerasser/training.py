@@ -28,6 +28,7 @@ from kerasser.config import TrainConfig, save_json
 from kerasser.corpora import Utterance, read_corpora, select
 from kerasser.errors import DataError
 from kerasser.evaluation import mean_uar, predict, score
+from kerasser.label_space import LabelSpace, labelled_classes
 from kerasser.model import NORMALIZATION, build_model, compile_model, read_from_emotion
 from kerasser.progress import writer
 from kerasser.runs import RunError, RunPaths, load_config, make_folder, read_state, save_model_atomic, write_json_atomic
@@ -52,14 +53,16 @@ class DevUAR(keras.callbacks.Callback):
     logs: of ``scored`` when given (the model whose dev UAR picks the epoch, sharing the trained
     one's weights: ``TrainConfig.select_on``), else of the trained model."""
 
-    def __init__(self, dataset, tasks: Sequence[str], scored: keras.Model | None = None):
+    def __init__(self, dataset, tasks: Sequence[str], scored: keras.Model | None = None,
+                 classes: dict[str, tuple[str, ...]] | None = None):
         super().__init__()
         self.dataset = dataset
         self.tasks = tuple(tasks)
         self.scored = scored
+        self.classes = classes  # each task's head classes (the emotion head's are the model's own)
 
     def on_epoch_end(self, epoch, logs=None):
-        reports = score(*predict(self.scored or self.model, self.dataset, self.tasks))
+        reports = score(*predict(self.scored or self.model, self.dataset, self.tasks), classes=self.classes)
         for t, r in reports.items():
             logs[f"{MONITOR}_{t}"] = r["uar"]
         logs[MONITOR] = mean_uar(reports)
@@ -235,6 +238,27 @@ def trim_metrics(path: Path, epochs: int) -> None:
         os.replace(tmp, path)
 
 
+def fit_label_space(config: TrainConfig, train_utts: Sequence[Utterance], paths: RunPaths,
+                    write: Callable[[str], None]) -> TrainConfig:
+    """``config`` with the emotion head covering the emotion classes the training utterances are
+    labelled with (``kerasser.label_space``), saved to the run's config.json when that changes it.
+    A resumed run keeps its head (its weights have that shape)."""
+    if "emotion" not in config.model.tasks:
+        return config
+    classes = labelled_classes(train_utts)
+    if classes == config.model.emotion_classes:
+        return config
+    if paths.last_model.exists():
+        if set(classes) - set(config.model.emotion_classes):
+            raise DataError(f"the training data now has emotion classes the run's head lacks "
+                            f"({', '.join(sorted(set(classes) - set(config.model.emotion_classes)))})")
+        return config
+    write(f"emotion head: {', '.join(classes)}")
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, emotion_classes=classes))
+    save_json(config, paths.config)
+    return config
+
+
 def prepare_run_folder(config: TrainConfig, resume: bool) -> tuple[RunPaths, dict | None]:
     paths = RunPaths(Path(config.out))
     state = read_state(paths)
@@ -297,7 +321,16 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
 
     log = data.DecodeLog(write)
     rate = config.model.audio.sample_rate
-    balance = data.class_weights(train_utts, tasks) if config.class_balanced else None
+    config = fit_label_space(config, train_utts, paths, write)
+    space = LabelSpace.for_training(config.model.emotion_classes, train_utts if "emotion" in tasks else ())
+    if space.masked:
+        write("emotion classes masked per corpus: " + "; ".join(
+            f"{corpus} {', '.join(c for c in space.emotion_classes if c not in own)}"
+            for corpus, own in space.corpora.items() if set(space.emotion_classes) - set(own)))
+    if config.balance_corpora:
+        balance = data.corpus_weights(train_utts, tasks, by_class=config.class_balanced)
+    else:
+        balance = data.class_weights(train_utts, tasks) if config.class_balanced else None
     speaker_index = None
     if config.model.speaker_adversarial:
         speaker_index = data.speaker_indices(train_utts)
@@ -319,14 +352,14 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         soft = distillation_targets(config, train_utts, lambda path: data.load_utterance(path, rate), write)
     train_examples = data.decoded(
         train_utts, tasks, log, rate, balance, speaker_index, transcripts=ctc, by_agreement=config.weight_by_agreement,
-        training=True, soft_targets=soft,
+        training=True, soft_targets=soft, space=space,
     )
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # set by EpochSeed before each epoch
 
     def training_batches(examples):
         return data.batched(
             examples, config.batch_size, training=True, seed=config.seed,
-            augment_config=config.augment, sample_rate=rate, epoch=epoch,
+            augment_config=config.augment, sample_rate=rate, epoch=epoch, emotion_classes=config.model.emotion_classes,
         )
 
     train_ds = training_batches(train_examples)
@@ -357,7 +390,7 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
             ema_momentum=config.ema_momentum,
         )
         initial_epoch = 0
-    served = read_from_emotion(model, config.model.readout_tasks)  # what best.keras holds
+    served = read_from_emotion(model, config.model.readout_tasks, config.model.emotion_classes)  # best.keras
     scored = served if config.select_on == "saved" else model  # what picks the epoch
     if uses_reference(model):  # each example gets its speaker's mean log mel, from the model's own layers
         train_ds = training_batches(with_references(model, train_utts, train_examples, log.failed))
@@ -377,7 +410,8 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         dev_ds = data.batched(dev_examples, config.batch_size, training=False)
         early = ResumableEarlyStopping(resume_state=state, monitor=MONITOR, mode="max", patience=config.patience)
         best = SaveBest(paths.best_model, MONITOR, state["best"] if state else -np.inf, served)
-        callbacks = [DevUAR(dev_ds, tasks, scored), *callbacks, best, early]
+        head_classes = {t: config.model.classes(t) for t in tasks}
+        callbacks = [DevUAR(dev_ds, tasks, scored, head_classes), *callbacks, best, early]
     else:
         callbacks.append(SaveBest(paths.best_model, None, served=served))
     if config.ema_momentum:  # dev scoring and best.keras see the averaged weights, last.keras the live ones
@@ -401,7 +435,7 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
     final = read_state(paths) or {"epoch": initial_epoch, "best": float("nan"), "best_epoch": 0}
     if averager and len(averager.recent) > 1:
         final = keep_average(model, served, scored, averager, paths, final, dev_ds if dev_utts else None, tasks,
-                             write)
+                             write, {t: config.model.classes(t) for t in tasks})
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) could not be decoded and were skipped")
     if paths.metrics.exists():
@@ -416,7 +450,7 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
 
 
 def keep_average(model, served, scored, averager: WeightAverage, paths: RunPaths, state: dict, dev_ds, tasks,
-                 write) -> dict:
+                 write, classes=None) -> dict:
     """Set ``model``'s weights to the average and save ``served`` (``model`` as best.keras holds
     it, sharing its weights) as average.keras; make it best.keras when there is no dev split or
     the mean dev UAR of ``scored`` (``served`` or ``model``, as for the epochs) is at least the
@@ -429,7 +463,7 @@ def keep_average(model, served, scored, averager: WeightAverage, paths: RunPaths
         write(f"best.keras: the average of the last {len(averager.recent)} epochs")
         state["averaged"] = True
     else:
-        uar = mean_uar(score(*predict(scored, dev_ds, tasks)))
+        uar = mean_uar(score(*predict(scored, dev_ds, tasks), classes=classes))
         better = uar >= state["best"]
         write(f"average of the last {len(averager.recent)} epochs: mean dev UAR {uar:.1f} "
               f"({'kept as best.keras' if better else 'not better than the best epoch'})")

@@ -255,7 +255,7 @@ def test_manifest(tmp_path):
     [
         ("file,arousal\na.wav,high\n", r"m\.csv:1: no 'path' column"),
         ("path,arousal\na.wav,high\nb.wav,hihg\n", r"m\.csv:3: unknown arousal class 'hihg'"),
-        ("path,emotion\na.wav,surprise\n", r"m\.csv:2: unknown emotion class 'surprise'"),
+        ("path,emotion\na.wav,contempt\n", r"m\.csv:2: unknown emotion class 'contempt'"),
         ("path,split\na.wav,validation\n", r"m\.csv:2: unknown split 'validation'"),
         ("path,arousal,a\na.wav,high,low\n", r"m\.csv:1: column 'a' duplicates column 'arousal'"),
         ("path\n\n", r"m\.csv: manifest lists no audio files"),
@@ -274,7 +274,7 @@ def test_manifest_errors(tmp_path, text, message):
 
 
 def test_read_corpus_errors(tmp_path):
-    assert set(READERS) == {"emodb", "baved", "iemocap", "manifest", "tfrecord"}
+    assert set(READERS) == {"emodb", "baved", "iemocap", "manifest", "ravdess", "tfrecord"}
     with pytest.raises(CorpusError, match="unknown corpus 'timit'; expected one of emodb, baved"):
         read_corpus("timit", tmp_path)
     with pytest.raises(CorpusError, match="no such file or folder"):

@@ -13,7 +13,7 @@ from kerasser.corpora import read_baved, read_corpus, read_emodb, select, speake
 from kerasser.dataset import make_dataset
 from kerasser.evaluation import predict, score, uar
 from kerasser.run_evaluation import evaluate_run, split_predictions
-from kerasser.runs import RunError, RunPaths, load_best_model
+from kerasser.runs import RunError, RunPaths, load_best_model, load_config
 from kerasser.speaker_norm import normalise_by_speaker
 from kerasser.training import train
 
@@ -257,7 +257,9 @@ def test_readout_tasks_are_saved_off_the_emotion_head_and_picked_on_either_model
     assert "dominance_pooling" in {layer.name for layer in last.layers}
     wave = np.random.default_rng(0).normal(size=(1, 8000)).astype(np.float32)
     out = best({"waveform": wave, "length": np.array([8000], np.int32)})
-    membership = np.eye(3)[list(emotion_groups("dominance"))]
+    head = load_config(tmp_path / "saved").model.emotion_classes  # the classes emodb_small labels
+    assert out["emotion"].shape[-1] == len(head)
+    membership = np.eye(3)[list(emotion_groups("dominance", head))]
     np.testing.assert_allclose(np.asarray(out["dominance"]), np.asarray(out["emotion"]) @ membership, rtol=1e-5)
     state = json.loads(RunPaths(tmp_path / "saved").state.read_text())
     dev = evaluate_run(tmp_path / "saved", "dev", write_report=False)

@@ -13,9 +13,10 @@ from kerasser.corpora.baved import read_baved
 from kerasser.corpora.emodb import read_emodb
 from kerasser.corpora.iemocap import read_iemocap
 from kerasser.corpora.manifest import read_manifest
+from kerasser.corpora.ravdess import PROTOCOL_FOLDS as RAVDESS_FOLDS
+from kerasser.corpora.ravdess import read_ravdess
 from kerasser.corpora.selection import read_corpora, select, speaker_key, speakers
 from kerasser.corpora.utterance import CorpusError, Utterance
-
 
 
 def read_tfrecord(path: str | os.PathLike) -> list[Utterance]:
@@ -26,10 +27,14 @@ def read_tfrecord(path: str | os.PathLike) -> list[Utterance]:
     return read_prepared(path)
 
 
+# Speaker groups PROTOCOL.md gives for cross-validation (``kerasser crossval --folds protocol``).
+PROTOCOL_FOLDS: dict[str, tuple[tuple[str, ...], ...]] = {"ravdess": RAVDESS_FOLDS}
+
 READERS: dict[str, Callable[[str | os.PathLike], list[Utterance]]] = {
     "emodb": read_emodb,
     "baved": read_baved,
     "iemocap": read_iemocap,
+    "ravdess": read_ravdess,
     "manifest": read_manifest,
     "tfrecord": read_tfrecord,
 }
@@ -46,6 +51,7 @@ def read_corpus(name: str, path: str | os.PathLike) -> list[Utterance]:
 
 
 __all__ = [
+    "PROTOCOL_FOLDS",
     "READERS",
     "CorpusError",
     "Utterance",
@@ -55,6 +61,7 @@ __all__ = [
     "read_emodb",
     "read_iemocap",
     "read_manifest",
+    "read_ravdess",
     "read_tfrecord",
     "select",
     "speaker_key",

@@ -141,9 +141,10 @@ def _test_scores(
     if quantised:
         test_clips = load_clips(test_utts, write, sample_rate)
         refs = clip_references(test_clips, statistics)
-        baseline = parity["float32"]["test_uar"] = score_uar(runners["float32"], test_clips, tasks, refs)
+        heads = {t: load_config(run).model.classes(t) for t in tasks}
+        baseline = parity["float32"]["test_uar"] = score_uar(runners["float32"], test_clips, tasks, refs, heads)
         for variant in quantised:
-            scores = score_uar(runners[variant], test_clips, tasks, refs)
+            scores = score_uar(runners[variant], test_clips, tasks, refs, heads)
             change = {t: scores[t] - baseline[t] for t in scores}
             entry = parity[variant]
             entry["test_uar"], entry["test_uar_change"] = scores, change

@@ -161,11 +161,10 @@ def build_metadata(
     ``transcript``: the export serves the CTC head's ``transcript`` output."""
     import dataclasses
 
-    from kerasser.tasks import TASKS
 
     model = config.model
     audio = model.audio
-    tasks = [(t, TASKS[t].classes) for t in model.tasks]
+    tasks = [(t, model.classes(t)) for t in model.tasks]
     state = state or {}
     best_dev = state.get("best")
     return {

@@ -76,15 +76,16 @@ def score_uar(
     clips: Sequence[tuple[Utterance, np.ndarray]],
     tasks: Sequence[str],
     references: Sequence | None = None,
+    classes: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, float]:
     """UAR per task of ``runner`` on labelled ``clips`` (each given its speaker ``references[i]``
     when there are references), scored by ``kerasser.evaluation.score`` (the same scoring as
-    ``kerasser evaluate``)."""
+    ``kerasser evaluate``; ``classes``: the heads' classes, ``ModelConfig.classes``)."""
     if not clips:
         return {}
     outputs = run_clips(runner, [wave for _, wave in clips], references)
     labels = {t: np.array([u.labels.get(t, 0) for u, _ in clips]) for t in tasks}
     weights = {t: np.array([float(t in u.labels) for u, _ in clips]) for t in tasks}
     probs = {t: np.stack([out[t] for out in outputs]) for t in tasks}
-    reports = score(labels, probs, weights)
+    reports = score(labels, probs, weights, classes)
     return {t: reports[t]["uar"] for t in tasks if weights[t].any()}

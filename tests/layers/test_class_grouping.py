@@ -38,6 +38,20 @@ def test_a_group_without_classes_gets_probability_zero(rng):
     np.testing.assert_array_equal(q[:, [1, 3]], 0.0)
 
 
+def test_classes_without_a_group_are_left_out_and_the_rest_renormalised(rng):
+    """groups -1 (RAVDESS' calm and surprise have no level): q_g = sum_{c in g} p_c / sum_{c grouped} p_c."""
+    groups = [*GROUPS, -1, -1]
+    p = _probabilities(rng, classes=9)
+    grouped = p[:, :7]
+    reference = np.stack([grouped[:, [c for c, g in enumerate(GROUPS) if g == group]].sum(1) for group in range(3)], 1)
+    q = np.asarray(ClassGrouping(groups, num_groups=3)(p))
+    np.testing.assert_allclose(q, reference / grouped.sum(1, keepdims=True), rtol=1e-5)
+    layer = ClassGrouping.from_config(ClassGrouping(groups, num_groups=3).get_config())
+    np.testing.assert_allclose(np.asarray(layer(p)), q, rtol=1e-6)
+    with pytest.raises(ValueError, match="groups must be in"):
+        ClassGrouping([-1, -1], num_groups=3)  # nothing grouped
+
+
 def test_groups_outside_the_range_or_of_another_length_are_refused(rng):
     with pytest.raises(ValueError, match="groups must be in"):
         ClassGrouping([0, 3], num_groups=3)

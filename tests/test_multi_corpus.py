@@ -1,0 +1,72 @@
+"""Training, evaluation and leave-one-corpus-out on two real corpora with different classes
+(EmoDB clips through a manifest, RAVDESS clips through its reader): tiny models, one epoch."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from kerasser.config import AugmentConfig, ModelConfig, TrainConfig
+from kerasser.crossval import crossval
+from kerasser.run_evaluation import evaluate_run
+from kerasser.runs import RunPaths, load_best_model, load_config
+from kerasser.tasks import EMOTION
+from kerasser.training import train
+
+TINY = dict(conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1)
+
+
+@pytest.fixture(scope="module")
+def ravdess_small(shared_data, tmp_path_factory):
+    """A RAVDESS folder of 18 real clips: actors 01 (train), 17 (dev), 21 (test), six emotions each
+    (calm and surprise, which EmoDB lacks, among them), linked from the shared copy."""
+    root = tmp_path_factory.mktemp("ravdess_small")
+    for actor in ("01", "17", "21"):
+        folder = root / f"Actor_{actor}"
+        folder.mkdir()
+        for emotion in ("01", "02", "03", "04", "05", "08"):
+            name = f"03-01-{emotion}-01-01-01-{actor}.flac"
+            (folder / name).symlink_to(shared_data / "ravdess" / f"Actor_{actor}" / name)
+    return root
+
+
+def config_of(emodb_small, ravdess_small, out, **train_fields):
+    return TrainConfig(
+        corpora=(("manifest", str(emodb_small)), ("ravdess", str(ravdess_small))),
+        out=str(out), model=ModelConfig(tasks=("arousal", "emotion"), **TINY), epochs=1, batch_size=8,
+        learning_rate=1e-3, class_balanced=True, balance_corpora=True, augment=AugmentConfig(mixup_alpha=0.4),
+        **train_fields,
+    )
+
+
+@pytest.mark.slow
+def test_two_corpora_train_into_one_head_and_score_apart(emodb_small, ravdess_small, tmp_path):
+    lines = []
+    train(config_of(emodb_small, ravdess_small, tmp_path / "run"), write=lines.append)
+    head = load_config(tmp_path / "run").model.emotion_classes
+    assert set(head) >= {"calm", "surprise", "anger"} and head == tuple(c for c in EMOTION.classes if c in head)
+    masked = [line for line in lines if line.startswith("emotion classes masked per corpus: ")]
+    assert len(masked) == 1 and "calm, surprise" in masked[0].split("manifest ")[1]  # EmoDB's clips lack them
+    assert load_best_model(tmp_path / "run").output["emotion"].shape[-1] == len(head)
+    report = evaluate_run(tmp_path / "run", "test", write_report=False)
+    assert set(report["per_corpus"]) == {"manifest", "ravdess"}
+    assert {"emotion", "emotion_common", "arousal"} <= set(report["per_corpus"]["ravdess"])
+    assert report["per_corpus"]["ravdess"]["files"] == 6
+    assert len(report["tasks"]["emotion"]["confusion"]) == len(EMOTION.classes)  # vocabulary order
+
+
+@pytest.mark.slow
+def test_leave_one_corpus_out_scores_every_clip_of_the_held_out_corpus(emodb_small, ravdess_small, tmp_path):
+    config = dataclasses.replace(config_of(emodb_small, ravdess_small, tmp_path / "loco"), augment=AugmentConfig())
+    summary = crossval(config, folds="corpus", write=lambda line: None)
+    assert sorted(summary["held_out"]) == ["manifest", "ravdess"]
+    assert summary["held_out"]["ravdess"]["files"] == 18  # all of it, every split
+    assert summary["held_out"]["manifest"]["files"] == 24
+    fold = json.loads((tmp_path / "loco" / "fold-ravdess" / "fold_report.json").read_text())
+    # trained on EmoDB alone: its head has no calm, and RAVDESS' calm clips still count (always wrong)
+    assert "calm" not in load_config(tmp_path / "loco" / "fold-ravdess").model.emotion_classes
+    calm = fold["tasks"]["emotion"]["confusion"][EMOTION.index("calm")]
+    assert sum(calm) == 3 and calm[EMOTION.index("calm")] == 0
+    assert RunPaths(tmp_path / "loco" / "fold-manifest").best_model.exists()
