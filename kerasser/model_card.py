@@ -22,6 +22,14 @@ EMODB_LIMITS = """\
   misclassified clip).
 """
 
+# What each corpus' licence means for weights trained on it (PROTOCOL.md, the corpora's READMEs).
+CORPUS_TERMS = {
+    "emodb": "EmoDB (Burkhardt et al., Interspeech 2005): freely available for research; cite the paper.",
+    "ravdess": "RAVDESS (Livingstone & Russo, PLoS ONE 2018) is licensed CC BY-NC-SA 4.0: these weights are "
+               "for non-commercial use only, and what is made from them is shared under the same licence.",
+    "baved": "BAVED: no licence is given and its authors advise against commercial use.",
+}
+
 GENERAL_LIMITS = """\
 - Emotion recognition from voice is uncertain and culturally variable. Do not use it for decisions
   about people (hiring, policing, health) without independent validation.
@@ -156,6 +164,8 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
         f"{' + '.join(config.train_splits)} split(s) of PROTOCOL.md's speaker-independent split"
         + (f", epoch chosen on {config.dev_split}" if config.dev_split else ", all epochs, the last one kept")
         + "; scored on the test speakers, never seen in training.",
+        "",
+        *[f"- {CORPUS_TERMS[name]}" for name in dict.fromkeys(c for c, _ in config.corpora) if name in CORPUS_TERMS],
         "",
         "## Reproduce",
         "",

@@ -54,6 +54,15 @@ def test_card_lists_tasks_and_scores_from_metadata():
     assert "kerasser export runs/card --out exported/demo" in card and "acted German speech" in card
 
 
+def test_card_names_each_corpus_licence():
+    config = TrainConfig(corpora=(("emodb", "e"), ("ravdess", "r")), out="runs/card")
+    card = render({"name": "multi", "tasks": []}, config, "kerasser export runs/card --out exported/multi")
+    assert "- RAVDESS (Livingstone & Russo, PLoS ONE 2018) is licensed CC BY-NC-SA 4.0: these weights are for " \
+           "non-commercial use only" in card
+    assert "- EmoDB (Burkhardt et al., Interspeech 2005)" in card and "BAVED" not in card
+    assert "--balance-corpora" in train_command(dataclasses.replace(config, balance_corpora=True))
+
+
 def config_from_command(command: str) -> TrainConfig:
     """What `kerasser train` would build from ``command`` (click parses it; nothing is trained)."""
     from kerasser_cli.options import corpus_pairs
