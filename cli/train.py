@@ -26,8 +26,15 @@ from kerasser_cli.train_options import recipe_options, recipe_overrides
               help="Share of the teachers' distribution in the targets (default 0.5).")
 @click.option("--distill-temperature", default=None, type=click.FloatRange(min=0, min_open=True),
               help="Temperature applied to the teachers' probabilities (default 1; above 1 softens them).")
+@click.option("--init-from", default=None,
+              help="Start from a trained model's weights (a run folder, an exported model folder, a shipped "
+                   "model's name or a .keras file): fine-tune on your own clips. Heads whose classes differ "
+                   "are made anew; use a lower --lr.")
+@click.option("--freeze", default=None, type=click.Choice(["none", "frontend", "encoder"]),
+              help="With --init-from: keep the front end (before the GRUs) or the whole encoder (all but the "
+                   "attention pooling and heads) as trained (default none).")
 @friendly_errors
-def train(corpus, data, config_file, out, resume, distill_from, **options):
+def train(corpus, data, config_file, out, resume, distill_from, init_from, freeze, **options):
     """Train the multi-task emotion model and keep the epoch with the best mean dev UAR.
 
     \b
@@ -35,6 +42,8 @@ def train(corpus, data, config_file, out, resume, distill_from, **options):
       kerasser train --corpus emodb --data ../shared/data/emodb --tasks a,v,d,e --out runs/emodb
       kerasser train --recipe paper --corpus emodb --data ../shared/data/emodb --tasks a,v,d --attention --out runs/paper
       kerasser train --config runs/tune/best_config.json --out runs/tuned
+      kerasser train --corpus manifest --data my_clips.csv --tasks e --init-from emodb-avde --freeze frontend \\
+        --lr 3e-4 --out runs/mine
       kerasser train --corpus emodb --data ../shared/data/emodb --tasks a,v,d,e --distill-from runs/s0 \\
         --distill-from runs/s1 --distill-from runs/s2 --out runs/distilled
     """
@@ -54,4 +63,5 @@ def train(corpus, data, config_file, out, resume, distill_from, **options):
         else:
             overrides = recipe_overrides(options)
             overrides["distill_from"] = distill_from or None
+            overrides["init_from"], overrides["freeze"] = init_from, freeze
             run_training(build_train_config(corpora=corpora, out=out, base=base, **overrides))

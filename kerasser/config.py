@@ -252,10 +252,18 @@ class TrainConfig:
     distill_weight: float = 0.5
     distill_temperature: float = 1.0
     # how the run uses the machine (kerasser.distribution): the same recipe on any hardware
+    # fine-tuning (kerasser.init_from): start from this trained model's weights (a run folder, an
+    # exported model folder or name, a .keras file); freeze "none", "frontend" or "encoder"
+    init_from: str | None = None
+    freeze: str = "none"
     strategy: str = "default"  # "mirrored" (local GPUs / CPU devices) or "multiworker" (TF_CONFIG)
     mixed_precision: bool = False  # mixed_float16 compute; for GPUs
 
     def __post_init__(self):
+        if self.freeze not in ("none", "frontend", "encoder"):
+            raise SettingsError(f"freeze must be none, frontend or encoder, not {self.freeze!r}")
+        if self.freeze != "none" and not self.init_from:
+            raise SettingsError("freezing layers needs a model to start from (init_from)")
         if self.strategy not in STRATEGIES:
             raise SettingsError(f"strategy must be one of {STRATEGIES}, not {self.strategy!r}")
         if self.select_on not in SELECT_ON:

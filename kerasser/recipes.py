@@ -233,6 +233,8 @@ _OPTION_OF = {
     "average_last": "--average-last",
     "ema_momentum": "--ema",
     "select_on": "--select-on",
+    "init_from": "--init-from",
+    "freeze": "--freeze",
     "augment.crop_prob": "--crop-prob",
     "augment.gain_db": "--gain-db",
     "augment.noise_prob": "--noise-prob",

@@ -373,6 +373,10 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
     else:
         model = build_model(config.model)
         adapt_normalization(model, train_examples)
+        if config.init_from:  # fine-tuning: the trained model's weights where the layers match
+            from kerasser.init_from import initialise
+
+            initialise(model, config.init_from, tasks, config.freeze, write)
         compile_model(
             model,
             {

@@ -70,3 +70,28 @@ def test_leave_one_corpus_out_scores_every_clip_of_the_held_out_corpus(emodb_sma
     calm = fold["tasks"]["emotion"]["confusion"][EMOTION.index("calm")]
     assert sum(calm) == 3 and calm[EMOTION.index("calm")] == 0
     assert RunPaths(tmp_path / "loco" / "fold-manifest").best_model.exists()
+
+
+@pytest.mark.slow
+def test_fine_tuning_starts_from_a_trained_model_and_freezes_the_encoder(emodb_small, ravdess_small, tmp_path):
+    """--init-from: the layers that match take the trained weights (the emotion head, over other
+    classes, is made anew); --freeze encoder keeps them through training."""
+    import numpy as np
+
+    source = TrainConfig(corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "source"),
+                         model=ModelConfig(tasks=("arousal", "emotion"), **TINY), epochs=1, batch_size=8)
+    train(source, write=lambda line: None)
+    lines = []
+    tuned = TrainConfig(corpora=(("ravdess", str(ravdess_small)),), out=str(tmp_path / "tuned"),
+                        model=ModelConfig(tasks=("arousal", "emotion"), **TINY), epochs=1, batch_size=8,
+                        learning_rate=1e-2, init_from=str(tmp_path / "source"), freeze="encoder")
+    train(tuned, write=lines.append)
+    before, after = load_best_model(tmp_path / "source"), load_best_model(tmp_path / "tuned")
+    assert any(line.startswith("initialised from ") and "new: emotion" in line for line in lines)
+    for name in ("gru1", "standardize"):
+        for a, b in zip(before.get_layer(name).get_weights(), after.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    moved = [np.abs(a - b).max() for a, b in zip(before.get_layer("arousal").get_weights(),
+                                                  after.get_layer("arousal").get_weights())]
+    assert max(moved) > 0  # the heads train
+    assert after.output["emotion"].shape[-1] != before.output["emotion"].shape[-1]
