@@ -39,24 +39,30 @@ CLASS_WEIGHTS = (None, "balanced")  # sklearn's SVC class_weight: none, or each 
 def features(corpus: str, path: str, cache: Path) -> tuple[list, np.ndarray]:
     """The corpus' utterances and their eGeMAPSv02 functionals (clips x 88), cached."""
     utterances = read_corpus(corpus, path)
+    return utterances, egemaps(corpus, [u.path for u in utterances], cache)
+
+
+def egemaps(corpus: str, paths: list[str], cache: Path) -> np.ndarray:
+    """The eGeMAPSv02 functionals of ``paths`` (clips x 88), from ``cache/egemaps-<corpus>.npz``
+    when that holds exactly these paths in this order, else extracted (one core) and cached."""
     file = cache / f"egemaps-{corpus}.npz"
     if file.exists():
         kept = np.load(file, allow_pickle=False)
-        if list(kept["paths"]) == [u.path for u in utterances]:
-            return utterances, kept["x"]
+        if list(kept["paths"]) == list(paths):
+            return kept["x"]
     import opensmile
 
     smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
                             feature_level=opensmile.FeatureLevel.Functionals)
     rows = []
-    for i, u in enumerate(utterances):
-        rows.append(smile.process_file(u.path).to_numpy()[0])
+    for i, p in enumerate(paths):
+        rows.append(smile.process_file(p).to_numpy()[0])
         if (i + 1) % 200 == 0:
-            print(f"{corpus}: {i + 1} of {len(utterances)} clips", file=sys.stderr)
+            print(f"{corpus}: {i + 1} of {len(paths)} clips", file=sys.stderr)
     x = np.asarray(rows, dtype=np.float64)
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(file, paths=np.asarray([u.path for u in utterances]), x=x)
-    return utterances, x
+    np.savez(file, paths=np.asarray(list(paths)), x=x)
+    return x
 
 
 def normalised(x: np.ndarray, utterances: list, norm: str) -> np.ndarray:
