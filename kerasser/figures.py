@@ -41,10 +41,14 @@ def save(fig, path: str | os.PathLike) -> Path:
 def confusion_figure(task: str, report: Mapping, path: str | os.PathLike, title: str | None = None) -> Path:
     """Write ``task``'s confusion matrix (``report``: a task report with ``confusion``, ``recall``
     keyed by class, ``uar`` and ``count``) to ``path``: counts on the left, recall per true class
-    on the right; rows are the true class, columns the predicted one."""
+    on the right; rows are the true class, columns the predicted one. Classes that are neither
+    true nor predicted for any utterance are left out."""
     plt = pyplot()
     classes = list(report["recall"])
     counts = np.asarray(report["confusion"], dtype=float)
+    # classes neither in the data nor predicted (the vocabulary's calm for an EmoDB model) are left out
+    shown = np.flatnonzero((counts.sum(axis=0) + counts.sum(axis=1)) > 0) if counts.any() else np.arange(len(classes))
+    classes, counts = [classes[i] for i in shown], counts[np.ix_(shown, shown)]
     totals = counts.sum(axis=1, keepdims=True)
     recall = np.divide(100 * counts, totals, out=np.zeros_like(counts), where=totals > 0)
     size = max(3.2, 0.55 * len(classes) + 1.6)

@@ -1,0 +1,174 @@
+"""Several corpora: each system's in-corpus test scores and its leave-one-corpus-out (LOCO) scores.
+
+    python benchmarks/corpora.py --configs emodb,multi --protocol loco --seeds 0,1,2
+    python benchmarks/corpora.py --configs multi --protocol fixed --seeds 0
+    python benchmarks/corpora.py --report                   # the table of every finished run
+
+A system is a recipe plus overrides (``kerasser.recipes.build_train_config``, as ``kerasser train``
+builds it) and the corpora it trains on, with tasks a, v, d, e. Protocols (PROTOCOL.md, "Several
+corpora together"):
+
+- ``fixed``: trained on its corpora's train splits (the epoch picked on their dev splits), then
+  scored on the test split of every corpus here, each apart (``kerasser.corpus_scores``: emotion
+  over the corpus' own classes, the 4-class common UAR, each dimension): in-corpus for the corpora
+  it trained on, cross-corpus for the others.
+- ``loco``: ``kerasser crossval --folds corpus`` over the system's corpora: each corpus held out in
+  turn, trained on the others' train splits, every clip of the held-out corpus scored.
+
+Runs live under ``--runs`` (``<config>/<protocol>/seed<N>``) and resume where they stopped (rerun
+the same command). Each finished run's scores are kept in ``--records`` (committed), and the
+table (mean ± sd over the seeds, the number of seeds beside it) is printed and written to
+``--table``, with the openSMILE peer's rows on the same clips (``benchmarks/opensmile_corpora.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+TASKS = ("emotion", "arousal", "valence", "dominance")
+CORPORA = ("emodb", "ravdess", "baved")
+COMMON = "emotion_common"
+
+# name -> (recipe, overrides, corpora trained on, what it shows)
+CONFIGS: dict[str, tuple[str, dict, tuple[str, ...], str]] = {
+    "emodb": ("default", {}, ("emodb",), "the default recipe on EmoDB alone (today's shipped recipe)"),
+    "ravdess": ("default", {}, ("ravdess",), "the default recipe on RAVDESS alone"),
+    "multi": ("default", {}, ("emodb", "ravdess"), "the default recipe on EmoDB + RAVDESS, one label space"),
+    "multi+balance": ("default", {"balance_corpora": True}, ("emodb", "ravdess"),
+                      "EmoDB + RAVDESS, each corpus the same total weight per task (--balance-corpora)"),
+    "multi+baved": ("default", {"balance_corpora": True}, ("emodb", "ravdess", "baved"),
+                    "EmoDB + RAVDESS + BAVED (arousal only), corpora balanced"),
+}
+
+# (corpus, score) columns of the table: the corpus' own emotion classes, the 4-class common UAR, dimensions
+COLUMNS = {
+    "fixed": [("emodb", "emotion"), ("emodb", "arousal"), ("emodb", "valence"), ("emodb", "dominance"),
+              ("ravdess", "emotion"), ("ravdess", COMMON), ("ravdess", "arousal"), ("ravdess", "valence"),
+              ("baved", "arousal")],
+    "loco": [("emodb", COMMON), ("emodb", "emotion"), ("emodb", "arousal"), ("emodb", "valence"),
+             ("ravdess", COMMON), ("ravdess", "emotion"), ("ravdess", "arousal"), ("ravdess", "valence"),
+             ("baved", "arousal")],
+}
+
+
+def train_config(name: str, protocol: str, seed: int, args):
+    from kerasser.recipes import build_train_config
+
+    recipe, overrides, corpora, _ = CONFIGS[name]
+    return build_train_config(
+        recipe, corpora=tuple((c, str(Path(args.data) / c)) for c in corpora),
+        out=str(Path(args.runs) / name / protocol / f"seed{seed}"), tasks=TASKS, seed=seed, **overrides,
+    )
+
+
+def run_fixed(name: str, seed: int, args) -> dict:
+    """Train (or resume) one run on its corpora's train splits; each corpus' test split scored apart."""
+    from kerasser.run_evaluation import evaluate_run
+    from kerasser.runs import RunPaths, read_state
+    from kerasser.training import train
+
+    config = train_config(name, "fixed", seed, args)
+    state = read_state(RunPaths(Path(config.out)))
+    if not (state and (state["epoch"] >= config.epochs or state["wait"] >= config.patience)):
+        train(config, resume=state is not None)
+    state = read_state(RunPaths(Path(config.out)))
+    scores = {}
+    for corpus in CORPORA:
+        report = evaluate_run(config.out, "test", corpora=((corpus, str(Path(args.data) / corpus)),),
+                              write_report=False)
+        scores[corpus] = report["per_corpus"][corpus]
+    return {"best_epoch": state["best_epoch"], "dev_uar": state["best"], "scores": scores}
+
+
+def run_loco(name: str, seed: int, args) -> dict:
+    """``crossval --folds corpus`` of the system (continued where it stopped): the held-out corpora's scores."""
+    from kerasser.crossval import crossval
+
+    summary = crossval(train_config(name, "loco", seed, args), folds="corpus")
+    best_epochs = {f["fold"]: f["best_epoch"] for f in summary["folds"]}
+    return {"best_epoch": best_epochs, "scores": summary["held_out"]}
+
+
+def record_file(args, name: str, protocol: str, seed: int) -> Path:
+    return Path(args.records) / f"{name}.{protocol}.seed{seed}.json"
+
+
+def table(args) -> str:
+    """Markdown tables (one per protocol) of the records: mean ± sd over seeds (n), and the peers."""
+    records: dict[tuple[str, str], list[dict]] = {}
+    for file in sorted(Path(args.records).glob("*.json")):
+        name, protocol, _ = file.stem.rsplit(".", 2)
+        records.setdefault((name, protocol), []).append(json.loads(file.read_text()))
+    lines = []
+    for protocol, columns in COLUMNS.items():
+        title = ("In-corpus test splits (a corpus a system did not train on is cross-corpus for it)"
+                 if protocol == "fixed" else "Leave-one-corpus-out: each corpus held out, all of its clips scored")
+        lines += [f"### {title}", "", "UAR %, mean ± sd over seeds (n); emotion over the corpus' own classes; "
+                  "common: the 4-class UAR over anger, happiness, sadness, neutral.", ""]
+        head = " | ".join(f"{c} {'common' if s == COMMON else s}" for c, s in columns)
+        lines += [f"| system | {head} |", "|---" * (len(columns) + 1) + "|"]
+        for name in CONFIGS:
+            runs = records.get((name, protocol))
+            if not runs:
+                continue
+            cells = []
+            for corpus, score in columns:
+                values = [r["scores"][corpus][score] for r in runs if score in r["scores"].get(corpus, {})]
+                cells.append(f"{np.mean(values):.1f} ± {np.std(values):.1f} ({len(values)})"
+                             if values else "")
+            lines.append(f"| {name}: {CONFIGS[name][3]} | " + " | ".join(cells) + " |")
+        lines.append("")
+    peers = Path(args.peers)
+    if peers.exists():
+        lines += ["### openSMILE eGeMAPS + SVM on the same clips", "", f"From `{peers}` "
+                  "(`python benchmarks/opensmile_corpora.py`).", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", default="multi", help=f"comma-separated, of {', '.join(CONFIGS)}")
+    parser.add_argument("--protocol", choices=("fixed", "loco"), default="loco")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--runs", default="runs/corpora")
+    parser.add_argument("--records", default="benchmarks/results/corpora_runs")
+    parser.add_argument("--table", default="benchmarks/results/corpora.md")
+    parser.add_argument("--peers", default="benchmarks/results/opensmile_corpora.md")
+    parser.add_argument("--report", action="store_true", help="only write the table of the finished runs")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow threads (0: all cores; 1 to run two instances side by side on 2 cores)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    if not args.report:
+        names = [c.strip() for c in args.configs.split(",") if c.strip()]
+        unknown = [n for n in names if n not in CONFIGS]
+        if unknown:
+            parser.error(f"unknown config(s) {', '.join(unknown)}; expected {', '.join(CONFIGS)}")
+        for name in names:
+            for seed in (int(s) for s in args.seeds.split(",")):
+                result = (run_fixed if args.protocol == "fixed" else run_loco)(name, seed, args)
+                file = record_file(args, name, args.protocol, seed)
+                file.parent.mkdir(parents=True, exist_ok=True)
+                record = {"config": name, "protocol": args.protocol, "seed": seed, **result}
+                file.write_text(json.dumps(record, indent=2) + "\n")
+                print(f"{name} {args.protocol} seed {seed}: {json.dumps(result['scores'])}", file=sys.stderr)
+    text = table(args)
+    Path(args.table).write_text("# Several corpora (`python benchmarks/corpora.py --report`)\n\n" + text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
