@@ -320,6 +320,19 @@ def to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
 
+# ModelConfig fields that training sets from the training data (and saves to the run's config.json)
+DERIVED_MODEL_FIELDS = ("speakers", "emotion_classes")
+
+
+def as_given(config: TrainConfig | dict) -> dict:
+    """``config`` as a plain dict without the fields training derives from the data: what decides
+    whether a run folder holds a run of a given configuration."""
+    d = json.loads(json.dumps(to_dict(config) if isinstance(config, TrainConfig) else config))
+    for field in DERIVED_MODEL_FIELDS:
+        d["model"].pop(field, None)
+    return d
+
+
 def model_config_from_dict(d: dict) -> ModelConfig:
     d = dict(d)
     d["audio"] = AudioConfig(**d.get("audio", {}))

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from kerasser.config import TrainConfig, to_dict
+from kerasser.config import TrainConfig, as_given, to_dict
 from kerasser.corpora import read_corpora, speakers
 from kerasser.errors import DataError, SettingsError
 from kerasser.evaluation import task_report
@@ -135,7 +135,7 @@ def crossval(
             continue
         write(f"fold {i + 1}/{len(plan)}: test {', '.join(fold.test)}; dev {', '.join(fold.dev)}")
         resume = (out / "state.json").exists()
-        if resume and json.loads((out / "config.json").read_text()) != json.loads(json.dumps(to_dict(fold_config))):
+        if resume and as_given(json.loads((out / "config.json").read_text())) != as_given(fold_config):
             raise RunError("holds a fold of another configuration", path=out)
         result = train(fold_config, resume=resume, write=write)
         entry = {

@@ -11,32 +11,24 @@ stored configuration against what its name resolves to today.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import ROOT, load_benchmark  # tests/benchmark_scripts.py
 
 from kerasser.config import to_dict, train_config_from_dict
 from kerasser.tasks import TASKS
 
-ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "benchmarks" / "results" / "accuracy_runs"
 ABLATION_RECORDS = ROOT / "benchmarks" / "results" / "ablation_runs"
 RECORD_NAME = re.compile(r"(?P<name>.+)\.(?P<protocol>fixed|loso)\.seed(?P<seed>\d+)\.json")
 
 
-def _benchmark(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-accuracy = _benchmark("accuracy")
-ablation = _benchmark("ablation")
+accuracy = load_benchmark("accuracy")
+ablation = load_benchmark("ablation")
 
 
 class _Args:

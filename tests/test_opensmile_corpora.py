@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from benchmark_scripts import load_benchmark  # tests/benchmark_scripts.py
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from kerasser.corpora import Utterance
 from kerasser.tasks import COMMON_EMOTIONS, EMOTION, EMOTION_LEVELS, TASKS
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _benchmark(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _benchmark("opensmile_corpora")
+bench = load_benchmark("opensmile_corpora")
 ANGER, BOREDOM, HAPPINESS, SADNESS, NEUTRAL, CALM = (
     EMOTION.index(c) for c in ("anger", "boredom", "happiness", "sadness", "neutral", "calm"))
 EMOTION_ALL = tuple(range(EMOTION.num_classes))
