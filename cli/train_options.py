@@ -97,7 +97,10 @@ _OPTIONS = [
     click.option("--ctc-weight", default=None, type=click.FloatRange(min=0),
                  help="Weight alpha of the CTC auxiliary loss on transcripts (Cai et al.; 0: no CTC head)."),
     click.option("--speaker-adversarial", default=None, type=click.FloatRange(min=0),
-                 help="Gradient-reversal weight of a speaker classifier (training only; 0: off)."),
+                 help="Gradient-reversal weight of a speaker (or --adversary corpus) classifier (training only; 0: off)."),
+    click.option("--adversary", type=click.Choice(["speaker", "corpus"]), default=None,
+                 help="What the --speaker-adversarial classifier tells apart: the training speakers (default) or "
+                      "the training corpora (corpus-adversarial training)."),
     click.option("--head", type=click.Choice(HEADS), default=None,
                  help="Each task's classifier: softmax (Dense) or cosine (scaled cosines to the class weights)."),
     click.option("--head-scale", default=None, type=click.FloatRange(min=0, min_open=True),

@@ -26,7 +26,8 @@ SELECT_ON = ("saved", "trained")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("default", "mirrored", "multiworker")  # kerasser.distribution
-HEADS = ("softmax", "cosine")  # ModelConfig.head: Dense + softmax, or CosineSoftmax (AM-softmax)
+HEADS = ("softmax", "cosine")
+ADVERSARIES = ("speaker", "corpus")  # ModelConfig.adversary: what the gradient-reversal classifier tells apart  # ModelConfig.head: Dense + softmax, or CosineSoftmax (AM-softmax)
 AUTO_WEIGHTS = "auto"  # TrainConfig.loss_weights: learned during training (kerasser.uncertainty)
 
 
@@ -139,6 +140,9 @@ class ModelConfig:
     # a gradient reversal of this weight (0 = off); training only, stripped from exports
     speaker_adversarial: float = 0.0
     speakers: int = 0  # set by training from the training data
+    # what the adversary classifies: "speaker" (the training speakers) or "corpus" (the training
+    # corpora: corpus-adversarial training, features that do not tell the corpora apart)
+    adversary: str = "speaker"
     # CTC auxiliary ASR loss (Cai et al., 2021): L = L_tasks + ctc_weight * L_CTC from a character
     # head over the GRU outputs (0 = no head); training only unless exported --with-transcript
     ctc_weight: float = 0.0
@@ -193,6 +197,8 @@ class ModelConfig:
             raise SettingsError(f"ctc_weight must be >= 0, not {self.ctc_weight}")
         if self.recurrent_stride < 1:
             raise SettingsError(f"recurrent_stride must be at least 1, not {self.recurrent_stride}")
+        if self.adversary not in ADVERSARIES:
+            raise SettingsError(f"adversary must be one of {ADVERSARIES}, not {self.adversary!r}")
         if self.head not in HEADS:
             raise SettingsError(f"head must be one of {HEADS}, not {self.head!r}")
         if self.head_scale <= 0:

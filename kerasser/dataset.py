@@ -89,6 +89,16 @@ def speaker_indices(utterances: Sequence[Utterance]) -> dict[str, int]:
     return {s: i for i, s in enumerate(speakers(utterances))}
 
 
+def adversary_indices(utterances: Sequence[Utterance], adversary: str = "speaker") -> dict[str, int]:
+    """``speaker_key`` -> the class the adversary's head (``ModelConfig.adversary``) gives that
+    speaker: the speaker's own (``speaker_indices``), or the index of its corpus (sorted corpora)
+    for ``"corpus"``."""
+    if adversary == "speaker":
+        return speaker_indices(utterances)
+    corpora = sorted({u.corpus for u in utterances})
+    return {speaker_key(u): corpora.index(u.corpus) for u in utterances}
+
+
 def class_weights(utterances: Sequence[Utterance], tasks: Sequence[str]) -> dict[str, np.ndarray]:
     """Per task, a weight per class (by vocabulary index): ``n / (k * n_c)`` over the ``k`` classes
     present (``n_c`` examples each; 0 for absent classes), so every class carries the same total

@@ -209,7 +209,7 @@ def read_from_emotion(model: keras.Model, tasks: Collection[str],
 
 def speaker_adversary(config: ModelConfig, frames, frame_mask):
     """Mean of the GRU outputs over the valid frames -> gradient reversal -> Dense(128, ReLU) ->
-    softmax over the training speakers."""
+    softmax over the training speakers (or corpora: ``ModelConfig.adversary``; ``speakers`` classes)."""
     # attention with a frozen zero scoring vector: uniform weights over the valid frames
     mean = AttentionPooling(kernel_initializer="zeros", trainable=False, name="speaker_mean")
     pooled = mean(frames, mask=frame_mask)

@@ -214,6 +214,7 @@ _OPTION_OF = {
     "model.block_se": "--se",
     "model.mel_trainable": ("--learnable-filterbank", "--fixed-filterbank"),
     "model.speaker_adversarial": "--speaker-adversarial",
+    "model.adversary": "--adversary",
     "model.ctc_weight": "--ctc-weight",
     "model.head": "--head",
     "model.head_scale": "--head-scale",

@@ -333,12 +333,14 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         balance = data.class_weights(train_utts, tasks) if config.class_balanced else None
     speaker_index = None
     if config.model.speaker_adversarial:
-        speaker_index = data.speaker_indices(train_utts)
-        if len(speaker_index) < 2:
-            write("warning: speaker-adversarial training needs two or more training speakers; it is off")
+        speaker_index = data.adversary_indices(train_utts, config.model.adversary)
+        if len(set(speaker_index.values())) < 2:
+            write(f"warning: {config.model.adversary}-adversarial training needs two or more training "
+                  f"{config.model.adversary}s; it is off")
             speaker_index = None
-        elif config.model.speakers != len(speaker_index):
-            config = dataclasses.replace(config, model=dataclasses.replace(config.model, speakers=len(speaker_index)))
+        elif config.model.speakers != len(set(speaker_index.values())):
+            classes = len(set(speaker_index.values()))
+            config = dataclasses.replace(config, model=dataclasses.replace(config.model, speakers=classes))
             save_json(config, paths.config)
     ctc = config.model.ctc_weight > 0
     if ctc:

@@ -167,3 +167,11 @@ def test_protocol_folds_of_ravdess():
     assert all(len(f.dev) == 2 and len(f.train) == 18 for f in folds)
     with pytest.raises(SettingsError, match="protocol folds"):
         make_folds(["emodb:03", "emodb:08"], "protocol", dev_speakers=0, seed=0)
+
+
+def test_the_corpus_adversary_tells_corpora_apart():
+    from kerasser.dataset import adversary_indices
+
+    clips = EMODB[:2] + [utt("ravdess", "calm", speaker="01"), utt("ravdess", "calm", speaker="02")]
+    assert adversary_indices(clips, "corpus") == {"emodb:1": 0, "ravdess:01": 1, "ravdess:02": 1}
+    assert adversary_indices(clips, "speaker") == {"emodb:1": 0, "ravdess:01": 1, "ravdess:02": 2}

@@ -58,6 +58,18 @@ def test_two_corpora_train_into_one_head_and_score_apart(emodb_small, ravdess_sm
 
 
 @pytest.mark.slow
+def test_corpus_adversarial_training(emodb_small, ravdess_small, tmp_path):
+    """--speaker-adversarial W --adversary corpus: a gradient-reversed classifier of the two corpora
+    (training only: exports leave it out, as they leave out the speaker adversary)."""
+    config = config_of(emodb_small, ravdess_small, tmp_path / "adv")
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, speaker_adversarial=0.3,
+                                                                   adversary="corpus"))
+    train(config, write=lambda line: None)
+    assert load_config(tmp_path / "adv").model.speakers == 2
+    assert load_best_model(tmp_path / "adv").output["speaker"].shape[-1] == 2
+
+
+@pytest.mark.slow
 def test_leave_one_corpus_out_scores_every_clip_of_the_held_out_corpus(emodb_small, ravdess_small, tmp_path):
     config = dataclasses.replace(config_of(emodb_small, ravdess_small, tmp_path / "loco"), augment=AugmentConfig())
     summary = crossval(config, folds="corpus", write=lambda line: None)
