@@ -98,6 +98,9 @@ _OPTIONS = [
                  help="Weight alpha of the CTC auxiliary loss on transcripts (Cai et al.; 0: no CTC head)."),
     click.option("--speaker-adversarial", default=None, type=click.FloatRange(min=0),
                  help="Gradient-reversal weight of a speaker (or --adversary corpus) classifier (training only; 0: off)."),
+    click.option("--mixstyle", default=None, type=click.FloatRange(0, 1),
+                 help="MixStyle: probability per batch of mixing the utterances' feature statistics after the "
+                      "first convolution block (training only; log-mel front end; 0: off)."),
     click.option("--adversary", type=click.Choice(["speaker", "corpus"]), default=None,
                  help="What the --speaker-adversarial classifier tells apart: the training speakers (default) or "
                       "the training corpora (corpus-adversarial training)."),

@@ -117,6 +117,9 @@ class ModelConfig:
     block_kernel: int = 5
     block_residual: bool = True
     block_se: int = 0  # squeeze-excitation bottleneck units; 0 = off
+    # MixStyle after the first convolution block (training only): the probability per batch that
+    # the utterances' feature statistics are mixed (kerasser.layers.MixStyle); 0 = off
+    mixstyle: float = 0.0
     # sequence and pooling
     bidirectional: bool = False
     # frames averaged into one recurrent step (FrameDownsampling); 2 halves the GRU's steps
@@ -197,6 +200,10 @@ class ModelConfig:
             raise SettingsError(f"ctc_weight must be >= 0, not {self.ctc_weight}")
         if self.recurrent_stride < 1:
             raise SettingsError(f"recurrent_stride must be at least 1, not {self.recurrent_stride}")
+        if not 0.0 <= self.mixstyle <= 1.0:
+            raise SettingsError(f"mixstyle is a probability in [0, 1], not {self.mixstyle}")
+        if self.mixstyle and self.frontend != "logmel":
+            raise SettingsError("MixStyle (mixstyle) follows the log-mel front end's first convolution block")
         if self.adversary not in ADVERSARIES:
             raise SettingsError(f"adversary must be one of {ADVERSARIES}, not {self.adversary!r}")
         if self.head not in HEADS:

@@ -46,6 +46,7 @@ from kerasser.layers import (
     GradientReversal,
     LastStepPooling,
     LogMelSpectrogram,
+    MixStyle,
     PCEN,
     ReferenceNormalization,
     SharedFrontEnd,
@@ -87,7 +88,7 @@ def build_frontend(config: ModelConfig) -> keras.layers.Layer:
 
 def log_mel_frontend(config: ModelConfig, x, frame_mask, reference=None):
     """Log mel filterbank -> per-utterance (or, given the ``reference`` input, per-speaker)
-    normalisation -> SpecAugment -> ConvBlocks."""
+    normalisation -> SpecAugment -> ConvBlocks (MixStyle after the first, in training, if set)."""
     reg_l2 = config.l2
     x = LogMelSpectrogram(
         sample_rate=config.audio.sample_rate,
@@ -124,6 +125,8 @@ def log_mel_frontend(config: ModelConfig, x, frame_mask, reference=None):
             l2=reg_l2,
             name=f"block{i + 1}",
         )(x, mask=frame_mask)
+        if i == 0 and config.mixstyle:
+            x = MixStyle(config.mixstyle, name="mix_style")(x, mask=frame_mask)
     return x
 
 

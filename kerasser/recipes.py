@@ -215,6 +215,7 @@ _OPTION_OF = {
     "model.mel_trainable": ("--learnable-filterbank", "--fixed-filterbank"),
     "model.speaker_adversarial": "--speaker-adversarial",
     "model.adversary": "--adversary",
+    "model.mixstyle": "--mixstyle",
     "model.ctc_weight": "--ctc-weight",
     "model.head": "--head",
     "model.head_scale": "--head-scale",

@@ -12,6 +12,7 @@ from kerasser.layers.framed_frontend import FramedFrontEnd
 from kerasser.layers.gradient_reversal import GradientReversal
 from kerasser.layers.last_step_pooling import LastStepPooling
 from kerasser.layers.log_mel import LogMelSpectrogram
+from kerasser.layers.mix_style import MixStyle
 from kerasser.layers.pcen import PCEN
 from kerasser.layers.reference_normalization import ReferenceNormalization
 from kerasser.layers.shared_frontend import SharedFrontEnd
@@ -31,6 +32,7 @@ __all__ = [
     "GradientReversal",
     "LastStepPooling",
     "LogMelSpectrogram",
+    "MixStyle",
     "PCEN",
     "ReferenceNormalization",
     "SharedFrontEnd",
