@@ -132,6 +132,8 @@ _OPTIONS = [
                  help="Also weight each utterance by its listener agreement (EmoDB's erkennung.txt)."),
     click.option("--speed", default=None, help="Speed perturbation factors, e.g. 0.9,1.0,1.1 (none: off)."),
     click.option("--crop-prob", "augment_crop_prob", default=None, type=click.FloatRange(0, 1), help="Random crops: probability."),
+    click.option("--codec-prob", "augment_codec_prob", default=None, type=click.FloatRange(0, 1),
+                 help="Telephone channel (300-3400 Hz, 8 kHz, mu-law): probability."),
     click.option("--gain-db", "augment_gain_db", default=None, type=click.FloatRange(min=0), help="Random gain range, dB."),
     click.option("--noise-prob", "augment_noise_prob", default=None, type=click.FloatRange(0, 1), help="Additive noise: probability."),
     click.option("--reverb-prob", "augment_reverb_prob", default=None, type=click.FloatRange(0, 1),

@@ -14,6 +14,8 @@ Steps, in this order, each switched by its ``kerasser.config.AugmentConfig`` fie
   reverb     with probability ``reverb_prob``, convolution with a synthetic room impulse response
              (exponentially decaying noise, RT60 0.2-0.8 s, made here, no data set needed);
   noise      with probability ``noise_prob``, white or pink noise at a random SNR in ``snr_db``;
+  codec      with probability ``codec_prob``, a telephone channel: 300-3400 Hz, 8 kHz and back, and
+             G.711 mu-law's 8 bits per sample (the recordings people make on phones and calls);
   gain       a random gain in [-``gain_db``, +``gain_db``] dB.
 """
 
@@ -98,6 +100,25 @@ def add_noise(x: np.ndarray, rng: np.random.Generator, snr_db: tuple[float, floa
     return (x + noise).astype(np.float32)
 
 
+MU = 255.0  # G.711 mu-law
+
+
+def telephone(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``x`` through a narrow-band telephone channel: band-passed to 300-3400 Hz, resampled to
+    8 kHz and back, and quantised to 8-bit mu-law (G.711), at the input's level."""
+    from scipy.signal import sosfilt
+
+    if x.size < 2:
+        return x
+    level = np.max(np.abs(x)) or 1.0
+    y = sosfilt(_bandpass(300.0, min(3400.0, 0.45 * sample_rate), sample_rate), x / level)
+    if sample_rate > 8000:
+        y = soxr.resample(soxr.resample(y, sample_rate, 8000, quality="HQ"), 8000, sample_rate, quality="HQ")[: x.size]
+    y = np.clip(y, -1.0, 1.0)
+    code = np.round(np.sign(y) * np.log1p(MU * np.abs(y)) / np.log1p(MU) * 127.0) / 127.0  # 8 bits
+    return (level * np.sign(code) * np.expm1(np.abs(code) * np.log1p(MU)) / MU).astype(np.float32)
+
+
 def augment(waveform: np.ndarray, config: AugmentConfig, seed: int, sample_rate: int = 16000) -> np.ndarray:
     """One augmented copy of a float32 mono ``waveform`` (see the module docstring)."""
     rng = np.random.default_rng(seed)
@@ -112,6 +133,8 @@ def augment(waveform: np.ndarray, config: AugmentConfig, seed: int, sample_rate:
         x = reverberate(x, rng, sample_rate)
     if config.noise_prob and rng.random() < config.noise_prob:
         x = add_noise(x, rng, config.snr_db)
+    if config.codec_prob and rng.random() < config.codec_prob:
+        x = telephone(x, sample_rate)
     if config.gain_db:
         x = x * np.float32(10.0 ** (rng.uniform(-config.gain_db, config.gain_db) / 20.0))
     return np.ascontiguousarray(x, np.float32)

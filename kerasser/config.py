@@ -43,6 +43,7 @@ class AugmentConfig:
     snr_db: tuple[float, float] = (5.0, 30.0)
     reverb_prob: float = 0.0
     bandlimit_prob: float = 0.0
+    codec_prob: float = 0.0  # a telephone channel: narrow band, 8 kHz, mu-law (kerasser.augment.telephone)
     # mixup of training batches (kerasser.mixup): Beta(alpha, alpha) mixing weights; 0 = off
     mixup_alpha: float = 0.0
 
@@ -51,7 +52,7 @@ class AugmentConfig:
         object.__setattr__(self, "snr_db", tuple(float(s) for s in self.snr_db))
         if any(s <= 0 for s in self.speed):
             raise SettingsError(f"speed factors must be positive, not {self.speed}")
-        for name in ("crop_prob", "noise_prob", "reverb_prob", "bandlimit_prob"):
+        for name in ("crop_prob", "noise_prob", "reverb_prob", "bandlimit_prob", "codec_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise SettingsError(f"{name} must be a probability in [0, 1], not {getattr(self, name)}")
         if self.gain_db < 0 or self.crop_min_seconds <= 0:
@@ -67,6 +68,7 @@ class AugmentConfig:
         return bool(
             [s for s in self.speed if s != 1.0]
             or self.crop_prob or self.gain_db or self.noise_prob or self.reverb_prob or self.bandlimit_prob
+            or self.codec_prob
         )
 
 

@@ -242,6 +242,7 @@ _OPTION_OF = {
     "augment.noise_prob": "--noise-prob",
     "augment.reverb_prob": "--reverb-prob",
     "augment.bandlimit_prob": "--bandlimit-prob",
+    "augment.codec_prob": "--codec-prob",
     "augment.mixup_alpha": "--mixup",
 }
 

@@ -12,7 +12,7 @@ from kerasser.augment import AugmentConfig, add_noise, augment, rms, room_impuls
 
 RATE = 16000
 ALL_ON = AugmentConfig(speed=(0.9, 1.0, 1.1), crop_prob=0.5, crop_min_seconds=0.5, gain_db=6.0,
-                       noise_prob=0.5, reverb_prob=0.5, bandlimit_prob=0.5)
+                       noise_prob=0.5, reverb_prob=0.5, bandlimit_prob=0.5, codec_prob=0.5)
 
 
 def test_same_seed_same_result_other_seed_other_result():
@@ -81,6 +81,19 @@ def test_bandlimit_removes_high_frequencies():
     spectrum = lambda s, hz: np.abs(np.fft.rfft(s))[int(hz)]  # 1 s: bin = Hz  # noqa: E731
     assert spectrum(y, 7800) < 0.05 * spectrum(x, 7800)
     assert spectrum(y, 1000) > 0.5 * spectrum(x, 1000)
+
+
+def test_telephone_channel_is_narrow_band_and_mu_law():
+    """300-3400 Hz through 8 kHz, 8-bit mu-law (at most 256 levels), the level kept."""
+    x = 0.5 * sine(1.0, RATE, freq=5000.0) + 0.5 * sine(1.0, RATE, freq=1000.0)
+    y = augment(x, AugmentConfig(codec_prob=1.0), 4)
+    spectrum = lambda s, hz: np.abs(np.fft.rfft(s))[int(hz)]  # 1 s: bin = Hz  # noqa: E731
+    assert spectrum(y, 5000) < 0.01 * spectrum(x, 5000)
+    assert spectrum(y, 1000) > 0.5 * spectrum(x, 1000)
+    assert len(np.unique(np.round(y / np.max(np.abs(y)), 6))) <= 256
+    assert 0.3 < rms(y) / rms(x) < 1.2 and len(y) == len(x)
+    z = sine(1.0, RATE, freq=1000.0)  # in band: a close copy after the codec's delay
+    assert np.max(np.abs(np.correlate(augment(z, AugmentConfig(codec_prob=1.0), 1), z, "full"))) > 0.8 * np.dot(z, z)
 
 
 def test_gain_within_range():
