@@ -46,6 +46,17 @@ CONFIGS: dict[str, tuple[str, dict, tuple[str, ...], str]] = {
                       "EmoDB + RAVDESS, each corpus the same total weight per task (--balance-corpora)"),
     "multi+baved": ("default", {"balance_corpora": True}, ("emodb", "ravdess", "baved"),
                     "EmoDB + RAVDESS + BAVED (arousal only), corpora balanced"),
+    # generalisation options (issue 39), each on top of multi+balance, chosen on LOCO and dev
+    "multi+corpus-adv": ("default", {"balance_corpora": True, "speaker_adversarial": 0.1, "adversary": "corpus"},
+                         ("emodb", "ravdess"), "corpus-adversarial training (gradient reversal 0.1 on the corpus)"),
+    "multi+mixstyle": ("default", {"balance_corpora": True, "mixstyle": 0.5}, ("emodb", "ravdess"),
+                       "MixStyle after the first convolution block (p 0.5)"),
+    "multi+codec": ("default", {"balance_corpora": True, "augment_codec_prob": 0.3}, ("emodb", "ravdess"),
+                    "a telephone channel (narrow band, 8 kHz, mu-law) on 30 % of the training copies"),
+    "multi+meanvar": ("default", {"balance_corpora": True, "feature_norm": "meanvar"}, ("emodb", "ravdess"),
+                      "mean and variance normalisation per utterance (level and channel gain removed)"),
+    "multi+2gru": ("default", {"balance_corpora": True, "gru_layers": 2}, ("emodb", "ravdess"),
+                   "capacity: two bidirectional GRU layers (the data is three times larger)"),
 }
 
 # (corpus, score) columns of the table: the corpus' own emotion classes, the 4-class common UAR, dimensions
