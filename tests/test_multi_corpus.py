@@ -41,16 +41,28 @@ def config_of(emodb_small, ravdess_small, out, **train_fields):
     )
 
 
-@pytest.mark.slow
-def test_two_corpora_train_into_one_head_and_score_apart(emodb_small, ravdess_small, tmp_path):
+@pytest.fixture(scope="module")
+def two_corpus_run(emodb_small, ravdess_small, tmp_path_factory):
+    """One tiny run on both corpora (class- and corpus-balanced, mixup, a corpus adversary): its
+    folder and its progress lines."""
+    out = tmp_path_factory.mktemp("two_corpora") / "run"
+    config = config_of(emodb_small, ravdess_small, out)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, speaker_adversarial=0.3,
+                                                                   adversary="corpus"))
     lines = []
-    train(config_of(emodb_small, ravdess_small, tmp_path / "run"), write=lines.append)
-    head = load_config(tmp_path / "run").model.emotion_classes
+    train(config, write=lines.append)
+    return out, lines
+
+
+@pytest.mark.slow
+def test_two_corpora_train_into_one_head_and_score_apart(two_corpus_run):
+    run, lines = two_corpus_run
+    head = load_config(run).model.emotion_classes
     assert set(head) >= {"calm", "surprise", "anger"} and head == tuple(c for c in EMOTION.classes if c in head)
     masked = [line for line in lines if line.startswith("emotion classes masked per corpus: ")]
     assert len(masked) == 1 and "calm, surprise" in masked[0].split("manifest ")[1]  # EmoDB's clips lack them
-    assert load_best_model(tmp_path / "run").output["emotion"].shape[-1] == len(head)
-    report = evaluate_run(tmp_path / "run", "test", write_report=False)
+    assert load_best_model(run).output["emotion"].shape[-1] == len(head)
+    report = evaluate_run(run, "test", write_report=False)
     assert set(report["per_corpus"]) == {"manifest", "ravdess"}
     assert {"emotion", "emotion_common", "arousal"} <= set(report["per_corpus"]["ravdess"])
     assert report["per_corpus"]["ravdess"]["files"] == 6
@@ -58,15 +70,12 @@ def test_two_corpora_train_into_one_head_and_score_apart(emodb_small, ravdess_sm
 
 
 @pytest.mark.slow
-def test_corpus_adversarial_training(emodb_small, ravdess_small, tmp_path):
+def test_corpus_adversarial_training(two_corpus_run):
     """--speaker-adversarial W --adversary corpus: a gradient-reversed classifier of the two corpora
     (training only: exports leave it out, as they leave out the speaker adversary)."""
-    config = config_of(emodb_small, ravdess_small, tmp_path / "adv")
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, speaker_adversarial=0.3,
-                                                                   adversary="corpus"))
-    train(config, write=lambda line: None)
-    assert load_config(tmp_path / "adv").model.speakers == 2
-    assert load_best_model(tmp_path / "adv").output["speaker"].shape[-1] == 2
+    run, _ = two_corpus_run
+    assert load_config(run).model.speakers == 2
+    assert load_best_model(run).output["speaker"].shape[-1] == 2
 
 
 @pytest.mark.slow
@@ -89,20 +98,18 @@ def test_leave_one_corpus_out_scores_every_clip_of_the_held_out_corpus(emodb_sma
 
 
 @pytest.mark.slow
-def test_fine_tuning_starts_from_a_trained_model_and_freezes_the_encoder(emodb_small, ravdess_small, tmp_path):
+def test_fine_tuning_starts_from_a_trained_model_and_freezes_the_encoder(two_corpus_run, ravdess_small, tmp_path):
     """--init-from: the layers that match take the trained weights (the emotion head, over other
     classes, is made anew); --freeze encoder keeps them through training."""
     import numpy as np
 
-    source = TrainConfig(corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "source"),
-                         model=ModelConfig(tasks=("arousal", "emotion"), **TINY), epochs=1, batch_size=8)
-    train(source, write=lambda line: None)
+    source, _ = two_corpus_run
     lines = []
     tuned = TrainConfig(corpora=(("ravdess", str(ravdess_small)),), out=str(tmp_path / "tuned"),
                         model=ModelConfig(tasks=("arousal", "emotion"), **TINY), epochs=1, batch_size=8,
-                        learning_rate=1e-2, init_from=str(tmp_path / "source"), freeze="encoder")
+                        learning_rate=1e-2, init_from=str(source), freeze="encoder")
     train(tuned, write=lines.append)
-    before, after = load_best_model(tmp_path / "source"), load_best_model(tmp_path / "tuned")
+    before, after = load_best_model(source), load_best_model(tmp_path / "tuned")
     assert any(line.startswith("initialised from ") and "new: emotion" in line for line in lines)
     for name in ("gru1", "standardize"):
         for a, b in zip(before.get_layer(name).get_weights(), after.get_layer(name).get_weights()):
