@@ -87,16 +87,21 @@ class LabelSpace:
 
     def mask(self, corpus: str) -> np.ndarray:
         """[classes] float32: 1 for the emotion head's classes that ``corpus`` labels (all of them
-        for a corpus this space has no entry for)."""
+        for a corpus this space has no entry for, or that labels no emotion, as BAVED)."""
         own = self.corpora.get(corpus)
-        return np.asarray([own is None or c in own for c in self.emotion_classes], np.float32)
+        return np.asarray([not own or c in own for c in self.emotion_classes], np.float32)
 
     def target(self, corpus: str, index_or_distribution) -> np.ndarray:
-        """A masked emotion target: ``[target distribution, class mask]``, 2 x classes wide."""
+        """A masked emotion target: ``[target distribution, class mask]``, 2 x classes wide. A
+        distribution (a teacher's, ``kerasser.distillation``) keeps only its mass on the corpus'
+        classes, renormalised."""
+        mask = self.mask(corpus)
         target = np.asarray(index_or_distribution, np.float32)
         if target.ndim == 0:
             target = np.eye(len(self.emotion_classes), dtype=np.float32)[int(index_or_distribution)]
-        return np.concatenate([target, self.mask(corpus)])
+        elif (target * mask).sum() > 0:
+            target = target * mask / (target * mask).sum()
+        return np.concatenate([target, mask]).astype(np.float32)
 
 
 def restrict(probabilities: np.ndarray, head_classes: Sequence[str], allowed: Sequence[str]) -> np.ndarray:

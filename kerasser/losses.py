@@ -56,7 +56,7 @@ class SparseCrossentropy(keras.losses.Loss):
         smoothed = target
         if self.label_smoothing:
             spread = (ops.ones_like(target) / ops.cast(classes, y_pred.dtype) if allowed is None
-                      else allowed / ops.sum(allowed, axis=-1, keepdims=True))
+                      else allowed / ops.maximum(ops.sum(allowed, axis=-1, keepdims=True), 1.0))
             smoothed = target * (1.0 - self.label_smoothing) + self.label_smoothing * spread
         if not self.margin:
             if allowed is not None:  # renormalised over the allowed classes: -log(p_y / sum_allowed p)

@@ -78,6 +78,21 @@ def test_masked_crossentropy_numpy_reference(smoothing):
     np.testing.assert_allclose(got[2], plain[0], rtol=1e-5)
 
 
+def test_clips_without_an_emotion_and_teacher_targets():
+    baved = Utterance(path="/baved/1.wav", speaker="1", split="train", labels={"arousal": 2}, corpus="baved")
+    space = LabelSpace.for_training(EMOTION.classes, EMODB + RAVDESS + [baved])
+    np.testing.assert_array_equal(space.mask("baved"), np.ones(9))  # BAVED labels no emotion: nothing masked
+    # a teacher's distribution keeps its mass on the corpus' classes only
+    teacher = np.full(9, 1 / 9, np.float32)
+    target = space.target("emodb", teacher)[:9]
+    np.testing.assert_allclose(target, np.r_[np.full(7, 1 / 7), 0, 0], rtol=1e-6)
+    # a row whose mask is empty (a mixed pair of unlabelled clips) gives a finite loss, not NaN
+    y = tf.constant(np.zeros((1, 18), np.float32))
+    p = tf.constant(np.full((1, 9), 1 / 9, np.float32))
+    for margin in (0.0, 0.2):
+        assert np.isfinite(SparseCrossentropy(0.1, margin=margin).call(y, p).numpy()).all()
+
+
 @pytest.mark.parametrize("margin", [0.0, 0.2])
 def test_a_class_the_corpus_lacks_gets_no_gradient(margin):
     logits = tf.Variable(np.random.default_rng(1).normal(size=(2, 9)).astype(np.float32))
