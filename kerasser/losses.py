@@ -49,6 +49,8 @@ class SparseCrossentropy(keras.losses.Loss):
             # [target, class mask] (kerasser.label_space): only the masked classes compete
             target, mask = ops.split(ops.cast(y_true, y_pred.dtype), 2, axis=-1)
             allowed = ops.cast(mask > 0, y_pred.dtype)
+            # a row with an empty mask (weight 0: a mixed pair of clips without the label) masks nothing
+            allowed = ops.where(ops.sum(allowed, axis=-1, keepdims=True) > 0, allowed, ops.ones_like(allowed))
         elif len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] not in (1, None):
             target = ops.cast(y_true, y_pred.dtype)
         else:
@@ -56,7 +58,7 @@ class SparseCrossentropy(keras.losses.Loss):
         smoothed = target
         if self.label_smoothing:
             spread = (ops.ones_like(target) / ops.cast(classes, y_pred.dtype) if allowed is None
-                      else allowed / ops.maximum(ops.sum(allowed, axis=-1, keepdims=True), 1.0))
+                      else allowed / ops.sum(allowed, axis=-1, keepdims=True))
             smoothed = target * (1.0 - self.label_smoothing) + self.label_smoothing * spread
         if not self.margin:
             if allowed is not None:  # renormalised over the allowed classes: -log(p_y / sum_allowed p)
