@@ -304,6 +304,10 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         from kerasser.distillation import check_teachers
 
         check_teachers(config)
+    if config.init_from and not resume:  # said before any audio is read
+        from kerasser.init_from import source_model_file
+
+        source_model_file(config.init_from)
     paths, state = prepare_run_folder(config, resume)
     if resume:
         save_json(config, paths.config)
