@@ -25,11 +25,13 @@ them, :func:`restrict`), and across corpora over ``tasks.COMMON_EMOTIONS`` (the 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from kerasser.config import TrainConfig, save_json
 from kerasser.corpora import Utterance
+from kerasser.errors import DataError
 from kerasser.tasks import EMOTION, TASKS
 
 EMOTION_TASK = EMOTION.name
@@ -102,6 +104,28 @@ class LabelSpace:
         elif (target * mask).sum() > 0:
             target = target * mask / (target * mask).sum()
         return np.concatenate([target, mask]).astype(np.float32)
+
+
+def fit_label_space(config: TrainConfig, train_utts: Sequence[Utterance], paths,
+                    write: Callable[[str], None]) -> TrainConfig:
+    """``config`` with the emotion head covering the emotion classes the training utterances are
+    labelled with, saved to the run's config.json (``paths``: its ``RunPaths``) when that changes
+    it. A resumed run keeps its head (its weights have that shape): DataError if the data now has
+    a class the head lacks."""
+    if "emotion" not in config.model.tasks:
+        return config
+    classes = labelled_classes(train_utts)
+    if classes == config.model.emotion_classes:
+        return config
+    if paths.last_model.exists():
+        if set(classes) - set(config.model.emotion_classes):
+            raise DataError(f"the training data now has emotion classes the run's head lacks "
+                            f"({', '.join(sorted(set(classes) - set(config.model.emotion_classes)))})")
+        return config
+    write(f"emotion head: {', '.join(classes)}")
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, emotion_classes=classes))
+    save_json(config, paths.config)
+    return config
 
 
 def restrict(probabilities: np.ndarray, head_classes: Sequence[str], allowed: Sequence[str]) -> np.ndarray:

@@ -28,7 +28,7 @@ from kerasser.config import TrainConfig, save_json
 from kerasser.corpora import Utterance, read_corpora, select
 from kerasser.errors import DataError
 from kerasser.evaluation import mean_uar, predict, score
-from kerasser.label_space import LabelSpace, labelled_classes
+from kerasser.label_space import LabelSpace, fit_label_space
 from kerasser.model import NORMALIZATION, build_model, compile_model, read_from_emotion
 from kerasser.progress import writer
 from kerasser.runs import RunError, RunPaths, load_config, make_folder, read_state, save_model_atomic, write_json_atomic
@@ -236,27 +236,6 @@ def trim_metrics(path: Path, epochs: int) -> None:
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text("".join(kept))
         os.replace(tmp, path)
-
-
-def fit_label_space(config: TrainConfig, train_utts: Sequence[Utterance], paths: RunPaths,
-                    write: Callable[[str], None]) -> TrainConfig:
-    """``config`` with the emotion head covering the emotion classes the training utterances are
-    labelled with (``kerasser.label_space``), saved to the run's config.json when that changes it.
-    A resumed run keeps its head (its weights have that shape)."""
-    if "emotion" not in config.model.tasks:
-        return config
-    classes = labelled_classes(train_utts)
-    if classes == config.model.emotion_classes:
-        return config
-    if paths.last_model.exists():
-        if set(classes) - set(config.model.emotion_classes):
-            raise DataError(f"the training data now has emotion classes the run's head lacks "
-                            f"({', '.join(sorted(set(classes) - set(config.model.emotion_classes)))})")
-        return config
-    write(f"emotion head: {', '.join(classes)}")
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, emotion_classes=classes))
-    save_json(config, paths.config)
-    return config
 
 
 def prepare_run_folder(config: TrainConfig, resume: bool) -> tuple[RunPaths, dict | None]:
