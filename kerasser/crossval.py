@@ -11,7 +11,8 @@ checkpoint and early stopping) are drawn, seeded, from each fold's training spea
 speakers never influence training or selection. Leave-one-corpus-out (``folds="corpus"``) holds
 out each corpus in turn, trains on the others' train splits and picks the epoch on their dev
 splits, and scores every clip of the held-out corpus (``held_out`` in crossval.json: emotion over
-its own classes, the 4-class common UAR, each dimension). Finished folds are reused, so an
+its own classes, the 4-class common UAR, each dimension; ``held_out_speaker_norm``: the same with
+each speaker's predictions centred, transductive). Finished folds are reused, so an
 interrupted cross-validation continues where it stopped.
 """
 
@@ -29,10 +30,11 @@ from kerasser.corpora import read_corpora, speakers
 from kerasser.errors import DataError, SettingsError
 from kerasser.evaluation import task_report
 from kerasser.folds import corpus_folds, make_folds  # noqa: F401  (make_folds: the public name)
-from kerasser.label_space import vocabulary_indices
+from kerasser.corpus_scores import corpus_reports
+from kerasser.label_space import corpus_classes, vocabulary_indices
 from kerasser.progress import writer
 from kerasser.runs import RunError, make_folder, write_json_atomic
-from kerasser.speaker_norm import normalise_by_speaker
+from kerasser.speaker_norm import normalise_by_speaker, normalise_predictions
 
 
 def pooled_uar(reports: Sequence[dict], task: str) -> float:
@@ -159,6 +161,10 @@ def crossval(
     }
     if folds == "corpus":  # each held-out corpus scored apart: own classes, 4-class common
         summary["held_out"] = {r["fold"]: r["per_corpus"].get(r["fold"], {}) for r in results}
+        corpus_of, own = {u.path: u.corpus for u in utterances}, corpus_classes(utterances)
+        summary["held_out_speaker_norm"] = {  # the same, each speaker's predictions centred (transductive)
+            r["fold"]: corpus_reports(normalise_predictions(r["predictions"]), corpus_of, own).get(r["fold"], {})
+            for r in results}
     if all("speaker_norm" in r for r in results):  # (folds finished by older versions lack it)
         normed = [{"tasks": r["speaker_norm"]} for r in results]
         summary["pooled_speaker_norm"] = {t: pooled_uar(normed, t) for t in tasks}
@@ -179,6 +185,9 @@ def format_summary(summary: dict) -> str:
 
         lines.append("each corpus held out, scored on all its clips (emotion over its own classes the "
                      "trained head has):\n" + format_corpus_reports(summary["held_out"]))
+        if "held_out_speaker_norm" in summary:
+            lines.append("the same, each speaker's predictions centred on the speaker's mean (transductive):\n"
+                         + format_corpus_reports(summary["held_out_speaker_norm"]))
     if "pooled_speaker_norm" in summary:
         lines.append("pooled with each test speaker's predictions centred on the speaker's mean (transductive): "
                      + ", ".join(f"{t} {summary['pooled_speaker_norm'][t]:.1f}" for t in tasks))

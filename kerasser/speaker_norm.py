@@ -43,3 +43,16 @@ def normalise_by_speaker(probs: np.ndarray, speakers: Sequence[str], min_clips: 
         if rows.sum() >= min_clips:
             centred[rows] = logp[rows] - logp[rows].mean(axis=0)
     return softmax(centred, axis=1)
+
+
+def normalise_predictions(predictions: dict) -> dict:
+    """Per-utterance predictions (``kerasser.run_evaluation.per_utterance``: per task ``paths``,
+    ``speakers``, ``probabilities`` ...) with each task's probabilities normalised by speaker
+    (:func:`normalise_by_speaker`) and ``predicted`` dropped (it named the raw argmax)."""
+    normalised = {}
+    for task, kept in predictions.items():
+        probs = np.asarray(kept["probabilities"], np.float64)
+        centred = normalise_by_speaker(probs, kept["speakers"]) if len(probs) else probs
+        normalised[task] = {**{k: v for k, v in kept.items() if k != "predicted"},
+                            "probabilities": centred.tolist()}
+    return normalised

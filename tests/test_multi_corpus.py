@@ -85,6 +85,10 @@ def test_leave_one_corpus_out_scores_every_clip_of_the_held_out_corpus(emodb_sma
     assert sorted(summary["held_out"]) == ["manifest", "ravdess"]
     assert summary["held_out"]["ravdess"]["files"] == 18  # all of it, every split
     assert summary["held_out"]["manifest"]["files"] == 24
+    # the same clips with each speaker's predictions centred (transductive), beside the plain scores
+    assert sorted(summary["held_out_speaker_norm"]) == ["manifest", "ravdess"]
+    assert summary["held_out_speaker_norm"]["ravdess"]["files"] == 18
+    assert set(summary["held_out_speaker_norm"]["ravdess"]) == set(summary["held_out"]["ravdess"])
     fold = json.loads((tmp_path / "loco" / "fold-ravdess" / "fold_report.json").read_text())
     # trained on EmoDB alone: its head has no calm, and RAVDESS' calm clips still count (always wrong)
     assert "calm" not in load_config(tmp_path / "loco" / "fold-ravdess").model.emotion_classes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasser.speaker_norm import normalise_by_speaker
+from kerasser.speaker_norm import normalise_by_speaker, normalise_predictions
 
 
 def softmax(z):
@@ -68,3 +68,17 @@ def test_zero_probabilities_stay_finite():
 def test_bad_shapes(probs, speakers, message):
     with pytest.raises(ValueError, match=message):
         normalise_by_speaker(probs, speakers)
+
+
+def test_per_utterance_predictions_are_normalised_per_task():
+    """normalise_predictions: each task's probabilities centred per speaker (as normalise_by_speaker),
+    the raw argmax dropped, everything else kept."""
+    probs = [[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.2, 0.2, 0.6]]
+    kept = {"paths": ["a", "b", "c"], "speakers": ["s1", "s1", "s2"], "labels": [0, 1, 2],
+            "predicted": [0, 0, 2], "probabilities": probs, "classes": ["x", "y", "z"]}
+    out = normalise_predictions({"emotion": kept})["emotion"]
+    np.testing.assert_allclose(out["probabilities"], normalise_by_speaker(np.asarray(probs), kept["speakers"]))
+    assert "predicted" not in out
+    assert {k: out[k] for k in ("paths", "speakers", "labels", "classes")} == {
+        k: kept[k] for k in ("paths", "speakers", "labels", "classes")}
+    assert np.argmax(out["probabilities"][1]) == 1  # s1's second clip: more "y" than s1's mean
