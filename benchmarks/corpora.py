@@ -58,6 +58,9 @@ CONFIGS: dict[str, tuple[str, dict, tuple[str, ...], str]] = {
     "multi+level": ("default", {"balance_corpora": True, "feature_norm": "level"}, ("emodb", "ravdess"),
                     "level normalisation per utterance: the gain removed, the spectral shape and its "
                     "dynamics kept"),
+    "multi+gate": ("default", {"balance_corpora": True, "norm_gate_db": 30.0}, ("emodb", "ravdess"),
+                   "the per-utterance mean over the speech frames only (within 30 dB of the loudest): "
+                   "the silence around speech (half of a RAVDESS clip) no longer shifts the level"),
     "multi+2gru": ("default", {"balance_corpora": True, "gru_layers": 2}, ("emodb", "ravdess"),
                    "capacity: two bidirectional GRU layers (the data is three times larger)"),
 }

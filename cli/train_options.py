@@ -91,6 +91,7 @@ _OPTIONS = [
     click.option("--pool-statistics/--no-pool-statistics", default=None,
                  help="Attentive statistics: also the attention-weighted standard deviation."),
     click.option("--feature-norm", type=click.Choice(FEATURE_NORMS), default=None, help="Log-mel normalisation: per utterance (mean, meanvar, level), per speaker (speaker: needs --fixed-filterbank), or per-channel energy normalisation (pcen)."),
+    click.option("--norm-gate-db", type=float, default=None, help="Per-utterance normalisation statistics over the speech frames only: those within this many dB of the loudest frame (an energy gate, so the silence around speech does not shift the level; 0: every frame)."),
     click.option("--spec-augment/--no-spec-augment", default=None, help="SpecAugment time and frequency masks (logmel)."),
     click.option("--se", "block_se", default=None, type=click.IntRange(0), help="Squeeze-excitation bottleneck units (0: off)."),
     click.option("--learnable-filterbank/--fixed-filterbank", "mel_trainable", default=None),

@@ -110,6 +110,9 @@ class ModelConfig:
     # the speaker's mean log mel (a ``reference`` input, kerasser.speaker_reference; fixed filterbank);
     # or "pcen": per-channel energy normalisation of the mel energies (kerasser.layers.PCEN)
     feature_norm: str = "mean"
+    # per-utterance statistics over the speech frames only: those within this many dB of the
+    # utterance's loudest frame (an energy gate; kerasser.layers.UtteranceNormalization); 0: all frames
+    norm_gate_db: float = 0.0
     spec_time_masks: int = 0  # SpecAugment (training only); 0 masks = off
     spec_time_width: int = 20
     spec_freq_masks: int = 0
@@ -174,6 +177,11 @@ class ModelConfig:
         if self.feature_norm == "speaker" and (self.frontend != "logmel" or self.mel_trainable):
             raise SettingsError("speaker normalisation (feature_norm 'speaker') needs the log-mel front end with a "
                                 "fixed filterbank (a speaker's reference must not change as the filterbank learns)")
+        if not self.norm_gate_db >= 0:
+            raise SettingsError(f"norm_gate_db must be >= 0 (0: no gate), not {self.norm_gate_db}")
+        if self.norm_gate_db and self.feature_norm not in ("mean", "meanvar", "level"):
+            raise SettingsError(f"norm_gate_db gates per-utterance statistics (feature_norm mean, meanvar or level), "
+                                f"not {self.feature_norm!r}")
         if len(self.block_channels) != len(self.block_dilations):
             raise SettingsError("block_channels and block_dilations need one entry per block")
         if self.frontend == "logmel" and self.fft_length < self.audio.frame_length:

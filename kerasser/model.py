@@ -106,7 +106,8 @@ def log_mel_frontend(config: ModelConfig, x, frame_mask, reference=None):
     elif config.feature_norm == "pcen":
         x = PCEN(name="feature_norm", dtype=SIGNAL)(x, mask=frame_mask)
     elif config.feature_norm != "none":
-        x = UtteranceNormalization(config.feature_norm, name="feature_norm", dtype=SIGNAL)(x, mask=frame_mask)
+        x = UtteranceNormalization(config.feature_norm, gate_db=config.norm_gate_db, name="feature_norm",
+                                   dtype=SIGNAL)(x, mask=frame_mask)
     if config.spec_time_masks or config.spec_freq_masks:
         x = SpecAugment(
             time_masks=config.spec_time_masks,

@@ -36,7 +36,9 @@ GENERAL_LIMITS = """\
 """
 
 
-def _normalisation(feature_norm: str) -> str:
+def _normalisation(feature_norm: str, gate_db: float = 0.0) -> str:
+    if gate_db:
+        return f"{_normalisation(feature_norm)} over the frames within {gate_db:g} dB of the loudest"
     if feature_norm == "speaker":
         return "per-speaker mean normalisation"
     if feature_norm == "pcen":
@@ -60,7 +62,7 @@ def describe(config: TrainConfig) -> str:
     if m.frontend == "logmel":
         residual = "residual " if m.block_residual else ""
         bank = "learnable filterbank initialised on mel, " if m.mel_trainable else ""
-        front = (f"an in-graph {m.mel_bins}-band log-mel front end ({bank}{_normalisation(m.feature_norm)}) and "
+        front = (f"an in-graph {m.mel_bins}-band log-mel front end ({bank}{_normalisation(m.feature_norm, m.norm_gate_db)}) and "
                  f"{len(m.block_channels)} {residual}convolution blocks")
     else:
         front = f"raw-waveform convolutions on {1000 * m.audio.frame_length // m.audio.sample_rate} ms frames"

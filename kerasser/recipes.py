@@ -211,6 +211,7 @@ _OPTION_OF = {
     "model.readout_tasks": "--readout-from-emotion",
     "model.pool_statistics": ("--pool-statistics", "--no-pool-statistics"),
     "model.feature_norm": "--feature-norm",
+    "model.norm_gate_db": "--norm-gate-db",
     "model.block_se": "--se",
     "model.mel_trainable": ("--learnable-filterbank", "--fixed-filterbank"),
     "model.speaker_adversarial": "--speaker-adversarial",

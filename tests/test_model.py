@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from kerasser.config import AudioConfig, ModelConfig
+from kerasser.errors import SettingsError
 from kerasser.model import NORMALIZATION, build_model, pooling_name, with_attention_outputs
 from kerasser.tasks import TASKS
 from kerasser.training import adapt_normalization
@@ -32,6 +33,8 @@ VARIANTS = {
     # three frames per GRU step: groups that straddle the end of an utterance
     "logmel-stride3": dataclasses.replace(TINY_LOGMEL, recurrent_stride=3, pool_heads=1),
     "logmel-pcen": dataclasses.replace(TINY_LOGMEL, feature_norm="pcen"),
+    # per-utterance statistics over the speech frames only (an energy gate)
+    "logmel-gated": dataclasses.replace(TINY_LOGMEL, feature_norm="meanvar", norm_gate_db=30.0),
 }
 
 
@@ -282,3 +285,19 @@ def test_normalization_after_adapt(rng):
     x = rng.normal(size=(2, 50)).astype(np.float32)
     expected = (x - everything.mean()) / np.sqrt(everything.var())
     np.testing.assert_allclose(np.asarray(layer(x)), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("settings,message", [
+    (dict(norm_gate_db=-3.0), "norm_gate_db must be >= 0"),
+    (dict(norm_gate_db=float("nan")), "norm_gate_db must be >= 0"),
+    (dict(feature_norm="pcen", norm_gate_db=30.0), "gates per-utterance statistics"),
+    (dict(feature_norm="none", norm_gate_db=30.0), "gates per-utterance statistics"),
+])
+def test_bad_normalisation_gates_are_refused(settings, message):
+    with pytest.raises(SettingsError, match=message):
+        dataclasses.replace(TINY_LOGMEL, **settings)
+
+
+def test_the_gate_reaches_the_normalisation_layer():
+    model = build_model(VARIANTS["logmel-gated"])
+    assert model.get_layer("feature_norm").get_config()["gate_db"] == 30.0

@@ -372,8 +372,10 @@ def test_leftovers_of_killed_exports_are_removed(tmp_path):
                             block_channels=(8,), block_dilations=(1,), block_kernel=3, feature_norm="pcen"),
         dataclasses.replace(TINY, frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,
                             block_channels=(8,), block_dilations=(1,), block_kernel=3, mixstyle=0.5),
+        dataclasses.replace(TINY, frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,
+                            block_channels=(8,), block_dilations=(1,), block_kernel=3, norm_gate_db=30.0),
     ],
-    ids=["framed-same-attention-2gru", "shared-laststep-cosine", "logmel-pcen", "logmel-mixstyle"],
+    ids=["framed-same-attention-2gru", "shared-laststep-cosine", "logmel-pcen", "logmel-mixstyle", "logmel-gated"],
 )
 def test_other_architectures_convert_with_builtins_only(tmp_path, config, rng):
     from kerasser.export.tflite import custom_ops, export_float32

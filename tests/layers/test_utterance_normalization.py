@@ -12,18 +12,23 @@ from layer_helpers import junk_padded, prefix_mask, random_masks
 from kerasser.layers import UtteranceNormalization
 
 
-def reference(x: np.ndarray, mask: np.ndarray, mode: str, epsilon: float) -> np.ndarray:
+def reference(x: np.ndarray, mask: np.ndarray, mode: str, epsilon: float, gate_db: float = 0.0) -> np.ndarray:
     """Per row and feature: minus the mean over the valid frames (and, for "meanvar", over the
     population standard deviation, with ``epsilon`` added to the variance; for "level", minus one
-    mean over the valid frames and all features); padded frames 0."""
+    mean over the valid frames and all features); padded frames 0. With ``gate_db``, the statistics
+    over the valid frames whose log summed energy is within gate_db dB of the row's loudest."""
     out = np.zeros(x.shape, np.float64)
     for b in range(x.shape[0]):
         valid = x[b, mask[b]].astype(np.float64)
         if len(valid) == 0:
             continue
-        centred = valid - (valid.mean() if mode == "level" else valid.mean(axis=0))
+        stats = valid
+        if gate_db:
+            energy = np.log(np.exp(valid).sum(axis=1))
+            stats = valid[energy >= energy.max() - gate_db * np.log(10.0) / 10.0]
+        centred = valid - (stats.mean() if mode == "level" else stats.mean(axis=0))
         if mode == "meanvar":
-            centred = centred / np.sqrt(valid.var(axis=0) + epsilon)
+            centred = centred / np.sqrt(stats.var(axis=0) + epsilon)
         out[b, mask[b]] = centred
     return out
 
@@ -36,13 +41,48 @@ def random_features(rng: np.random.Generator, shape) -> np.ndarray:
 
 
 @pytest.mark.parametrize("check", CHECKS)
-@pytest.mark.parametrize("mode", ["mean", "meanvar", "level"])
-def test_layer_checks(rng, check, mode):
+@pytest.mark.parametrize("mode,gate_db", [("mean", 0.0), ("meanvar", 0.0), ("level", 0.0), ("mean", 20.0)])
+def test_layer_checks(rng, check, mode, gate_db):
     x = random_features(rng, (3, 9, 4))
     run_layer_test(
-        check, UtteranceNormalization, dict(mode=mode, epsilon=1e-2, name="norm"), x,
+        check, UtteranceNormalization, dict(mode=mode, epsilon=1e-2, gate_db=gate_db, name="norm"), x,
         mask=random_masks(rng, 9), skip={"gradient": "no weights"},
     )
+
+
+@pytest.mark.parametrize("gate_db", [10.0, 30.0])
+@pytest.mark.parametrize("mode", ["mean", "meanvar", "level"])
+def test_gated_statistics_match_numpy_reference(rng, mode, gate_db):
+    x = random_features(rng, (3, 9, 4))
+    x[:, ::3] -= 8.0  # quiet frames, about 35 dB down
+    mask = random_masks(rng, 9)
+    out = np.asarray(UtteranceNormalization(mode=mode, gate_db=gate_db)(x, mask=mask))
+    np.testing.assert_allclose(out, reference(x, mask, mode, 1e-3, gate_db), atol=1e-4)
+    assert np.all(out[~mask] == 0.0)
+
+
+@pytest.mark.parametrize("mode", ["mean", "meanvar", "level"])
+def test_gate_makes_the_speech_frames_independent_of_surrounding_silence(rng, mode):
+    """Silence (50 dB below the speech) added around an utterance moves its speech frames' output
+    without the gate and leaves it unchanged with it; the silent frames are normalised too."""
+    speech = random_features(rng, (1, 8, 4)) + 5.0
+    silence = np.full((1, 6, 4), float(speech.min()) - 50 * np.log(10) / 10, np.float32)
+    padded = np.concatenate([silence[:, :3], speech, silence[:, 3:]], axis=1)
+    for gate_db, same in ((30.0, True), (0.0, False)):
+        layer = UtteranceNormalization(mode=mode, gate_db=gate_db)
+        alone, around = np.asarray(layer(speech)), np.asarray(layer(padded))
+        assert np.allclose(around[:, 3:11], alone, atol=1e-4) == same
+        assert np.all(np.isfinite(around)) and np.all(around[:, :3] != 0.0)
+
+
+def test_silent_rows_and_bad_gates(rng):
+    """A row of equal frames (digital silence) all pass the gate (no division by zero); a negative
+    or NaN gate is refused."""
+    out = np.asarray(UtteranceNormalization(mode="meanvar", gate_db=30.0)(np.full((1, 5, 3), -13.8, np.float32)))
+    np.testing.assert_allclose(out, 0.0, atol=1e-6)
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="gate_db"):
+            UtteranceNormalization(gate_db=bad)
 
 
 @pytest.mark.parametrize("mode", ["mean", "meanvar", "level"])
@@ -73,13 +113,14 @@ def test_without_mask_uses_every_frame(rng, mode):
     np.testing.assert_allclose(out, reference(x, np.ones((2, 6), bool), mode, 1e-3), atol=1e-5)
 
 
+@pytest.mark.parametrize("gate_db", [0.0, 20.0])
 @pytest.mark.parametrize("mode", ["mean", "meanvar", "level"])
-def test_padding_invariance(rng, mode):
+def test_padding_invariance(rng, mode, gate_db):
     """Garbage frames appended (and put into the masked frames) change no valid frame."""
     x = random_features(rng, (3, 7, 4))
     mask = random_masks(rng, 7)
     x_long, mask_long = junk_padded(rng, x, mask, extra=5)
-    layer = UtteranceNormalization(mode=mode)
+    layer = UtteranceNormalization(mode=mode, gate_db=gate_db)
     out = np.asarray(layer(x, mask=mask))
     out_long = np.asarray(layer(x_long, mask=mask_long))
     np.testing.assert_allclose(out_long[:, :7], out, atol=1e-5)
