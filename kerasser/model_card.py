@@ -10,17 +10,42 @@ import shlex
 
 from kerasser.config import TrainConfig
 
-EMODB_LIMITS = """\
-- Trained on acted German speech: 10 actors (EmoDB) reading 10 neutral sentences, recorded in an anechoic
-  room. Expect lower accuracy on spontaneous speech, other languages, noisy or far-field audio.
-- This copy of EmoDB was cut to 2.0 s per clip: the model saw only the first two seconds of each
-  utterance. Longer recordings are labelled window by window (`kerasser label --segment`).
+# What training on each corpus means for the model's use (its speakers, language, recording, labels).
+CORPUS_LIMITS = {
+    "emodb": """\
+- EmoDB: acted German speech, 10 actors reading 10 neutral sentences in an anechoic room; this copy is cut
+  to 2.0 s per clip (the model saw the first two seconds of each utterance).""",
+    "ravdess": """\
+- RAVDESS: acted North American English, 24 actors saying two fixed sentences in a studio, each clip with
+  about half a second of silence before and after the speech.""",
+    "baved": """\
+- BAVED: single Arabic words at three levels of intensity (used for arousal only).""",
+}
+
+CORPUS_LABEL_LIMITS = """\
+- Expect lower accuracy on spontaneous speech, other languages, noisy or far-field audio. Recordings
+  longer than the training clips are labelled window by window (`kerasser label --segment`).
 - Arousal, valence and dominance levels are not rated per clip: each emotion category is mapped to
   fixed levels (PROTOCOL.md, after Russell & Mehrabian 1977), so the dimensional heads learn the
   emotion categories' placement, not listeners' ratings.
-- The test split has two speakers (15 and 16): the UAR above has a wide uncertainty (a few points per
+"""
+
+EMODB_TEST_LIMIT = """\
+- EmoDB's test split has two speakers (15 and 16): its UAR has a wide uncertainty (a few points per
   misclassified clip).
 """
+
+
+def corpus_limits(corpora) -> str:
+    """The card's limits for a model trained on ``corpora`` (reader names): each corpus' speakers,
+    language and recording, then what follows from acted, category-mapped training data."""
+    names = list(dict.fromkeys(corpora))
+    known = [CORPUS_LIMITS[n] for n in names if n in CORPUS_LIMITS]
+    if not known:
+        return ""
+    return ("\n".join(known) + "\n" + CORPUS_LABEL_LIMITS
+            + (EMODB_TEST_LIMIT if "emodb" in names else ""))
+
 
 # What each corpus' licence means for weights trained on it (PROTOCOL.md, the corpora's READMEs).
 CORPUS_TERMS = {
@@ -62,7 +87,8 @@ def describe(config: TrainConfig) -> str:
     if m.frontend == "logmel":
         residual = "residual " if m.block_residual else ""
         bank = "learnable filterbank initialised on mel, " if m.mel_trainable else ""
-        front = (f"an in-graph {m.mel_bins}-band log-mel front end ({bank}{_normalisation(m.feature_norm, m.norm_gate_db)}) and "
+        norm = _normalisation(m.feature_norm, m.norm_gate_db)
+        front = (f"an in-graph {m.mel_bins}-band log-mel front end ({bank}{norm}) and "
                  f"{len(m.block_channels)} {residual}convolution blocks")
     else:
         front = f"raw-waveform convolutions on {1000 * m.audio.frame_length // m.audio.sample_rate} ms frames"
@@ -103,6 +129,24 @@ def _other_corpus_lines(others: list[dict]) -> list[str]:
     for o in others:
         uars = ", ".join(f"{t} {u:.1f}" for t, u in o["uar"].items())
         lines.append(f"- {o['corpus']} ({o['files']} files): UAR {uars}")
+    return [*lines, ""]
+
+
+def _per_corpus_lines(test: dict) -> list[str]:
+    """The test split of each training corpus apart (``test.per_corpus``, kerasser.corpus_scores):
+    emotion over the corpus' own classes, the 4-class common UAR, each dimension."""
+    per_corpus = test.get("per_corpus") or {}
+    if len(per_corpus) < 2:
+        return []
+    columns = [c for c in ("emotion", "emotion_common", "arousal", "valence", "dominance")
+               if any(c in e for e in per_corpus.values())]
+    names = {"emotion": "emotion (its own classes)", "emotion_common": "emotion, 4-class common"}
+    lines = ["Each corpus' test speakers apart (UAR %; 4-class common: anger, happiness, sadness, neutral):", "",
+             "| corpus | clips | " + " | ".join(names.get(c, c) for c in columns) + " |",
+             "|---" * (len(columns) + 2) + "|"]
+    for corpus, entry in per_corpus.items():
+        cells = [f"{entry[c]:.1f}" if isinstance(entry.get(c), (int, float)) else "" for c in columns]
+        lines.append(f"| {corpus} | {entry.get('files', '')} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
@@ -158,6 +202,7 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
            "folder` groups a folder's clips by speaker; without it each clip is its own speaker, which this",
            "model labels far worse (`benchmarks/reference_clips.py`)."] if metadata.get("speaker_reference") else []),
         "",
+        *_per_corpus_lines(metadata.get("test") or {}),
         *_parity_lines(metadata.get("parity") or {}),
         *_other_corpus_lines(metadata.get("other_corpora") or []),
         "## Data and split",
@@ -181,6 +226,6 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
         "",
         "## Limits",
         "",
-        (EMODB_LIMITS if any(c == "emodb" for c, _ in config.corpora) else "") + GENERAL_LIMITS,
+        corpus_limits(c for c, _ in config.corpora) + GENERAL_LIMITS,
     ]
     return "\n".join(lines)

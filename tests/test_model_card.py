@@ -63,6 +63,24 @@ def test_card_names_each_corpus_licence():
     assert "--balance-corpora" in train_command(dataclasses.replace(config, balance_corpora=True))
 
 
+def test_multi_corpus_card_scores_each_corpus_and_names_its_limits():
+    """A model trained on two corpora: each corpus' test scores in a table (the export's
+    test.per_corpus), and each corpus' speakers, language and recording among the limits."""
+    config = TrainConfig(corpora=(("emodb", "e"), ("ravdess", "r")), out="runs/card")
+    per_corpus = {"emodb": {"files": 107, "emotion": 70.04, "emotion_common": 80.0, "arousal": 90.0},
+                  "ravdess": {"files": 240, "emotion": 61.25, "emotion_common": 75.5, "arousal": 70.0,
+                              "valence": 71.0}}
+    card = render({"name": "multi", "tasks": [], "test": {"uar": {}, "per_corpus": per_corpus}}, config, "x")
+    assert "| corpus | clips | emotion (its own classes) | emotion, 4-class common | arousal | valence |" in card
+    assert "| emodb | 107 | 70.0 | 80.0 | 90.0 |  |" in card
+    assert "| ravdess | 240 | 61.2 | 75.5 | 70.0 | 71.0 |" in card
+    assert "acted German speech" in card and "acted North American English" in card
+    assert "EmoDB's test split has two speakers" in card
+    one = render({"name": "r", "tasks": [], "test": {"per_corpus": {"ravdess": per_corpus["ravdess"]}}},
+                 TrainConfig(corpora=(("ravdess", "r"),), out="runs/r"), "x")
+    assert "| corpus | clips |" not in one and "German" not in one and "acted North American English" in one
+
+
 def config_from_command(command: str) -> TrainConfig:
     """What `kerasser train` would build from ``command`` (click parses it; nothing is trained)."""
     from kerasser_cli.options import corpus_pairs
@@ -84,7 +102,8 @@ DEFAULT = build_train_config(corpora=(("emodb", "data/emodb"),), out="runs/d", t
                         average_last=5, class_balanced=False, label_smoothing=0.0,
                         augment=AugmentConfig(speed=(), noise_prob=0.5, reverb_prob=0.3, gain_db=6.0),
                         model=dataclasses.replace(DEFAULT.model, bidirectional=False, pool_heads=2, block_se=32,
-                                                  spec_time_masks=0, spec_freq_masks=0, feature_norm="meanvar")),
+                                                  spec_time_masks=0, spec_freq_masks=0, feature_norm="meanvar",
+                                                  norm_gate_db=30.0)),
     build_train_config("paper", corpora=(("emodb", "e"),), out="r", frontend="logmel", learning_rate=1e-3),
     dataclasses.replace(DEFAULT, loss_weights="auto"),
 ], ids=["default", "paper", "default-changed", "paper-logmel", "default-auto-weights"])

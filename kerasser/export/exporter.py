@@ -136,6 +136,7 @@ def _test_scores(
         "files": report["files"],
         "uar": {t: r["uar"] for t, r in report["tasks"].items()},
         "mean_uar": report["mean_uar"],
+        "per_corpus": report["per_corpus"],  # each corpus apart: own classes, 4-class common (corpus_scores)
     }
     quantised = [v for v in runners if v != "float32"]
     if quantised:
