@@ -68,3 +68,29 @@ def format_corpus_reports(reports: Mapping[str, Mapping[str, float]]) -> str:
                            for k, v in entry.items() if k != "files")
         lines.append(f"{corpus} ({entry['files']} clips): {scores}")
     return "\n".join(lines)
+
+
+def held_out_summary(reports: Sequence[Mapping]) -> dict:
+    """Leave-one-corpus-out figures over several cross-validations (``crossval.json`` documents of
+    ``kerasser crossval --folds corpus``, e.g. one per seed): ``{"runs": n, "held_out": {corpus:
+    {score: {"mean", "sd", "n"}}}}``, plain and, where every run has them, speaker-centred
+    (``held_out_speaker_norm``). ValueError when a document is not a leave-one-corpus-out one."""
+    if not reports:
+        raise ValueError("no leave-one-corpus-out report given")
+    summary: dict = {"runs": len(reports)}
+    for key in ("held_out", "held_out_speaker_norm"):
+        if not all(key in r for r in reports):
+            if key == "held_out":
+                raise ValueError("not a leave-one-corpus-out report (crossval --folds corpus): no held_out scores")
+            continue
+        corpora = list(dict.fromkeys(c for r in reports for c in r[key]))
+        summary[key] = {}
+        for corpus in corpora:
+            entries = [r[key][corpus] for r in reports if corpus in r[key]]
+            scores = list(dict.fromkeys(k for e in entries for k in e if k != "files"))
+            summary[key][corpus] = {"files": max(e.get("files", 0) for e in entries)}
+            for score in scores:
+                values = [float(e[score]) for e in entries if score in e]
+                summary[key][corpus][score] = {"mean": float(np.mean(values)), "sd": float(np.std(values)),
+                                               "n": len(values)}
+    return summary

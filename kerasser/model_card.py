@@ -150,6 +150,27 @@ def _per_corpus_lines(test: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _held_out_lines(cross: dict) -> list[str]:
+    """Leave-one-corpus-out figures of the model's recipe (``cross_corpus``: the export's
+    ``--held-out`` reports, kerasser.corpus_scores.held_out_summary): each corpus held out,
+    trained on the others, every clip of it scored."""
+    held = (cross or {}).get("held_out") or {}
+    if not held:
+        return []
+    columns = [c for c in ("emotion_common", "emotion", "arousal", "valence")
+               if any(c in e for e in held.values())]
+    names = {"emotion": "emotion (its own classes)", "emotion_common": "emotion, 4-class common"}
+    runs = cross.get("runs", 1)
+    lines = [f"Its recipe on speech it never heard (leave-one-corpus-out: trained on the other corpora, every "
+             f"clip of the held-out corpus scored; UAR %, mean ± sd over {runs} run(s)):", "",
+             "| held-out corpus | clips | " + " | ".join(names.get(c, c) for c in columns) + " |",
+             "|---" * (len(columns) + 2) + "|"]
+    for corpus, entry in held.items():
+        cells = [f"{entry[c]['mean']:.1f} ± {entry[c]['sd']:.1f}" if c in entry else "" for c in columns]
+        lines.append(f"| {corpus} | {entry.get('files', '')} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _ensemble_lines(metadata: dict) -> list[str]:
     members = (metadata.get("training") or {}).get("ensemble") or []
     if not members:
@@ -203,6 +224,7 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
            "model labels far worse (`benchmarks/reference_clips.py`)."] if metadata.get("speaker_reference") else []),
         "",
         *_per_corpus_lines(metadata.get("test") or {}),
+        *_held_out_lines(metadata.get("cross_corpus") or {}),
         *_parity_lines(metadata.get("parity") or {}),
         *_other_corpus_lines(metadata.get("other_corpora") or []),
         "## Data and split",
