@@ -108,7 +108,9 @@ class Labeler:
         ``i`` starting at ``i * frame_seconds``.
 
         ``source``: a path (any format libsndfile reads), or samples shaped ``[n]`` or
-        ``[n, channels]`` with their ``sample_rate``. Bad audio raises :class:`kerasser.audio.AudioError`.
+        ``[n, channels]`` with their ``sample_rate``. Bad audio raises :class:`kerasser.audio.AudioError`;
+        outputs no label may be made from (non-finite, or probabilities outside [0, 1]: samples far
+        past full scale, a damaged model file) raise :class:`kerasser.errors.PredictionError`.
         ``reference``: a speaker-normalising model's speaker reference (default: the clip's own).
         """
         if isinstance(source, (str, os.PathLike)):
