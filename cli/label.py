@@ -249,7 +249,8 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
     except (AttributeError, ValueError, OSError):
         pass
     sources = find_audio(paths, recursive=recursive)
-    counter = _Counter(len(sources), enabled=sys.stderr.isatty() and not quiet, silent=quiet)
+    tty = sys.stderr is not None and sys.stderr.isatty()  # None: descriptor 2 closed before Python started
+    counter = _Counter(len(sources), enabled=tty and not quiet, silent=quiet)
     try:
         if previous is not None:
             previous.trim_if_same_file(out)  # drop a cut-off last row before appending to it
