@@ -37,15 +37,19 @@ class _Counter:
             self.shown = True
 
     def message(self, text: str) -> None:
+        """One line on stderr, its control characters escaped (a file name may hold any)."""
+        from kerasser.progress import printable
+
         if self.silent:
             return
         if self.shown:
             click.echo("\r\x1b[K", nl=False, err=True)
-        click.echo(text, err=True)
+        click.echo(printable(text), err=True)
 
     def close(self) -> None:
         if self.shown:
             click.echo(err=True)
+            self.shown = False
 
 
 @click.command()
@@ -91,12 +95,15 @@ class _Counter:
                    "speaker's; TABLE.csv: a CSV with path and speaker columns (a file it does not name is its own "
                    "speaker). Every file is read once first to make each speaker's reference. Without it each file "
                    "is its own speaker, which such a model labels far worse.")
+@click.option("--csv-guard/--no-csv-guard", default=True, show_default=True,
+              help="CSV: a cell that starts with =, +, -, @, a tab or a carriage return (a formula to a spreadsheet: "
+                   "CSV injection) gets a leading ' (as does one starting with '); --resume reads it back as it was.")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr but an error that stops the run.")
 @click.option("--verbose", "-v", is_flag=True,
               help="Also show what LiteRT and TensorFlow print while loading and running the model.")
 @friendly_errors
 def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, runner, out_prefix,
-          beam_options, speakers, quiet, verbose):
+          beam_options, speakers, csv_guard, quiet, verbose):
     """Predict arousal, valence, dominance, ... for audio files and folders: one row per file (or
     per window of a long file) on stdout.
 
@@ -107,11 +114,16 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, t
     Columns: path, duration, start, end (seconds), then per task the predicted class and each class'
     probability (arousal, arousal_low, arousal_mid, arousal_high, ...), then error (empty when fine).
     Each row is flushed as it is written. A progress counter goes to stderr when it is a terminal.
+    A file whose model outputs are not finite gets an error row, never a label. CSV cells are
+    quoted (a name's newline or carriage return never splits a row) and guarded against spreadsheet
+    formulas (--csv-guard); JSONL is always JSON (null, never NaN).
 
     Exit status: 0 when every file was labelled; 1 when at least one file (or window) could not be
     labelled (its row has the reason in 'error' and '<path>: <reason>' is printed on stderr; the
-    other files are still labelled); 2 when nothing could be labelled (bad options, a model that
-    cannot be loaded, an unusable --resume file).
+    other files are still labelled), or when the output cannot be written (disk full, a closed
+    stdout: one line; what was written can be resumed); 2 when nothing could be labelled (bad
+    options, a model that cannot be loaded, an unusable --resume file, an output another kerasser
+    label is writing); 130 when interrupted (Ctrl-C).
     """
     if backend == "keras" and variant != "float32":
         raise click.UsageError("--variant applies to the tflite backend only")
@@ -122,14 +134,18 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, t
     from kerasser.native_output import native_stderr_silenced
 
     explained = (click.ClickException, click.exceptions.Exit)  # they say what went wrong themselves
-    with contextlib.nullcontext() if verbose else native_stderr_silenced(explained):
-        if runner == "beam":
-            _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, beam_options, quiet, verbose,
-                        unsupported={"--resume": resume, "--backend keras": backend == "keras",
-                                     "--transcribe": transcribe, "--attention": attention, "--speakers": speakers})
-        else:
-            _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet,
-                   speakers)
+    try:
+        with contextlib.nullcontext() if verbose else native_stderr_silenced(explained):
+            if runner == "beam":
+                _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, beam_options, quiet,
+                            verbose, unsupported={"--resume": resume, "--backend keras": backend == "keras",
+                                                  "--transcribe": transcribe, "--attention": attention,
+                                                  "--speakers": speakers, "--no-csv-guard": not csv_guard})
+            else:
+                _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet,
+                       speakers, csv_guard)
+    except KeyboardInterrupt:  # Ctrl-C: the rows written so far stay (resumable); 128 + SIGINT, no traceback
+        sys.exit(130)
 
 
 def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, beam_options, quiet, verbose, unsupported):
@@ -153,7 +169,9 @@ def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, 
         summary = label_with_beam(patterns, out_prefix, model_dir=model_dir, fmt=fmt, variant=variant, segment=segment,
                                   pipeline_args=[f"--{o}" for o in beam_options])
     except KerasserError as err:
-        raise _SetupError(str(err)) from None
+        from kerasser.progress import printable
+
+        raise _SetupError(printable(str(err))) from None
     if not quiet:
         click.echo(f"labelled {summary['files']} files ({summary['error_rows']} error rows) into "
                    f"{len(summary['outputs'])} file(s) {out_prefix}-*", err=True)
@@ -161,23 +179,48 @@ def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, 
         sys.exit(1)
 
 
+def _output_failed(err) -> None:
+    """The output cannot be written: one line (none when the reader went away, as in ``| head``),
+    exit 1. What was written stays, cut off at most mid-row: --resume finishes it."""
+    import errno
+
+    from kerasser.progress import printable
+
+    if err.errno != errno.EPIPE:
+        click.echo(f"Error: {printable(str(err))}", err=True)
+    try:  # what Python still holds for stdout must not fail again (a second message) at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    except OSError:
+        pass
+    sys.exit(1)
+
+
 def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet,
-           speakers=None):
-    from kerasser.errors import KerasserError, one_line, shown_path
+           speakers=None, csv_guard=True):
+    from kerasser.errors import KerasserError, OutputError
+    from kerasser.label_resume import lock_outputs, read_previous
     from kerasser.labeling import Labeler
     from kerasser.labeling_files import find_audio, folder_speaker, label_files, speaker_table
-    from kerasser.writers import columns, make_writer, read_previous
+    from kerasser.progress import printable
+    from kerasser.writers import columns, make_writer
 
+    out = sys.stdout
+    try:
+        locks = lock_outputs(resume, out)  # noqa: F841  (held until the process ends)
+    except OutputError as err:
+        raise _SetupError(printable(str(err))) from None
     previous = None
     if resume is not None:
         try:
-            previous = read_previous(resume)
-        except (OSError, ValueError) as err:
-            raise _SetupError(f"cannot resume from {resume}: {one_line(err)}") from None
+            previous = read_previous(resume, csv_guard=csv_guard)
+        except KerasserError as err:
+            raise _SetupError(printable(f"cannot resume from {err}")) from None
+        except OSError as err:
+            raise _SetupError(printable(f"cannot resume from {resume}: {err.strerror or err}")) from None
     try:
         labeler = Labeler.load(model_dir, backend=backend, variant=variant, transcribe=transcribe, attention=attention)
     except KerasserError as err:  # the model folder is unusable: one line, no traceback
-        raise _SetupError(str(err)) from None
+        raise _SetupError(printable(str(err))) from None
     if speakers and not labeler.needs_reference:
         raise _SetupError("--speakers is for models trained with --feature-norm speaker; this one normalises each "
                           "clip by itself")
@@ -188,37 +231,38 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
         try:
             speaker_of = speaker_table(speakers)
         except KerasserError as err:
-            raise _SetupError(str(err)) from None
+            raise _SetupError(printable(str(err))) from None
     if labeler.needs_reference and not speakers and not quiet:
         click.echo("note: this model normalises by speaker; without --speakers each file is its own speaker, "
                    "which it labels far worse", err=True)
 
     cols = columns(labeler.tasks, text=labeler.transcribe, attention=labeler.attention)
     try:
-        header = previous is None or previous.needs_header(fmt, cols)
+        header = previous is None or previous.check_appendable(out, fmt, cols)
     except KerasserError as err:
-        raise _SetupError(f"cannot resume into {err}") from None
+        raise _SetupError(printable(f"cannot resume into {err}")) from None
 
-    out = sys.stdout
+    if out is None:  # descriptor 1 was closed before Python started
+        _output_failed(OutputError("Bad file descriptor (closed)", path="<stdout>"))
     try:
         out.reconfigure(errors="surrogateescape")  # paths that are not valid UTF-8 go out as they came
     except (AttributeError, ValueError, OSError):
         pass
     sources = find_audio(paths, recursive=recursive)
-    counter = _Counter(len(sources), enabled=sys.stderr.isatty() and not quiet, silent=quiet)
+    tty = sys.stderr is not None and sys.stderr.isatty()  # None: descriptor 2 closed before Python started
+    counter = _Counter(len(sources), enabled=tty and not quiet, silent=quiet)
     try:
         if previous is not None:
-            previous.trim_if_same_file(out)  # drop a cut-off last line before appending to it
-        writer = make_writer(fmt, out, cols, header=header)
+            previous.trim_if_same_file(out)  # drop a cut-off last row before appending to it
+        writer = make_writer(fmt, out, cols, header=header, csv_guard=csv_guard)
         summary = label_files(
             labeler, sources, writer, segment=segment, previous=previous,
-            on_error=lambda path, reason: counter.message(f"{shown_path(path)}: {reason}"),
+            on_error=lambda path, reason: counter.message(f"{path}: {reason}"),
             on_progress=counter.update, speaker_of=speaker_of,
         )
-    except BrokenPipeError:  # e.g. `kerasser label dir | head`: stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
+    except OutputError as err:  # disk full, a closed or read-only stdout, a reader gone (`| head`)
+        counter.close()
+        _output_failed(err)
     finally:
         counter.close()
     if summary.failed:

@@ -84,3 +84,15 @@ class SettingsError(KerasserError, ValueError):
 
 class DataError(KerasserError, ValueError):
     """Data that cannot serve the request (no labelled utterances for a split or task, ...)."""
+
+
+class PredictionError(KerasserError):
+    """A model output that is no prediction (non-finite probabilities or attention, probabilities
+    outside [0, 1]): the input or the model file is to blame, and no label may be made from it."""
+
+
+class OutputError(KerasserError):
+    """An output that cannot be written (disk full, a closed or read-only stdout) or is held by
+    another writer. ``errno``: the operating system's error number, when there is one."""
+
+    errno: int | None = None

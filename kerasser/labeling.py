@@ -21,7 +21,7 @@ import numpy as np
 
 from kerasser import audio
 from kerasser.contract import TRANSCRIPT_OUTPUT
-from kerasser.errors import SettingsError
+from kerasser.errors import PredictionError, SettingsError
 from kerasser.text import greedy_decode
 
 TEXT = "text"  # the transcript's key in a prediction and its column in label output
@@ -79,8 +79,12 @@ class Labeler:
 
     def statistics(self, waveform: np.ndarray):
         """A speaker-normalising model's statistics of one waveform at :attr:`sample_rate`:
-        ``(log_mel_sum, frames)``."""
-        return self.model.statistics(np.ascontiguousarray(waveform, dtype=np.float32))
+        ``(log_mel_sum, frames)``; PredictionError when they are not finite (such a waveform
+        must not poison its speaker's reference)."""
+        wave = np.ascontiguousarray(waveform, dtype=np.float32)
+        log_mel_sum, frames = self.model.statistics(wave)
+        _check_output(np.asarray(log_mel_sum, dtype=np.float64), "speaker statistics", wave)
+        return log_mel_sum, frames
 
     @property
     def frame_seconds(self) -> float:
@@ -104,7 +108,9 @@ class Labeler:
         ``i`` starting at ``i * frame_seconds``.
 
         ``source``: a path (any format libsndfile reads), or samples shaped ``[n]`` or
-        ``[n, channels]`` with their ``sample_rate``. Bad audio raises :class:`kerasser.audio.AudioError`.
+        ``[n, channels]`` with their ``sample_rate``. Bad audio raises :class:`kerasser.audio.AudioError`;
+        outputs no label may be made from (non-finite, or probabilities outside [0, 1]: samples far
+        past full scale, a damaged model file) raise :class:`kerasser.errors.PredictionError`.
         ``reference``: a speaker-normalising model's speaker reference (default: the clip's own).
         """
         if isinstance(source, (str, os.PathLike)):
@@ -135,16 +141,40 @@ class Labeler:
             probs = np.asarray(outputs[name], dtype=np.float64).reshape(-1)
             if probs.shape[0] != len(classes):
                 raise SettingsError(f"model gave {probs.shape[0]} {name} probabilities, not {len(classes)}")
+            _check_output(probs, f"{name} probabilities", wave, unit_range=True)
             result[name] = {
                 "label": classes[int(np.argmax(probs))],
                 "probabilities": {c: float(p) for c, p in zip(classes, probs)},
             }
         if self.transcribe:
-            result[TEXT] = greedy_decode(np.asarray(outputs[TRANSCRIPT_OUTPUT]))
+            scores = np.asarray(outputs[TRANSCRIPT_OUTPUT])
+            _check_output(scores, "transcript scores", wave)
+            result[TEXT] = greedy_decode(scores)
         if attention:
             weights = {"frame_seconds": self.frame_seconds}
             for name, _ in self.tasks:
                 if f"{name}_attention" in outputs:
-                    weights[name] = [round(float(w), 5) for w in np.asarray(outputs[f"{name}_attention"]).reshape(-1)]
+                    values = np.asarray(outputs[f"{name}_attention"], dtype=np.float64).reshape(-1)
+                    _check_output(values, f"{name} attention", wave)
+                    weights[name] = [round(float(w), 5) for w in values]
             result[ATTENTION] = weights
         return result
+
+
+_TOLERANCE = 1e-3  # float32 softmax (and dequantised int8) outputs stray this far past 0 and 1
+
+
+def _check_output(values: np.ndarray, what: str, wave: np.ndarray, unit_range: bool = False) -> None:
+    """PredictionError unless ``values`` are finite (and, with ``unit_range``, within [0, 1]): a
+    label argmax'ed from NaN is made up. The reason names the audio's peak when it is far past full
+    scale, the usual cause (finite float samples of 1e19 overflow the log-mel front end)."""
+    if not np.all(np.isfinite(values)):
+        problem = f"the model gave non-finite {what}"
+    elif unit_range and (values.min() < -_TOLERANCE or values.max() > 1 + _TOLERANCE):
+        problem = f"the model gave {what} outside [0, 1]"
+    else:
+        return
+    peak = float(np.max(np.abs(wave)))
+    if not peak <= 1e3:
+        problem += f" (the audio peaks at {peak:.3g}, full scale is 1.0)"
+    raise PredictionError(problem)

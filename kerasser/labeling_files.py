@@ -31,7 +31,7 @@ import soundfile as sf
 from kerasser import audio
 from kerasser.audio import AudioError
 from kerasser.audio_windows import plan_windows, probe, read_windows
-from kerasser.errors import SettingsError, one_line
+from kerasser.errors import PredictionError, SettingsError, one_line
 from kerasser.labeling import ATTENTION, TEXT, Labeler
 from kerasser.writers import PreviousOutput, RowWriter, class_column
 
@@ -266,6 +266,8 @@ def _predict_row(
         return _error_row(path, SILENT, duration, start, end)
     try:
         result = labeler.predict_waveform(waveform, reference=reference)
+    except PredictionError as err:  # non-finite or out-of-range outputs: no label may be made from them
+        return _error_row(path, err.reason, duration, start, end)
     except Exception as err:  # a model failure on one input must not stop the other files
         reason = one_line(f"prediction failed ({type(err).__name__}: {err})")
         return _error_row(path, reason, duration, start, end)

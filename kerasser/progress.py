@@ -21,3 +21,16 @@ def to_stderr(line: str) -> None:
 def writer(write: Write | None) -> Write:
     """``write``, or ``to_stderr`` when it is None."""
     return write or to_stderr
+
+
+# C0 controls, DEL and C1 controls: a terminal acts on them (moves the cursor, changes colours,
+# rings, clears lines), so a file name holding one must not reach it as it is.
+_CONTROLS = [*range(0x20), 0x7F, *range(0x80, 0xA0)]
+_ESCAPED = str.maketrans({chr(c): repr(chr(c))[1:-1] for c in _CONTROLS})
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as Python's repr writes them (``\\n``, ``\\r``,
+    ``\\t``, ``\\x1b``, ``\\x7f``, ``\\x9b``), for lines shown on a terminal (file names in progress
+    and error lines)."""
+    return text.translate(_ESCAPED)

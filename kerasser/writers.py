@@ -1,4 +1,5 @@
-"""Label rows out (CSV or JSON Lines, flushed per row) and back in (for ``--resume``).
+"""Label rows out: CSV or JSON Lines, flushed per row (read back for ``--resume`` by
+:mod:`kerasser.label_resume`).
 
 Columns, derived from the model's tasks (one place for them)::
 
@@ -9,20 +10,30 @@ covers (0 and ``duration`` for an unsegmented file); ``<task>`` the predicted cl
 ``<task>_<class>`` its probability, for every class in the model's order; ``error`` is empty for a
 labelled row and holds the reason for a file (or window) that could not be labelled, whose other
 values are then empty (CSV) or null (JSONL). Times are written to the millisecond, probabilities
-to six decimals.
+to six decimals; a value that is not a finite number is written empty (CSV) or null (JSONL), as
+pandas does, so JSONL is always JSON (no ``NaN``).
+
+CSV cells are quoted as Python's csv module does, and also when they hold a carriage return, so
+no name splits a row. With ``csv_guard`` (the default) a text cell that a spreadsheet would take
+for a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: OWASP's CSV
+injection list) gets a leading ``'``, as does one that starts with ``'`` itself, so that
+:func:`unguard_cell` gives every cell back exactly (``--resume`` matches guarded names).
+
+A write that fails (disk full, a closed or read-only stdout) raises :class:`OutputError` naming
+the output (standard output by the file it goes to, else ``<stdout>``) and the system's reason.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
+import math
 import os
 from collections.abc import Iterable
 from typing import IO, Any
 
-from kerasser.errors import DataError, SettingsError
+from kerasser.errors import OutputError, SettingsError
 
 FORMATS = ("csv", "jsonl")
 TIME_COLUMNS = ("duration", "start", "end")
@@ -49,14 +60,56 @@ def columns(tasks: Iterable[tuple[str, Iterable[str]]], text: bool = False, atte
     return cols
 
 
+# Leading characters that make a spreadsheet read a cell as a formula (OWASP: CSV injection), and
+# the quote that neutralises them (guarded too, so that unguarding is exact).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+GUARD = "'"
+
+
+def guard_cell(text: str) -> str:
+    """``text`` as a spreadsheet shows it verbatim: a ``'`` before a formula's first character
+    (or before a leading ``'``)."""
+    return GUARD + text if text.startswith((*FORMULA_STARTS, GUARD)) else text
+
+
+def unguard_cell(text: str) -> str:
+    """The cell :func:`guard_cell` was given."""
+    return text[1:] if text.startswith(GUARD) and text[1:].startswith((*FORMULA_STARTS, GUARD)) else text
+
+
+def finite_or_none(value: Any) -> Any:
+    """``value`` with every float that is not finite (NaN, inf), in lists and dicts too, made None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    return value
+
+
 def _rounded(column: str, value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 3 if column in TIME_COLUMNS else 6)
     return value
 
 
+def output_name(out: IO) -> str:
+    """How messages name an output stream: its file name; for standard output the file it was
+    redirected to where the system says (``/proc/self/fd``), else ``<stdout>``."""
+    name = getattr(out, "name", None)
+    if name == "<stdout>":
+        try:
+            target = os.readlink(f"/proc/self/fd/{out.fileno()}")
+        except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+            target = ""
+        return target if target.startswith("/") else name  # not "pipe:[...]" or "socket:[...]"
+    return name if isinstance(name, str) else "<output>"
+
+
 class RowWriter:
-    """Writes rows (dicts keyed by column; missing keys and None are empty) to ``out``, flushing each."""
+    """Writes rows (dicts keyed by column; missing keys and None are empty) to ``out``, flushing each.
+    A failed write or flush raises OutputError (``errno`` set) naming ``out``."""
 
     format = ""
 
@@ -70,208 +123,84 @@ class RowWriter:
         pass
 
     def write(self, row: dict) -> None:
-        self.out.write(self.format_row(row))
-        self.out.flush()
+        self._emit(self.format_row(row))
+
+    def _emit(self, text: str) -> None:
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except OSError as err:
+            error = OutputError(err.strerror or str(err), path=output_name(self.out))
+            error.errno = err.errno
+            raise error from None
 
     def format_row(self, row: dict) -> str:
         raise NotImplementedError
 
 
 class CsvWriter(RowWriter):
+    """``guard`` (default True): neutralise cells a spreadsheet would take for formulas (module docstring)."""
+
     format = "csv"
 
+    def __init__(self, out: IO[str], cols: list[str], header: bool = True, guard: bool = True) -> None:
+        self.guard = guard
+        super().__init__(out, cols, header)
+
     def write_header(self) -> None:
-        self.out.write(self._line(self.columns))
-        self.out.flush()
+        self._emit(self._line([self._text(c) for c in self.columns]))
 
     @staticmethod
     def _line(values: list[str]) -> str:
         buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow(values)
-        return buf.getvalue()
+        # "\r\n" makes the csv module quote cells holding a carriage return (with "\n" it quotes only
+        # newlines, and readers split the row at the bare CR); the line still ends in "\n"
+        csv.writer(buf, lineterminator="\r\n").writerow(values)
+        return buf.getvalue()[:-2] + "\n"
 
     def format_row(self, row: dict) -> str:
         return self._line([self._cell(c, row.get(c)) for c in self.columns])
 
-    @staticmethod
-    def _cell(column: str, value: Any) -> str:
+    def _text(self, text: str) -> str:
+        return guard_cell(text) if self.guard else text
+
+    def _cell(self, column: str, value: Any) -> str:
+        value = finite_or_none(value)
         if value is None:
             return ""
         if isinstance(value, float):
             return f"{value:.3f}" if column in TIME_COLUMNS else f"{value:.6f}"
         if isinstance(value, (dict, list)):
             return json.dumps(value, separators=(",", ":"))
-        return str(value)
+        return self._text(str(value))
 
 
 class JsonlWriter(RowWriter):
     format = "jsonl"
 
     def format_row(self, row: dict) -> str:
-        obj = {c: _rounded(c, row.get(c)) for c in self.columns}
+        obj = {c: _rounded(c, finite_or_none(row.get(c))) for c in self.columns}
         if obj.get("error") is None:
             obj["error"] = ""
-        return json.dumps(obj, ensure_ascii=False) + "\n"
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def make_writer(fmt: str, out: IO[str], cols: list[str], header: bool = True) -> RowWriter:
-    """A CSV or JSONL writer for ``cols`` on ``out`` (header written now for CSV unless ``header=False``)."""
+def make_writer(fmt: str, out: IO[str], cols: list[str], header: bool = True, csv_guard: bool = True) -> RowWriter:
+    """A CSV or JSONL writer for ``cols`` on ``out`` (header written now for CSV unless ``header=False``;
+    ``csv_guard``: see :class:`CsvWriter`)."""
     if fmt == "csv":
-        return CsvWriter(out, cols, header)
+        return CsvWriter(out, cols, header, guard=csv_guard)
     if fmt == "jsonl":
         return JsonlWriter(out, cols, header)
     raise SettingsError(f"unknown output format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
-# --- resume -----------------------------------------------------------------------------------
+_MOVED = ("FileProgress", "PreviousOutput", "read_previous")  # the resume side: kerasser.label_resume
 
 
-@dataclasses.dataclass
-class FileProgress:
-    """What an earlier output holds for one path: the furthest ``end`` labelled, the file's
-    ``duration``, and whether an error row without an ``end`` (the file failed) closed it; a
-    window's error row (a silent window) has an ``end`` and counts as labelled."""
+def __getattr__(name: str):
+    if name in _MOVED:
+        from kerasser import label_resume
 
-    end: float | None = None
-    duration: float | None = None
-    error: bool = False
-
-    @property
-    def complete(self) -> bool:
-        """True when nothing is left to label for this path (a file's error row also closes it)."""
-        if self.error or self.end is None or self.duration is None:
-            return True
-        return self.end >= self.duration - 1e-3
-
-
-@dataclasses.dataclass
-class PreviousOutput:
-    """An earlier output read back: its ``format`` (None when it holds no complete line), the CSV
-    header (``columns``), the paths it has rows for, and where its last complete line ends."""
-
-    path: str
-    format: str | None = None
-    columns: list[str] | None = None
-    files: dict[str, FileProgress] = dataclasses.field(default_factory=dict)
-    complete_bytes: int = 0
-    size: int = 0
-
-    @property
-    def rows_cut_off(self) -> bool:
-        """True when the file ends in a partial line (a run stopped mid-row)."""
-        return self.size > self.complete_bytes
-
-    def has_header_for(self, fmt: str) -> bool:
-        """True when rows of ``fmt`` can be appended to this output without a new header."""
-        if fmt == "jsonl":
-            return self.format == "jsonl"
-        return self.format == "csv" and self.columns is not None
-
-    def needs_header(self, fmt: str, columns: list[str]) -> bool:
-        """Whether rows of ``fmt`` with ``columns`` appended to this output need a header first;
-        DataError when it is a CSV of other columns (another model's output)."""
-        if not self.has_header_for(fmt):
-            return True
-        if fmt == "csv" and self.columns != columns:
-            raise DataError(
-                f"its columns are not this model's ({len(self.columns)} vs {len(columns)}); write to a new file",
-                path=self.path,
-            )
-        return False
-
-    def trim_if_same_file(self, out: IO) -> bool:
-        """If ``out`` is this very file (``--resume out.csv >> out.csv``) and it ends in a partial
-        line, cut that line off so appended rows start on a line of their own. Returns True if cut."""
-        if not self.rows_cut_off:
-            return False
-        try:
-            same = os.path.samestat(os.fstat(out.fileno()), os.stat(self.path))
-        except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
-            return False
-        if not same:
-            return False
-        out.flush()
-        os.truncate(self.path, self.complete_bytes)
-        return True
-
-
-def _to_float(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def read_previous(path: str | os.PathLike) -> PreviousOutput:
-    """Read an earlier ``label`` output (CSV or JSONL, told apart by its content) for ``--resume``.
-
-    A missing or empty file means nothing was labelled yet. A last line without its newline (a
-    run killed mid-row) is ignored, as are lines that do not parse. Raises OSError if the file
-    exists but cannot be read, ValueError if it is not a label output.
-    """
-    name = os.fspath(path)
-    prev = PreviousOutput(name)
-    if not os.path.exists(name):
-        return prev
-    with open(name, "rb") as f:
-        data = f.read()
-    prev.size = len(data)
-    prev.complete_bytes = data.rfind(b"\n") + 1
-    text = data[: prev.complete_bytes].decode("utf-8", errors="surrogateescape")
-    lines = [line for line in text.split("\n") if line.strip()]
-    if not lines:
-        return prev
-    if lines[0].lstrip().startswith("{"):
-        prev.format = "jsonl"
-        rows = _jsonl_rows(lines)
-    else:
-        prev.format = "csv"
-        header = next(csv.reader([lines[0]]))
-        if "path" not in header:
-            raise DataError("not a kerasser label output (no 'path' column in its first line)", path=name)
-        prev.columns = header
-        rows = _csv_rows(text, header)
-    for row in rows:
-        p = row.get("path")
-        if not isinstance(p, str) or not p:
-            continue
-        progress = prev.files.setdefault(p, FileProgress())
-        end = _to_float(row.get("end"))
-        if row.get("error") and end is None:  # the file failed; a window's error row (silence) does not close it
-            progress.error = True
-        if end is not None and (progress.end is None or end > progress.end):
-            progress.end = end
-        duration = _to_float(row.get("duration"))
-        if duration is not None:
-            progress.duration = duration
-    return prev
-
-
-def _jsonl_rows(lines: list[str]) -> Iterable[dict]:
-    for line in lines:
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            yield obj
-
-
-def _csv_rows(text: str, header: list[str]) -> Iterable[dict]:
-    reader = csv.reader(io.StringIO(text))
-    seen_header = False
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error:  # e.g. a NUL byte: skip the line
-            continue
-        if not values:
-            continue
-        if not seen_header:
-            seen_header = True
-        elif len(values) == len(header):
-            yield dict(zip(header, values))
+        return getattr(label_resume, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -104,3 +104,25 @@ def make_hostile_folder(d) -> dict[str, tuple[str, object]]:
     not_utf8 = os.fsdecode(b"latin1_\xe9motion.wav")  # invalid UTF-8: a surrogate in Python
     write(not_utf8, x)
     return cases
+
+
+# --- audio the loader reads but no model can label ----------------------------------------------
+
+NON_FINITE = "the model gave non-finite"
+
+
+def make_overflow_folder(d) -> dict[str, tuple[str, object]]:
+    """Float WAVs of finite but huge samples (a 2 s sine scaled to 1e19, float32 and float64): the
+    loader reads them, the model's log-mel front end overflows and its probabilities are NaN, so
+    labelling must give an error row whose reason starts with :data:`NON_FINITE`; and one normal
+    file beside them. Returns ``{file name: (OK, duration) or ("error", reason text)}``."""
+    os.makedirs(d, exist_ok=True)
+    x = sine(2.0, amplitude=1.0).astype(np.float64)
+    cases: dict[str, tuple[str, object]] = {}
+    for subtype in ("FLOAT", "DOUBLE"):
+        name = f"huge_{subtype.lower()}.wav"
+        sf.write(os.path.join(d, name), x * 1e19, 16000, subtype=subtype)
+        cases[name] = ("error", NON_FINITE)
+    sf.write(os.path.join(d, "normal.wav"), 0.3 * x, 16000, subtype="PCM_16")
+    cases["normal.wav"] = (OK, 2.0)
+    return cases

@@ -348,13 +348,13 @@ def test_resume_from_missing_or_empty_file(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     assert read_previous(tmp_path / "empty.csv").format is None
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="no 'path' column"):
+    with pytest.raises(ValueError, match="not a kerasser label output"):
         read_previous(tmp_path / "bad.csv")
 
 
 def test_trim_leaves_other_outputs_alone(tmp_path):
     src = tmp_path / "out.csv"
-    src.write_text("path,end\nx.wav,1\ny.w")
+    src.write_text("path,duration,start,end,error\nx.wav,1,0,1,\ny.w")
     prev = read_previous(src)
     assert set(prev.files) == {"x.wav"} and prev.rows_cut_off
     with open(tmp_path / "other.csv", "a") as other:
