@@ -132,6 +132,15 @@ class TFLiteRunner:
         except (ValueError, RuntimeError) as error:  # LiteRT's words for a file it cannot map
             raise ModelError(f"not a usable TFLite model ({error})", path=self.path) from None
         self._lock = threading.Lock()
+        try:
+            self._bind(output_order)
+        except (ValueError, RuntimeError, KeyError, IndexError) as error:  # a damaged file that LiteRT mapped
+            reason = f"not a usable TFLite model ({type(error).__name__}: {error})"
+            raise ModelError(reason, path=self.path) from None
+        self._length = None
+
+    def _bind(self, output_order: list[str] | None) -> None:
+        """Find the input and output tensors (by signature, else by ``output_order``)."""
         signatures = self._interpreter.get_signature_list()
         if SIGNATURE_KEY in signatures:
             runner = self._interpreter.get_signature_runner(SIGNATURE_KEY)
@@ -151,7 +160,6 @@ class TFLiteRunner:
                     f"{len(details)} outputs, but the metadata names {len(output_order)}", path=self.path
                 )
             self._outputs = {name: d["index"] for name, d in zip(output_order, details)}
-        self._length = None
 
     @property
     def output_names(self) -> list[str]:

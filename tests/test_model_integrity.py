@@ -134,6 +134,28 @@ def test_a_mutated_tflite_is_refused_by_a_real_label_process_and_loads_when_skip
         assert probabilities(skipped.stdout) == pytest.approx(probabilities(good.stdout), abs=0.2)
 
 
+def test_unverified_damaged_tflite_files_load_or_give_a_model_error(model):
+    """With the check skipped, LiteRT meets the damage itself: 60 one-byte changes each load or
+    raise ModelError naming the file (an error LiteRT raises past the interpreter's creation was an
+    internal error, exit 70)."""
+    original = (model / "model.tflite").read_bytes()
+    refused = 0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        content = bytearray(original)
+        at = int(rng.integers(len(content)))
+        content[at] = (content[at] + int(rng.integers(1, 256))) % 256
+        (model / "model.tflite").write_bytes(bytes(content))
+        with pytest.raises(ModelError, match="does not match the SHA-256"):
+            load_exported(model)
+        try:
+            load_exported(model, verify=False)
+        except ModelError as error:
+            assert str(error).startswith(f"{model / 'model.tflite'}: ") and "\n" not in str(error)
+            refused += 1
+    assert 0 < refused < 60
+
+
 def test_python_api_verifies_unless_told_not_to(model, clip, monkeypatch):
     from kerasser.labeling import Labeler
 
