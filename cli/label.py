@@ -52,12 +52,23 @@ class _Counter:
             self.shown = False
 
 
+def _skip_model_check(ctx, param, skip):
+    """--no-verify-model: for this command, load model files whatever their SHA-256."""
+    if skip:
+        from kerasser.inference import unverified_models
+
+        ctx.with_resource(unverified_models())
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--model", "model_dir", type=click.Path(), default=None,
     help="Exported model folder. [default: $KERASSER_MODEL, else the shipped exported/emodb-avde]",
 )
+@click.option("--no-verify-model", is_flag=True, expose_value=False, callback=_skip_model_check,
+              help="Load the model files even when their SHA-256 is not the one metadata.json records (models "
+                   "edited on purpose; also KERASSER_VERIFY_MODEL=0). By default such a model is refused.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
 @click.option(
     "--recursive/--no-recursive", default=True, show_default=True,

@@ -16,6 +16,7 @@ loads ``model.keras`` and imports TensorFlow when it is created.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -33,6 +34,8 @@ from kerasser.contract import (
     STATISTICS_ROLE,
     TFLITE_FILES,
     VARIANTS,
+    VERIFY_ENV,
+    model_file,
     read_metadata,
     tflite_role,
 )
@@ -129,6 +132,15 @@ class TFLiteRunner:
         except (ValueError, RuntimeError) as error:  # LiteRT's words for a file it cannot map
             raise ModelError(f"not a usable TFLite model ({error})", path=self.path) from None
         self._lock = threading.Lock()
+        try:
+            self._bind(output_order)
+        except (ValueError, RuntimeError, KeyError, IndexError) as error:  # a damaged file that LiteRT mapped
+            reason = f"not a usable TFLite model ({type(error).__name__}: {error})"
+            raise ModelError(reason, path=self.path) from None
+        self._length = None
+
+    def _bind(self, output_order: list[str] | None) -> None:
+        """Find the input and output tensors (by signature, else by ``output_order``)."""
         signatures = self._interpreter.get_signature_list()
         if SIGNATURE_KEY in signatures:
             runner = self._interpreter.get_signature_runner(SIGNATURE_KEY)
@@ -148,7 +160,6 @@ class TFLiteRunner:
                     f"{len(details)} outputs, but the metadata names {len(output_order)}", path=self.path
                 )
             self._outputs = {name: d["index"] for name, d in zip(output_order, details)}
-        self._length = None
 
     @property
     def output_names(self) -> list[str]:
@@ -271,12 +282,15 @@ def load_exported(
     variant: str = "float32",
     *,
     num_threads: int | None = None,
+    verify: bool | None = None,
 ) -> ExportedModel:
     """Load an export folder (``None``: ``default_model_dir()``).
 
     ``backend="tflite"`` runs ``model.tflite`` (or ``model_<variant>.tflite``) with LiteRT;
-    ``backend="keras"`` runs ``model.keras`` (float32 only) with TensorFlow. Missing, unreadable
-    or newer-format folders and files raise ModelError naming the path."""
+    ``backend="keras"`` runs ``model.keras`` (float32 only) with TensorFlow. Missing, unreadable,
+    malformed or newer-format folders and files raise ModelError naming the path, and so does a
+    model file whose SHA-256 is not the one metadata.json records (``verify=False``, or
+    ``$KERASSER_VERIFY_MODEL=0`` when ``verify`` is None, skips that check; ``kerasser.contract``)."""
     if backend not in BACKENDS:
         raise SettingsError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if variant not in VARIANTS:
@@ -288,16 +302,14 @@ def load_exported(
     if backend == "keras":
         if variant != "float32":
             raise SettingsError(f"the keras backend runs the float32 model only, not {variant!r}")
-        runner = KerasRunner(root / metadata.get("files", {}).get("keras", {}).get("path", KERAS_FILE))
+        runner = KerasRunner(model_file(root, metadata, "keras", KERAS_FILE, verify=verify))
         statistics = runner.statistics if runner.reference_features is not None else None
     else:
-        entry = metadata.get("files", {}).get(tflite_role(variant))
-        path = root / (entry["path"] if entry else TFLITE_FILES[variant])
-        if not path.is_file():
-            hint = f" (export with --quantize {variant} to make it)" if variant != "float32" else ""
-            raise ModelError(f"no such file{hint}", path=path)
+        hint = f" (export with --quantize {variant} to make it)" if variant != "float32" else ""
+        path = model_file(root, metadata, tflite_role(variant), TFLITE_FILES[variant], verify=verify,
+                          missing=f"no such file{hint}")
         runner = TFLiteRunner(path, metadata.get("tflite", {}).get("output_order"), num_threads=num_threads)
-        missing = [t["name"] for t in metadata.get("tasks", []) if t["name"] not in runner.output_names]
+        missing = [t["name"] for t in metadata["tasks"] if t["name"] not in runner.output_names]
         if missing:  # a model file from another export, or a metadata.json of another model
             raise ModelError(
                 f"has no output for {', '.join(missing)}, which metadata.json lists (outputs: "
@@ -306,6 +318,21 @@ def load_exported(
             )
         statistics = None
         if runner.reference_features is not None:  # a speaker-normalising model
-            entry = metadata.get("files", {}).get(STATISTICS_ROLE)
-            statistics = TFLiteRunner(root / (entry["path"] if entry else STATISTICS_FILE), num_threads=num_threads)
+            path = model_file(root, metadata, STATISTICS_ROLE, STATISTICS_FILE, verify=verify)
+            statistics = TFLiteRunner(path, num_threads=num_threads)
     return ExportedModel(root, metadata, backend, variant, runner, statistics)
+
+
+@contextlib.contextmanager
+def unverified_models():
+    """Within: exported model files load without their SHA-256 check (``$KERASSER_VERIFY_MODEL=0``,
+    which processes started inside inherit), for models edited on purpose; restored after."""
+    before = os.environ.get(VERIFY_ENV)
+    os.environ[VERIFY_ENV] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(VERIFY_ENV, None)
+        else:
+            os.environ[VERIFY_ENV] = before

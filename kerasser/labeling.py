@@ -53,18 +53,21 @@ class Labeler:
         variant: str = "float32",
         transcribe: bool = False,
         attention: bool = False,
+        verify: bool | None = None,
     ) -> Labeler:
         """The exported model in ``model_dir`` (default: :func:`kerasser.inference.default_model_dir`).
 
         ``backend="tflite"`` runs ``model[_<variant>].tflite`` through LiteRT without TensorFlow;
         ``backend="keras"`` loads the Keras model. Raises ModelError for a missing or unusable folder.
         ``transcribe``: also decode the model's ``transcript`` output (exports made
-        ``--with-transcript``) into ``"text"``.
+        ``--with-transcript``) into ``"text"``. ``verify=False`` loads model files whose SHA-256 is
+        not the one metadata.json records (default: checked unless ``$KERASSER_VERIFY_MODEL=0``).
         """
         from kerasser.inference import default_model_dir, load_exported
 
         folder = default_model_dir() if model_dir is None else model_dir
-        return cls(load_exported(folder, backend=backend, variant=variant), transcribe=transcribe, attention=attention)
+        model = load_exported(folder, backend=backend, variant=variant, verify=verify)
+        return cls(model, transcribe=transcribe, attention=attention)
 
     @property
     def has_attention(self) -> bool:

@@ -78,14 +78,13 @@ class WaveformSaliency:
     @classmethod
     def from_export(cls, model_dir: str | os.PathLike, **kwargs) -> WaveformSaliency:
         """From an export folder's ``model.keras`` (ModelError naming the file if it cannot be read)."""
-        from kerasser.contract import KERAS_FILE, read_metadata
+        from kerasser.contract import KERAS_FILE, model_file, read_metadata
         from kerasser.errors import ModelError
         from kerasser.model import load_model
 
-        root = Path(model_dir)
-        path = root / read_metadata(root).get("files", {}).get("keras", {}).get("path", KERAS_FILE)
-        if not path.is_file():
-            raise ModelError("no such file (saliency needs the export's Keras model)", path=path)
+        root = Path(model_dir)  # the file checked as load_exported checks it (kerasser.contract.model_file)
+        path = model_file(root, read_metadata(root), "keras", KERAS_FILE,
+                          missing="no such file (saliency needs the export's Keras model)")
         try:
             model = load_model(path)
         except (ValueError, OSError, TypeError) as error:

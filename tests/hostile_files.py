@@ -2,10 +2,12 @@
 expected duration in seconds) or an error row whose reason contains a given text.
 
 Shared by tests/test_hostile_inputs.py (the loader, ``kerasser label``, the training pipeline).
+``HOSTILE_METADATA``: metadata.json documents an export must be refused for (tests/test_model_integrity.py).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 
@@ -126,3 +128,84 @@ def make_overflow_folder(d) -> dict[str, tuple[str, object]]:
     sf.write(os.path.join(d, "normal.wav"), 0.3 * x, 16000, subtype="PCM_16")
     cases["normal.wav"] = (OK, 2.0)
     return cases
+
+
+# --- hostile metadata.json (tests/test_model_integrity.py) ---------------------------------------
+
+
+def _deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def _without(key):
+    return lambda m: json.dumps({k: v for k, v in m.items() if k != key})
+
+
+def _first_task(**change):
+    return lambda m: json.dumps({**m, "tasks": [{**m["tasks"][0], **change}, *m["tasks"][1:]]})
+
+
+def _replace(old: str, new: str):
+    def edit(m):
+        text = json.dumps(m)
+        assert old in text, old
+        return text.replace(old, new, 1)
+
+    return edit
+
+
+# {case: (metadata document -> the text (or bytes) to write as metadata.json, what the Error: line
+# must hold)}. Each must stop `kerasser label` as a model that cannot be loaded (exit 2), never as an
+# internal error (exit 70).
+HOSTILE_METADATA = {
+    "top_level_list": (lambda m: json.dumps([m]), "malformed metadata (expected a JSON object, got a list)"),
+    "top_level_number": (lambda m: "16000", "malformed metadata (expected a JSON object, got 16000)"),
+    "sample_rate_string": (lambda m: json.dumps({**m, "sample_rate": "16000"}),
+                           "malformed metadata (sample_rate must be an integer, not a string)"),
+    "sample_rate_true": (lambda m: json.dumps({**m, "sample_rate": True}),
+                         "sample_rate must be an integer, not true"),
+    "sample_rate_huge": (lambda m: json.dumps({**m, "sample_rate": 10**12}),
+                         "sample_rate 1000000000000 is outside 1000..384000 Hz"),
+    "sample_rate_1e400": (_replace('"sample_rate": 16000', '"sample_rate": 1e400'),
+                          "sample_rate is inf, not a finite number"),
+    "sample_rate_5000_digits": (_replace('"sample_rate": 16000', '"sample_rate": ' + "9" * 5000),
+                                "malformed metadata (a number too long to read)"),
+    "sample_rate_2_to_70": (lambda m: json.dumps({**m, "sample_rate": 2**70}),
+                            "sample_rate is 1180591620717411303424, out of range"),
+    "nan_anywhere": (lambda m: json.dumps({**m, "parity": {"tolerance": float("nan")}}),
+                     "parity.tolerance is nan, not a finite number"),
+    "minus_infinity_anywhere": (lambda m: json.dumps({**m, "created": float("-inf")}), "created is -inf"),
+    "missing_tasks": (_without("tasks"), "malformed metadata (no tasks)"),
+    "missing_sample_rate": (_without("sample_rate"), "malformed metadata (no sample_rate)"),
+    "missing_files": (_without("files"), "malformed metadata (no files)"),
+    "missing_format_version": (_without("format_version"), "no valid format_version"),
+    "tasks_object": (lambda m: json.dumps({**m, "tasks": {"arousal": ["low"]}}),
+                     "tasks must be a list, not an object"),
+    "tasks_empty": (lambda m: json.dumps({**m, "tasks": []}), "tasks is empty"),
+    "task_a_string": (lambda m: json.dumps({**m, "tasks": ["arousal"]}),
+                      "tasks[0] must be an object, not a string"),
+    "task_name_number": (_first_task(name=5), "tasks[0].name must be a string, not 5"),
+    "task_name_newline": (_first_task(name="a\nb"), "tasks[0].name must be a non-empty printable string"),
+    "task_classes_null": (_first_task(classes=None), "tasks[0].classes must be a list, not null"),
+    "task_classes_numbers": (_first_task(classes=[1, 2, 3]),
+                             "tasks[0].classes[0] must be a non-empty printable string, not 1"),
+    "task_classes_repeated": (_first_task(classes=["low", "low", "high"]),
+                              "tasks[0].classes must be distinct names"),
+    "files_string": (lambda m: json.dumps({**m, "files": "x"}), "files must be an object, not a string"),
+    "file_entry_list": (lambda m: json.dumps({**m, "files": {**m["files"], "tflite_float32": ["model.tflite"]}}),
+                        "files.tflite_float32 must be an object, not a list"),
+    "file_path_number": (lambda m: json.dumps({**m, "files": {**m["files"], "tflite_float32": {"path": 7}}}),
+                         "files.tflite_float32.path must be a string, not 7"),
+    "file_digest_short": (lambda m: json.dumps({**m, "files": {**m["files"], "tflite_float32": {
+        "path": "model.tflite", "sha256": "abc"}}}), "files.tflite_float32.sha256 must be 64 lowercase hex"),
+    "output_order_numbers": (lambda m: json.dumps({**m, "tflite": {"output_order": [1]}}),
+                             "tflite.output_order[0] must be a non-empty printable string"),
+    "attention_string": (lambda m: json.dumps({**m, "attention": "yes"}), "attention must be true or false"),
+    "nested_40_deep": (lambda m: json.dumps(m)[:-1] + ', "extra": ' + _deep(40) + "}",
+                       "malformed metadata (nested deeper than 32 levels (in extra))"),
+    "nested_100000_deep": (lambda m: json.dumps(m)[:-1] + ', "extra": ' + _deep(100000) + "}",
+                           "malformed metadata (nested deeper than 32 levels)"),
+    "over_a_megabyte": (lambda m: json.dumps({**m, "padding": "x" * (1 << 20)}),
+                        "malformed metadata (over 1048576 bytes)"),
+    "not_utf8": (lambda m: json.dumps(m).encode().replace(b"arousal", b"\xe9", 1), "unreadable metadata"),
+}

@@ -18,10 +18,13 @@ Schema (format_version 1; ``null`` where a figure could not be computed)::
   tasks             [{"name", "classes" (in output order), "output", "attention_output" or null}]
   attention         true when every task has a ``{task}_attention`` output
   outputs           [{"name", "dtype", "shape", "description"}] sorted by name
-  files             {role: {"path", "bytes"}} for every file written; roles: keras, saved_model
-                    (bytes summed over the folder), tflite_float32, and tflite_int8 /
+  files             {role: {"path", "bytes", "sha256"}} for every file written; roles: keras,
+                    saved_model (a folder: bytes summed over it, and "sha256_files" {path inside
+                    it: hex} instead of "sha256"), tflite_float32, and tflite_int8 /
                     tflite_float16 / tflite_dynamic when quantised, tflite_statistics for a
-                    speaker-normalising model; metadata ({"path"} only)
+                    speaker-normalising model; metadata ({"path"} only). Paths are relative to
+                    the folder; "sha256" is the file's SHA-256 in hex, checked when kerasser loads
+                    it (``kerasser.contract``; ``refresh_digests`` records them again)
   tflite            {"output_order": output names in the order of the raw output tensors (for
                     runtimes that ignore signatures), "operators": every op in model.tflite,
                     "variants": {variant: {"ops", "weights", "activations", ...}}}
@@ -47,6 +50,7 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import os
 from pathlib import Path
 
 from kerasser.contract import (
@@ -56,12 +60,18 @@ from kerasser.contract import (
     LOG_MEL_SUM,
     METADATA_FILE,
     REFERENCE_NAME,
+    SHA256_FILES_KEY,
+    SHA256_KEY,
     SIGNATURE_KEY,
     STATISTICS_FILE,
     STATISTICS_SIGNATURE,
     TRANSCRIPT_OUTPUT,
     attention_output,
+    inside_folder,
+    read_metadata,
+    sha256_of,
 )
+from kerasser.progress import writer
 
 
 def speaker_reference_info(model) -> dict | None:
@@ -121,13 +131,35 @@ def output_specs(
 
 
 def file_entry(root: Path, relative: str) -> dict:
-    """``{"path", "bytes"}`` of a file or folder (bytes summed over the folder) under ``root``."""
+    """``{"path", "bytes", "sha256"}`` of a file under ``root``; of a folder, ``{"path", "bytes"
+    (summed over it), "sha256_files": {path inside it: SHA-256}}``."""
     path = root / relative
     if path.is_dir():
-        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    else:
-        size = path.stat().st_size
-    return {"path": relative, "bytes": size}
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        return {"path": relative, "bytes": sum(p.stat().st_size for p in files),
+                SHA256_FILES_KEY: {p.relative_to(path).as_posix(): sha256_of(p) for p in files}}
+    return {"path": relative, "bytes": path.stat().st_size, SHA256_KEY: sha256_of(path)}
+
+
+def refresh_digests(folder: str | os.PathLike, write=None) -> dict:
+    """Record again the size and SHA-256 of every file metadata.json's ``files`` names in the
+    export ``folder`` (they must be inside it), as ``kerasser export`` records them; entries of
+    absent files are left as they are, without digests. For exports made before digests, and
+    models edited on purpose. Rewrites only metadata.json; returns its new document."""
+    folder = Path(folder)
+    metadata = read_metadata(folder)
+    for role, entry in metadata["files"].items():
+        if entry["path"] == METADATA_FILE:
+            continue
+        path = inside_folder(folder, entry["path"], f"files.{role}.path")
+        entry.pop(SHA256_KEY, None)
+        entry.pop(SHA256_FILES_KEY, None)
+        if path.exists():
+            entry.update(file_entry(folder, entry["path"]))
+        else:
+            writer(write)(f"note: {path} is absent: no digest recorded for it")
+    write_metadata(folder, metadata)
+    return metadata
 
 
 def kerasser_version() -> str:
@@ -234,6 +266,9 @@ def json_safe(value):
 
 
 def write_metadata(folder: Path, metadata: dict) -> Path:
+    """metadata.json in ``folder``, written beside and renamed into place."""
     path = Path(folder) / METADATA_FILE
-    path.write_text(json.dumps(json_safe(metadata), indent=2, allow_nan=False) + "\n")
+    partial = path.with_name(f".{METADATA_FILE}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(json_safe(metadata), indent=2, allow_nan=False) + "\n")
+    os.replace(partial, path)
     return path

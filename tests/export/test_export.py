@@ -201,6 +201,13 @@ def test_metadata(emodb_tiny_export):
     for role, entry in md["files"].items():
         assert (out / entry["path"]).exists(), role
     assert md["files"]["tflite_float32"]["bytes"] == (out / "model.tflite").stat().st_size
+    for role in ("keras", "tflite_float32", "tflite_int8", "tflite_float16", "tflite_dynamic"):  # load checks
+        entry = md["files"][role]
+        assert entry["sha256"] == hashlib.sha256((out / entry["path"]).read_bytes()).hexdigest(), role
+    saved = out / "saved_model"
+    listed = {p.relative_to(saved).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+              for p in saved.rglob("*") if p.is_file()}
+    assert md["files"]["saved_model"]["sha256_files"] == listed and "saved_model.pb" in listed
     training = md["training"]
     assert training["corpora"][0][0] == "manifest" and training["train_splits"] == ["train"]
     assert training["dev_split"] == "dev" and training["epochs"] == 1 and training["seed"] == 0
@@ -537,9 +544,14 @@ def test_load_exported_missing_files(emodb_tiny_export, tmp_path):
     ("metadata_not_json", "tflite", "metadata.json: "),
     ("tflite_of_another_model", "tflite", "model.tflite: has no output for arousal, which metadata.json lists"),
 ])
-def test_damaged_model_files_give_one_line_naming_the_file(emodb_tiny_export, tmp_path, damage, backend, says):
+@pytest.mark.parametrize("verify", [True, False], ids=["verified", "no-verify-model"])
+def test_damaged_model_files_give_one_line_naming_the_file(emodb_tiny_export, tmp_path, damage, backend, says,
+                                                           verify):
     """A corrupt, truncated, newer-format or mismatched model file: ``kerasser label`` stops with
-    one ``Error:`` line naming the file (exit 2), no traceback."""
+    one ``Error:`` line naming the file (exit 2), no traceback. A changed model file fails its
+    SHA-256 check first; with --no-verify-model, the loader's own checks still catch these."""
+    if verify and not damage.startswith("metadata"):
+        says = says.split(":")[0] + ": does not match the SHA-256 recorded in metadata.json"
     from click.testing import CliRunner
 
     from kerasser_cli.main import cli
@@ -566,7 +578,9 @@ def test_damaged_model_files_give_one_line_naming_the_file(emodb_tiny_export, tm
         export_float32(build_model(dataclasses.replace(TINY, tasks=("emotion",))), model / "model.tflite")
     clip = tmp_path / "clip.wav"
     sf.write(clip, np.sin(np.arange(16000) / 10).astype(np.float32) * 0.3, 16000)
-    result = CliRunner().invoke(cli, ["label", str(clip), "--model", str(model), "--backend", backend])
+    args = ["label", str(clip), "--model", str(model), "--backend", backend]
+    args += [] if verify else ["--no-verify-model"]
+    result = CliRunner().invoke(cli, args)
     lines = result.output.strip().splitlines()
     assert "Traceback" not in result.output
     assert result.exit_code == 2, result.output
