@@ -129,10 +129,16 @@ def _nan_weights_model(folder: Path) -> Path:
 
 
 def test_a_model_file_with_nan_weights_gives_error_rows(tmp_path):
+    """The changed model.tflite no longer matches its recorded SHA-256 (refused at load); loaded on
+    purpose (--no-verify-model), its NaN probabilities become error rows, never labels."""
     model = _nan_weights_model(tmp_path / "mutated")
     clip = ramp_file(tmp_path / "a.wav", 1.0)
+    refused = subprocess.run([sys.executable, "-m", "kerasser_cli", "label", str(clip), "--model", str(model)],
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "does not match the SHA-256" in refused.stderr and not refused.stdout
     for fmt in ("csv", "jsonl"):
-        args = [sys.executable, "-m", "kerasser_cli", "label", str(clip), "--model", str(model), "--format", fmt]
+        args = [sys.executable, "-m", "kerasser_cli", "label", str(clip), "--model", str(model), "--format", fmt,
+                "--no-verify-model"]
         result = subprocess.run(args, capture_output=True, text=True, timeout=300)
         assert result.returncode == 1, result.stderr
         row = strict_json(result.stdout) if fmt == "jsonl" else csv_rows(result.stdout)[0]
