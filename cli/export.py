@@ -20,8 +20,11 @@ from kerasser_cli.options import corpus_options, corpus_pairs
 @click.option("--with-transcript", is_flag=True,
               help="Also serve the CTC head's per-step characters as a 'transcript' output (runs trained "
                    "with --ctc-weight); `kerasser label --transcribe` decodes it.")
+@click.option("--held-out", "held_out", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="crossval.json of a `kerasser crossval --folds corpus` run of this model's recipe (repeatable, "
+                   "e.g. one per seed): its leave-one-corpus-out figures go into metadata.json and the model card.")
 @friendly_errors
-def export(run, out, quantize, name, corpus, data, with_transcript):
+def export(run, out, quantize, name, corpus, data, with_transcript, held_out):
     """Export RUN's best model: model.keras, saved_model/, model.tflite, metadata.json.
 
     The SavedModel and TFLite models take a raw 16 kHz mono waveform "waveform" [1, N] and
@@ -38,7 +41,7 @@ def export(run, out, quantize, name, corpus, data, with_transcript):
     from kerasser.export.exporter import export_run
 
     result = export_run(run, out, quantize=quantize, name=name, other_corpora=corpus_pairs(corpus, data),
-                        with_transcript=with_transcript)
+                        with_transcript=with_transcript, held_out=held_out)
     md = result.metadata
     click.echo(f"{md['name']}: {result.path}")
     for role, entry in md["files"].items():

@@ -18,6 +18,7 @@ tolerance.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shlex
 import shutil
@@ -108,6 +109,23 @@ def _export_tflite(
     return runner, figures, info, content
 
 
+def read_held_out(files: Sequence[str | os.PathLike]) -> dict:
+    """The leave-one-corpus-out summary of ``files`` (crossval.json of ``crossval --folds corpus``)
+    with the files named; ExportError naming a file that is unreadable or not such a report."""
+    from kerasser.corpus_scores import held_out_summary
+
+    reports = []
+    for f in files:
+        try:
+            report = json.loads(Path(f).read_text())
+            held_out_summary([report])
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError, AttributeError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+            raise ExportError(f"cannot be used as leave-one-corpus-out figures: {reason}", path=f) from None
+        reports.append(report)
+    return {**held_out_summary(reports), "files": [str(f) for f in files]}
+
+
 def _other_corpus_scores(run: Path, corpus: tuple[str, str], write) -> dict:
     """The Keras model's test UAR on another corpus (the tasks it shares with the model)."""
     from kerasser.run_evaluation import evaluate_run
@@ -170,6 +188,7 @@ def export_run(
     write: Callable[[str], None] | None = None,
     other_corpora: Sequence[tuple[str, str]] = (),
     with_transcript: bool = False,
+    held_out: Sequence[str | os.PathLike] = (),
 ) -> ExportResult:
     """Export the best model of ``run_dir`` to the folder ``out`` (see the module docstring).
 
@@ -177,7 +196,10 @@ def export_run(
     name. ``other_corpora`` (``(reader, path)`` pairs): corpora the model was not trained on whose
     test split is also scored (the tasks they share with the model), as ``metadata.json``'s
     ``other_corpora`` and a section of the model card. ``with_transcript``: also serve the CTC
-    head's ``transcript`` output (a run trained with a CTC weight). Progress lines go to ``write``
+    head's ``transcript`` output (a run trained with a CTC weight). ``held_out``: crossval.json
+    files of ``kerasser crossval --folds corpus`` runs of the model's recipe (e.g. one per seed),
+    summarised as ``metadata.json``'s ``cross_corpus`` and the card's leave-one-corpus-out table
+    (kerasser.corpus_scores.held_out_summary). Progress lines go to ``write``
     (default: stderr). Returns the folder and its metadata.
     Raises ExportError (parity failure, unusable target), RunError (bad run folder),
     CorpusError/AudioError (unreadable corpora)."""
@@ -189,6 +211,7 @@ def export_run(
     out = Path(out)
     name = name or out.name
     check_target(out)
+    cross_corpus = read_held_out(held_out) if held_out else None  # a bad file is said before any work
     run = Path(run_dir)
     config = load_config(run)
     paths = RunPaths(run)
@@ -289,12 +312,15 @@ def export_run(
             transcript=with_transcript,
         )
         document["other_corpora"] = others
+        if cross_corpus is not None:
+            document["cross_corpus"] = cross_corpus
         meta.write_metadata(tmp, document)
         command = shlex.join(
             ["kerasser", "export", str(run_dir), "--out", str(out), "--name", name]
             + [a for q in quantize for a in ("--quantize", q)]
             + [a for c, path in other_corpora for a in ("--corpus", c, "--data", path)]
             + (["--with-transcript"] if with_transcript else [])
+            + [a for f in held_out for a in ("--held-out", str(f))]
         )
         (tmp / "MODEL_CARD.md").write_text(model_card.render(meta.json_safe(document), config, command))
         replace_dir(tmp, out)

@@ -261,7 +261,14 @@ def test_export_without_test_split_skips_test_uar(emodb_tiny_export, emodb_small
     (run / "config.json").write_text(json.dumps(config))
 
     out = tmp_path / "exported" / "no-test"
-    md = export_run(run, out, quantize=("dynamic",), write=lambda line: None).metadata
+    held_out = []  # leave-one-corpus-out figures of the recipe (crossval --folds corpus), two seeds
+    for seed, common in ((0, 40.0), (1, 44.0)):
+        held_out.append(tmp_path / f"crossval{seed}.json")
+        held_out[-1].write_text(json.dumps({"held_out": {"emodb": {"files": 535, "emotion_common": common}}}))
+    md = export_run(run, out, quantize=("dynamic",), write=lambda line: None, held_out=held_out).metadata
+    assert md["cross_corpus"]["runs"] == 2 and md["cross_corpus"]["held_out"]["emodb"]["emotion_common"]["mean"] == 42
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "| emodb | 535 | 42.0 ± 2.0 |" in card and f"--held-out {held_out[1]}" in card
     assert md["test"] is None and "no test-split" in md["test_skipped"]
     assert md["parity"]["clips"]["count"] == 8 and md["parity"]["clips"]["splits"] == {"dev": 6, "train": 2}
     assert md["parity"]["float32"]["passed"] is True and "test_uar" not in md["parity"]["dynamic"]
@@ -474,7 +481,7 @@ def test_cli_export(emodb_tiny_export, tmp_path, monkeypatch):
     metadata = json.loads((emodb_tiny_export[1] / "metadata.json").read_text())
     calls = []
 
-    def fake_export_run(run, out, quantize=(), name=None, other_corpora=(), with_transcript=False):
+    def fake_export_run(run, out, quantize=(), name=None, other_corpora=(), with_transcript=False, held_out=()):
         calls.append((run, out, quantize, name, other_corpora))
         return exporter.ExportResult(Path(out), metadata)
 
@@ -585,3 +592,22 @@ def test_damaged_model_files_give_one_line_naming_the_file(emodb_tiny_export, tm
     assert "Traceback" not in result.output
     assert result.exit_code == 2, result.output
     assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], lines
+
+
+@pytest.mark.parametrize("content,reason", [
+    (None, "No such file or directory"),
+    ("{not json", "Expecting property name"),
+    ('{"pooled": {"arousal": 50}}', "not a leave-one-corpus-out report"),
+    ('[1, 2]', "not a leave-one-corpus-out report"),
+    ('5', "not iterable"),
+])
+def test_bad_held_out_files_are_refused_before_any_work(tmp_path, content, reason):
+    from kerasser.errors import ExportError
+    from kerasser.export.exporter import read_held_out
+
+    path = tmp_path / "crossval.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ExportError, match="cannot be used as leave-one-corpus-out figures") as caught:
+        read_held_out([path])
+    assert str(path) in str(caught.value) and reason in str(caught.value)
