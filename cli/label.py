@@ -204,7 +204,8 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
         out.reconfigure(errors="surrogateescape")  # paths that are not valid UTF-8 go out as they came
     except (AttributeError, ValueError, OSError):
         pass
-    sources = find_audio(paths, recursive=recursive)
+    sources = find_audio(paths, recursive=recursive,
+                         on_skipped=None if quiet else lambda line: click.echo(line, err=True))
     counter = _Counter(len(sources), enabled=sys.stderr.isatty() and not quiet, silent=quiet)
     try:
         if previous is not None:
