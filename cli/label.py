@@ -154,6 +154,9 @@ def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, 
                                   pipeline_args=[f"--{o}" for o in beam_options])
     except KerasserError as err:
         raise _SetupError(str(err)) from None
+    if not summary["files"]:  # as `label` on a folder without audio: nothing to label is a failure
+        click.echo(f"no audio file found in {' '.join(paths)}: nothing written", err=True)
+        sys.exit(1)
     if not quiet:
         click.echo(f"labelled {summary['files']} files ({summary['error_rows']} error rows) into "
                    f"{len(summary['outputs'])} file(s) {out_prefix}-*", err=True)
