@@ -17,7 +17,8 @@ from kerasser_cli.main import friendly_errors
 @click.option("--model", "model_dir", type=click.Path(file_okay=False), default=None,
               help="Export folder (default: the shipped model).")
 @click.option("--out", required=True, type=click.Path(),
-              help="A .png file for one audio file; otherwise a folder that gets <name>.png per audio file.")
+              help="A .png file for one audio file; otherwise a folder that gets <name>.png per audio file "
+                   "(<folder>_<name>.png where names clash).")
 @click.option("--backend", type=click.Choice(BACKENDS), default="tflite", show_default=True,
               help="tflite: the TFLite model through LiteRT; keras: the Keras model.")
 @click.option("--saliency", is_flag=True,
@@ -41,12 +42,13 @@ def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noi
       kerasser explain examples/03a01Fa.wav --saliency --smooth 20 --out happy.png
     """
     from kerasser.errors import KerasserError
-    from kerasser.explain import explain_figure
+    from kerasser.explain import explain_figure, figure_names
+    from kerasser.input_files import find_audio
     from kerasser.labeling import Labeler
-    from kerasser.labeling_files import find_audio
     from kerasser.runs import make_folder
 
-    sources = find_audio(paths)
+    sources = find_audio(paths, on_skipped=lambda line: click.echo(line, err=True))
+    names = figure_names([source.path for source in sources])
     single = len(sources) == 1 and out.lower().endswith(".png")
     if not single:
         make_folder(out)
@@ -60,8 +62,8 @@ def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noi
             model_dir or default_model_dir(), smooth_samples=smooth_samples, smooth_noise=smooth_noise
         )
     failed = 0
-    for source in sources:
-        target = out if single else os.path.join(out, os.path.splitext(os.path.basename(source.path))[0] + ".png")
+    for source, name in zip(sources, names):
+        target = out if single else os.path.join(out, name)
         try:
             if source.error:
                 raise KerasserError(source.error, path=source.path)

@@ -183,6 +183,9 @@ def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, 
         from kerasser.progress import printable
 
         raise _SetupError(printable(str(err))) from None
+    if not summary["files"]:  # as `label` on a folder without audio: nothing to label is a failure
+        click.echo(printable(f"no audio file found in {' '.join(paths)}: nothing written"), err=True)
+        sys.exit(1)
     if not quiet:
         click.echo(f"labelled {summary['files']} files ({summary['error_rows']} error rows) into "
                    f"{len(summary['outputs'])} file(s) {out_prefix}-*", err=True)
@@ -259,7 +262,8 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
         out.reconfigure(errors="surrogateescape")  # paths that are not valid UTF-8 go out as they came
     except (AttributeError, ValueError, OSError):
         pass
-    sources = find_audio(paths, recursive=recursive)
+    sources = find_audio(paths, recursive=recursive,
+                         on_skipped=None if quiet else lambda line: click.echo(printable(line), err=True))
     tty = sys.stderr is not None and sys.stderr.isatty()  # None: descriptor 2 closed before Python started
     counter = _Counter(len(sources), enabled=tty and not quiet, silent=quiet)
     try:

@@ -17,8 +17,11 @@ from kerasser_cli.options import corpus_options, corpus_pairs
               help="Start a new shard after this many MB of records.")
 @click.option("--jobs", default=0, show_default=True, type=click.IntRange(min=0),
               help="Decoding threads (0: one per core).")
+@click.option("--allow-duplicates", is_flag=True,
+              help="Let a manifest list one audio file more than once (by default an error naming both lines: in "
+                   "two splits it leaks test data into training).")
 @friendly_errors
-def prepare(corpus, data, out, sample_rate, shard_mb, jobs):
+def prepare(corpus, data, out, sample_rate, shard_mb, jobs, allow_duplicates):
     """Decode and resample a corpus once into sharded TFRecords (int16 PCM, labels, speaker, split,
     transcript) with an index.json; train, evaluate and crossval read the folder as
     --corpus tfrecord --data OUT. Files that cannot be decoded are skipped with one line each.
@@ -36,5 +39,6 @@ def prepare(corpus, data, out, sample_rate, shard_mb, jobs):
         raise click.UsageError("give at least one --corpus/--data pair")
     if any(name == "tfrecord" for name, _ in pairs):
         raise click.UsageError("--corpus tfrecord is prepared already")
-    prepare_records(read_corpora(pairs), out, sample_rate, shard_mb, corpora=pairs, jobs=jobs,
+    utterances = read_corpora(pairs, allow_duplicates=allow_duplicates)
+    prepare_records(utterances, out, sample_rate, shard_mb, corpora=pairs, jobs=jobs,
                     write=lambda line: click.echo(line, err=True))

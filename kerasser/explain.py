@@ -10,6 +10,7 @@ predicted class, its maximum per 10 ms, scaled to the file's maximum. Everything
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,38 @@ ROW, SPECTROGRAM_ROW, SALIENCY_ROW, MARGIN = 1.3, 2.0, 1.0, 0.8
 def figure_height(tasks: int, saliency: bool = False) -> float:
     """The figure's height in inches for ``tasks`` task rows (and their saliency rows)."""
     return ROW + SPECTROGRAM_ROW + tasks * (ROW + (SALIENCY_ROW if saliency else 0.0)) + MARGIN
+
+
+def figure_names(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """A PNG file name per audio file, unique (ignoring case, as some file systems do) and the same
+    for the same paths: ``<stem>.png``; where stems clash (``a/x.wav``, ``b/x.wav``), each takes the
+    fewest parent folders that set it apart (``a_x.png``, ``b_x.png``); a clash left (``x.wav`` and
+    ``x.flac`` in one folder) gets ``-2``, ``-3``, ... in the order given."""
+    folders = [Path(os.path.abspath(p)).parts[1:-1] for p in paths]  # without the root
+    stems = [Path(p).stem for p in paths]
+
+    def name(i: int, k: int) -> str:  # the stem after its last k folders
+        return "_".join([*folders[i][len(folders[i]) - k:], stems[i]]) if k else stems[i]
+
+    names = []
+    for i in range(len(stems)):
+        # the same stem in other folders (one in the same folder only an index tells apart)
+        rivals = [j for j in range(len(stems)) if name(j, 0).casefold() == name(i, 0).casefold()
+                  and name(j, len(folders[j])).casefold() != name(i, len(folders[i])).casefold()]
+        k = 0
+        while rivals and k < len(folders[i]) and any(name(i, k).casefold() == name(j, k).casefold() for j in rivals):
+            k += 1
+        names.append(name(i, k))
+    taken: set[str] = set()
+    unique = []
+    for base in names:
+        candidate, n = base, 1
+        while candidate.casefold() in taken:
+            n += 1
+            candidate = f"{base}-{n}"
+        taken.add(candidate.casefold())
+        unique.append(candidate + ".png")
+    return unique
 
 
 def spectrogram(wave: np.ndarray, rate: int, frame: int = 400, step: int = 160, fft: int = 512) -> np.ndarray:

@@ -1,12 +1,8 @@
 """Label files and folders: find the audio, read it (whole or in windows), build one row per file
 or window, hand the rows to a writer. The engine behind ``kerasser label``.
 
-- Folders are walked (recursively unless ``recursive=False``) for files whose extension libsndfile
-  reads (:data:`AUDIO_EXTENSIONS`, case-insensitive); hidden files and folders (names starting
-  with ``.``) are skipped. A file named explicitly is always tried, whatever its extension.
-- Order: the arguments in the order given; inside a folder, files sorted by path (folder by
-  folder). A path reached twice is labelled once. The row's ``path`` is the argument as given,
-  or for a file found in a folder the folder argument joined with its relative path.
+- Which files, in which order, under which ``path``: :mod:`kerasser.input_files` (``find_audio``,
+  re-exported here).
 - Files up to :data:`MAX_UNSEGMENTED_SECONDS` long give one row (start 0, end = duration); longer
   ones, or every file when a ``segment`` length is given, give one row per window
   (:data:`DEFAULT_SEGMENT_SECONDS` unless ``segment`` says otherwise), read window by window so
@@ -26,97 +22,16 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator
 
-import soundfile as sf
-
 from kerasser import audio
 from kerasser.audio import AudioError
 from kerasser.audio_windows import plan_windows, probe, read_windows
 from kerasser.errors import PredictionError, SettingsError, one_line
+from kerasser.input_files import AUDIO_EXTENSIONS, Source, find_audio, is_audio_name  # noqa: F401 (re-exported)
 from kerasser.labeling import ATTENTION, TEXT, Labeler
 from kerasser.writers import PreviousOutput, RowWriter, class_column
 
 MAX_UNSEGMENTED_SECONDS = 60.0  # files longer than this are segmented automatically ...
 DEFAULT_SEGMENT_SECONDS = 10.0  # ... into windows of this length
-
-# Extensions of the formats libsndfile reads (RAW and MATLAB files excluded: they are not
-# self-describing audio); only those whose format this libsndfile build has are kept.
-_EXTENSIONS_BY_FORMAT = {
-    "WAV": ("wav", "wave"),
-    "WAVEX": ("wav",),
-    "FLAC": ("flac",),
-    "OGG": ("ogg", "oga", "opus"),
-    "MP3": ("mp3",),
-    "AIFF": ("aiff", "aif", "aifc"),
-    "AU": ("au", "snd"),
-    "CAF": ("caf",),
-    "W64": ("w64",),
-    "RF64": ("rf64",),
-    "NIST": ("nist", "sph"),
-    "VOC": ("voc",),
-    "IRCAM": ("ircam",),
-    "PAF": ("paf",),
-    "SVX": ("svx", "8svx"),
-    "PVF": ("pvf",),
-    "XI": ("xi",),
-    "HTK": ("htk",),
-    "SDS": ("sds",),
-    "AVR": ("avr",),
-    "SD2": ("sd2",),
-    "WVE": ("wve",),
-    "MPC2K": ("mpc2k",),
-}
-AUDIO_EXTENSIONS: frozenset[str] = frozenset(
-    ext for fmt in sf.available_formats() for ext in _EXTENSIONS_BY_FORMAT.get(fmt, ())
-)
-
-
-def is_audio_name(name: str) -> bool:
-    """True if ``name``'s extension (case-insensitive) is one libsndfile reads."""
-    return os.path.splitext(name)[1][1:].lower() in AUDIO_EXTENSIONS
-
-
-@dataclasses.dataclass(frozen=True)
-class Source:
-    """One path to label, as it will appear in the ``path`` column; ``error`` is set for a folder
-    that could not be listed."""
-
-    path: str
-    error: str | None = None
-
-
-def find_audio(paths: Iterable[str | os.PathLike], recursive: bool = True) -> list[Source]:
-    """The files to label for the command-line ``paths`` (see the module docstring for the rules)."""
-    found: list[Source] = []
-    seen: set[str] = set()
-    for arg in paths:
-        name = os.fspath(arg)
-        batch = _walk(name, recursive) if os.path.isdir(name) else [Source(name)]
-        for source in batch:
-            if source.path not in seen:
-                seen.add(source.path)
-                found.append(source)
-    return found
-
-
-def _walk(top: str, recursive: bool) -> list[Source]:
-    entries: list[tuple[tuple[str, ...], Source]] = []
-
-    def unreadable(err: OSError) -> None:
-        where = err.filename if isinstance(err.filename, str) else top
-        rel = os.path.relpath(where, top)
-        parts = () if rel == os.curdir else tuple(rel.split(os.sep))
-        shown = top if not parts else os.path.join(top, *parts)
-        entries.append((parts, Source(shown, f"cannot list folder ({audio._describe(err)})")))
-
-    for folder, dirs, files in os.walk(top, onerror=unreadable):
-        rel = os.path.relpath(folder, top)
-        base = () if rel == os.curdir else tuple(rel.split(os.sep))
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
-        for f in files:
-            if not f.startswith(".") and is_audio_name(f):
-                entries.append(((*base, f), Source(os.path.join(top, *base, f))))
-    entries.sort(key=lambda e: e[0])
-    return [source for _, source in entries]
 
 
 @dataclasses.dataclass

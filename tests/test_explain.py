@@ -4,13 +4,14 @@ cannot be read gets one line on stderr and the others are still drawn."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-import soundfile as sf
 from click.testing import CliRunner
 
-from kerasser.explain import FIGURE_WIDTH, figure_height, spectrogram
+from kerasser.explain import FIGURE_WIDTH, figure_height, figure_names, spectrogram
 from kerasser.figures import DPI
 from kerasser_cli.main import cli
 
@@ -59,3 +60,36 @@ def test_saliency_rows(tmp_path):
     assert result.exit_code == 0, result.output
     height, width = mpimg.imread(out).shape[:2]
     assert (width, height) == (round(FIGURE_WIDTH * DPI), round(figure_height(4, saliency=True) * DPI))
+
+
+def test_figure_names_are_unique_and_deterministic():
+    assert figure_names(["d/15a01La.wav", "d/16a04Fa.wav"]) == ["15a01La.png", "16a04Fa.png"]
+    assert figure_names(["a/x.wav", "b/x.wav"]) == ["a_x.png", "b_x.png"]  # the folder that tells them apart
+    assert figure_names(["p/q/a/x.wav", "r/q/a/x.wav"]) == ["p_q_a_x.png", "r_q_a_x.png"]
+    # one folder, two formats: only an index tells them apart; a name made for a clash stays unique
+    assert figure_names(["a/x.wav", "a/x.flac", "b/x.wav", "a_x.wav"]) == ["a_x.png", "a_x-2.png", "b_x.png",
+                                                                          "a_x-3.png"]
+    assert figure_names(["/A/x.wav", "/a/X.wav"]) == ["x.png", "X-2.png"]  # case-insensitive file systems
+    paths = ["a/x.wav", "b/x.wav", "a/x.flac", "c/y.wav"]
+    assert figure_names(paths) == figure_names(list(paths))
+
+
+@pytest.mark.slow  # three explain processes with the shipped model
+def test_same_names_in_two_folders_get_two_figures(tmp_path):
+    for folder, clip in (("a", "15a01La.wav"), ("b", "16a04Fa.wav")):
+        (tmp_path / folder).mkdir()
+        os.symlink(os.path.join(EXAMPLES, clip), tmp_path / folder / "x.wav")
+
+    def explain(*args):
+        done = subprocess.run([sys.executable, "-m", "kerasser_cli", "explain", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        return done.stdout.splitlines()
+
+    assert explain("a/x.wav", "b/x.wav", "a", "./b", "--out", "figures") == [
+        os.path.join("figures", "a_x.png"), os.path.join("figures", "b_x.png")]  # each file once
+    assert sorted(os.listdir(tmp_path / "figures")) == ["a_x.png", "b_x.png"]
+    for folder in ("a", "b"):  # each figure is its own file's: the same pixels as that file drawn alone
+        explain(f"{folder}/x.wav", "--out", f"{folder}.png")
+        assert np.array_equal(mpimg.imread(tmp_path / "figures" / f"{folder}_x.png"), mpimg.imread(tmp_path / f"{folder}.png"))
+    assert not np.array_equal(mpimg.imread(tmp_path / "a.png"), mpimg.imread(tmp_path / "b.png"))

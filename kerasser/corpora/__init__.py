@@ -40,13 +40,16 @@ READERS: dict[str, Callable[[str | os.PathLike], list[Utterance]]] = {
 }
 
 
-def read_corpus(name: str, path: str | os.PathLike) -> list[Utterance]:
-    """Utterances of corpus ``name`` (a key of :data:`READERS`) at ``path``."""
+def read_corpus(name: str, path: str | os.PathLike, allow_duplicates: bool = False) -> list[Utterance]:
+    """Utterances of corpus ``name`` (a key of :data:`READERS`) at ``path``. ``allow_duplicates``:
+    a manifest may list a file twice (see :func:`read_manifest`)."""
     key = name.strip().lower()
     if key not in READERS:
         raise CorpusError(path, f"unknown corpus {name!r}; expected one of {', '.join(READERS)}")
     if not Path(path).expanduser().exists():
         raise CorpusError(path, "no such file or folder")
+    if key == "manifest":
+        return read_manifest(path, allow_duplicates=allow_duplicates)
     return READERS[key](path)
 
 

@@ -19,8 +19,10 @@ def speaker_key(utterance: Utterance) -> str:
 def read_corpora(
     corpora: Sequence[tuple[str, str]],
     speaker_splits: Sequence[tuple[str, Sequence[str]]] | None = None,
+    allow_duplicates: bool = False,
 ) -> list[Utterance]:
-    """All utterances of the ``(reader, path)`` pairs, in order.
+    """All utterances of the ``(reader, path)`` pairs, in order (``allow_duplicates``: as for
+    ``read_corpus``).
 
     With ``speaker_splits`` (``((split, (speaker_key, ...)), ...)``), each utterance's split is
     the one that lists its speaker, and speakers listed nowhere get no split (never selected)."""
@@ -28,7 +30,7 @@ def read_corpora(
 
     utterances: list[Utterance] = []
     for name, path in corpora:
-        utterances.extend(read_corpus(name, path))
+        utterances.extend(read_corpus(name, path, allow_duplicates=allow_duplicates))
     if speaker_splits is not None:
         split_of = {spk: split for split, speakers in speaker_splits for spk in speakers}
         utterances = [dataclasses.replace(u, split=split_of.get(speaker_key(u))) for u in utterances]
