@@ -160,6 +160,8 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, t
 
 
 def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, beam_options, quiet, verbose, unsupported):
+    from kerasser.progress import printable
+
     used = [name for name, value in unsupported.items() if value]
     if used:
         raise click.UsageError(f"{', '.join(used)} cannot be used with --runner beam")
@@ -180,8 +182,6 @@ def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, 
         summary = label_with_beam(patterns, out_prefix, model_dir=model_dir, fmt=fmt, variant=variant, segment=segment,
                                   pipeline_args=[f"--{o}" for o in beam_options])
     except KerasserError as err:
-        from kerasser.progress import printable
-
         raise _SetupError(printable(str(err))) from None
     if not summary["files"]:  # as `label` on a folder without audio: nothing to label is a failure
         click.echo(printable(f"no audio file found in {' '.join(paths)}: nothing written"), err=True)
