@@ -264,6 +264,9 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
         pass
     sources = find_audio(paths, recursive=recursive,
                          on_skipped=None if quiet else lambda line: click.echo(printable(line), err=True))
+    if not sources:  # folders without audio: nothing to label is a failure (as with --runner beam)
+        click.echo(printable(f"no audio file found in {' '.join(paths)}: nothing written"), err=True)
+        sys.exit(1)
     tty = sys.stderr is not None and sys.stderr.isatty()  # None: descriptor 2 closed before Python started
     counter = _Counter(len(sources), enabled=tty and not quiet, silent=quiet)
     try:

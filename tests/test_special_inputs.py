@@ -128,3 +128,13 @@ def test_distinct_broken_links_stay_distinct(tmp_path):
     os.symlink("nowhere.wav", tmp_path / "one.wav")
     os.symlink("nowhere.wav", tmp_path / "two.wav")
     assert [os.path.basename(s.path) for s in find_audio([tmp_path])] == ["one.wav", "two.wav"]
+
+
+def test_a_folder_without_audio_is_exit_1_and_writes_nothing(tmp_path):
+    """As with --runner beam: nothing to label is a failure, said in one line, no header-only output."""
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "notes.txt").write_text("no audio name")
+    result = subprocess.run([sys.executable, "-m", "kerasser_cli", "label", "texts"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == ["no audio file found in texts: nothing written"]
