@@ -47,8 +47,10 @@ def friendly_errors(fn):
 
         try:
             return fn(*args, **kwargs)
-        except KerasserError as error:
-            raise click.ClickException(str(error))
+        except KerasserError as error:  # control characters of names escaped (kerasser.progress.printable)
+            from kerasser.progress import printable
+
+            raise click.ClickException(printable(str(error)))
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt, SystemExit):
             raise
         except Exception as error:

@@ -123,3 +123,21 @@ def test_output_folder_that_is_a_file_is_a_one_line_error(tmp_path):
                                           "--out", str(taken)])
         assert result.exit_code == 1, result.output
         assert result.output.strip() == f"Error: {taken}: exists and is not a folder"
+
+
+def test_control_characters_of_names_are_escaped_in_error_lines():
+    """Any command's library error naming a file with control characters (an ANSI escape, a bell, a
+    carriage return) shows them escaped, so the terminal shows the name instead of obeying it."""
+    import click
+
+    from kerasser.errors import DataError
+    from kerasser_cli.main import friendly_errors
+
+    @click.command()
+    @friendly_errors
+    def broken():
+        raise DataError("cannot be read", path="clips/esc\x1b[31mred\x07\r.wav")
+
+    result = CliRunner().invoke(broken, [])
+    assert result.exit_code == 1
+    assert result.output == "Error: clips/esc\\x1b[31mred\\x07\\r.wav: cannot be read\n"
