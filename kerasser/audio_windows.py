@@ -1,6 +1,7 @@
 """Windowed reading of long audio files with bounded memory.
 
 :func:`probe` reads a file's header only; :func:`plan_windows` cuts a duration into windows;
+:func:`read_blocks` reads a file in order, a block at a time (for :mod:`kerasser.segments`);
 :func:`read_windows` decodes one window at a time (``SoundFile.seek`` + ``read(frames)``), and
 down-mixes, resamples (soxr, per window) and checks it like :func:`kerasser.audio.load`, so an
 hour-long file never sits in memory whole. Failures are :class:`kerasser.audio.AudioError` with the
@@ -127,5 +128,29 @@ def read_windows(
                 yield Window(start, got_end, from_array(samples, rate, name=name, target_rate=target_rate))
             except AudioError as err:  # bad samples in this window only (NaN, inf): the next may be fine
                 yield Window(start, got_end, None, err.reason)
+            if samples.shape[0] < count:
+                return
+
+
+def read_blocks(path: str | os.PathLike, seconds: float) -> Iterator[tuple[int, np.ndarray]]:
+    """The file's samples in order, ``seconds`` at a time: ``(sample_rate, float32 [n, channels])``
+    per block, so that only one block is in memory. Decoding errors raise :class:`AudioError` when
+    reached, after the blocks before them; an empty file raises it at once."""
+    name = os.fspath(path)
+    with _open(name, sf.SoundFile) as f:
+        rate = f.samplerate
+        count = max(1, int(round(seconds * rate)))
+        read = 0
+        while True:
+            try:
+                samples = f.read(count, dtype="float32", always_2d=True)
+            except READ_ERRORS as err:
+                raise read_error(name, err) from None
+            if samples.shape[0] == 0:
+                if not read:
+                    raise AudioError(name, "empty audio")
+                return
+            read += samples.shape[0]
+            yield rate, samples
             if samples.shape[0] < count:
                 return
