@@ -16,6 +16,26 @@ from kerasser_cli.main import friendly_errors
 # Mirrors kerasser.labeling_files (not imported here so that ``--help`` stays instant).
 _MAX_UNSEGMENTED = 60
 _DEFAULT_SEGMENT = 10
+_SEGMENT_OVER = 10
+_RAW_FORMATS = ("s16le", "s32le", "f32le", "u8")  # mirrors kerasser.live.SAMPLE_FORMATS
+
+
+class _Segment(click.ParamType):
+    """auto, none, or a window length of at least 1 s."""
+
+    name = "auto|none|SECONDS"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip().lower()
+        if text in ("auto", "none"):
+            return text
+        try:
+            seconds = float(text)
+        except ValueError:
+            self.fail(f"expected auto, none or a number of seconds, got {value!r}", param, ctx)
+        if not seconds >= 1.0:
+            self.fail(f"{value} is not in the range x>=1", param, ctx)
+        return seconds
 
 
 class _SetupError(click.ClickException):
@@ -75,11 +95,22 @@ def _skip_model_check(ctx, param, skip):
     help="Look for audio in subfolders of a folder argument too.",
 )
 @click.option(
-    "--segment", type=click.FloatRange(min=1.0), default=None, metavar="SECONDS",
-    help=f"Label every file in windows of SECONDS, one row per window (start/end columns). Without it, "
-    f"files longer than {_MAX_UNSEGMENTED} s are cut into {_DEFAULT_SEGMENT} s windows. A last window "
-    "shorter than 1 s joins the one before it.",
+    "--segment", type=_Segment(), default="auto", show_default=True,
+    help=f"auto: a file longer than --segment-over gives a row per speech segment (voice activity detection; "
+    "silence and non-speech get no row; segments over 3 s cut into 2 s pieces overlapping by 0.5 s). "
+    f"SECONDS: every file in windows of SECONDS (a last one under 1 s joins the one before). none: one row per "
+    f"file; files longer than {_MAX_UNSEGMENTED} s are cut into {_DEFAULT_SEGMENT} s windows.",
 )
+@click.option("--segment-over", type=click.FloatRange(min=0.0), default=_SEGMENT_OVER, show_default=True,
+              metavar="SECONDS", help="With --segment auto: files up to this long are one utterance, one row.")
+@click.option("--summary", is_flag=True,
+              help="After a segmented file's rows, one row for the whole file (start 0, end its duration): each "
+                   "probability the mean of its rows' weighted by their length, the label the most probable class.")
+@click.option("--raw-rate", type=click.IntRange(min=1), default=16000, show_default=True,
+              help="PATH '-' (standard input) without a WAV header: its sample rate ...")
+@click.option("--raw-channels", type=click.IntRange(min=1), default=1, show_default=True, help="... channels ...")
+@click.option("--raw-format", type=click.Choice(_RAW_FORMATS), default="s16le", show_default=True,
+              help="... and sample format (little-endian).")
 @click.option(
     "--resume", "resume", type=click.Path(dir_okay=False), default=None, metavar="OUT",
     help="Skip what the earlier output OUT (csv or jsonl, may end in a cut-off line) already has "
@@ -113,10 +144,14 @@ def _skip_model_check(ctx, param, skip):
 @click.option("--verbose", "-v", is_flag=True,
               help="Also show what LiteRT and TensorFlow print while loading and running the model.")
 @friendly_errors
-def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, runner, out_prefix,
-          beam_options, speakers, csv_guard, quiet, verbose):
+def label(paths, model_dir, fmt, recursive, segment, segment_over, summary, raw_rate, raw_channels, raw_format, resume,
+          backend, variant, transcribe, attention, runner, out_prefix, beam_options, speakers, csv_guard, quiet, verbose):
     """Predict arousal, valence, dominance, ... for audio files and folders: one row per file (or
-    per window of a long file) on stdout.
+    per speech segment of a long recording) on stdout.
+
+    PATH '-' labels standard input as it arrives (a WAV stream, or raw PCM: --raw-*), e.g.
+    arecord -f S16_LE -r 16000 | kerasser label - ; each speech segment's row is written as soon as
+    the segment ends.
 
     PATHS are audio files (always tried, whatever their extension) and folders (searched for the
     extensions libsndfile reads: wav, flac, ogg, mp3, aiff, au, ..., case-insensitive; hidden files
@@ -142,19 +177,28 @@ def label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, t
         raise click.UsageError("--out and --beam-option go with --runner beam (local labelling writes to stdout)")
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose exclude each other")
+    if "-" in paths:
+        used = [name for name, value in {"other paths": len(paths) > 1, "--resume": resume, "--runner beam": runner == "beam",
+                                         "--speakers": speakers}.items() if value]
+        if used:
+            raise click.UsageError(f"'-' (standard input) cannot be used with {', '.join(used)}")
     from kerasser.native_output import native_stderr_silenced
 
     explained = (click.ClickException, click.exceptions.Exit)  # they say what went wrong themselves
     try:
         with contextlib.nullcontext() if verbose else native_stderr_silenced(explained):
-            if runner == "beam":
+            if paths == ("-",):
+                _label_stdin(model_dir, fmt, summary, (raw_rate, raw_channels, raw_format), backend, variant,
+                             transcribe, attention, quiet, csv_guard)
+            elif runner == "beam":
                 _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, beam_options, quiet,
                             verbose, unsupported={"--resume": resume, "--backend keras": backend == "keras",
                                                   "--transcribe": transcribe, "--attention": attention,
-                                                  "--speakers": speakers, "--no-csv-guard": not csv_guard})
+                                                  "--speakers": speakers, "--no-csv-guard": not csv_guard,
+                                                  "--summary": summary})
             else:
                 _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet,
-                       speakers, csv_guard)
+                       speakers, csv_guard, segment_over, summary)
     except KeyboardInterrupt:  # Ctrl-C: the rows written so far stay (resumable); 128 + SIGINT, no traceback
         sys.exit(130)
 
@@ -209,11 +253,51 @@ def _output_failed(err) -> None:
     sys.exit(1)
 
 
+def _load_labeler(model_dir, backend, variant, transcribe, attention):
+    from kerasser.errors import KerasserError
+    from kerasser.labeling import Labeler
+    from kerasser.progress import printable
+
+    try:
+        return Labeler.load(model_dir, backend=backend, variant=variant, transcribe=transcribe, attention=attention)
+    except KerasserError as err:  # the model folder is unusable: one line, no traceback
+        raise _SetupError(printable(str(err))) from None
+
+
+def _label_stdin(model_dir, fmt, summary, raw, backend, variant, transcribe, attention, quiet, csv_guard):
+    from kerasser.errors import KerasserError, OutputError
+    from kerasser.live import RawFormat, label_stream
+    from kerasser.progress import printable
+    from kerasser.writers import columns, make_writer
+
+    try:
+        raw_format = RawFormat(*raw)
+    except KerasserError as err:
+        raise _SetupError(printable(str(err))) from None
+    labeler = _load_labeler(model_dir, backend, variant, transcribe, attention)
+    counter = _Counter(0, enabled=False, silent=quiet)
+    out = sys.stdout
+    if out is None:
+        _output_failed(OutputError("Bad file descriptor (closed)", path="<stdout>"))
+    try:
+        writer = make_writer(fmt, out, columns(labeler.tasks, text=labeler.transcribe, attention=labeler.attention),
+                             csv_guard=csv_guard)
+        errors = label_stream(labeler, sys.stdin.fileno(), writer, raw=raw_format, summary=summary,
+                              on_error=lambda where, reason: counter.message(f"{where}: {reason}"))
+    except OutputError as err:
+        _output_failed(err)
+    except KerasserError as err:  # e.g. the voice activity detector cannot be loaded
+        raise _SetupError(printable(str(err))) from None
+    except (OSError, ValueError) as err:  # standard input closed or unreadable
+        raise _SetupError(printable(f"cannot read standard input ({err})")) from None
+    if errors:
+        sys.exit(1)
+
+
 def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet,
-           speakers=None, csv_guard=True):
+           speakers=None, csv_guard=True, segment_over=None, summary=False):
     from kerasser.errors import KerasserError, OutputError
     from kerasser.label_resume import lock_outputs, read_previous
-    from kerasser.labeling import Labeler
     from kerasser.labeling_files import find_audio, folder_speaker, label_files, speaker_table
     from kerasser.progress import printable
     from kerasser.writers import columns, make_writer
@@ -231,10 +315,7 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
             raise _SetupError(printable(f"cannot resume from {err}")) from None
         except OSError as err:
             raise _SetupError(printable(f"cannot resume from {resume}: {err.strerror or err}")) from None
-    try:
-        labeler = Labeler.load(model_dir, backend=backend, variant=variant, transcribe=transcribe, attention=attention)
-    except KerasserError as err:  # the model folder is unusable: one line, no traceback
-        raise _SetupError(printable(str(err))) from None
+    labeler = _load_labeler(model_dir, backend, variant, transcribe, attention)
     if speakers and not labeler.needs_reference:
         raise _SetupError("--speakers is for models trained with --feature-norm speaker; this one normalises each "
                           "clip by itself")
@@ -276,7 +357,7 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
         summary = label_files(
             labeler, sources, writer, segment=segment, previous=previous,
             on_error=lambda path, reason: counter.message(f"{path}: {reason}"),
-            on_progress=counter.update, speaker_of=speaker_of,
+            on_progress=counter.update, speaker_of=speaker_of, segment_over=segment_over, summary=summary,
         )
     except OutputError as err:  # disk full, a closed or read-only stdout, a reader gone (`| head`)
         counter.close()

@@ -35,11 +35,16 @@ _JSONL_START = '{"path": '  # how a JSONL row of ours begins (json.dumps' defaul
 class FileProgress:
     """What an earlier output holds for one path: the furthest ``end`` labelled, the file's
     ``duration``, and whether an error row without an ``end`` (the file failed) closed it; a
-    window's error row (a silent window) has an ``end`` and counts as labelled."""
+    window's error row (a silent window) has an ``end`` and counts as labelled. ``weighted``: each
+    numeric column of its labelled rows summed, weighted by the row's length (``end - start``),
+    and ``weight`` those lengths' sum, for a ``--summary`` that spans runs
+    (:mod:`kerasser.label_summary`)."""
 
     end: float | None = None
     duration: float | None = None
     error: bool = False
+    weighted: dict[str, float] = dataclasses.field(default_factory=dict)
+    weight: float = 0.0
 
     @property
     def complete(self) -> bool:
@@ -166,9 +171,20 @@ def read_previous(path: str | os.PathLike, csv_guard: bool = True) -> PreviousOu
         duration = _to_float(row.get("duration"))
         if duration is not None:
             progress.duration = duration
+        start = _to_float(row.get("start"))
+        if not row.get("error") and start is not None and end is not None and end > start:
+            _add_weighted(progress, row, end - start)
     if prev.columns is None:
         prev.format = None  # nothing but a cut-off first record
     return prev
+
+
+def _add_weighted(progress: FileProgress, row: dict, length: float) -> None:
+    progress.weight += length
+    for key, value in row.items():
+        number = None if key in LEADING_COLUMNS or key == LAST_COLUMN else _to_float(value)
+        if number is not None:
+            progress.weighted[key] = progress.weighted.get(key, 0.0) + length * number
 
 
 def _lines(data: bytes) -> Iterator[tuple[str, int]]:

@@ -157,9 +157,9 @@ def test_automatic_segmentation(fake_model, tmp_path, monkeypatch):
     assert label_cli._MAX_UNSEGMENTED == lf.MAX_UNSEGMENTED_SECONDS
     assert label_cli._DEFAULT_SEGMENT == lf.DEFAULT_SEGMENT_SECONDS
     long = ramp_file(tmp_path / "long.wav", 25.0)
-    assert len(rows_of(invoke(long).stdout)) == 1
+    assert len(rows_of(invoke(long, "--segment", "none").stdout)) == 1
     monkeypatch.setattr(lf, "MAX_UNSEGMENTED_SECONDS", 20.0)
-    rows = rows_of(invoke(long).stdout)
+    rows = rows_of(invoke(long, "--segment", "none").stdout)
     windows = [(r["start"], r["end"]) for r in rows]
     assert windows == [("0.000", "10.000"), ("10.000", "20.000"), ("20.000", "25.000")]
 
