@@ -87,10 +87,11 @@ def cli():
 
 
 def _register():
-    from kerasser_cli import compare, crossval, ensemble, evaluate, explain, export, label, prepare, train, tune
+    from kerasser_cli import (compare, crossval, ensemble, evaluate, explain, export, label, models, prepare, train,
+                              tune)
 
     commands = (prepare.prepare, train.train, tune.tune, crossval.crossval, evaluate.evaluate, compare.compare, ensemble.ensemble,
-                export.export, label.label, explain.explain)
+                export.export, label.label, explain.explain, models.models)
     for command in commands:
         cli.add_command(command)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kerasser.shipped import DEFAULT_MODEL, SHIPPED_FILES
+from kerasser.shipped import SHIPPED_FILES, SHIPPED_MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -36,12 +36,14 @@ def wheel(tmp_path_factory) -> Path:
     return next(out.glob("kerasser-*.whl"))
 
 
-def test_wheel_carries_the_shipped_model(wheel):
+def test_wheel_carries_the_shipped_models(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in SHIPPED_FILES:
-        assert f"kerasser/shipped/{DEFAULT_MODEL}/{name}" in names
+    for model in SHIPPED_MODELS:  # the ensemble too (the wheel: 38 MB)
+        for name in SHIPPED_FILES:
+            assert f"kerasser/shipped/{model}/{name}" in names
     assert not any(n.startswith(("cli/", "exported/", "tests/")) for n in names)  # only the two packages
-    assert "kerasser_cli/main.py" in names
+    assert "kerasser_cli/main.py" in names and "kerasser/__main__.py" in names
+    assert wheel.stat().st_size < 100e6  # PyPI's limit for one file
 
 
 def test_base_install_from_the_wheel_labels_like_the_checkout(wheel, tmp_path):
@@ -71,6 +73,15 @@ def test_base_install_from_the_wheel_labels_like_the_checkout(wheel, tmp_path):
     expected = list(csv.DictReader(io.StringIO(checkout.stdout)))
     assert len(rows) == len(list(clips.glob("*.wav"))) == len(expected)
     assert rows == expected
+
+    models = run(python, "-m", "kerasser", "models", cwd=tmp_path, env=env)
+    assert models.returncode == 0 and [line.split()[0] for line in models.stdout.splitlines()[1:]] == sorted(
+        SHIPPED_MODELS)
+    ensemble = run(venv / "bin" / "kerasser", "label", clips, "--model", SHIPPED_MODELS[1], cwd=tmp_path, env=env)
+    assert ensemble.returncode == 0 and ensemble.stdout.count("\n") == len(expected) + 1
+    api = run(python, "-c", "import kerasser; kerasser.load_model('emodb-avde')", cwd=tmp_path, env=env)
+    assert api.returncode == 1 and "ModuleNotFoundError" not in api.stderr
+    assert "MissingExtraError: kerasser.load_model needs" in api.stderr and "kerasser[train]" in api.stderr
 
     train = run(venv / "bin" / "kerasser", "train", "--corpus", "emodb", "--data", tmp_path, "--out",
                 tmp_path / "run", cwd=tmp_path, env=env)
