@@ -39,7 +39,7 @@ def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noi
     Examples:
       kerasser explain examples/16a01Wb.wav --out anger.png
       kerasser explain examples/ --out figures/
-      kerasser explain examples/03a01Fa.wav --saliency --smooth 20 --out happy.png
+      kerasser explain examples/16a04Fa.wav --saliency --smooth 20 --out happy.png
     """
     from kerasser.errors import KerasserError
     from kerasser.explain import explain_figure, figure_names
