@@ -54,20 +54,23 @@ def load_model(path: str | os.PathLike, compile: bool = False):
     """The Keras model in ``path`` (a ``.keras`` file, an export folder, or an installed model's
     name): :func:`kerasser.model.load_model` (custom layers known, float32 unless ``compile``),
     callable on a bare waveform array too (module docstring)."""
+    from kerasser.errors import ModelError
     from kerasser.native_output import native_stderr_silenced, quiet_python_logs
 
-    file = Path(path).expanduser()
-    if not file.is_file():
-        from kerasser.contract import KERAS_FILE
-        from kerasser.model_names import resolve_model
-
-        file = resolve_model(path) / KERAS_FILE
     quiet_python_logs()
     with native_stderr_silenced():
-        try:
+        try:  # first, so that a base install hears of the extra whatever the path
             from kerasser import model as keras_models
         except ModuleNotFoundError as error:
             raise needing_extra(error, "kerasser.load_model") from None
+        file = Path(path).expanduser()
+        if not file.is_file():
+            if file.suffix == ".keras":
+                raise ModelError("no such file", path=file)
+            from kerasser.contract import KERAS_FILE
+            from kerasser.model_names import resolve_model
+
+            file = resolve_model(path) / KERAS_FILE
         model = keras_models.load_model(file, compile=compile)
         model.__class__ = _waveform_class(model.__class__)
         if set(model.input) == {WAVEFORM, LENGTH}:  # its first run is where TensorFlow's graph optimiser speaks
