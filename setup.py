@@ -1,9 +1,9 @@
-"""setup.cfg holds the metadata; this file only adds the shipped model to built packages.
+"""setup.cfg holds the metadata; this file only adds the shipped models to built packages.
 
-``build_py`` copies the default model's serving files (``kerasser.shipped.SHIPPED_FILES``) from
-``exported/<DEFAULT_MODEL>/`` into ``kerasser/shipped/<DEFAULT_MODEL>/`` of the build, so a wheel
-or a non-editable install labels out of the box while ``exported/`` stays the one place the model
-is built into.
+``build_py`` copies each shipped model's serving files (``kerasser.shipped.SHIPPED_MODELS`` and
+``SHIPPED_FILES``) from ``exported/<name>/`` into ``kerasser/shipped/<name>/`` of the build, so a
+wheel or a non-editable install labels out of the box (``--model NAME`` too) while ``exported/``
+stays the one place models are built into.
 """
 
 import re
@@ -18,22 +18,23 @@ ROOT = Path(__file__).resolve().parent
 
 def _shipped():
     source = (ROOT / "kerasser" / "shipped" / "__init__.py").read_text()
-    model = re.search(r'^DEFAULT_MODEL = "([^"]+)"', source, re.M).group(1)
+    models = re.search(r"^SHIPPED_MODELS = \(([^)]*)\)", source, re.M).group(1)
     files = re.search(r"^SHIPPED_FILES = \(([^)]*)\)", source, re.M).group(1)
-    return model, re.findall(r'"([^"]+)"', files)
+    return re.findall(r'"([^"]+)"', models), re.findall(r'"([^"]+)"', files)
 
 
 class BuildWithModel(build_py):
     def run(self):
         super().run()
-        model, files = _shipped()
-        source = ROOT / "exported" / model
-        target = Path(self.build_lib) / "kerasser" / "shipped" / model
-        target.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            if not (source / name).is_file():
-                raise SystemExit(f"{source / name}: missing; the shipped model must be exported before building")
-            shutil.copy2(source / name, target / name)
+        models, files = _shipped()
+        for model in models:
+            source = ROOT / "exported" / model
+            target = Path(self.build_lib) / "kerasser" / "shipped" / model
+            target.mkdir(parents=True, exist_ok=True)
+            for name in files:
+                if not (source / name).is_file():
+                    raise SystemExit(f"{source / name}: missing; the shipped models must be exported before building")
+                shutil.copy2(source / name, target / name)
 
 
 setup(cmdclass={"build_py": BuildWithModel})

@@ -14,8 +14,8 @@ from kerasser_cli.main import friendly_errors
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--model", "model_dir", type=click.Path(file_okay=False), default=None,
-              help="Export folder (default: the shipped model).")
+@click.option("--model", "model_dir", default=None, metavar="NAME|FOLDER",
+              help="An installed model's name (kerasser models) or an export folder. [default: emodb-avde]")
 @click.option("--out", required=True, type=click.Path(),
               help="A .png file for one audio file; otherwise a folder that gets <name>.png per audio file "
                    "(<folder>_<name>.png where names clash).")
@@ -39,7 +39,7 @@ def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noi
     Examples:
       kerasser explain examples/16a01Wb.wav --out anger.png
       kerasser explain examples/ --out figures/
-      kerasser explain examples/03a01Fa.wav --saliency --smooth 20 --out happy.png
+      kerasser explain examples/16a04Fa.wav --saliency --smooth 20 --out happy.png
     """
     from kerasser.errors import KerasserError
     from kerasser.explain import explain_figure, figure_names
@@ -55,11 +55,11 @@ def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noi
     labeler = Labeler.load(model_dir, backend=backend, attention=True)
     explainer = None
     if saliency:
-        from kerasser.inference import default_model_dir
+        from kerasser.model_names import resolve_model
         from kerasser.saliency import WaveformSaliency
 
         explainer = WaveformSaliency.from_export(
-            model_dir or default_model_dir(), smooth_samples=smooth_samples, smooth_noise=smooth_noise
+            resolve_model(model_dir), smooth_samples=smooth_samples, smooth_noise=smooth_noise
         )
     failed = 0
     for source, name in zip(sources, names):

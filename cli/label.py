@@ -83,8 +83,9 @@ def _skip_model_check(ctx, param, skip):
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
-    "--model", "model_dir", type=click.Path(), default=None,
-    help="Exported model folder. [default: $KERASSER_MODEL, else the shipped exported/emodb-avde]",
+    "--model", "model_dir", default=None, metavar="NAME|FOLDER",
+    help="An installed model's name (kerasser models: emodb-avde, emodb-avde-ensemble, ...) or an exported "
+         "model folder. [default: $KERASSER_MODEL, else emodb-avde]",
 )
 @click.option("--no-verify-model", is_flag=True, expose_value=False, callback=_skip_model_check,
               help="Load the model files even when their SHA-256 is not the one metadata.json records (models "
@@ -166,8 +167,9 @@ def label(paths, model_dir, fmt, recursive, segment, segment_over, summary, raw_
 
     Exit status: 0 when every file was labelled; 1 when at least one file (or window) could not be
     labelled (its row has the reason in 'error' and '<path>: <reason>' is printed on stderr; the
-    other files are still labelled), or when the output cannot be written (disk full, a closed
-    stdout: one line; what was written can be resumed); 2 when nothing could be labelled (bad
+    other files are still labelled), when no audio file was found (one line, nothing written), or
+    when the output cannot be written (disk full, a closed stdout: one line; what was written can
+    be resumed); 2 when nothing could be labelled (bad
     options, a model that cannot be loaded, an unusable --resume file, an output another kerasser
     label is writing); 130 when interrupted (Ctrl-C).
     """

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 import click
-
-# TensorFlow's C++ start-up chatter is not for users; set before any command imports it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 DEBUG_ENV = "KERASSER_DEBUG"
 
@@ -25,37 +22,52 @@ def debugging() -> bool:
     return os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
-# Top-level modules of the optional ``train`` extra (setup.cfg): a base install (labelling with
-# LiteRT) lacks them, and a command that needs one says which extra to install.
-TRAIN_EXTRA_MODULES = frozenset({"tensorflow", "keras", "sklearn", "scipy", "keras_tuner", "matplotlib", "tf_keras_vis"})
-
-
-def missing_extra(error: ModuleNotFoundError) -> str | None:
-    """The extra that provides the module ``error`` says is missing, or None if no extra does."""
-    return "train" if (error.name or "").split(".")[0] in TRAIN_EXTRA_MODULES else None
+EXIT_STATUS = """\b
+Exit status: 0 done; 1 an error, said in one 'Error:' line (bad data, run or
+model folder, settings; a missing extra; label: a file that could not be
+labelled, or no audio found); 2 bad usage (an unknown option or value; label: a
+model or --resume file it cannot use); 70 an internal error (a bug: rerun with
+--debug for its traceback); 130 interrupted (Ctrl-C)."""
 
 
 def friendly_errors(fn):
     """Turn the library's expected errors (``kerasser.errors.KerasserError``: bad data, bad run
     or model folder, bad settings) into one ``Error: path: reason`` line and exit code 1, never a
     traceback. click's own errors pass through. A missing module of the ``train`` extra says
-    which extra to install. Anything else is an internal error: one line saying so, or the full traceback with ``--debug`` / ``KERASSER_DEBUG=1``."""
+    which extra to install. Ctrl-C is exit 130 without a traceback. Anything else is an internal
+    error: one line saying so, or the full traceback with ``--debug`` / ``KERASSER_DEBUG=1``.
+
+    What native libraries (TensorFlow, absl, CUDA probing, LiteRT) print on descriptor 2 is held
+    back (:func:`kerasser.native_output.native_stderr_silenced`: replayed if the command crashes)
+    unless ``--debug`` or the command's own ``--verbose``; TensorFlow's and absl's Python loggers
+    show errors only."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from kerasser.errors import KerasserError
 
+        explained = (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt, SystemExit)
         try:
-            return fn(*args, **kwargs)
+            if debugging() or kwargs.get("verbose"):
+                return fn(*args, **kwargs)
+            from kerasser.native_output import native_stderr_silenced, quiet_python_logs
+
+            quiet_python_logs()
+            with native_stderr_silenced(explained):
+                return fn(*args, **kwargs)
         except KerasserError as error:  # control characters of names escaped (kerasser.progress.printable)
             from kerasser.progress import printable
 
             raise click.ClickException(printable(str(error)))
-        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:  # 128 + SIGINT, as label has always done; no traceback
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as error:
             if debugging():
                 raise
+            from kerasser.extras import missing_extra
+
             extra = missing_extra(error) if isinstance(error, ModuleNotFoundError) else None
             if extra is not None:
                 command = click.get_current_context().command_path
@@ -86,11 +98,15 @@ def cli():
     """Speech emotion recognition from raw waveforms (attention-augmented multi-task GRUs)."""
 
 
+cli.help += "\n\n" + EXIT_STATUS
+
+
 def _register():
-    from kerasser_cli import compare, crossval, ensemble, evaluate, explain, export, label, prepare, train, tune
+    from kerasser_cli import (compare, crossval, ensemble, evaluate, explain, export, label, models, prepare, train,
+                              tune)
 
     commands = (prepare.prepare, train.train, tune.tune, crossval.crossval, evaluate.evaluate, compare.compare, ensemble.ensemble,
-                export.export, label.label, explain.explain)
+                export.export, label.label, explain.explain, models.models)
     for command in commands:
         cli.add_command(command)
 

@@ -49,19 +49,24 @@ def train(corpus, data, config_file, out, resume, distill_from, init_from, freez
     """
     from kerasser.config import load_train_config
     from kerasser.recipes import build_train_config
-    from kerasser.training import resume as resume_training
-    from kerasser.training import train as run_training
 
     base = load_train_config(config_file) if config_file else None
     corpora = corpus_pairs(corpus, data) or (base.corpora if base else ())
     if not resume and not corpora:
         raise click.UsageError("give at least one --corpus/--data pair (or a --config that names corpora)")
+    config = None
+    if not resume:  # every setting checked before TensorFlow is imported (seconds)
+        overrides = recipe_overrides(options)
+        overrides["distill_from"] = distill_from or None
+        overrides["init_from"], overrides["freeze"] = init_from, freeze
+        config = build_train_config(corpora=corpora, out=out, base=base,
+                                    note=lambda line: click.echo(f"note: {line}", err=True), **overrides)
+    from kerasser.training import resume as resume_training
+    from kerasser.training import train as run_training
+
     # stdout is for data: anything a library prints while training goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
         if resume:
             resume_training(out, epochs=options["epochs"])
         else:
-            overrides = recipe_overrides(options)
-            overrides["distill_from"] = distill_from or None
-            overrides["init_from"], overrides["freeze"] = init_from, freeze
-            run_training(build_train_config(corpora=corpora, out=out, base=base, **overrides))
+            run_training(config)

@@ -44,6 +44,19 @@ def _derived(text: str | None) -> tuple[str, ...] | None:
     return tuple(t.name for t in parse_tasks(text))
 
 
+def _tasks(ctx, param, text: str | None) -> str | None:
+    """``--tasks`` checked as it is parsed (a wrong letter: a usage error before any heavy import)."""
+    from kerasser.errors import SettingsError
+    from kerasser.tasks import parse_tasks
+
+    if text is not None:
+        try:
+            parse_tasks(text)
+        except SettingsError as error:
+            raise click.BadParameter(str(error)) from None
+    return text
+
+
 def _loss_weights(text: str | None) -> tuple[float, ...] | str | None:
     """``--loss-weights``: numbers, ``auto`` (learned in training), or nothing (None: the
     starting point's weights)."""
@@ -56,9 +69,11 @@ _OPTIONS = [
     click.option("--recipe", type=click.Choice(list(RECIPES)), default="default", show_default=True,
                  help="Starting point: default (the best measured), paper (Zhang et al., raw waveform), or an "
                       "earlier default kept for its benchmark records (v5, v4). Every option below overrides it."),
-    click.option("--tasks", default=None,
-                 help="Tasks: a(rousal), v(alence), d(ominance), e(motion). [default: a,v,d, or --config's]"),
-    click.option("--attention/--no-attention", default=None, help="Attention pooling, or the last valid GRU step."),
+    click.option("--tasks", default=None, callback=_tasks,
+                 help="Tasks: a(rousal), v(alence), d(ominance), e(motion). [default: a,v,d,e, or --config's]"),
+    click.option("--attention/--no-attention", default=None,
+                 help="Attention pooling, or the last valid GRU step (the paper's last-step model: the recipe's "
+                      "pooling heads and attentive statistics are switched off too, and a note says so)."),
     click.option("--loss-weights", default=None,
                  help="Comma-separated w_m, one per task (default: all 1), or auto: learned from each task's "
                       "loss by uncertainty weighting (Kendall et al., 2018)."),

@@ -1,7 +1,13 @@
 """kerasser: end-to-end speech emotion recognition from raw waveforms (TensorFlow/Keras).
 
 The small public API. TensorFlow-backed names load on first use, so ``kerasser.audio``,
-``kerasser.corpora`` and ``kerasser.tasks`` stay light to import.
+``kerasser.corpora`` and ``kerasser.tasks`` stay light to import; ``Labeler`` and ``list_models``
+need no TensorFlow, the others ``kerasser[train]`` (a base install says so:
+:class:`kerasser.extras.MissingExtraError`).
+
+    labeler = kerasser.Labeler(model="emodb-avde")      # an installed model's name, or a folder
+    labeler.process_folder("clips/")                     # pandas DataFrame, index (file, start, end)
+    kerasser.list_models()                               # what `kerasser models` shows
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ _LAZY = {
     "ModelConfig": "kerasser.config",
     "TrainConfig": "kerasser.config",
     "build_model": "kerasser.model",
-    "load_model": "kerasser.model",
+    "load_model": "kerasser.keras_model",
     "train": "kerasser.training",
     "evaluate_run": "kerasser.run_evaluation",
     "load_audio": ("kerasser.audio", "load"),
     "read_corpus": "kerasser.corpora",
     "Labeler": "kerasser.labeling",
+    "list_models": "kerasser.model_names",
 }
 
 __all__ = ["TASKS", "TaskSpec", *_LAZY]
@@ -33,6 +40,11 @@ def __getattr__(name: str):
     if target is None:
         raise AttributeError(f"module 'kerasser' has no attribute {name!r}")
     module, attr = target if isinstance(target, tuple) else (target, name)
-    value = getattr(importlib.import_module(module), attr)
+    try:
+        value = getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as error:  # a base install: say which extra, not which module
+        from kerasser.extras import needing_extra
+
+        raise needing_extra(error, f"kerasser.{name}") from None
     globals()[name] = value
     return value

@@ -91,20 +91,24 @@ def read_metrics(path: str | os.PathLike) -> dict[str, np.ndarray]:
 def learning_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, tasks: Sequence[str]) -> Path | None:
     """Write the run's learning curves to ``path``: training loss (total and per task) and, when
     the run had a dev split, dev UAR per task and their mean, against epochs counted from 1.
-    Nothing is written (None) before the first epoch has finished."""
+    Nothing is written (None) before the first epoch has finished. Each epoch is a marker, so a
+    one-epoch run shows its point (a line needs two), and epochs are whole numbers on the axis."""
     metrics = read_metrics(metrics_csv)
     if not metrics:
         return None  # no finished epoch
     plt = pyplot()
     epochs = metrics["epoch"] + 1 if "epoch" in metrics else np.arange(1, len(next(iter(metrics.values()))) + 1)
     dev = [t for t in tasks if f"val_uar_{t}" in metrics and np.isfinite(metrics[f"val_uar_{t}"]).any()]
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, 2 if dev else 1, figsize=(11 if dev else 6, 4), constrained_layout=True, squeeze=False)
+    mark = {"marker": "o", "markersize": 4 if len(epochs) <= 30 else 0}
     loss_ax = axes[0][0]
     if "loss" in metrics:
-        loss_ax.plot(epochs, metrics["loss"], color="black", linewidth=2, label="total (weighted)")
+        loss_ax.plot(epochs, metrics["loss"], color="black", linewidth=2, label="total (weighted)", **mark)
     for t in tasks:
         if f"{t}_loss" in metrics:
-            loss_ax.plot(epochs, metrics[f"{t}_loss"], label=t)
+            loss_ax.plot(epochs, metrics[f"{t}_loss"], label=t, **mark)
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("training loss")
     loss_ax.set_title("training loss")
@@ -112,15 +116,21 @@ def learning_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, tas
     if dev:
         uar_ax = axes[0][1]
         for t in dev:
-            uar_ax.plot(epochs, metrics[f"val_uar_{t}"], label=t)
+            uar_ax.plot(epochs, metrics[f"val_uar_{t}"], label=t, **mark)
         if "val_uar" in metrics and np.isfinite(metrics["val_uar"]).any():
-            uar_ax.plot(epochs, metrics["val_uar"], color="black", linewidth=2, label="mean")
+            uar_ax.plot(epochs, metrics["val_uar"], color="black", linewidth=2, label="mean", **mark)
             best = int(np.nanargmax(metrics["val_uar"]))
             uar_ax.axvline(epochs[best], color="gray", linestyle=":", label=f"best, epoch {int(epochs[best])}")
         uar_ax.set_xlabel("epoch")
         uar_ax.set_ylabel("dev UAR (%)")
         uar_ax.set_title("dev UAR per task")
         uar_ax.legend(fontsize=8)
+    for ax in axes[0]:
+        if len(epochs) <= 20:  # every epoch a tick, a one-epoch run's point in the middle
+            ax.set_xticks(epochs)
+            ax.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     try:
         return save(fig, path)
     finally:

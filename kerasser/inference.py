@@ -40,30 +40,18 @@ from kerasser.contract import (
     tflite_role,
 )
 from kerasser.errors import ModelError, SettingsError
-from kerasser.shipped import DEFAULT_MODEL, packaged_model_dir
+from kerasser.model_names import MODEL_ENV, resolve_model  # noqa: F401 (MODEL_ENV re-exported)
 
 BACKENDS = ("tflite", "keras")
-MODEL_ENV = "KERASSER_MODEL"
 
 
 def default_model_dir() -> Path:
-    """The shipped model folder: ``$KERASSER_MODEL`` if set; else ``<repo>/exported/emodb-avde`` in
-    a source checkout or editable install (where ``kerasser export`` builds it); else the copy an
-    installed package carries (``kerasser.shipped``). ModelError naming the path if none exists."""
-    env = os.environ.get(MODEL_ENV)
-    if env:
-        path = Path(env).expanduser()
-        if not path.is_dir():
-            raise ModelError(f"no such model folder (${MODEL_ENV})", path=path)
-        return path
-    checkout = Path(__file__).resolve().parent.parent / "exported" / DEFAULT_MODEL  # this file: <repo>/kerasser/
-    packaged = packaged_model_dir()
-    for path in (checkout, packaged):
-        if path.is_dir():
-            return path
-    raise ModelError(
-        f"no such model folder (default model; make one with kerasser export, or set {MODEL_ENV})", path=checkout
-    )
+    """The default model folder: ``$KERASSER_MODEL`` (a folder or an installed model's name) if
+    set; else ``<repo>/exported/emodb-avde`` in a source checkout or editable install (where
+    ``kerasser export`` builds it); else the copy an installed package carries
+    (``kerasser.shipped``). ModelError naming the path if none exists
+    (:func:`kerasser.model_names.resolve_model`)."""
+    return resolve_model(None)
 
 
 def reference_of(statistics) -> np.ndarray:
@@ -284,7 +272,7 @@ def load_exported(
     num_threads: int | None = None,
     verify: bool | None = None,
 ) -> ExportedModel:
-    """Load an export folder (``None``: ``default_model_dir()``).
+    """Load an export folder or an installed model by name (``None``: ``default_model_dir()``).
 
     ``backend="tflite"`` runs ``model.tflite`` (or ``model_<variant>.tflite``) with LiteRT;
     ``backend="keras"`` runs ``model.keras`` (float32 only) with TensorFlow. Missing, unreadable,
@@ -295,9 +283,7 @@ def load_exported(
         raise SettingsError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if variant not in VARIANTS:
         raise SettingsError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-    root = Path(model_dir) if model_dir is not None else default_model_dir()
-    if not root.is_dir():
-        raise ModelError("no such model folder", path=root)
+    root = resolve_model(model_dir)
     metadata = read_metadata(root)
     if backend == "keras":
         if variant != "float32":

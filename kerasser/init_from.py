@@ -24,7 +24,7 @@ from kerasser.contract import KERAS_FILE
 from kerasser.errors import SettingsError
 from kerasser.model import load_model, pooling_name
 from kerasser.runs import RunPaths
-from kerasser.shipped import packaged_model_dir
+from kerasser.model_names import installed_models
 
 FREEZE = ("none", "frontend", "encoder")
 
@@ -32,10 +32,8 @@ FREEZE = ("none", "frontend", "encoder")
 def source_model_file(source: str | os.PathLike) -> Path:
     """The ``.keras`` file of ``source`` (see the module docstring); SettingsError naming it if none."""
     path = Path(source).expanduser()
-    if not path.exists() and os.sep not in str(source):  # a model's name: exported/NAME, or the packaged copy
-        checkout = Path(__file__).resolve().parent.parent / "exported" / str(source)
-        packaged = packaged_model_dir().parent / str(source)
-        path = next((p for p in (checkout, packaged) if p.is_dir()), path)
+    if not path.exists():  # an installed model's name: exported/NAME, or the packaged copy
+        path = installed_models().get(os.fspath(source), path)
     if path.is_file() and path.suffix == ".keras":
         return path
     for candidate in (RunPaths(path).best_model, path / KERAS_FILE):

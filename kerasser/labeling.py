@@ -1,15 +1,17 @@
 """Labeler: an exported model as a waveform -> ``{task: {label, probabilities}}`` function.
 
     from kerasser import Labeler
-    labeler = Labeler.load()                         # the shipped model, TFLite through LiteRT
+    labeler = Labeler()                              # the shipped model, TFLite through LiteRT
+    labeler = Labeler(model="emodb-avde-ensemble")   # an installed model's name, or a folder
     labeler.predict("clip.wav")
     # {"arousal": {"label": "high", "probabilities": {"low": 0.03, "mid": 0.12, "high": 0.85}}, ...}
     labeler.predict(samples, sample_rate=44100)      # [n] or [n, channels] array, any rate
 
 A path is decoded whole with :func:`kerasser.audio.load`; an array is down-mixed and resampled
 with :func:`kerasser.audio.from_array`. Walking folders, segmenting long files and writing rows
-live in :mod:`kerasser.labeling_files` and :mod:`kerasser.writers`. With the TFLite backend
-nothing here imports TensorFlow.
+live in :mod:`kerasser.labeling_files` and :mod:`kerasser.writers`; the DataFrame calls
+(``process_file``, ``process_folder``, ``process_signal``, ...) in :mod:`kerasser.labeling_frames`.
+With the TFLite backend nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -22,17 +24,28 @@ import numpy as np
 from kerasser import audio
 from kerasser.contract import TRANSCRIPT_OUTPUT
 from kerasser.errors import PredictionError, SettingsError
+from kerasser.extras import needing_extra
+from kerasser.labeling_frames import FrameCalls
 from kerasser.text import greedy_decode
 
 TEXT = "text"  # the transcript's key in a prediction and its column in label output
 ATTENTION = "attention"  # the attention weights' key in a prediction and their column in label output
 
 
-class Labeler:
-    """Per-task predictions of an exported model (anything with ``tasks``, ``sample_rate`` and
-    ``predict(waveform) -> {task: probabilities}``, as :func:`kerasser.inference.load_exported` returns)."""
+class Labeler(FrameCalls):
+    """Per-task predictions of an exported model.
 
-    def __init__(self, model: Any, transcribe: bool = False, attention: bool = False) -> None:
+    ``model``: an installed model's name (``kerasser models``), an export folder, None (the
+    default model, or ``$KERASSER_MODEL``), or a loaded model (anything with ``tasks``,
+    ``sample_rate`` and ``predict(waveform) -> {task: probabilities}``, as
+    :func:`kerasser.inference.load_exported` returns). A name or folder is loaded with ``backend``,
+    ``variant`` and ``verify`` as :meth:`load` takes them, and run once on a short signal while
+    the native libraries' start-up lines (LiteRT's XNNPACK line, TensorFlow's) are held off stderr."""
+
+    def __init__(self, model: Any = None, transcribe: bool = False, attention: bool = False, *,
+                 backend: str = "tflite", variant: str = "float32", verify: bool | None = None) -> None:
+        if model is None or isinstance(model, (str, os.PathLike)):
+            model = _quietly_loaded(model, backend, variant, verify)
         self.model = model
         self.tasks: list[tuple[str, tuple[str, ...]]] = [(t, tuple(classes)) for t, classes in model.tasks]
         self.sample_rate: int = int(getattr(model, "sample_rate", audio.SAMPLE_RATE))
@@ -55,7 +68,9 @@ class Labeler:
         attention: bool = False,
         verify: bool | None = None,
     ) -> Labeler:
-        """The exported model in ``model_dir`` (default: :func:`kerasser.inference.default_model_dir`).
+        """The exported model in ``model_dir``, a folder or an installed model's name (default:
+        :func:`kerasser.inference.default_model_dir`). Unlike ``Labeler(model=...)``, what the
+        native libraries print is left alone (``kerasser label --verbose`` shows it).
 
         ``backend="tflite"`` runs ``model[_<variant>].tflite`` through LiteRT without TensorFlow;
         ``backend="keras"`` loads the Keras model. Raises ModelError for a missing or unusable folder.
@@ -63,10 +78,12 @@ class Labeler:
         ``--with-transcript``) into ``"text"``. ``verify=False`` loads model files whose SHA-256 is
         not the one metadata.json records (default: checked unless ``$KERASSER_VERIFY_MODEL=0``).
         """
-        from kerasser.inference import default_model_dir, load_exported
+        from kerasser.inference import load_exported
 
-        folder = default_model_dir() if model_dir is None else model_dir
-        model = load_exported(folder, backend=backend, variant=variant, verify=verify)
+        try:
+            model = load_exported(model_dir, backend=backend, variant=variant, verify=verify)
+        except ModuleNotFoundError as error:
+            raise needing_extra(error, f"the {backend} backend") from None
         return cls(model, transcribe=transcribe, attention=attention)
 
     @property
@@ -162,6 +179,23 @@ class Labeler:
                     weights[name] = [round(float(w), 5) for w in values]
             result[ATTENTION] = weights
         return result
+
+
+def _quietly_loaded(model, backend: str, variant: str, verify: bool | None):
+    """:func:`kerasser.inference.load_exported`, run once on a quarter second of faint noise (the
+    interpreter's first run is where LiteRT announces its XNNPACK delegate), with descriptor 2
+    held off stderr; a missing extra (the keras backend in a base install) said as such."""
+    from kerasser.inference import load_exported
+    from kerasser.native_output import native_stderr_silenced
+
+    with native_stderr_silenced():
+        try:
+            loaded = load_exported(model, backend=backend, variant=variant, verify=verify)
+        except ModuleNotFoundError as error:
+            raise needing_extra(error, f"the {backend} backend") from None
+        noise = np.random.default_rng(0).normal(0.0, 1e-3, loaded.sample_rate // 4).astype(np.float32)
+        loaded.predict(noise)
+    return loaded
 
 
 _TOLERANCE = 1e-3  # float32 softmax (and dequantised int8) outputs stray this far past 0 and 1

@@ -55,6 +55,21 @@ CORPUS_TERMS = {
     "baved": "BAVED: no licence is given and its authors advise against commercial use.",
 }
 
+# The same terms in a few words (``kerasser models``): a corpus not listed here is the user's own.
+CORPUS_USE = {
+    "emodb": "research (EmoDB)",
+    "ravdess": "non-commercial (RAVDESS: CC BY-NC-SA 4.0)",
+    "baved": "non-commercial (BAVED)",
+}
+
+
+def weight_terms(corpora) -> str:
+    """The terms weights trained on ``corpora`` (reader names) come under, in a few words."""
+    names = list(dict.fromkeys(corpora))
+    terms = [CORPUS_USE.get(n, f"{n}: its own terms") for n in names]
+    return "; ".join(terms) or "unknown"
+
+
 GENERAL_LIMITS = """\
 - Emotion recognition from voice is uncertain and culturally variable. Do not use it for decisions
   about people (hiring, policing, health) without independent validation.

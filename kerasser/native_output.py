@@ -59,6 +59,18 @@ def native_stderr_silenced(explained: tuple[type[BaseException], ...] = ()):
                     python_stderr.flush()
 
 
+def quiet_python_logs() -> None:
+    """TensorFlow's, absl's and h5py's Python loggers: errors only (their start-up warnings are
+    not for users), and ``TF_CPP_MIN_LOG_LEVEL=2`` unless set (TensorFlow's C++ log below
+    warnings; absl's start-up lines ignore it: :func:`native_stderr_silenced` holds them back).
+    Python ``warnings`` are left alone."""
+    import logging
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for name in ("tensorflow", "absl", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def _fileno(stream) -> int | None:
     try:
         return stream.fileno()

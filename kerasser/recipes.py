@@ -22,15 +22,21 @@
 ``build_train_config(recipe, corpora=..., out=..., tasks=..., **overrides)`` resolves a recipe
 plus explicit overrides (``TrainConfig`` or ``ModelConfig`` field names, ``augment`` fields as
 ``augment_<field>``) into one ``TrainConfig``: the one config builder the CLI and the benchmarks use.
+``attention=False`` on a recipe that pools with several heads or attentive statistics gives the
+paper's last-step model: those are switched off too (unless set explicitly), and ``note`` says so.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kerasser.config import AUTO_WEIGHTS, AudioConfig, AugmentConfig, ModelConfig, TrainConfig
 from kerasser.errors import SettingsError
+
+# The tasks a run trains when none are given: all four (the README's recommendation; dominance is
+# read off the emotion head where the corpora define it so).
+DEFAULT_TASKS = ("arousal", "valence", "dominance", "emotion")
 
 RECIPES: dict[str, dict] = {
     "paper": {
@@ -130,15 +136,17 @@ def build_train_config(
     *,
     corpora: Sequence[tuple[str, str]],
     out: str,
-    tasks: Sequence[str] | None = ("arousal", "valence", "dominance"),
+    tasks: Sequence[str] | None = DEFAULT_TASKS,
     base: TrainConfig | None = None,
+    note: Callable[[str], None] | None = None,
     **overrides,
 ) -> TrainConfig:
     """The ``TrainConfig`` of ``recipe`` (or of a saved configuration ``base``, such as
     ``kerasser tune``'s best_config.json) with ``overrides`` applied (``None`` values are ignored,
     so unset command-line options keep the starting point's value; ``dev_split="none"`` means no
-    dev split). ``tasks=None`` keeps ``base``'s tasks (arousal, valence, dominance without one).
-    Unknown names raise SettingsError."""
+    dev split). ``tasks=None`` keeps ``base``'s tasks (:data:`DEFAULT_TASKS` without one).
+    ``note(line)`` hears of settings changed to make the overrides work together (module
+    docstring). Unknown names raise SettingsError."""
     if base is not None:
         model = {f.name: getattr(base.model, f.name) for f in dataclasses.fields(ModelConfig)}
         train = {k: getattr(base, k) for k in TRAIN_FIELDS}
@@ -149,7 +157,7 @@ def build_train_config(
             raise SettingsError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
         spec = RECIPES[recipe]
         model, train, augment = dict(spec["model"]), dict(spec["train"]), dict(spec["augment"])
-    tasks = tuple(tasks or ("arousal", "valence", "dominance"))
+    tasks = tuple(tasks or DEFAULT_TASKS)
     other_tasks = base is not None and tasks != base.model.tasks
     if other_tasks and not base.learned_weights and overrides.get("loss_weights") is None:
         train["loss_weights"] = None  # the saved weights were for other tasks (learned ones fit any)
@@ -172,6 +180,7 @@ def build_train_config(
             raise SettingsError(f"unknown setting {key!r}")
     if base is None:
         _read_out(RECIPES[recipe].get("readout", ()), corpora, model, train, overrides)
+    _last_step(model, overrides, note)
     return TrainConfig(
         corpora=tuple(tuple(c) for c in corpora),
         out=out,
@@ -179,6 +188,23 @@ def build_train_config(
         augment=AugmentConfig(**augment),
         **train,
     )
+
+
+def _last_step(model: dict, overrides: dict, note: Callable[[str], None] | None) -> None:
+    """``attention=False`` asked for: the paper's last-step pooling, with the pooling settings that
+    need attention (several heads, attentive statistics) switched off where not set explicitly."""
+    if overrides.get("attention") is not False:
+        return
+    changed = []
+    if model.get("pool_heads", 1) != 1 and overrides.get("pool_heads") is None:
+        changed.append(f"{model['pool_heads']} attention heads per task")
+        model["pool_heads"] = 1
+    if model.get("pool_statistics") and overrides.get("pool_statistics") is None:
+        changed.append("attentive statistics")
+        model["pool_statistics"] = False
+    if changed and note is not None:
+        note(f"no attention: each task pools the last GRU step (the paper's last-step model), so "
+             f"{' and '.join(changed)} (which need attention pooling) are off")
 
 
 def _read_out(readout: Sequence[str], corpora, model: dict, train: dict, overrides: dict) -> None:

@@ -185,6 +185,40 @@ class JsonlWriter(RowWriter):
         return json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+class FrameWriter(RowWriter):
+    """Collects rows for a pandas DataFrame (:meth:`frame`) instead of writing them: the Python
+    API's rows are the CLI's, from the same pipeline. Values are rounded as the CSV and JSONL
+    writers round them (times to the millisecond, probabilities to six decimals); ``numeric``
+    columns (the probabilities) are float64 (NaN in error rows), as are the times."""
+
+    format = "frame"
+
+    def __init__(self, cols: list[str], numeric: Iterable[str] = ()) -> None:
+        super().__init__(None, cols, header=False)
+        self.numeric = [*TIME_COLUMNS, *numeric]
+        self.rows: list[dict] = []
+
+    def write(self, row: dict) -> None:
+        self.rows.append({c: _rounded(c, finite_or_none(row.get(c))) for c in self.columns})
+
+    def frame(self, rename: dict[str, str] | None = None):
+        """The rows as a DataFrame indexed by ``(file, start, end)`` (start and end as
+        ``pandas.Timedelta``, as audinterface's segmented index; NaT where unknown), with the other
+        columns in the CSV's order; ``rename`` maps the pipeline's paths to the names to show."""
+        import pandas as pd
+
+        rows = self.rows if not rename else [{**r, "path": rename.get(r["path"], r["path"])} for r in self.rows]
+        table = pd.DataFrame(rows, columns=self.columns)
+        table = table.astype({c: "float64" for c in self.numeric if c in table.columns})
+        table["error"] = table["error"].fillna("")
+        index = pd.MultiIndex.from_arrays(
+            [table["path"].astype(object), *(pd.to_timedelta(table[c].round(3), unit="s")
+                                             for c in ("start", "end"))],
+            names=["file", "start", "end"],
+        )
+        return table.drop(columns=["path", "start", "end"]).set_axis(index)
+
+
 def make_writer(fmt: str, out: IO[str], cols: list[str], header: bool = True, csv_guard: bool = True) -> RowWriter:
     """A CSV or JSONL writer for ``cols`` on ``out`` (header written now for CSV unless ``header=False``;
     ``csv_guard``: see :class:`CsvWriter`)."""

@@ -39,3 +39,17 @@ def test_learning_curves_with_and_without_dev(tmp_path):
     (tmp_path / "empty.csv").write_text("epoch,loss\n")
     assert learning_curves(tmp_path / "empty.csv", tmp_path / "empty.png", tasks) is None
     assert not (tmp_path / "empty.png").exists()
+
+
+def test_one_epoch_learning_curves_show_their_points(tmp_path):
+    """A one-epoch run has one value per curve: a line needs two points, so each epoch is a marker
+    (the figure was empty axes before)."""
+    tasks = ("arousal", "emotion")
+    (tmp_path / "metrics.csv").write_text("epoch,arousal_loss,emotion_loss,loss,val_uar,val_uar_arousal,val_uar_emotion\n"
+                                          "0,1.0,1.0,1.0,50.0,50.0,50.0\n")
+    image = mpimg.imread(learning_curves(tmp_path / "metrics.csv", tmp_path / "one.png", tasks))[..., :3]
+    height, width = image.shape[:2]
+    middle = image[height // 2 - 10: height // 2 + 10]  # a band across both panels, below the legends
+    loss, uar = middle[:, int(0.15 * width): int(0.45 * width)], middle[:, int(0.6 * width): int(0.95 * width)]
+    assert (loss.sum(axis=-1) < 2.4).sum() > 15  # the losses' point (the old figure: none)
+    assert (uar.sum(axis=-1) < 0.3).sum() > 5  # the black mean UAR point (the old figure: the grey best line only)
