@@ -41,7 +41,7 @@ from kerasser.writers import PreviousOutput, RowWriter, class_column
 MAX_UNSEGMENTED_SECONDS = 60.0  # without speech segments, files longer than this are cut ...
 DEFAULT_SEGMENT_SECONDS = 10.0  # ... into windows of this length
 SEGMENT_OVER_SECONDS = 10.0  # segment="auto": files longer than this are cut into speech pieces
-AUTO, NONE = "auto", "none"
+from kerasser.segments import AUTO, NONE  # noqa: E402 (re-exported: --segment auto / none)
 NO_SPEECH = "no speech found (voice activity detection): nothing to label"
 
 

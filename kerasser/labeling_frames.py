@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from kerasser.errors import SettingsError
+from kerasser.segments import AUTO
 
 # Sample types a WAV file holds as they are; others are converted to float32 (kerasser.audio.from_array).
 _WAV_SUBTYPES = {np.dtype("float32"): "FLOAT", np.dtype("float64"): "DOUBLE", np.dtype("int16"): "PCM_16",
@@ -71,17 +72,19 @@ class FrameCalls:
                         row[key] = round(row[key] + offset, 3)
         return writer.frame(rename)
 
-    def process_files(self, files: Iterable[str | os.PathLike], *, segment: float | None = None, speakers=None):
+    def process_files(self, files: Iterable[str | os.PathLike], *, segment: float | str | None = AUTO,
+                      speakers=None):
         """A DataFrame of ``files`` (each tried, whatever its extension; a folder among them gives
         its audio files), in the order given: the rows ``kerasser label FILES`` writes.
-        ``segment``: ``--segment`` (window seconds for every file); ``speakers``: ``--speakers``
+        ``segment``: ``--segment``: ``"auto"`` (the default, as the CLI's: a file over 10 s gives a
+        row per speech segment), ``"none"``, or window seconds for every file; ``speakers``: ``--speakers``
         (``"folder"``, a CSV table, or a function from path to speaker) for a speaker-normalising model."""
         from kerasser.input_files import find_audio
 
         return self._frame(find_audio([os.fspath(f) for f in files]), segment, speakers)
 
-    def process_folder(self, root: str | os.PathLike, *, recursive: bool = True, segment: float | None = None,
-                       speakers=None):
+    def process_folder(self, root: str | os.PathLike, *, recursive: bool = True,
+                       segment: float | str | None = AUTO, speakers=None):
         """A DataFrame of every audio file below ``root`` (sorted, hidden ones skipped), files named
         as ``root`` joined with their path below it: the rows ``kerasser label ROOT`` writes. A
         folder without audio gives an empty DataFrame (the CLI's exit 1)."""
@@ -89,7 +92,7 @@ class FrameCalls:
 
         return self._frame(find_audio([os.fspath(root)], recursive=recursive), segment, speakers)
 
-    def process_file(self, file: str | os.PathLike, *, start=None, end=None, segment: float | None = None):
+    def process_file(self, file: str | os.PathLike, *, start=None, end=None, segment: float | str | None = AUTO):
         """A DataFrame of one file, or of its part from ``start`` to ``end`` (seconds or
         Timedelta; rows keep the file's own times and ``duration``)."""
         name = os.fspath(file)
@@ -116,7 +119,7 @@ class FrameCalls:
         return self._signal_frame(samples, info.sample_rate, name, first / info.sample_rate, info.duration, segment)
 
     def process_signal(self, signal: np.ndarray, sampling_rate: int, *, file: str | None = None, start=None,
-                       end=None, segment: float | None = None):
+                       end=None, segment: float | str | None = AUTO):
         """A DataFrame of ``signal`` (samples ``[n]`` or ``[n, channels]``, float at full scale 1.0
         or integer, at ``sampling_rate``, any rate: resampled with soxr as files are), or of its
         part from ``start`` to ``end`` (seconds or Timedelta). ``file`` names it in the index
@@ -134,7 +137,7 @@ class FrameCalls:
                                   segment)
 
     def _signal_frame(self, samples: np.ndarray, rate: int, name: str, offset: float, duration: float,
-                      segment: float | None):
+                      segment: float | str | None):
         import soundfile as sf
 
         from kerasser import audio

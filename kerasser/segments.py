@@ -27,6 +27,9 @@ import numpy as np
 from kerasser.errors import AudioError, SettingsError
 from kerasser.vad import VAD_RATE, make_vad
 
+# --segment's kinds besides seconds: speech segments (the CLI's and the Labeler API's default), one row per file
+AUTO, NONE = "auto", "none"
+
 
 @dataclasses.dataclass(frozen=True)
 class SegmentRules:

@@ -212,7 +212,7 @@ class FrameWriter(RowWriter):
         table = table.astype({c: "float64" for c in self.numeric if c in table.columns})
         table["error"] = table["error"].fillna("")
         index = pd.MultiIndex.from_arrays(
-            [table["path"].astype(object), *(pd.to_timedelta(table[c].round(3), unit="s")
+            [table["path"].astype(object), *(pd.to_timedelta((table[c] * 1000).round(), unit="ms")  # exact ms
                                              for c in ("start", "end"))],
             names=["file", "start", "end"],
         )

@@ -37,7 +37,7 @@ def as_csv_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The API's DataFrame in the CSV's shape: path, duration, start, end (seconds), the rest."""
     flat = frame.reset_index().rename(columns={"file": "path"})
     for column in ("start", "end"):
-        flat[column] = flat[column].dt.total_seconds()
+        flat[column] = flat[column].dt.total_seconds().round(3)  # the CSV's milliseconds
     return flat[["path", "duration", "start", "end", *frame.columns[1:]]]
 
 
@@ -68,12 +68,16 @@ def test_process_folder_gives_exactly_the_cli_rows(labeler, tmp_path):
         (folder / clip.name).write_bytes(clip.read_bytes())
     (folder / "broken.wav").write_text("not audio")  # an error row, as the CLI writes it
     long, rate = sf.read(CLIP)
-    sf.write(folder / "long.wav", np.tile(long, 33), rate)  # 66 s: cut into 10 s windows
+    sf.write(folder / "long.wav", np.tile(long, 33), rate)  # 66 s: a row per speech segment, as the CLI's default
     frame = labeler.process_folder(folder)
     assert frame.index.names == ["file", "start", "end"]
     assert isinstance(frame.index.get_level_values("start")[0], pd.Timedelta)
-    assert len(frame) == 3 + 1 + 7 and (frame["error"] != "").sum() == 1
+    assert (frame["error"] != "").sum() == 1
+    assert (frame.index.get_level_values("file") == str(folder / "long.wav")).sum() > 7  # 2 s pieces of speech
     assert_same_rows(frame, cli_label(folder))
+    windows = labeler.process_folder(folder, segment=10)  # --segment 10: today's fixed windows
+    assert len(windows) == 3 + 1 + 7
+    assert_same_rows(windows, cli_label(folder, "--segment", "10"))
     assert_same_rows(labeler.process_files([folder / "broken.wav", CLIP]), cli_label(folder / "broken.wav", CLIP))
 
 
