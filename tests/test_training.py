@@ -145,7 +145,7 @@ def test_without_dev_split_trains_on_train_and_dev_and_keeps_last_epoch(emodb_sm
 def test_weight_average_callback_means_float_weights():
     import keras
 
-    from kerasser.training import WeightAverage
+    from kerasser.training_callbacks import WeightAverage
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     averager = WeightAverage(2)
