@@ -1,7 +1,7 @@
 """setup.cfg holds the metadata; this file only adds the shipped models to built packages.
 
-``build_py`` copies each shipped model's serving files (``kerasser.shipped.SHIPPED_MODELS`` and
-``SHIPPED_FILES``) from ``exported/<name>/`` into ``kerasser/shipped/<name>/`` of the build, so a
+``build_py`` copies each shipped model's serving files (``kerasser.serve.shipped.SHIPPED_MODELS`` and
+``SHIPPED_FILES``) from ``exported/<name>/`` into ``kerasser/serve/shipped/<name>/`` of the build, so a
 wheel or a non-editable install labels out of the box (``--model NAME`` too) while ``exported/``
 stays the one place models are built into.
 """
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent
 
 
 def _shipped():
-    source = (ROOT / "kerasser" / "shipped" / "__init__.py").read_text()
+    source = (ROOT / "kerasser" / "serve" / "shipped" / "__init__.py").read_text()
     models = re.search(r"^SHIPPED_MODELS = \(([^)]*)\)", source, re.M).group(1)
     files = re.search(r"^SHIPPED_FILES = \(([^)]*)\)", source, re.M).group(1)
     return re.findall(r'"([^"]+)"', models), re.findall(r'"([^"]+)"', files)
@@ -29,7 +29,7 @@ class BuildWithModel(build_py):
         models, files = _shipped()
         for model in models:
             source = ROOT / "exported" / model
-            target = Path(self.build_lib) / "kerasser" / "shipped" / model
+            target = Path(self.build_lib) / "kerasser" / "serve" / "shipped" / model
             target.mkdir(parents=True, exist_ok=True)
             for name in files:
                 if not (source / name).is_file():

@@ -6,7 +6,7 @@ categorical with dimensional tasks, the CTC auxiliary loss and searched loss wei
     python benchmarks/ablation.py --rows tuned --tuned runs/tune/best_config.json --seeds 0,1,2
     python benchmarks/ablation.py --report
 
-Every run starts from a recipe (``--recipe``) through ``kerasser.recipes.build_train_config``, as
+Every run starts from a recipe (``--recipe``) through ``kerasser.training.recipes.build_train_config``, as
 ``kerasser train`` does. The committed table was made with ``v4``, the fourth default recipe (today's
 default with one attention head and no mixup), which stays this script's default so its commands repeat the table. Rows:
 
@@ -26,7 +26,7 @@ Each run picks its epoch by mean dev UAR and is scored once on the test speakers
 test predictions are kept in ``--records`` (committed) so the table survives a fresh checkout.
 Cells are test UAR, mean ± sd over seeds. A mark after a cell compares the row's mean UAR with
 the STL row's for that task (STL+att's for emotion, which has no STL row) by the one-tailed
-two-proportion z-test of Zhang et al. (``kerasser.significance.z_test``, n = test utterances):
+two-proportion z-test of Zhang et al. (``kerasser.evaluate.significance.z_test``, n = test utterances):
 * p < 0.05, ** p < 0.01 (better), and (-) where the baseline is better at p < 0.05.
 """
 
@@ -88,11 +88,11 @@ def tuned_weights(path: str | None, tasks) -> tuple[float, ...]:
     return tuple(weights[t] for t in tasks)
 
 
-DEFAULT_RECIPE = "v4"  # the recipe of the committed table (a kerasser.recipes recipe)
+DEFAULT_RECIPE = "v4"  # the recipe of the committed table (a kerasser.training.recipes recipe)
 
 
 def train_config(row: str, name: str, tasks, seed: int, args):
-    from kerasser.recipes import build_train_config
+    from kerasser.training.recipes import build_train_config
 
     recipe = args.recipe
     overrides = dict(ROWS[row][2], epochs=args.epochs)
@@ -133,9 +133,9 @@ def run_one(row: str, name: str, tasks, seed: int, args) -> dict:
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     from kerasser.config import to_dict
-    from kerasser.run_evaluation import evaluate_run
-    from kerasser.runs import RunPaths, read_state
-    from kerasser.training import train
+    from kerasser.evaluate.run import evaluate_run
+    from kerasser.training.runs import RunPaths, read_state
+    from kerasser.training.loop import train
 
     record = Path(args.records) / f"{name}.seed{seed}.json"
     if record.exists():
@@ -187,7 +187,7 @@ def cell(values) -> str:
 
 
 def mark(row_uar: float, stl_uar: float, n: int) -> str:
-    from kerasser.significance import z_test
+    from kerasser.evaluate.significance import z_test
 
     _, p = z_test(row_uar, stl_uar, n)
     if p < 0.01:
@@ -247,8 +247,8 @@ CONTRASTS = (
 def contrasts(args, seed: int = 0) -> str:
     """Per contrast and task, one seed: both test UARs, the one-tailed z-test's p (H1: A > B) and
     the 95 % paired bootstrap interval of A - B over the test utterances
-    (``kerasser.significance.compare_reports``, as ``kerasser compare`` prints it)."""
-    from kerasser.significance import compare_reports
+    (``kerasser.evaluate.significance.compare_reports``, as ``kerasser compare`` prints it)."""
+    from kerasser.evaluate.significance import compare_reports
 
     found = collect(args, {seed})
     lines = ["| question | A | B | task | UAR A | UAR B | A - B | p (A > B) | 95 % bootstrap CI |", "|---" * 9 + "|"]
@@ -274,8 +274,8 @@ def by_file(predictions: dict) -> dict:
 def seed_contrasts(args) -> str:
     """Per contrast and task, over every seed both rows have (at least two): each seed's A - B, their
     mean, how many seeds favour A, and the 95 % paired bootstrap interval of the mean difference
-    over the test utterances (``kerasser.significance.bootstrap_seed_mean_difference``)."""
-    from kerasser.significance import _uar, bootstrap_seed_mean_difference
+    over the test utterances (``kerasser.evaluate.significance.bootstrap_seed_mean_difference``)."""
+    from kerasser.evaluate.significance import _uar, bootstrap_seed_mean_difference
     from kerasser.tasks import TASKS as ALL_TASKS
 
     found = collect(args)
@@ -301,7 +301,7 @@ def seed_contrasts(args) -> str:
 
 
 def main():
-    from kerasser.recipes import RECIPES
+    from kerasser.training.recipes import RECIPES
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("KERASSER_SHARED", "../shared") + "/data")

@@ -4,11 +4,11 @@
     python benchmarks/accuracy.py --configs default --protocol loso --seeds 0     # EmoDB LOSO
     python benchmarks/accuracy.py --report                                        # table of all finished runs
 
-Every configuration is a recipe plus overrides, resolved by ``kerasser.recipes.build_train_config``
+Every configuration is a recipe plus overrides, resolved by ``kerasser.training.recipes.build_train_config``
 (the same builder ``kerasser train`` uses), trained on tasks a, v, d, e. Fixed split: train on
 PROTOCOL.md's train speakers, pick the epoch by mean dev UAR, score the test speakers once, and
 score the same model's arousal on BAVED's test split (another language: the cross-corpus check).
-LOSO: ``kerasser.crossval`` with one fold per EmoDB speaker (dev speakers drawn from the others),
+LOSO: ``kerasser.evaluate.crossval`` with one fold per EmoDB speaker (dev speakers drawn from the others),
 pooled UAR over all folds. Runs live under ``--runs`` (one folder per configuration, protocol and
 seed) and are reused when finished with the same configuration, so the script can be stopped,
 rerun and extended; ``--jobs 2`` trains two runs at a time (one CPU thread each).
@@ -110,7 +110,7 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
                        "no per-utterance normalisation (the log-mel keeps the recording's level)"),
     "v4+level": ("v4", {"feature_norm": "level"},
                       "per-utterance level normalisation: the gain removed, the spectral tilt kept"),
-    "v4+mixup": ("v4", {"augment_mixup_alpha": 0.4}, "mixup of training batches (Beta(0.4, 0.4), kerasser.mixup)"),
+    "v4+mixup": ("v4", {"augment_mixup_alpha": 0.4}, "mixup of training batches (Beta(0.4, 0.4), kerasser.data.mixup)"),
     "v4+crop": ("v4", {"augment_crop_prob": 0.5, "augment_crop_min_seconds": 1.0}, "random crops (>= 1 s)"),
     # the additive-margin softmax of ECAPA-TDNN recipes (CosFace; SpeechBrain's uses s 30, m 0.2)
     "v4+am": ("v4", {"head": "cosine", "head_scale": 30.0, "margin": 0.2},
@@ -130,7 +130,7 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "v5+ema": ("v5", {"ema_momentum": 0.99},
                "v5 with a moving average of the weights (momentum 0.99 per step, about 5 epochs) scored and saved"),
     "v5+pcen": ("v5", {"feature_norm": "pcen"},
-                "v5 with per-channel energy normalisation (PCEN, kerasser.layers.PCEN) instead of the sentence mean"),
+                "v5 with per-channel energy normalisation (PCEN, kerasser.model.layers.PCEN) instead of the sentence mean"),
     # speaker-level normalisation (the openSMILE peer's speaker-norm, for the model): transductive
     "v5+speaker": ("v5", {"feature_norm": "speaker", "mel_trainable": False},
                    ("v5 with each speaker's mean log mel subtracted instead of each utterance's "
@@ -177,7 +177,7 @@ PEERS = [
 
 
 def train_config(name: str, protocol: str, seed: int, args):
-    from kerasser.recipes import build_train_config
+    from kerasser.training.recipes import build_train_config
 
     recipe, overrides, _ = CONFIGS[name]
     corpora = ("emodb", *EXTRA_CORPORA.get(name, ()))
@@ -235,9 +235,9 @@ def run_fixed(name: str, seed: int, args) -> dict:
     """Train (or reuse / resume) one fixed-split run; its scores, also kept as scores.json."""
     threads(args)
     from kerasser.config import to_dict
-    from kerasser.run_evaluation import evaluate_run
-    from kerasser.runs import RunPaths, read_state
-    from kerasser.training import train
+    from kerasser.evaluate.run import evaluate_run
+    from kerasser.training.runs import RunPaths, read_state
+    from kerasser.training.loop import train
 
     config = train_config(name, "fixed", seed, args)
     out = Path(config.out)
@@ -282,7 +282,7 @@ def speaker_norm_scores(out: Path, corpora, args) -> dict:
     """The run's test UAR (and BAVED test arousal) with each speaker's predictions centred on that
     speaker's mean (``kerasser evaluate --speaker-norm``): transductive, like PROTOCOL.md's
     speaker-norm baselines."""
-    from kerasser.run_evaluation import evaluate_run
+    from kerasser.evaluate.run import evaluate_run
 
     test = evaluate_run(out, "test", corpora=corpora, speaker_norm=True)
     scores = {"test": {t: r["uar"] for t, r in test["tasks"].items()}}
@@ -309,9 +309,9 @@ def run_ensemble(name: str, seeds: list[int], args) -> dict | None:
     """The ensemble of ``name``'s fixed-split runs of ``seeds`` (``kerasser ensemble``), scored
     like a run; kept as scores.json in ``<runs>/<name>/ensemble-<seeds>``. None when it was never
     scored and some member's run folder is gone (only its record is left), or when the models take
-    speaker references (``kerasser.ensemble`` builds on waveform-only models)."""
-    from kerasser.ensemble import make_ensemble_run
-    from kerasser.run_evaluation import evaluate_run
+    speaker references (``kerasser.training.ensemble`` builds on waveform-only models)."""
+    from kerasser.training.ensemble import make_ensemble_run
+    from kerasser.evaluate.run import evaluate_run
 
     key = f"ensemble-{'-'.join(map(str, seeds))}"
     out = Path(args.runs) / name / key
@@ -349,14 +349,14 @@ def run_ensemble(name: str, seeds: list[int], args) -> dict | None:
 def run_loso_ensemble(name: str, seeds: list[int], args) -> dict | None:
     """The ensemble of ``name``'s LOSO runs of ``seeds``, per held-out speaker: the seeds' fold
     models of that speaker (none heard it; their dev speakers differ, drawn per seed) averaged as
-    one model (``kerasser.ensemble``), scored on the speaker, confusion matrices pooled over the
+    one model (``kerasser.training.ensemble``), scored on the speaker, confusion matrices pooled over the
     speakers like ``kerasser crossval``. Kept as ``<name>.loso.ensemble-<seeds>.json`` in
     ``--records``. Made from the seeds' kept records instead when they hold the folds'
     per-utterance probabilities (``loso_ensemble_from_records``: the same figures, no run folders
     needed). None when neither is possible (a member fold's run folder gone, or models that take
     speaker references)."""
-    from kerasser.crossval import fold_scores, pooled_uar
-    from kerasser.ensemble import make_ensemble_run
+    from kerasser.evaluate.crossval import fold_scores, pooled_uar
+    from kerasser.training.ensemble import make_ensemble_run
 
     key = f"ensemble-{'-'.join(map(str, seeds))}"
     record = Path(args.records) / f"{name}.loso.{key}.json"
@@ -392,10 +392,10 @@ def run_loso_ensemble(name: str, seeds: list[int], args) -> dict | None:
 def loso_ensemble_from_records(name: str, seeds: list[int], args) -> dict | None:
     """The LOSO ensemble of ``name``'s ``seeds`` from their kept records alone, when each record
     holds its folds' per-utterance probabilities (records made since 2026-12-04): per held-out
-    speaker, the seeds' probabilities averaged (``kerasser.crossval.averaged_fold``, what the
+    speaker, the seeds' probabilities averaged (``kerasser.evaluate.crossval.averaged_fold``, what the
     ensemble model scores) and pooled like ``run_loso_ensemble``'s. So the seeds may be run in
     different sessions, their run folders gone. None when a seed's record is missing or older."""
-    from kerasser.crossval import averaged_fold, pooled_uar
+    from kerasser.evaluate.crossval import averaged_fold, pooled_uar
 
     files = [Path(args.records) / f"{name}.loso.seed{s}.json" for s in seeds]
     if not all(f.exists() for f in files):
@@ -420,7 +420,7 @@ def loso_ensemble_from_records(name: str, seeds: list[int], args) -> dict | None
 def run_loso(name: str, seed: int, args, part: int = 0, parts: int = 1) -> dict | None:
     """LOSO folds ``part``, ``part + parts``, ... of one configuration and seed (all with parts=1)."""
     threads(args)
-    from kerasser.crossval import crossval
+    from kerasser.evaluate.crossval import crossval
 
     config = train_config(name, "loso", seed, args)
     result = crossval(config, folds="loso", dev_speakers=2, only=range(part, 10, parts) if parts > 1 else None)
@@ -466,7 +466,7 @@ def cell(values) -> str:
 def loso_folds(loso: dict) -> list[str]:
     """Per held-out speaker: every configuration's fold UARs (seed 0), and the default against each
     other configuration, folds paired by speaker (wins and the one-tailed Wilcoxon p)."""
-    from kerasser.significance import fold_difference
+    from kerasser.evaluate.significance import fold_difference
 
     folds = {name: {f["fold"]: f["tasks"] for f in runs[0]["folds"]} for (name, _), runs in loso.items()
              if len(runs[0]["folds"]) == 10}
@@ -480,7 +480,7 @@ def loso_folds(loso: dict) -> list[str]:
             " / ".join(f"{folds[n][sp][t]['uar']:.1f}" for t in TASKS) for n in folds) + " |")
     if "default" in folds and len(folds) > 1:
         lines += ["", "The default against each other recipe, folds paired by held-out speaker "
-                  "(`kerasser.significance.fold_difference`: folds won, mean gain in points, one-tailed "
+                  "(`kerasser.evaluate.significance.fold_difference`: folds won, mean gain in points, one-tailed "
                   "Wilcoxon signed-rank p over the 10 speakers):", "",
                   "| default vs | " + " | ".join(TASKS) + " |", "|---|" + "---|" * len(TASKS)]
         for other in folds:
@@ -497,7 +497,7 @@ def loso_folds(loso: dict) -> list[str]:
 
 def ensemble_against_seeds(name: str, ensemble: dict, runs: list) -> list[str]:
     """The LOSO ensemble against each of its seeds alone, folds paired by held-out speaker."""
-    from kerasser.significance import fold_difference
+    from kerasser.evaluate.significance import fold_difference
 
     mine = {f["fold"]: f["tasks"] for f in ensemble["folds"]}
     speakers = sorted(mine)
@@ -531,7 +531,7 @@ def speaker_norm_table(found: dict, ensembles: list) -> list[str]:
         "## EmoDB fixed split, speaker-normalised scoring (transductive)",
         "",
         ("The same runs, each speaker's predictions centred on that speaker's mean log-probability over the "
-         "scored clips before the argmax (`kerasser evaluate --speaker-norm`, `kerasser/speaker_norm.py`). "
+         "scored clips before the argmax (`kerasser evaluate --speaker-norm`, `kerasser/evaluate/speaker_norm.py`). "
          "Like the openSMILE speaker-norm row it uses the test speakers' own (unlabelled) audio: compare it with "
          "that row, not with the plain ones (the issue's aim 2 excludes it). BAVED: centred per BAVED test "
          "speaker (speaker 50 has 306 of its 418 clips; 9 of its 12 speakers have clips of one level only, "

@@ -2,7 +2,7 @@
 
     python benchmarks/baved_speakers.py [--data ../shared/data] [--cache runs/opensmile] [--top 10]
 
-Prints, per split (``kerasser.corpora``, PROTOCOL.md's speaker-independent split): the number of
+Prints, per split (``kerasser.data.corpora``, PROTOCOL.md's speaker-independent split): the number of
 speakers and clips, the largest speaker's share and levels; for every speaker with at least 30
 clips, the mean active-frame RMS level (dB) of its clips per arousal level; and the eGeMAPSv02
 functionals (``benchmarks/opensmile_peer.py``'s features and per-speaker standardisation, needs

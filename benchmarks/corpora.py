@@ -4,12 +4,12 @@
     python benchmarks/corpora.py --configs multi --protocol fixed --seeds 0
     python benchmarks/corpora.py --report                   # the table of every finished run
 
-A system is a recipe plus overrides (``kerasser.recipes.build_train_config``, as ``kerasser train``
+A system is a recipe plus overrides (``kerasser.training.recipes.build_train_config``, as ``kerasser train``
 builds it) and the corpora it trains on, with tasks a, v, d, e. Protocols (PROTOCOL.md, "Several
 corpora together"):
 
 - ``fixed``: trained on its corpora's train splits (the epoch picked on their dev splits), then
-  scored on the test split of every corpus here, each apart (``kerasser.corpus_scores``: emotion
+  scored on the test split of every corpus here, each apart (``kerasser.evaluate.corpus_scores``: emotion
   over the corpus' own classes, the 4-class common UAR, each dimension): in-corpus for the corpora
   it trained on, cross-corpus for the others.
 - ``loco``: ``kerasser crossval --folds corpus`` over the system's corpora: each corpus held out in
@@ -77,7 +77,7 @@ COLUMNS = {
 
 
 def train_config(name: str, protocol: str, seed: int, args):
-    from kerasser.recipes import build_train_config
+    from kerasser.training.recipes import build_train_config
 
     recipe, overrides, corpora, _ = CONFIGS[name]
     return build_train_config(
@@ -88,9 +88,9 @@ def train_config(name: str, protocol: str, seed: int, args):
 
 def run_fixed(name: str, seed: int, args) -> dict:
     """Train (or resume) one run on its corpora's train splits; each corpus' test split scored apart."""
-    from kerasser.run_evaluation import evaluate_run
-    from kerasser.runs import RunPaths, read_state
-    from kerasser.training import train
+    from kerasser.evaluate.run import evaluate_run
+    from kerasser.training.runs import RunPaths, read_state
+    from kerasser.training.loop import train
 
     config = train_config(name, "fixed", seed, args)
     state = read_state(RunPaths(Path(config.out)))
@@ -107,7 +107,7 @@ def run_fixed(name: str, seed: int, args) -> dict:
 
 def run_loco(name: str, seed: int, args) -> dict:
     """``crossval --folds corpus`` of the system (continued where it stopped): the held-out corpora's scores."""
-    from kerasser.crossval import crossval
+    from kerasser.evaluate.crossval import crossval
 
     summary = crossval(train_config(name, "loco", seed, args), folds="corpus")
     best_epochs = {f["fold"]: f["best_epoch"] for f in summary["folds"]}

@@ -27,9 +27,9 @@ def rate(strategy_name: str, mixed: bool, steps: int, batch_size: int) -> float:
     import keras
     import tensorflow as tf
 
-    from kerasser import distribution
-    from kerasser.model import build_model, compile_model
-    from kerasser.recipes import build_train_config
+    from kerasser.training import distribution
+    from kerasser.model.network import build_model, compile_model
+    from kerasser.training.recipes import build_train_config
 
     config = build_train_config("default", corpora=(), out="unused", tasks=TASKS)
     n = 2 * config.model.audio.sample_rate

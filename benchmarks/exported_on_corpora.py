@@ -2,8 +2,8 @@
 
     python benchmarks/exported_on_corpora.py --model exported/emodb-avde --corpora ravdess,baved
 
-Each clip is labelled through the export's TFLite model with LiteRT (``kerasser.inference``, as
-``kerasser label`` does, no TensorFlow), and scored per corpus (``kerasser.corpus_scores``):
+Each clip is labelled through the export's TFLite model with LiteRT (``kerasser.serve.inference``, as
+``kerasser label`` does, no TensorFlow), and scored per corpus (``kerasser.evaluate.corpus_scores``):
 emotion over the corpus' own classes (the prediction the most probable of those the model has; a
 class the model lacks, such as RAVDESS' calm for an EmoDB model, is always wrong), the 4-class
 common UAR (anger, happiness, sadness, neutral), and each dimension the corpus labels. For a
@@ -22,11 +22,11 @@ import numpy as np
 
 
 def score_corpus(model, corpus: str, root: Path) -> dict:
-    """``kerasser.corpus_scores.corpus_reports`` of ``model`` over every clip of ``corpus``."""
-    from kerasser import audio
-    from kerasser.corpora import read_corpus
-    from kerasser.corpus_scores import corpus_reports
-    from kerasser.label_space import corpus_classes
+    """``kerasser.evaluate.corpus_scores.corpus_reports`` of ``model`` over every clip of ``corpus``."""
+    from kerasser.data import audio
+    from kerasser.data.corpora import read_corpus
+    from kerasser.evaluate.corpus_scores import corpus_reports
+    from kerasser.data.label_space import corpus_classes
     from kerasser.tasks import TASKS
 
     utterances = read_corpus(corpus, root)
@@ -53,7 +53,7 @@ def main(argv=None) -> None:
     parser.add_argument("--variant", default="float32", choices=("float32", "int8"))
     parser.add_argument("--out", default="benchmarks/results/exported_on_corpora.md")
     args = parser.parse_args(argv)
-    from kerasser.inference import load_exported
+    from kerasser.serve.inference import load_exported
 
     model = load_exported(Path(args.model), backend="tflite", variant=args.variant)
     rows = []

@@ -68,10 +68,10 @@ def write_manifest(path: Path, utterances) -> Path:
 
 def run_network(system: str, manifest: Path, out: Path, seed: int, args) -> dict:
     """Train (or resume) the fine-tuned or from-scratch model on the manifest; its test scores."""
-    from kerasser.recipes import build_train_config
-    from kerasser.run_evaluation import evaluate_run
-    from kerasser.runs import RunPaths, read_state
-    from kerasser.training import train
+    from kerasser.training.recipes import build_train_config
+    from kerasser.evaluate.run import evaluate_run
+    from kerasser.training.runs import RunPaths, read_state
+    from kerasser.training.loop import train
 
     extra = {}
     if system == "finetune":  # from trained weights: a lower learning rate and a shorter schedule
@@ -89,8 +89,8 @@ def run_svm(utterances, args) -> dict:
     spec = importlib.util.spec_from_file_location("opensmile_peer", _HERE / "opensmile_peer.py")
     peer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(peer)
-    from kerasser.corpus_scores import corpus_reports
-    from kerasser.label_space import corpus_classes
+    from kerasser.evaluate.corpus_scores import corpus_reports
+    from kerasser.data.label_space import corpus_classes
     from kerasser.tasks import EMOTION
 
     every = [u for u in peer.read_corpus(args.target, str(Path(args.data) / args.target))]
@@ -150,7 +150,7 @@ def main(argv=None) -> None:
     parser.add_argument("--report", action="store_true")
     args = parser.parse_args(argv)
     if not args.report:
-        from kerasser.corpora import read_corpus
+        from kerasser.data.corpora import read_corpus
 
         data = Path(args.data).expanduser().resolve()  # one spelling of each path (the feature cache)
         args.data = str(data)

@@ -5,7 +5,7 @@
 Runs both models of each export (LiteRT, no TensorFlow) on EmoDB's and BAVED's test splits
 (PROTOCOL.md) and prints, per corpus and task: the float32 UAR, the int8 UAR, the change, how many
 utterances changed class, how many of those int8 got wrong that float32 got right ("broke") and the
-reverse ("fixed"), the 95 % paired-bootstrap interval of the change (``kerasser.significance``:
+reverse ("fixed"), the 95 % paired-bootstrap interval of the change (``kerasser.evaluate.significance``:
 the same resampled utterances score both models; an interval that holds 0 is a change the test
 utterances cannot tell from flip noise), and what one utterance is worth in UAR points
 (100 / (classes x size of the smallest class): a change smaller than that cannot be told from one
@@ -40,8 +40,8 @@ def speaker_splits(model_dir: Path):
 
 def predictions(model_dir: Path, utterances, tasks) -> dict:
     """``{task: (truth, float32 classes, int8 classes)}`` over ``utterances``."""
-    from kerasser import audio
-    from kerasser.inference import load_exported
+    from kerasser.data import audio
+    from kerasser.serve.inference import load_exported
 
     models = {v: load_exported(model_dir, variant=v) for v in ("float32", "int8")}
     out = {t: ([], [], []) for t in tasks}
@@ -62,7 +62,7 @@ def table(pooled: dict) -> dict:
     task of ``pooled``."""
     from sklearn.metrics import recall_score
 
-    from kerasser.significance import bootstrap_difference
+    from kerasser.evaluate.significance import bootstrap_difference
 
     rows = {}
     for t, (truth, f32, i8) in pooled.items():
@@ -94,7 +94,7 @@ def main():
     parser.add_argument("--corpora", default="emodb,baved")
     args = parser.parse_args()
     from kerasser.contract import read_metadata
-    from kerasser.corpora import read_corpora, select
+    from kerasser.data.corpora import read_corpora, select
 
     models = [Path(m) for m in args.model or ["exported/emodb-avde"]]
     tasks = [t["name"] for t in read_metadata(models[0])["tasks"]]

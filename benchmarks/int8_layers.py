@@ -52,14 +52,14 @@ def main():
                         help="only these variants (repeatable; default: all)")
     args = parser.parse_args()
 
-    from kerasser import audio
-    from kerasser.corpora import read_corpora, select
+    from kerasser.data import audio
+    from kerasser.data.corpora import read_corpora, select
     from kerasser.export import tflite
     from kerasser.export.clips import load_clips, spread
     from kerasser.export.exporter import REPRESENTATIVE_CLIPS
-    from kerasser.inference import TFLiteRunner
-    from kerasser.model import inference_model
-    from kerasser.runs import load_best_model, load_config
+    from kerasser.serve.inference import TFLiteRunner
+    from kerasser.model.network import inference_model
+    from kerasser.training.runs import load_best_model, load_config
 
     for run in map(Path, args.run):
         config = load_config(run)

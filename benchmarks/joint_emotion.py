@@ -32,8 +32,8 @@ WEIGHTS = (0.5, 1.0, 2.0)
 
 def probabilities(run: str) -> dict:
     """{split: {"labels": emotion labels, task: probabilities}} of one run's dev and test splits."""
-    from kerasser.run_evaluation import split_predictions
-    from kerasser.runs import load_best_model, load_config
+    from kerasser.evaluate.run import split_predictions
+    from kerasser.training.runs import load_best_model, load_config
 
     config = load_config(run)
     model = load_best_model(run)

@@ -62,7 +62,7 @@ def label_run(model: Path, folder: Path, backend: str) -> dict:
 
 
 def clip_latency(model: Path, variant: str, repeats: int) -> float:
-    from kerasser.inference import load_exported
+    from kerasser.serve.inference import load_exported
 
     m = load_exported(model, backend="tflite", variant=variant)
     wave = (np.random.default_rng(0).standard_normal(32000) * 0.1).astype(np.float32)

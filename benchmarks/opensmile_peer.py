@@ -4,7 +4,7 @@ PROTOCOL.md's reference rows: eGeMAPSv02 functionals (88 per clip) + an SVM (lin
 kernel), C picked on the corpus' dev split, with or without "speaker-norm" (each speaker's features
 standardised over that speaker's own clips, test speakers included). Its BAVED row does not say
 which corpus the SVM was trained on. This script measures both, on the same files and splits as
-kerasser (``kerasser.corpora``): each corpus trained on its own train split (C on its dev split),
+kerasser (``kerasser.data.corpora``): each corpus trained on its own train split (C on its dev split),
 and the EmoDB-trained SVMs scored on BAVED's test split as kerasser's EmoDB-trained models are
 (EmoDB's arousal classes, C on EmoDB's dev split). Scores are UAR in % (sklearn's macro recall).
 
@@ -27,7 +27,7 @@ from sklearn.metrics import recall_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from kerasser.corpora import read_corpus
+from kerasser.data.corpora import read_corpus
 
 TASKS = ("emotion", "arousal", "valence", "dominance")
 KERNELS = ("linear", "rbf")

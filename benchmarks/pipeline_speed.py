@@ -4,7 +4,7 @@ prepared TFRecord folder, against the rate the model trains at, on this machine.
     python benchmarks/pipeline_speed.py [--data ../shared/data] [--recipe default] [--passes 3]
 
 EmoDB's training speakers (the recipe's train splits: 304 utterances of 2 s), the recipe's training pipeline
-(``kerasser.dataset.batched``: shuffle, augmentation, length buckets, batches of --batch-size).
+(``kerasser.data.dataset.batched``: shuffle, augmentation, length buckets, batches of --batch-size).
 Rows: the audio files' first pass (decode and resample every file, which the cache then keeps),
 their later passes (from the in-memory cache), and the TFRecord folder's passes (read from the
 shards every time: nothing is cached, as for a corpus too big for memory); each with and without
@@ -33,7 +33,7 @@ def training_rate(config, batch_size: int, steps: int) -> float:
     """Utterances per second of full training steps on [batch_size, 2 s] batches."""
     import keras
 
-    from kerasser.model import build_model, compile_model
+    from kerasser.model.network import build_model, compile_model
 
     keras.utils.set_random_seed(0)
     model = build_model(config.model)
@@ -54,7 +54,7 @@ def training_rate(config, batch_size: int, steps: int) -> float:
 
 def pass_rates(examples, config, batch_size: int, augment: bool, passes: int) -> list[float]:
     """Utterances per second of each full pass over the training batches."""
-    from kerasser.dataset import batched
+    from kerasser.data.dataset import batched
 
     ds = batched(examples, batch_size, training=True, seed=0, augment_config=config.augment if augment else None,
                  sample_rate=config.model.audio.sample_rate)
@@ -76,10 +76,11 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="timed training steps")
     args = parser.parse_args()
 
-    from kerasser.corpora import read_corpus, select
-    from kerasser.dataset import decoded
-    from kerasser.records import prepare
-    from kerasser.recipes import build_train_config
+    from kerasser.data.corpora import read_corpus, select
+    from kerasser.data.dataset import decoded
+    from kerasser.data.examples import ExampleSettings
+    from kerasser.data.records import prepare
+    from kerasser.training.recipes import build_train_config
 
     emodb = str(Path(args.data) / "emodb")
     config = build_train_config(args.recipe, corpora=(("emodb", emodb),), out="unused", tasks=TASKS)
@@ -87,7 +88,7 @@ def main():
     utts = select(read_corpus("emodb", emodb), config.train_splits, TASKS)
     print(f"cores: {os.cpu_count()}; EmoDB {'+'.join(config.train_splits)}: {len(utts)} utterances of 2 s; "
           f"recipe {args.recipe}; batch {args.batch_size}")
-    from kerasser.augment import _bandpass
+    from kerasser.data.augment import _bandpass
 
     for low in range(50, 301, 10):  # the band-pass designs a run caches in its first epochs
         for high in range(3000, 7001, 50):
@@ -97,7 +98,7 @@ def main():
 
     rows = []
     for augment in (False, True):
-        examples = decoded(utts, TASKS, sample_rate=rate)
+        examples = decoded(utts, ExampleSettings(TASKS, rate))
         rates = pass_rates(examples, config, args.batch_size, augment, args.passes)
         rows.append((f"audio files, first pass (decode + resample){', augmented' if augment else ''}", rates[0]))
         rows.append((f"audio files, cached passes{', augmented' if augment else ''}", float(np.mean(rates[1:]))))
@@ -107,7 +108,7 @@ def main():
         prepare_rate = len(utts) / (time.perf_counter() - start)
         prepared = select(read_corpus("tfrecord", Path(tmp) / "prepared"), config.train_splits, TASKS)
         for augment in (False, True):
-            examples = decoded(prepared, TASKS, sample_rate=rate, training=True)
+            examples = decoded(prepared, ExampleSettings(TASKS, rate), training=True)
             rates = pass_rates(examples, config, args.batch_size, augment, args.passes)
             rows.append((f"TFRecords, every pass (4 MB shards, interleaved){', augmented' if augment else ''}",
                          float(np.mean(rates))))

@@ -5,7 +5,7 @@ clips each reference is made from.
         [--draws 5] [--corpus baved --data ../shared/data/baved]
 
 RUN: runs trained with ``--feature-norm speaker`` (``accuracy.py``'s ``v5+speaker-gain``
-configuration). Each scored clip's reference (``kerasser.speaker_reference``) is the mean log mel
+configuration). Each scored clip's reference (``kerasser.model.speaker_reference``) is the mean log mel
 over ``k`` clips of its speaker drawn from the scored split, the clip itself among them
 (``drawn_means``): what a speaker with ``k`` clips gets. ``k = 1`` is
 ``kerasser evaluate --references clip``; ``all`` is every clip of the speaker, as
@@ -28,11 +28,12 @@ import numpy as np
 
 def run_curve(run: str, clip_counts: list[int | None], draws: int, corpora) -> dict:
     """``{k: [{task: (labels, predicted classes)} per draw]}`` for one run (``k`` None: every clip)."""
-    from kerasser import dataset as data
-    from kerasser.corpora import read_corpora, select, speaker_key
-    from kerasser.evaluation import predict
-    from kerasser.runs import load_best_model, load_config
-    from kerasser.speaker_reference import clip_statistics, drawn_means, uses_reference, with_given_references
+    from kerasser.data import dataset as data
+    from kerasser.data.examples import DecodeLog, ExampleSettings
+    from kerasser.data.corpora import read_corpora, select, speaker_key
+    from kerasser.metrics import predict
+    from kerasser.training.runs import load_best_model, load_config
+    from kerasser.model.speaker_reference import clip_statistics, drawn_means, uses_reference, with_given_references
 
     config = load_config(run)
     own = corpora is None
@@ -42,8 +43,8 @@ def run_curve(run: str, clip_counts: list[int | None], draws: int, corpora) -> d
     model = load_best_model(run)
     if not uses_reference(model):
         raise SystemExit(f"{run}: not a speaker-normalising model (train it with --feature-norm speaker)")
-    log = data.DecodeLog()
-    examples = data.decoded(chosen, tasks, log, config.model.audio.sample_rate)
+    log = DecodeLog()
+    examples = data.decoded(chosen, ExampleSettings(tasks, config.model.audio.sample_rate), log)
     sums, counts = clip_statistics(model, examples)
     speakers = [speaker_key(u) for u in chosen if u.path not in log.failed]
     curve = {}
@@ -64,7 +65,7 @@ def run_curve(run: str, clip_counts: list[int | None], draws: int, corpora) -> d
 
 def uar_of(draws: list[dict]) -> dict[str, float]:
     """Mean UAR per task over draws of ``{task: (labels, predicted)}``."""
-    from kerasser.evaluation import uar
+    from kerasser.metrics import uar
 
     return {t: float(np.mean([uar(*d[t]) for d in draws])) for t in draws[0]}
 

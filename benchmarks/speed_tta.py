@@ -3,7 +3,7 @@
     python benchmarks/speed_tta.py runs/accuracy/default/fixed/seed0 ... runs/accuracy/default/fixed/seed5
     python benchmarks/speed_tta.py --pool runs/accuracy/default/loso/seed0/fold-*
 
-The default recipe trains on clips resampled by 0.9, 1.0 or 1.1 (``kerasser.augment.speed_perturb``).
+The default recipe trains on clips resampled by 0.9, 1.0 or 1.1 (``kerasser.data.augment.speed_perturb``).
 At test time the same copies can be scored and their probabilities averaged, as an ensemble of one
 model over three inputs (3x the inference time). For every run and its corpus's dev and test splits
 this prints each task's UAR for the clip alone and for the average over each set of factors;
@@ -28,11 +28,12 @@ def probabilities(run: str) -> dict:
     """{split: {"labels": {task: labels}, factor: {task: probabilities}}} of one run's dev and test splits."""
     import tensorflow as tf
 
-    from kerasser import dataset as data
-    from kerasser.augment import speed_perturb
-    from kerasser.corpora import read_corpora, select
-    from kerasser.evaluation import predict
-    from kerasser.runs import load_best_model, load_config
+    from kerasser.data import dataset as data
+    from kerasser.data.examples import DecodeLog, ExampleSettings
+    from kerasser.data.augment import speed_perturb
+    from kerasser.data.corpora import read_corpora, select
+    from kerasser.metrics import predict
+    from kerasser.training.runs import load_best_model, load_config
 
     config = load_config(run)
     model = load_best_model(run)
@@ -42,7 +43,7 @@ def probabilities(run: str) -> dict:
     result = {}
     for split in ("dev", "test"):
         chosen = select(utterances, split, tasks)
-        decoded = data.decoded(chosen, tasks, data.DecodeLog(None), rate)
+        decoded = data.decoded(chosen, ExampleSettings(tasks, rate), DecodeLog(None))
         spec, clips = decoded.element_spec, list(decoded.as_numpy_iterator())
         result[split] = {}
         for factor in sorted({f for s in FACTOR_SETS for f in s}):

@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from kerasser.config import ModelConfig  # noqa: E402
-from kerasser.layers.conv_stack import conv_output_length  # noqa: E402
+from kerasser.model.layers.conv_stack import conv_output_length  # noqa: E402
 from kerasser.tasks import TASKS  # noqa: E402
 
 VARIANTS = {
@@ -56,7 +56,7 @@ def forward_flops_per_second(config: ModelConfig) -> dict[str, float]:
 def throughput(config: ModelConfig, steps: int, batch_size: int, seconds: float) -> float:
     import keras
 
-    from kerasser.model import build_model, compile_model
+    from kerasser.model.network import build_model, compile_model
 
     keras.utils.set_random_seed(0)
     model = build_model(config)

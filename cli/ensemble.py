@@ -22,7 +22,7 @@ def ensemble(runs, out):
     Example:
       kerasser ensemble runs/s0 runs/s1 runs/s2 --out runs/ens && kerasser export runs/ens --out exported/ens
     """
-    from kerasser.ensemble import make_ensemble_run
+    from kerasser.training.ensemble import make_ensemble_run
 
     if len(runs) < 2:
         raise click.UsageError("give at least two runs")

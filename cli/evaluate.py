@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kerasser_cli.main import friendly_errors
-from kerasser.corpora.utterance import SPLITS
+from kerasser.data.corpora.utterance import SPLITS
 from kerasser_cli.options import corpus_options, corpus_pairs
 
 
@@ -31,8 +31,8 @@ def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm, refe
     task (eval_<corpora>_<split>_<task>.png: counts and recall per true class); with
     --speaker-norm the names end in _speaker-norm.
     """
-    from kerasser.evaluation import format_confusions, format_table
-    from kerasser.run_evaluation import evaluate_run
+    from kerasser.metrics import format_confusions, format_table
+    from kerasser.evaluate.run import evaluate_run
 
     report = evaluate_run(run, split=split, corpora=corpus_pairs(corpus, data) or None, batch_size=batch_size,
                           speaker_norm=speaker_norm, references=references)
@@ -42,7 +42,7 @@ def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm, refe
     click.echo(f"{names} {split}: {report['files']} files{normalised}")
     click.echo(format_table(report["tasks"]))
     if len(report["per_corpus"]) > 1 or "emotion" in report["tasks"]:
-        from kerasser.corpus_scores import format_corpus_reports
+        from kerasser.evaluate.corpus_scores import format_corpus_reports
 
         click.echo("per corpus (emotion over its own classes):\n" + format_corpus_reports(report["per_corpus"]))
     if report.get("transcript") and report["transcript"]["cer"] is not None:

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from kerasser.inference import BACKENDS
-from kerasser.saliency import DEFAULT_SMOOTH_NOISE
+from kerasser.serve.inference import BACKENDS
+from kerasser.evaluate.saliency import DEFAULT_SMOOTH_NOISE
 from kerasser_cli.main import friendly_errors
 
 
@@ -42,10 +42,10 @@ def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noi
       kerasser explain examples/16a04Fa.wav --saliency --smooth 20 --out happy.png
     """
     from kerasser.errors import KerasserError
-    from kerasser.explain import explain_figure, figure_names
-    from kerasser.input_files import find_audio
-    from kerasser.labeling import Labeler
-    from kerasser.runs import make_folder
+    from kerasser.evaluate.explain import explain_figure, figure_names
+    from kerasser.data.input_files import find_audio
+    from kerasser.serve.labeling import Labeler
+    from kerasser.training.runs import make_folder
 
     sources = find_audio(paths, on_skipped=lambda line: click.echo(line, err=True))
     names = figure_names([source.path for source in sources])
@@ -55,8 +55,8 @@ def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noi
     labeler = Labeler.load(model_dir, backend=backend, attention=True)
     explainer = None
     if saliency:
-        from kerasser.model_names import resolve_model
-        from kerasser.saliency import WaveformSaliency
+        from kerasser.serve.model_names import resolve_model
+        from kerasser.evaluate.saliency import WaveformSaliency
 
         explainer = WaveformSaliency.from_export(
             resolve_model(model_dir), smooth_samples=smooth_samples, smooth_noise=smooth_noise

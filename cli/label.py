@@ -1,4 +1,4 @@
-"""``kerasser label``: argument parsing only; the work is in kerasser.labeling_files and kerasser.writers."""
+"""``kerasser label``: argument parsing only; the work is in kerasser.serve.labeling_files and kerasser.serve.writers."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import sys
 import click
 
 from kerasser.contract import VARIANTS
-from kerasser.inference import BACKENDS
-from kerasser.writers import FORMATS
+from kerasser.serve.inference import BACKENDS
+from kerasser.serve.writers import FORMATS
 from kerasser_cli.main import friendly_errors
 
-# Mirrors kerasser.labeling_files (not imported here so that ``--help`` stays instant).
+# Mirrors kerasser.serve.labeling_files (not imported here so that ``--help`` stays instant).
 _MAX_UNSEGMENTED = 60
 _DEFAULT_SEGMENT = 10
 _SEGMENT_OVER = 10
-_RAW_FORMATS = ("s16le", "s32le", "f32le", "u8")  # mirrors kerasser.live.SAMPLE_FORMATS
+_RAW_FORMATS = ("s16le", "s32le", "f32le", "u8")  # mirrors kerasser.serve.live.SAMPLE_FORMATS
 
 
 class _Segment(click.ParamType):
@@ -75,7 +75,7 @@ class _Counter:
 def _skip_model_check(ctx, param, skip):
     """--no-verify-model: for this command, load model files whatever their SHA-256."""
     if skip:
-        from kerasser.inference import unverified_models
+        from kerasser.serve.inference import unverified_models
 
         ctx.with_resource(unverified_models())
 
@@ -218,7 +218,7 @@ def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, 
             raise click.BadParameter(f"expected KEY=VALUE, got {option!r}", param_hint="--beam-option")
     import logging
 
-    from kerasser.beam_labeling import label_with_beam
+    from kerasser.serve.beam_labeling import label_with_beam
     from kerasser.errors import KerasserError
 
     if not verbose:  # Beam logs through the root logger (warnings about cloud clients it did not find)
@@ -257,7 +257,7 @@ def _output_failed(err) -> None:
 
 def _load_labeler(model_dir, backend, variant, transcribe, attention):
     from kerasser.errors import KerasserError
-    from kerasser.labeling import Labeler
+    from kerasser.serve.labeling import Labeler
     from kerasser.progress import printable
 
     try:
@@ -268,9 +268,9 @@ def _load_labeler(model_dir, backend, variant, transcribe, attention):
 
 def _label_stdin(model_dir, fmt, summary, raw, backend, variant, transcribe, attention, quiet, csv_guard):
     from kerasser.errors import KerasserError, OutputError
-    from kerasser.live import RawFormat, label_stream
+    from kerasser.serve.live import RawFormat, label_stream
     from kerasser.progress import printable
-    from kerasser.writers import columns, make_writer
+    from kerasser.serve.writers import columns, make_writer
 
     try:
         raw_format = RawFormat(*raw)
@@ -299,10 +299,10 @@ def _label_stdin(model_dir, fmt, summary, raw, backend, variant, transcribe, att
 def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet,
            speakers=None, csv_guard=True, segment_over=None, summary=False):
     from kerasser.errors import KerasserError, OutputError
-    from kerasser.label_resume import lock_outputs, read_previous
-    from kerasser.labeling_files import find_audio, folder_speaker, label_files, speaker_table
+    from kerasser.serve.label_resume import lock_outputs, read_previous
+    from kerasser.serve.labeling_files import find_audio, folder_speaker, label_files, speaker_table
     from kerasser.progress import printable
-    from kerasser.writers import columns, make_writer
+    from kerasser.serve.writers import columns, make_writer
 
     out = sys.stdout
     try:

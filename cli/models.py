@@ -1,4 +1,4 @@
-"""``kerasser models``: argument parsing only; the facts come from kerasser.model_names."""
+"""``kerasser models``: argument parsing only; the facts come from kerasser.serve.model_names."""
 
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ def models(as_json):
     the test UAR (%) its model card gives (mean, then per task).
 
     A model is a folder with a metadata.json in a source checkout's exported/ or in the installed
-    package (kerasser/shipped/); a folder path works wherever a name does.
+    package (kerasser/serve/shipped/); a folder path works wherever a name does.
     """
-    from kerasser.model_names import list_models
+    from kerasser.serve.model_names import list_models
 
     found = list_models()
     if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kerasser.corpora import READERS
+from kerasser.data.corpora import READERS
 
 
 def corpus_options(fn):

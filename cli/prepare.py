@@ -31,8 +31,8 @@ def prepare(corpus, data, out, sample_rate, shard_mb, jobs, allow_duplicates):
       kerasser prepare --corpus emodb --data ../shared/data/emodb --out prepared/emodb
       kerasser train --corpus tfrecord --data prepared/emodb --tasks a,v,d,e --out runs/emodb
     """
-    from kerasser.corpora import read_corpora
-    from kerasser.records import prepare as prepare_records
+    from kerasser.data.corpora import read_corpora
+    from kerasser.data.records import prepare as prepare_records
 
     pairs = corpus_pairs(corpus, data)
     if not pairs:

@@ -48,7 +48,7 @@ def train(corpus, data, config_file, out, resume, distill_from, init_from, freez
         --distill-from runs/s1 --distill-from runs/s2 --out runs/distilled
     """
     from kerasser.config import load_train_config
-    from kerasser.recipes import build_train_config
+    from kerasser.training.recipes import build_train_config
 
     base = load_train_config(config_file) if config_file else None
     corpora = corpus_pairs(corpus, data) or (base.corpora if base else ())
@@ -61,8 +61,8 @@ def train(corpus, data, config_file, out, resume, distill_from, init_from, freez
         overrides["init_from"], overrides["freeze"] = init_from, freeze
         config = build_train_config(corpora=corpora, out=out, base=base,
                                     note=lambda line: click.echo(f"note: {line}", err=True), **overrides)
-    from kerasser.training import resume as resume_training
-    from kerasser.training import train as run_training
+    from kerasser.training.loop import resume as resume_training
+    from kerasser.training.loop import train as run_training
 
     # stdout is for data: anything a library prints while training goes to stderr
     with contextlib.redirect_stdout(sys.stderr):

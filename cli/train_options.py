@@ -1,5 +1,5 @@
 """The model and recipe options ``train`` and ``crossval`` share, and their mapping onto the
-library's config builder (``kerasser.recipes.build_train_config``). Unset options are None, so
+library's config builder (``kerasser.training.recipes.build_train_config``). Unset options are None, so
 the recipe's own value stands."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from kerasser.config import (
     SELECT_ON,
     STRATEGIES,
 )
-from kerasser.corpora.utterance import SPLITS
-from kerasser.recipes import RECIPES
+from kerasser.data.corpora.utterance import SPLITS
+from kerasser.training.recipes import RECIPES
 from kerasser_cli.options import corpus_options
 
 

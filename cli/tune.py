@@ -29,8 +29,8 @@ def tune(corpus, data, trials, out, **options):
     Example:
       kerasser tune --corpus emodb --data ../shared/data/emodb --tasks a,v,d,e --epochs 15 --trials 12 --out runs/tune
     """
-    from kerasser.recipes import build_train_config
-    from kerasser.tuning import format_results, tune_loss_weights
+    from kerasser.training.recipes import build_train_config
+    from kerasser.training.tuning import format_results, tune_loss_weights
 
     if not corpus:
         raise click.UsageError("give at least one --corpus/--data pair")

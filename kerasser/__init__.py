@@ -1,7 +1,7 @@
 """kerasser: end-to-end speech emotion recognition from raw waveforms (TensorFlow/Keras).
 
-The small public API. TensorFlow-backed names load on first use, so ``kerasser.audio``,
-``kerasser.corpora`` and ``kerasser.tasks`` stay light to import; ``Labeler`` and ``list_models``
+The small public API. TensorFlow-backed names load on first use, so ``kerasser.data.audio``,
+``kerasser.data.corpora`` and ``kerasser.tasks`` stay light to import; ``Labeler`` and ``list_models``
 need no TensorFlow, the others ``kerasser[train]`` (a base install says so:
 :class:`kerasser.extras.MissingExtraError`).
 
@@ -22,14 +22,14 @@ _LAZY = {
     "AudioConfig": "kerasser.config",
     "ModelConfig": "kerasser.config",
     "TrainConfig": "kerasser.config",
-    "build_model": "kerasser.model",
-    "load_model": "kerasser.keras_model",
-    "train": "kerasser.training",
-    "evaluate_run": "kerasser.run_evaluation",
-    "load_audio": ("kerasser.audio", "load"),
-    "read_corpus": "kerasser.corpora",
-    "Labeler": "kerasser.labeling",
-    "list_models": "kerasser.model_names",
+    "build_model": "kerasser.model.network",
+    "load_model": "kerasser.serve.keras_model",
+    "train": "kerasser.training.loop",
+    "evaluate_run": "kerasser.evaluate.run",
+    "load_audio": ("kerasser.data.audio", "load"),
+    "read_corpus": "kerasser.data.corpora",
+    "Labeler": "kerasser.serve.labeling",
+    "list_models": "kerasser.serve.model_names",
 }
 
 __all__ = ["TASKS", "TaskSpec", *_LAZY]

@@ -2,11 +2,11 @@
 
 ``AudioConfig`` fixes the waveform contract (sample rate, frame length and hop): the one place
 decoding, the dataset, export and the Labeler take them from. ``ModelConfig`` is the network,
-``AugmentConfig`` the training pipeline's waveform augmentation (``kerasser.augment``),
+``AugmentConfig`` the training pipeline's waveform augmentation (``kerasser.data.augment``),
 ``TrainConfig`` one training run. Each converts to and from a plain dict so a run folder's
 ``config.json`` rebuilds exactly the same model. Every field added after the first release
 defaults to the old behaviour, so older run folders keep their meaning; the named recipes
-(``kerasser.recipes``) set the new ones.
+(``kerasser.training.recipes``) set the new ones.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ FEATURE_NORMS = ("none", "mean", "meanvar", "level", "speaker", "pcen")
 SELECT_ON = ("saved", "trained")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
-STRATEGIES = ("default", "mirrored", "multiworker")  # kerasser.distribution
+STRATEGIES = ("default", "mirrored", "multiworker")  # kerasser.training.distribution
 HEADS = ("softmax", "cosine")
 ADVERSARIES = ("speaker", "corpus")  # ModelConfig.adversary: what the gradient-reversal classifier tells apart  # ModelConfig.head: Dense + softmax, or CosineSoftmax (AM-softmax)
-AUTO_WEIGHTS = "auto"  # TrainConfig.loss_weights: learned during training (kerasser.uncertainty)
+AUTO_WEIGHTS = "auto"  # TrainConfig.loss_weights: learned during training (kerasser.model.uncertainty)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +43,8 @@ class AugmentConfig:
     snr_db: tuple[float, float] = (5.0, 30.0)
     reverb_prob: float = 0.0
     bandlimit_prob: float = 0.0
-    codec_prob: float = 0.0  # a telephone channel: narrow band, 8 kHz, mu-law (kerasser.augment.telephone)
-    # mixup of training batches (kerasser.mixup): Beta(alpha, alpha) mixing weights; 0 = off
+    codec_prob: float = 0.0  # a telephone channel: narrow band, 8 kHz, mu-law (kerasser.data.augment.telephone)
+    # mixup of training batches (kerasser.data.mixup): Beta(alpha, alpha) mixing weights; 0 = off
     mixup_alpha: float = 0.0
 
     def __post_init__(self):
@@ -107,11 +107,11 @@ class ModelConfig:
     fft_length: int = 512
     mel_trainable: bool = False  # learnable filterbank, initialised on mel
     # per utterance, over valid frames: none, mean, meanvar, level (gain only); or "speaker": minus
-    # the speaker's mean log mel (a ``reference`` input, kerasser.speaker_reference; fixed filterbank);
-    # or "pcen": per-channel energy normalisation of the mel energies (kerasser.layers.PCEN)
+    # the speaker's mean log mel (a ``reference`` input, kerasser.model.speaker_reference; fixed filterbank);
+    # or "pcen": per-channel energy normalisation of the mel energies (kerasser.model.layers.PCEN)
     feature_norm: str = "mean"
     # per-utterance statistics over the speech frames only: those within this many dB of the
-    # utterance's loudest frame (an energy gate; kerasser.layers.UtteranceNormalization); 0: all frames
+    # utterance's loudest frame (an energy gate; kerasser.model.layers.UtteranceNormalization); 0: all frames
     norm_gate_db: float = 0.0
     spec_time_masks: int = 0  # SpecAugment (training only); 0 masks = off
     spec_time_width: int = 20
@@ -123,7 +123,7 @@ class ModelConfig:
     block_residual: bool = True
     block_se: int = 0  # squeeze-excitation bottleneck units; 0 = off
     # MixStyle after the first convolution block (training only): the probability per batch that
-    # the utterances' feature statistics are mixed (kerasser.layers.MixStyle); 0 = off
+    # the utterances' feature statistics are mixed (kerasser.model.layers.MixStyle); 0 = off
     mixstyle: float = 0.0
     # sequence and pooling
     bidirectional: bool = False
@@ -155,7 +155,7 @@ class ModelConfig:
     # head over the GRU outputs (0 = no head); training only unless exported --with-transcript
     ctc_weight: float = 0.0
     # the emotion head's classes, in column order: the union of the classes the training corpora
-    # label (set by training from the data, ``kerasser.label_space``); the first models' seven EmoDB
+    # label (set by training from the data, ``kerasser.data.label_space``); the first models' seven EmoDB
     # classes by default, so older run folders keep their meaning
     emotion_classes: tuple[str, ...] = EMODB_EMOTIONS
 
@@ -231,7 +231,7 @@ class TrainConfig:
     corpora: tuple[tuple[str, str], ...]  # (reader name, path) pairs
     out: str
     model: ModelConfig = ModelConfig()
-    # one per task; None = all 1; "auto" = learned, starting at 1 (kerasser.uncertainty)
+    # one per task; None = all 1; "auto" = learned, starting at 1 (kerasser.model.uncertainty)
     loss_weights: tuple[float, ...] | str | None = None
     epochs: int = 60
     batch_size: int = 16
@@ -250,7 +250,7 @@ class TrainConfig:
     margin: float = 0.0
     class_balanced: bool = False  # weight each example by the inverse frequency of its class, per task
     # give each training corpus the same total weight per task (within it, per class with
-    # class_balanced): a corpus with more clips does not drown the others (kerasser.dataset.corpus_weights)
+    # class_balanced): a corpus with more clips does not drown the others (kerasser.data.dataset.corpus_weights)
     balance_corpora: bool = False
     weight_by_agreement: bool = False  # also by its listener agreement (EmoDB's erkennung.txt; 1 if unknown)
     augment: AugmentConfig = AugmentConfig()
@@ -259,7 +259,7 @@ class TrainConfig:
     average_last: int = 0
     # Polyak averaging: the optimizer keeps an exponential moving average of the weights (this
     # momentum per step; 0 = off), and the averaged weights are the ones scored on dev and saved
-    # as best.keras (kerasser.weight_ema); training goes on from the live weights
+    # as best.keras (kerasser.model.weight_ema); training goes on from the live weights
     ema_momentum: float = 0.0
     # whose mean dev UAR picks the epoch (and judges the weight average): the model as it is saved
     # ("saved") or as it is trained ("trained": its own heads); they differ with model.readout_tasks
@@ -267,15 +267,15 @@ class TrainConfig:
     # Speakers per split, overriding the corpora's own splits (cross-validation folds):
     # ((split, ("corpus:speaker", ...)), ...); speakers not listed are left out.
     speaker_splits: tuple[tuple[str, tuple[str, ...]], ...] | None = None
-    # Knowledge distillation (kerasser.distillation): the mean class probabilities of these runs'
+    # Knowledge distillation (kerasser.training.distillation): the mean class probabilities of these runs'
     # best models (teachers, e.g. seeds of one recipe) on each training utterance, sharpened or
     # softened by ``distill_temperature``, make ``distill_weight`` of every task's target and the
     # labels the rest. The teachers must not have seen the dev or test speakers.
     distill_from: tuple[str, ...] = ()
     distill_weight: float = 0.5
     distill_temperature: float = 1.0
-    # how the run uses the machine (kerasser.distribution): the same recipe on any hardware
-    # fine-tuning (kerasser.init_from): start from this trained model's weights (a run folder, an
+    # how the run uses the machine (kerasser.training.distribution): the same recipe on any hardware
+    # fine-tuning (kerasser.training.init_from): start from this trained model's weights (a run folder, an
     # exported model folder or name, a .keras file); freeze "none", "frontend" or "encoder"
     init_from: str | None = None
     freeze: str = "none"

@@ -1,6 +1,6 @@
 """The export contract, stated once: what an export folder holds and what its models take and give.
 
-Plain Python (no TensorFlow), so the LiteRT runtime (``kerasser.inference``) and the exporter
+Plain Python (no TensorFlow), so the LiteRT runtime (``kerasser.serve.inference``) and the exporter
 (``kerasser.export``) share it. Everything else that describes an export points here.
 
 Folder layout (``kerasser export RUN --out DIR``)::

@@ -1,6 +1,6 @@
 """Report figures as PNG files, drawn with matplotlib's Agg backend (no display needed).
 
-- :func:`confusion_figure`: one task's confusion matrix from a ``kerasser.evaluation`` task report,
+- :func:`confusion_figure`: one task's confusion matrix from a ``kerasser.metrics`` task report,
   as counts and as row-normalised recall (%), class names on both axes; ``kerasser evaluate``
   writes one per task beside its report.
 - :func:`learning_curves`: a run's ``metrics.csv`` as two panels over epochs, the training losses

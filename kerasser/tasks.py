@@ -8,6 +8,9 @@ simply lacks that key (its loss is masked with sample weight 0 during training).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
 
 from kerasser.errors import SettingsError
 
@@ -41,7 +44,7 @@ DOMINANCE = TaskSpec("dominance", "d", LEVELS)
 # The emotion vocabulary: every class a corpus may label (an Utterance's emotion label indexes
 # this). EmoDB's seven first, in the order the first models' heads used; then RAVDESS' calm and
 # surprise. A model's emotion head covers the classes its training corpora use
-# (``ModelConfig.emotion_classes``, ``kerasser.label_space``), not necessarily all of these.
+# (``ModelConfig.emotion_classes``, ``kerasser.data.label_space``), not necessarily all of these.
 EMOTION = TaskSpec(
     "emotion", "e", ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral", "calm", "surprise")
 )
@@ -110,3 +113,13 @@ def level_from_rating(rating: float) -> int:
     if rating >= 4.0:
         return 2
     return 1
+
+
+def vocabulary_indices(task: str, columns, head_classes: Sequence[str] | None) -> np.ndarray:
+    """Head columns -> vocabulary indices of ``task`` (``head_classes``: the head's classes; None:
+    the vocabulary itself)."""
+    columns = np.asarray(columns, int)
+    if head_classes is None:
+        return columns
+    vocabulary = TASKS[task].classes
+    return np.asarray([vocabulary.index(c) for c in head_classes], int)[columns]

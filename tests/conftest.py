@@ -67,7 +67,7 @@ def manifest_writer():
 @pytest.fixture(scope="session")
 def emodb_small(shared_data, tmp_path_factory) -> Path:
     """Manifest of 24 real EmoDB clips: 12 train, 6 dev, 6 test, PROTOCOL splits kept."""
-    from kerasser.corpora import read_emodb
+    from kerasser.data.corpora import read_emodb
 
     utts = read_emodb(shared_data / "emodb")
     chosen = []

@@ -23,7 +23,7 @@ _TASKS = {
 
 
 class FakeModel:
-    """What ``kerasser.labeling.Labeler`` needs of an exported model, for ``tasks`` (names from
+    """What ``kerasser.serve.labeling.Labeler`` needs of an exported model, for ``tasks`` (names from
     arousal, valence, emotion). Remembers every waveform it saw; with ``attention``, the first
     task also gets a ``{task}_attention`` output."""
 
@@ -65,7 +65,7 @@ class FakeSpeakerModel(FakeModel):
         return np.full(2, float(np.sum(waveform)), np.float32), float(len(waveform))
 
     def predict(self, waveform, reference=None):
-        if reference is None:  # the clip's own, as kerasser.inference.ExportedModel does
+        if reference is None:  # the clip's own, as kerasser.serve.inference.ExportedModel does
             total, frames = self.statistics(waveform)
             reference = total / frames
         self.references.append(np.asarray(reference))

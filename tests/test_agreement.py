@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasser.corpora.emodb import read_agreement
-from kerasser.corpora.utterance import Utterance
-from kerasser.dataset import examples
+from kerasser.data.corpora.emodb import read_agreement
+from kerasser.data.corpora.utterance import Utterance
+from kerasser.data.examples import ExampleSettings, examples
 
 
 def test_read_agreement(tmp_path):
@@ -19,7 +19,7 @@ def test_read_agreement(tmp_path):
 
 
 def test_emodb_utterances_carry_their_agreement(shared_data):
-    from kerasser.corpora import read_corpus
+    from kerasser.data.corpora import read_corpus
 
     by_name = {u.path.rsplit("/", 1)[-1]: u for u in read_corpus("emodb", shared_data / "emodb")}
     assert by_name["03a01Fa.wav"].agreement == pytest.approx(0.90)  # erkennung.txt line 3
@@ -32,7 +32,7 @@ def test_weights_are_multiplied_by_agreement(tmp_path):
     sf.write(tmp_path / "a.wav", np.full(1600, 0.1, np.float32), 16000)
     known = Utterance(str(tmp_path / "a.wav"), "s", "train", {"arousal": 2}, agreement=0.85)
     unknown = Utterance(str(tmp_path / "a.wav"), "t", "train", {"arousal": 0})
-    (_, _, w_known), (_, _, w_unknown) = examples([known, unknown], ("arousal",), by_agreement=True)
+    (_, _, w_known), (_, _, w_unknown) = examples([known, unknown], ExampleSettings(("arousal",), by_agreement=True))
     assert w_known["arousal"] == pytest.approx(0.85) and w_unknown["arousal"] == 1.0
-    (_, _, plain), _ = examples([known, unknown], ("arousal",))
+    (_, _, plain), _ = examples([known, unknown], ExampleSettings(("arousal",)))
     assert plain["arousal"] == 1.0

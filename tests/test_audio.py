@@ -1,4 +1,4 @@
-"""kerasser.audio: formats, rates, channels, and one-line errors for every bad input."""
+"""kerasser.data.audio: formats, rates, channels, and one-line errors for every bad input."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kerasser import audio
+from kerasser.data import audio
 from fakes import sine  # tests/fakes.py
 
-from kerasser.audio import SAMPLE_RATE, AudioError, from_array, load
+from kerasser.data.audio import SAMPLE_RATE, AudioError, from_array, load
 
 
 def peak_hz(x: np.ndarray, rate: int = SAMPLE_RATE) -> float:
@@ -184,7 +184,7 @@ def test_from_array_errors(samples, reason):
 
 def test_file_names_that_are_not_utf8(tmp_path):
     """A Latin-1 name (as old archives have) reads like any other, whole and in windows."""
-    from kerasser.audio_windows import probe, read_windows
+    from kerasser.data.windows import probe, read_windows
 
     name = os.fsdecode(bytes(tmp_path) + b"/caf\xe9.wav")  # surrogate-escaped in Python
     sf.write(os.fsencode(name), sine(1.0, 16000, freq=440, amplitude=0.5), 16000)

@@ -1,4 +1,4 @@
-"""kerasser.augment and the pipeline's augmentation: determinism with a seed, each step's effect."""
+"""kerasser.data.augment and the pipeline's augmentation: determinism with a seed, each step's effect."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fakes import sine  # tests/fakes.py
 
-from kerasser.augment import AugmentConfig, add_noise, augment, rms, room_impulse_response, speed_perturb
+from kerasser.data.augment import AugmentConfig, add_noise, augment, rms, room_impulse_response, speed_perturb
 
 RATE = 16000
 ALL_ON = AugmentConfig(speed=(0.9, 1.0, 1.1), crop_prob=0.5, crop_min_seconds=0.5, gain_db=6.0,
@@ -119,8 +119,7 @@ def test_pipeline_augmentation_is_seeded_and_new_every_epoch():
     """Two pipelines with the same seed give the same augmented epochs; epochs differ."""
     import tensorflow as tf
 
-    from kerasser import dataset as data
-
+    from kerasser.data import dataset as data
     waves = [sine(0.5, RATE, freq=hz) for hz in (300.0, 500.0, 700.0)]
 
     def examples():
@@ -144,8 +143,8 @@ def test_pipeline_augmentation_is_seeded_and_new_every_epoch():
 
 
 def test_class_weights_balance_each_task():
-    from kerasser.corpora import Utterance
-    from kerasser.dataset import class_weights
+    from kerasser.data.corpora import Utterance
+    from kerasser.data.dataset import class_weights
 
     utts = [Utterance(f"{i}.wav", "s", "train", {"arousal": label}) for i, label in enumerate([0, 0, 0, 2])]
     utts.append(Utterance("x.wav", "s", "train", {"emotion": 1}))
@@ -163,8 +162,7 @@ def test_every_training_pass_has_the_same_batches_and_depends_on_the_epoch_only(
     pass is a function of (seed, epoch): the same epoch twice gives the same batches."""
     import tensorflow as tf
 
-    from kerasser import dataset as data
-
+    from kerasser.data import dataset as data
     lengths = [7600, 8000, 8400, 15500, 16000, 16500, 23800, 24000, 24200, 31900, 32000] * 2
     waves = [sine(n / RATE, RATE) for n in lengths]
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 pytest.importorskip("apache_beam")
 
-from kerasser.beam_labeling import shards  # noqa: E402
+from kerasser.serve.beam_labeling import shards  # noqa: E402
 from kerasser_cli.main import cli  # noqa: E402
 
 NAMES = ("03a01Fa", "03a01Nc", "08a01Ab", "15a01La", "16a01Wb", "13a02Wa")
@@ -164,8 +164,7 @@ def test_a_second_run_replaces_the_first_runs_shards(folder, tmp_path):
 
 def test_a_failed_run_leaves_the_earlier_output(folder, tmp_path, monkeypatch):
     """The model fails on the workers (simulated): the earlier shards stay, no staging folder is left."""
-    from kerasser import beam_labeling
-
+    from kerasser.serve import beam_labeling
     out = tmp_path / "out"
     out.mkdir()
     (out / "rows-00000-of-00001.csv").write_text("path,error\nold.wav,\n")

@@ -48,7 +48,7 @@ def _comparable(config: dict) -> dict:
 def _resolved(name: str, protocol: str, seed: int) -> dict:
     if name in accuracy.TEACHERS:  # needs its teachers' runs: resolve with stand-in teacher folders
         recipe, overrides, _ = accuracy.CONFIGS[name]
-        from kerasser.recipes import build_train_config
+        from kerasser.training.recipes import build_train_config
 
         config = build_train_config(recipe, corpora=(("emodb", "x"),), out="x", tasks=accuracy.TASKS, seed=seed,
                                     distill_from=("t",), **overrides)
@@ -162,7 +162,7 @@ def test_a_kept_loso_ensemble_record_is_reported_without_its_runs(tmp_path):
     (tmp_path / "records" / "v5.loso.ensemble-0-1-2.json").write_text(json.dumps(kept))
     assert accuracy.run_loso_ensemble("v5", [0, 1, 2], Args) == kept
     assert [f["fold"] for f in kept["folds"]] == ["03", "08", "09", "10", "11", "12", "13", "14", "15", "16"]
-    from kerasser.crossval import pooled_uar
+    from kerasser.evaluate.crossval import pooled_uar
 
     # the pooled figures are those of the folds' summed confusion matrices, each fold one speaker
     assert kept["pooled"] == pytest.approx({t: pooled_uar(kept["folds"], t) for t in accuracy.TASKS})

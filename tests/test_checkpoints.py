@@ -6,8 +6,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasser.runs import RunPaths, checkpoint_state, read_state, save_model_atomic, write_json_atomic
-from kerasser.training import trim_metrics
+from kerasser.training.runs import RunPaths, checkpoint_state, read_state, save_model_atomic, write_json_atomic
+from kerasser.training.loop import trim_metrics
 
 
 def tiny_model():

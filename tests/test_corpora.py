@@ -1,4 +1,4 @@
-"""kerasser.corpora: EmoDB and BAVED on the real shared copies, IEMOCAP on a fixture, CSV manifests."""
+"""kerasser.data.corpora: EmoDB and BAVED on the real shared copies, IEMOCAP on a fixture, CSV manifests."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from kerasser.audio import load
-from kerasser.corpora import READERS, CorpusError, Utterance, read_corpus, read_iemocap, read_manifest
-from kerasser.corpora.emodb import TRANSCRIPTS
+from kerasser.data.audio import load
+from kerasser.data.corpora import READERS, CorpusError, Utterance, read_corpus, read_iemocap, read_manifest
+from kerasser.data.corpora.emodb import TRANSCRIPTS
 from kerasser.tasks import TASKS
 
 IEMOCAP = Path(__file__).resolve().parent / "fixtures" / "iemocap"  # made by fixtures/make_iemocap_fixture.py

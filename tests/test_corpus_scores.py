@@ -1,4 +1,4 @@
-"""Leave-one-corpus-out figures summarised over runs (kerasser.corpus_scores.held_out_summary) and
+"""Leave-one-corpus-out figures summarised over runs (kerasser.evaluate.corpus_scores.held_out_summary) and
 shown on a model card."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from kerasser.config import TrainConfig
-from kerasser.corpus_scores import held_out_summary
-from kerasser.model_card import render
+from kerasser.evaluate.corpus_scores import held_out_summary
+from kerasser.export.model_card import render
 
 
 def loco(emodb_common: float, ravdess_common: float, centred: bool = True) -> dict:

@@ -1,4 +1,4 @@
-"""kerasser.crossval: fold plans, pooled UAR, and a real cross-validation of a tiny default-recipe
+"""kerasser.evaluate.crossval: fold plans, pooled UAR, and a real cross-validation of a tiny default-recipe
 model over a few EmoDB clips (one epoch per fold); the CLI's options and output."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from kerasser.crossval import averaged_fold, crossval, make_folds, pooled_uar
-from kerasser.recipes import build_train_config
+from kerasser.evaluate.crossval import averaged_fold, crossval, make_folds, pooled_uar
+from kerasser.training.recipes import build_train_config
 
 # The default recipe in miniature.
 TINY = dict(mel_bins=16, block_channels=(8,), block_dilations=(1,), gru_units=8, epochs=1, batch_size=8)
@@ -54,7 +54,7 @@ def _fold_entry(probabilities, labels=(0, 1, 2, 2), speakers=("c:a", "c:a", "c:b
 def test_an_averaged_fold_scores_the_runs_mean_probabilities():
     """Two runs that each get one clip wrong agree once averaged (the ensemble's answer); the
     speaker-normalised scores centre each speaker's mean log-probability, as fold_scores does."""
-    from kerasser.speaker_norm import normalise_by_speaker
+    from kerasser.evaluate.speaker_norm import normalise_by_speaker
 
     a = [[0.6, 0.4, 0.0], [0.6, 0.4, 0.0], [0.1, 0.1, 0.8], [0.2, 0.2, 0.6]]  # clip 1 wrong
     b = [[0.9, 0.1, 0.0], [0.0, 1.0, 0.0], [0.2, 0.5, 0.3], [0.0, 0.0, 1.0]]  # clip 2 wrong
@@ -118,7 +118,7 @@ def test_crossval_cli(emodb_small, tmp_path, monkeypatch):
     summary on stdout (the cross-validation itself is the library's, run on real clips above)."""
     from kerasser_cli.main import cli
 
-    import kerasser.crossval
+    import kerasser.evaluate.crossval
 
     calls = []
     summary = {"folds": [{"fold": str(i), "tasks": {"arousal": {"uar": 50.0 + i}}} for i in (1, 2)],
@@ -129,7 +129,7 @@ def test_crossval_cli(emodb_small, tmp_path, monkeypatch):
         calls.append((config, folds, dev_speakers))
         return summary
 
-    monkeypatch.setattr(kerasser.crossval, "crossval", fake_crossval)
+    monkeypatch.setattr(kerasser.evaluate.crossval, "crossval", fake_crossval)
     result = CliRunner().invoke(cli, [
         "crossval", "--corpus", "manifest", "--data", str(emodb_small), "--tasks", "a", "--folds", "2",
         "--dev-speakers", "1", "--epochs", "1", "--batch-size", "8", "--recipe", "paper",
@@ -140,7 +140,7 @@ def test_crossval_cli(emodb_small, tmp_path, monkeypatch):
     assert (folds, dev_speakers) == (2, 1)
     assert config == build_train_config("paper", corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "cv"),
                                         tasks=("arousal",), epochs=1, batch_size=8)
-    assert result.output.endswith(kerasser.crossval.format_summary(summary) + "\n")
+    assert result.output.endswith(kerasser.evaluate.crossval.format_summary(summary) + "\n")
     assert "centred on the speaker's mean" in result.output
     bad = CliRunner().invoke(cli, ["crossval", "--corpus", "manifest", "--data", str(emodb_small), "--folds", "x",
                                    "--out", str(tmp_path / "cv2")])

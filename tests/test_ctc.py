@@ -13,8 +13,8 @@ import pytest
 
 from kerasser.config import AudioConfig, AugmentConfig, ModelConfig, TrainConfig
 from kerasser.errors import SettingsError
-from kerasser.model import build_model, compile_model, inference_model, with_attention_outputs
-from kerasser.runs import RunPaths
+from kerasser.model.network import build_model, compile_model, inference_model, with_attention_outputs
+from kerasser.training.runs import RunPaths
 from kerasser.text import encode, greedy_decode
 
 TINY_LOGMEL = ModelConfig(
@@ -66,7 +66,7 @@ def test_crops_and_ctc_do_not_mix():
 
 @pytest.mark.slow
 def test_training_with_a_ctc_weight_on_emodb(emodb_small, tmp_path):
-    from kerasser.training import train
+    from kerasser.training.loop import train
 
     config = TrainConfig(
         corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "run"),
@@ -81,7 +81,7 @@ def test_training_with_a_ctc_weight_on_emodb(emodb_small, tmp_path):
     assert np.isfinite(float(row["transcript_loss"])) and float(row["transcript_loss"]) > 0
     model = keras.saving.load_model(RunPaths(tmp_path / "run").best_model, compile=False)
     assert "transcript" in model.output and "transcript" not in inference_model(model).output
-    from kerasser.run_evaluation import evaluate_run
+    from kerasser.evaluate.run import evaluate_run
 
     report = evaluate_run(tmp_path / "run", "test")
     transcript = report["transcript"]
@@ -89,7 +89,7 @@ def test_training_with_a_ctc_weight_on_emodb(emodb_small, tmp_path):
 
     from kerasser.export.exporter import export_run
     from kerasser.export.tflite import custom_ops, operator_names
-    from kerasser.labeling import Labeler
+    from kerasser.serve.labeling import Labeler
 
     export_run(tmp_path / "run", tmp_path / "plain", write=lambda line: None)
     assert "transcript" not in [o["name"] for o in json.loads((tmp_path / "plain" / "metadata.json").read_text())["outputs"]]
@@ -111,7 +111,7 @@ def test_training_with_a_ctc_weight_on_emodb(emodb_small, tmp_path):
 @pytest.mark.slow
 def test_training_with_mixup_a_ctc_weight_and_a_speaker_adversary(emodb_small, tmp_path):
     """Mixed batches keep each transcript and speaker label of the larger part: all losses train."""
-    from kerasser.training import train
+    from kerasser.training.loop import train
 
     config = TrainConfig(
         corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "run"),

@@ -15,7 +15,7 @@ SMALL = dict(frontend="logmel", audio=AudioConfig(400, 160), block_channels=(16,
 
 
 def test_the_derived_output_is_the_emotion_summed_per_level_and_has_no_head(rng):
-    from kerasser.model import build_model, with_attention_outputs
+    from kerasser.model.network import build_model, with_attention_outputs
 
     model = build_model(ModelConfig(tasks=TASKS, derived_tasks=("dominance",), **SMALL))
     names = {layer.name for layer in model.layers}
@@ -35,8 +35,8 @@ def test_training_goes_through_the_emotion_head():
     """The derived task's loss reaches the emotion head's weights (its only path to the encoder)."""
     import tensorflow as tf
 
-    from kerasser.losses import SparseCrossentropy
-    from kerasser.model import build_model
+    from kerasser.model.losses import SparseCrossentropy
+    from kerasser.model.network import build_model
 
     model = build_model(ModelConfig(tasks=("emotion", "dominance"), derived_tasks=("dominance",), **SMALL))
     wave = np.random.default_rng(0).normal(size=(2, 6000)).astype(np.float32)
@@ -67,7 +67,7 @@ def test_a_margin_is_refused_with_derived_tasks():
 def test_cli_option_round_trips():
     from test_uncertainty_weights import config_from_arguments
 
-    from kerasser.recipes import train_arguments
+    from kerasser.training.recipes import train_arguments
 
     args = ["--corpus", "emodb", "--data", "data/emodb", "--tasks", "a,v,d,e", "--out", "runs/m"]
     default = config_from_arguments(args)  # the default recipe on EmoDB with e and d: dominance read out
@@ -91,7 +91,7 @@ def test_cli_option_round_trips():
 def test_readout_keeps_the_head_for_training_and_serves_the_emotion_summed(rng):
     """``readout_tasks``: the trained model has the task's own head (its loss); the model as
     saved (``read_from_emotion``) reads the task off the emotion head and leaves the head out."""
-    from kerasser.model import build_model, read_from_emotion, with_attention_outputs
+    from kerasser.model.network import build_model, read_from_emotion, with_attention_outputs
 
     config = ModelConfig(tasks=TASKS, readout_tasks=("dominance",), **SMALL)
     trained = build_model(config)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from kerasser.config import ModelConfig, TrainConfig
-from kerasser.corpora import Utterance
-from kerasser.distillation import mix_targets, sharpen, soft_targets, teacher_probabilities
+from kerasser.data.corpora import Utterance
+from kerasser.training.distillation import mix_targets, sharpen, soft_targets, teacher_probabilities
 from kerasser.errors import SettingsError
-from kerasser.losses import SparseCrossentropy
+from kerasser.model.losses import SparseCrossentropy
 
 
 def test_sharpen_is_the_softmax_of_logits_over_temperature(rng):
@@ -129,8 +129,8 @@ TINY = dict(conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1)
 
 @pytest.mark.slow
 def test_student_trains_from_a_teacher_run(emodb_small, tmp_path):
-    from kerasser.crossval import crossval
-    from kerasser.training import train
+    from kerasser.evaluate.crossval import crossval
+    from kerasser.training.loop import train
 
     def config(out, **extra):
         return TrainConfig(corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / out),

@@ -15,10 +15,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from kerasser import distribution  # noqa: E402
+from kerasser.training import distribution  # noqa: E402
 from kerasser.config import AudioConfig, ModelConfig  # noqa: E402
 from kerasser.errors import SettingsError  # noqa: E402
-from kerasser.model import SIGNAL, as_float32, build_model, load_model  # noqa: E402
+from kerasser.model.network import SIGNAL, as_float32, build_model, load_model  # noqa: E402
 
 TINY_LOGMEL = ModelConfig(
     frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16, block_channels=(8, 12),
@@ -30,9 +30,9 @@ MIRRORED = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from kerasser.model import load_model
-    from kerasser.recipes import build_train_config
-    from kerasser.training import train
+    from kerasser.model.network import load_model
+    from kerasser.training.recipes import build_train_config
+    from kerasser.training.loop import train
     manifest, out = sys.argv[1], sys.argv[2]
     SMALL = dict(conv_filters=8, channel_pool=4, gru_units=8, gru_layers=1)  # the paper's layers, narrower
     weights = {}
@@ -95,8 +95,8 @@ def test_as_float32_and_load_model(mixed_model, tmp_path):
 
 
 def test_mixed_precision_training(emodb_small, tmp_path):
-    from kerasser.recipes import build_train_config
-    from kerasser.training import train
+    from kerasser.training.recipes import build_train_config
+    from kerasser.training.loop import train
 
     config = build_train_config("paper", corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "run"),
                                 tasks=("arousal",), epochs=1, batch_size=8, mixed_precision=True,
@@ -136,8 +136,8 @@ def test_mirrored_over_two_cpus_equals_one_device(emodb_small, tmp_path):
 
 MULTIWORKER = textwrap.dedent("""
     import json, sys
-    from kerasser.recipes import build_train_config
-    from kerasser.training import train
+    from kerasser.training.recipes import build_train_config
+    from kerasser.training.loop import train
     manifest, out = sys.argv[1], sys.argv[2]
     SMALL = dict(conv_filters=8, channel_pool=4, gru_units=8, gru_layers=1)  # the paper's layers, narrower
     config = build_train_config("paper", corpora=(("manifest", manifest),), out=out, tasks=("arousal",), epochs=1,

@@ -1,4 +1,4 @@
-"""kerasser.ensemble: the averaged model, its save/load, its run folder, and its export."""
+"""kerasser.training.ensemble: the averaged model, its save/load, its run folder, and its export."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from kerasser.config import AudioConfig, ModelConfig
-from kerasser.ensemble import build_ensemble, make_ensemble_run
-from kerasser.model import build_model, with_attention_outputs
+from kerasser.training.ensemble import build_ensemble, make_ensemble_run
+from kerasser.model.network import build_model, with_attention_outputs
 
 TINY = ModelConfig(tasks=("arousal", "emotion"), frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=8,
                    block_channels=(4,), block_dilations=(1,), block_kernel=3, gru_units=4, gru_layers=1,
@@ -57,9 +57,9 @@ def test_members_must_agree():
 @pytest.mark.slow
 def test_ensemble_run_evaluates_and_exports(emodb_small, tmp_path):
     from kerasser.export import export_run
-    from kerasser.recipes import build_train_config
-    from kerasser.run_evaluation import evaluate_run
-    from kerasser.training import train
+    from kerasser.training.recipes import build_train_config
+    from kerasser.evaluate.run import evaluate_run
+    from kerasser.training.loop import train
 
     runs = []
     for seed in (0, 1):
@@ -72,7 +72,7 @@ def test_ensemble_run_evaluates_and_exports(emodb_small, tmp_path):
     report = evaluate_run(out, "test")
     assert report["files"] == 6 and 0 <= report["tasks"]["arousal"]["uar"] <= 100
     # the members' kept probabilities, averaged without the models, score as the ensemble model does
-    from kerasser.crossval import averaged_fold, fold_scores
+    from kerasser.evaluate.crossval import averaged_fold, fold_scores
 
     members = [{"fold": "test", **fold_scores(r)} for r in runs]
     ensemble = {"fold": "test", **fold_scores(out)}

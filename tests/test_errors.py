@@ -21,7 +21,7 @@ from kerasser.errors import (
     RunError,
     SettingsError,
 )
-from kerasser.labeling import Labeler
+from kerasser.serve.labeling import Labeler
 from kerasser_cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasser.evaluation import format_confusions, format_table, score, task_report, uar
+from kerasser.metrics import format_confusions, format_table, score, task_report, uar
 
 
 def test_uar_is_mean_recall_over_present_classes():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from kerasser.explain import FIGURE_WIDTH, figure_height, figure_names, spectrogram
+from kerasser.evaluate.explain import FIGURE_WIDTH, figure_height, figure_names, spectrogram
 from kerasser.figures import DPI
 from kerasser_cli.main import cli
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasser.evaluation import task_report
+from kerasser.metrics import task_report
 from kerasser.figures import DPI, confusion_figure, learning_curves
 
 mpimg = pytest.importorskip("matplotlib.image")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmark_scripts import load_benchmark  # tests/benchmark_scripts.py
 
-from kerasser.corpora import Utterance, read_manifest
+from kerasser.data.corpora import Utterance, read_manifest
 from kerasser.tasks import EMOTION
 
 bench = load_benchmark("fine_tuning")

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from fakes import FakeModel, sine  # tests/fakes.py
 from hostile_files import OK, make_hostile_folder  # tests/hostile_files.py
 
-from kerasser import audio
-from kerasser.corpora import Utterance
-from kerasser.labeling import Labeler
-from kerasser.labeling_files import SILENT, label_source
+from kerasser.data import audio
+from kerasser.data.corpora import Utterance
+from kerasser.serve.labeling import Labeler
+from kerasser.serve.labeling_files import SILENT, label_source
 from kerasser_cli.main import cli
 
 
@@ -132,13 +132,14 @@ def test_hour_long_file_is_labelled_in_bounded_memory(tmp_path):
 
 
 def test_training_pipeline_skips_what_it_cannot_use_and_says_why(hostile):
-    dataset = pytest.importorskip("kerasser.dataset")
+    from kerasser.data.examples import DecodeLog, ExampleSettings, examples
+
     folder, cases = hostile
     utterances = [Utterance(path=str(folder / name), speaker="s", labels={"arousal": 1}, split="train")
                   for name in sorted(cases)]
     lines = []
-    log = dataset.DecodeLog(lines.append)
-    decoded = list(dataset.examples(utterances, ["arousal"], log))
+    log = DecodeLog(lines.append)
+    decoded = list(examples(utterances, ExampleSettings(("arousal",)), log))
     errors = {n for n, (kind, expected) in cases.items() if kind != OK and not SILENT.startswith(expected)}
     assert len(decoded) == len(cases) - len(errors)
     assert {os.path.basename(p) for p in log.failed} == errors
@@ -146,7 +147,8 @@ def test_training_pipeline_skips_what_it_cannot_use_and_says_why(hostile):
 
 
 def test_training_pipeline_skips_recordings_too_long_to_be_utterances(tmp_path):
-    dataset = pytest.importorskip("kerasser.dataset")
+    from kerasser.data.examples import DecodeLog, ExampleSettings, examples
+
     long, short = tmp_path / "long.wav", tmp_path / "short.wav"
     with sf.SoundFile(long, "w", 8000, 1, subtype="PCM_16") as f:
         for _ in range(3):
@@ -154,7 +156,7 @@ def test_training_pipeline_skips_recordings_too_long_to_be_utterances(tmp_path):
     sf.write(short, sine(2.0), 16000)
     utterances = [Utterance(path=str(p), speaker="s", labels={"arousal": 0}, split="train") for p in (long, short)]
     lines = []
-    decoded = list(dataset.examples(utterances, ["arousal"], dataset.DecodeLog(lines.append)))
+    decoded = list(examples(utterances, ExampleSettings(("arousal",)), DecodeLog(lines.append)))
     assert [len(inputs["waveform"]) for inputs, _, _ in decoded] == [32000]
     assert lines == [f"warning: skipped {long}: 150 s long, over the 120 s an utterance may last "
                      "(cut it into utterances to train or evaluate on it)"]

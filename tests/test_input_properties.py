@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from kerasser import audio
+from kerasser.data import audio
 from kerasser.config import AugmentConfig
 
 TARGET = audio.SAMPLE_RATE
@@ -94,7 +94,7 @@ AUGMENT = AugmentConfig(speed=(0.9, 1.0, 1.1), crop_prob=0.5, gain_db=6.0, noise
     seed=st.integers(0, 2**63 - 1),
 )
 def test_augmentation_keeps_any_waveform_usable(samples, seed):
-    from kerasser.augment import augment
+    from kerasser.data.augment import augment
 
     out = augment(samples, AUGMENT, seed, TARGET)
     assert out.dtype == np.float32 and out.ndim == 1 and len(out) >= 1
@@ -110,7 +110,7 @@ def test_augmentation_keeps_any_waveform_usable(samples, seed):
 )
 def test_batches_hold_every_example_once_with_zero_padding(lengths, batch_size, training):
     tf = pytest.importorskip("tensorflow")
-    from kerasser.dataset import batched, element_spec
+    from kerasser.data.dataset import batched, element_spec
 
     def generate():
         for i, n in enumerate(lengths):
@@ -141,7 +141,7 @@ def _tiny_model():
     import keras
 
     from kerasser.config import AudioConfig, ModelConfig
-    from kerasser.model import build_model, with_attention_outputs
+    from kerasser.model.network import build_model, with_attention_outputs
 
     keras.utils.set_random_seed(0)
     config = ModelConfig(

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from fakes import LEVELS, FakeModel, ramp_file  # tests/fakes.py
 
 from kerasser.errors import ModelError
-from kerasser.labeling import Labeler
+from kerasser.serve.labeling import Labeler
 from kerasser_cli.main import cli
 
 HEADER = (
@@ -150,7 +150,7 @@ def test_segment(fake_model, tmp_path):
 
 
 def test_automatic_segmentation(fake_model, tmp_path, monkeypatch):
-    import kerasser.labeling_files as lf
+    import kerasser.serve.labeling_files as lf
     from kerasser_cli import label as label_cli
 
     # the CLI's help mirrors the library's defaults
@@ -228,7 +228,7 @@ def synthetic_tiny_export(tmp_path_factory):
 
     from kerasser.config import ModelConfig, TrainConfig, save_json
     from kerasser.export import export_run
-    from kerasser.model import build_model
+    from kerasser.model.network import build_model
 
     root = tmp_path_factory.mktemp("synthetic_tiny_export")
     lines = ["path,split,arousal,valence"]

@@ -1,5 +1,5 @@
 """In-process checks of what tests/test_output_safety.py tries with real processes: the Labeler's
-output checks, and ``kerasser.label_resume.read_previous`` on its own files and foreign ones."""
+output checks, and ``kerasser.serve.label_resume.read_previous`` on its own files and foreign ones."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from fakes import FakeModel, FakeSpeakerModel, sine  # tests/fakes.py
 
 from kerasser.errors import DataError, PredictionError
-from kerasser.label_resume import read_previous
-from kerasser.labeling import Labeler
-from kerasser.labeling_files import label_source
-from kerasser.writers import columns, make_writer
+from kerasser.serve.label_resume import read_previous
+from kerasser.serve.labeling import Labeler
+from kerasser.serve.labeling_files import label_source
+from kerasser.serve.writers import columns, make_writer
 
 # --- the Labeler refuses outputs no label may be made from ------------------------------------
 

@@ -1,4 +1,4 @@
-"""One label space over several corpora (kerasser.label_space): heads over the union of the
+"""One label space over several corpora (kerasser.data.label_space): heads over the union of the
 corpora's classes, absent classes masked in the loss, balance across corpora, per-corpus scores,
 and leave-one-corpus-out folds."""
 
@@ -9,14 +9,16 @@ import pytest
 import tensorflow as tf
 
 from kerasser.config import ModelConfig, model_config_from_dict, to_dict
-from kerasser.corpora import Utterance
-from kerasser.corpus_scores import COMMON, corpus_reports
-from kerasser.dataset import corpus_weights, targets
+from kerasser.data.corpora import Utterance
+from kerasser.evaluate.corpus_scores import COMMON, corpus_reports
+from kerasser.data.dataset import corpus_weights
+from kerasser.data.examples import ExampleSettings, targets
 from kerasser.errors import SettingsError
-from kerasser.folds import corpus_folds, make_folds
-from kerasser.label_space import LabelSpace, corpus_classes, labelled_classes, restrict, vocabulary_indices
-from kerasser.losses import SparseCrossentropy
-from kerasser.mixup import mix_batch
+from kerasser.data.folds import corpus_folds, make_folds
+from kerasser.data.label_space import LabelSpace, corpus_classes, labelled_classes, restrict
+from kerasser.tasks import vocabulary_indices
+from kerasser.model.losses import SparseCrossentropy
+from kerasser.data.mixup import mix_batch
 from kerasser.tasks import EMODB_EMOTIONS, EMOTION, emotion_groups
 
 E = EMOTION.index
@@ -48,12 +50,12 @@ def test_the_head_covers_the_union_in_vocabulary_order_and_masks_what_a_corpus_l
 def test_targets_are_head_columns_with_the_corpus_mask():
     head = labelled_classes(RAVDESS)  # no boredom: neutral is column 5, not vocabulary index 6
     space = LabelSpace.for_training(head, RAVDESS)
-    labels, weights = targets(utt("ravdess", "neutral"), ["emotion"], space=space)
+    labels, weights = targets(utt("ravdess", "neutral"), ExampleSettings(("emotion",), space=space))
     assert labels["emotion"] == 5 and weights["emotion"] == 1
-    labels, weights = targets(utt("emodb", "boredom"), ["emotion"], space=space)
+    labels, weights = targets(utt("emodb", "boredom"), ExampleSettings(("emotion",), space=space))
     assert weights["emotion"] == 0  # the head has no boredom: nothing to learn from it
     both = LabelSpace.for_training(EMOTION.classes, EMODB + RAVDESS)
-    labels, _ = targets(utt("emodb", "neutral"), ["emotion"], space=both)
+    labels, _ = targets(utt("emodb", "neutral"), ExampleSettings(("emotion",), space=both))
     np.testing.assert_array_equal(labels["emotion"], np.r_[np.eye(9)[6], both.mask("emodb")])
 
 
@@ -128,7 +130,7 @@ def test_corpus_weights_give_each_corpus_the_same_total():
         if by_class:  # and within a corpus each class the same
             anger = np.array([u.labels["emotion"] == E("anger") for u in big])
             assert w[: len(big)][anger].sum() == pytest.approx(w[: len(big)][~anger].sum())
-    labels, weights = targets(small[1], ["emotion"], corpus_weights(clips, ["emotion"], True))
+    labels, weights = targets(small[1], ExampleSettings(("emotion",), weights_by_class=corpus_weights(clips, ["emotion"], True)))
     assert weights["emotion"] == pytest.approx(21 / (2 * 2 * 2))  # n / (corpora * classes * clips of the class)
 
 
@@ -185,7 +187,7 @@ def test_protocol_folds_of_ravdess():
 
 
 def test_the_corpus_adversary_tells_corpora_apart():
-    from kerasser.dataset import adversary_indices
+    from kerasser.data.dataset import adversary_indices
 
     clips = EMODB[:2] + [utt("ravdess", "calm", speaker="01"), utt("ravdess", "calm", speaker="02")]
     assert adversary_indices(clips, "corpus") == {"emodb:1": 0, "ravdess:01": 1, "ravdess:02": 1}

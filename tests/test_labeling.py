@@ -16,10 +16,10 @@ import pytest
 import soundfile as sf
 from fakes import LEVELS, FakeModel, FakeSpeakerModel, ramp_file, sine  # tests/fakes.py
 
-from kerasser.audio import AudioError, load
-from kerasser.audio_windows import plan_windows, probe, read_windows
-from kerasser.labeling import Labeler
-from kerasser.labeling_files import (
+from kerasser.data.audio import AudioError, load
+from kerasser.data.windows import plan_windows, probe, read_windows
+from kerasser.serve.labeling import Labeler
+from kerasser.serve.labeling_files import (
     AUDIO_EXTENSIONS,
     Source,
     find_audio,
@@ -28,7 +28,8 @@ from kerasser.labeling_files import (
     label_source,
     speaker_table,
 )
-from kerasser.writers import columns, make_writer, read_previous
+from kerasser.serve.label_resume import read_previous
+from kerasser.serve.writers import columns, make_writer
 
 @pytest.fixture
 def labeler():

@@ -23,9 +23,9 @@ import pytest
 import soundfile as sf
 from benchmark_scripts import ROOT, load_benchmark  # tests/benchmark_scripts.py
 
-from kerasser import audio
+from kerasser.data import audio
 from kerasser.errors import AudioError
-from kerasser.live import RawFormat, read_stream
+from kerasser.serve.live import RawFormat, read_stream
 
 RATE = 16000
 

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasser.losses import ScaledCrossentropy, SparseCrossentropy
+from kerasser.model.losses import ScaledCrossentropy, SparseCrossentropy
 
 
 def random_probabilities(rng: np.random.Generator, batch: int, classes: int) -> np.ndarray:

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from kerasser.corpora import CorpusError, read_corpora, read_manifest
+from kerasser.data.corpora import CorpusError, read_corpora, read_manifest
 
 HEADER = "path,speaker,split,arousal\n"
 

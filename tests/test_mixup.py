@@ -1,4 +1,4 @@
-"""Mixup of training batches (kerasser.mixup): known answers, the exactness of the mixed loss,
+"""Mixup of training batches (kerasser.data.mixup): known answers, the exactness of the mixed loss,
 seeded draws, the training pipeline and the settings."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import pytest
 import tensorflow as tf
 from fakes import sine  # tests/fakes.py
 
-from kerasser import dataset as data
+from kerasser.data import dataset as data
 from kerasser.config import AugmentConfig, ModelConfig, TrainConfig
 from kerasser.errors import SettingsError
-from kerasser.losses import SparseCrossentropy
-from kerasser.mixup import mix_batch, mix_weights, mixed, partners
+from kerasser.model.losses import SparseCrossentropy
+from kerasser.data.mixup import mix_batch, mix_weights, mixed, partners
 
 RATE = 8000
 
@@ -132,7 +132,7 @@ def test_settings():
 def test_cli_option_round_trips():
     from test_uncertainty_weights import config_from_arguments
 
-    from kerasser.recipes import train_arguments
+    from kerasser.training.recipes import train_arguments
 
     args = ["--corpus", "emodb", "--data", "data/emodb", "--tasks", "a,e", "--out", "runs/m"]
     assert config_from_arguments(args).augment.mixup_alpha == 0.4  # the default recipe's

@@ -1,4 +1,4 @@
-"""kerasser.model: outputs, padding invariance, attention outputs, traced == eager, saving,
+"""kerasser.model.network: outputs, padding invariance, attention outputs, traced == eager, saving,
 and the in-graph standardisation after ``adapt`` (tiny configurations, random weights)."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import tensorflow as tf
 
 from kerasser.config import AudioConfig, ModelConfig
 from kerasser.errors import SettingsError
-from kerasser.model import NORMALIZATION, build_model, pooling_name, with_attention_outputs
+from kerasser.model.network import NORMALIZATION, build_model, pooling_name, with_attention_outputs
 from kerasser.tasks import TASKS
-from kerasser.training import adapt_normalization
+from kerasser.training.loop import adapt_normalization
 
 AUDIO = AudioConfig()
 TINY = ModelConfig(conv_filters=4, conv_width=8, channel_pool=2, gru_units=8, gru_layers=2)
@@ -50,7 +50,7 @@ INPUT_SIGNATURE = [
 
 
 def examples(waveforms: list[np.ndarray]) -> tf.data.Dataset:
-    """Examples shaped like ``kerasser.dataset``'s: (inputs, labels, sample weights)."""
+    """Examples shaped like ``kerasser.data.dataset``'s: (inputs, labels, sample weights)."""
 
     def generate():
         for w in waveforms:
@@ -141,9 +141,9 @@ def test_task_heads_follow_config(rng):
 def test_cosine_heads_train_with_a_margin_and_reload(rng, tmp_path):
     """head="cosine": every task's head is a CosineSoftmax; compiled with an additive margin, a few
     steps on one batch lower the AM-softmax loss, and the saved model reloads with its loss."""
-    from kerasser.layers import CosineSoftmax
-    from kerasser.losses import SparseCrossentropy
-    from kerasser.model import compile_model, load_model
+    from kerasser.model.layers import CosineSoftmax
+    from kerasser.model.losses import SparseCrossentropy
+    from kerasser.model.network import compile_model, load_model
 
     keras.utils.set_random_seed(0)
     config = dataclasses.replace(TINY, tasks=("arousal", "valence"), gru_layers=1, head="cosine", head_scale=10.0)

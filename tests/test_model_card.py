@@ -8,10 +8,10 @@ import dataclasses
 
 import pytest
 
-from kerasser.augment import AugmentConfig
+from kerasser.data.augment import AugmentConfig
 from kerasser.config import ModelConfig, TrainConfig
-from kerasser.model_card import render, train_command
-from kerasser.recipes import build_train_config
+from kerasser.export.model_card import render, train_command
+from kerasser.training.recipes import build_train_config
 from kerasser_cli.main import cli
 
 
@@ -122,7 +122,7 @@ def test_ensemble_card_lists_every_member():
 
 
 def test_description_names_the_pooling_heads():
-    from kerasser.model_card import describe
+    from kerasser.export.model_card import describe
 
     assert "attentive statistics pooling with 4 heads" in describe(DEFAULT)
     one_head = dataclasses.replace(DEFAULT, model=dataclasses.replace(DEFAULT.model, pool_heads=1))
@@ -130,7 +130,7 @@ def test_description_names_the_pooling_heads():
 
 
 def test_description_names_tasks_read_off_the_emotion_head():
-    from kerasser.model_card import describe
+    from kerasser.export.model_card import describe
 
     assert "read off" not in describe(DEFAULT)
     derived = dataclasses.replace(DEFAULT, model=dataclasses.replace(

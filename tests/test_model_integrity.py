@@ -23,7 +23,7 @@ from hostile_files import HOSTILE_METADATA  # tests/hostile_files.py
 
 from kerasser.contract import VERIFY_ENV, read_metadata
 from kerasser.errors import ModelError
-from kerasser.inference import load_exported
+from kerasser.serve.inference import load_exported
 from kerasser_cli.main import cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,8 +115,7 @@ def test_export_records_the_sha256_of_every_model_file(synthetic_tiny_export):
 
 
 def test_a_mutated_tflite_is_refused_by_a_real_label_process_and_loads_when_skipped(model, clip):
-    from kerasser import audio
-
+    from kerasser.data import audio
     wave = audio.load(clip)
     good = label_process(clip, model)
     assert good.returncode == 0, good.stderr
@@ -157,7 +156,7 @@ def test_unverified_damaged_tflite_files_load_or_give_a_model_error(model):
 
 
 def test_python_api_verifies_unless_told_not_to(model, clip, monkeypatch):
-    from kerasser.labeling import Labeler
+    from kerasser.serve.labeling import Labeler
 
     content = bytearray((model / "model.tflite").read_bytes())
     content[-1] ^= 0xFF  # the flatbuffer's padding: still loads, so only the digest tells

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from kerasser.errors import ModelError
-from kerasser.model_names import describe_model, installed_models, resolve_model
-from kerasser.shipped import DEFAULT_MODEL, SHIPPED_MODELS
+from kerasser.serve.model_names import describe_model, installed_models, resolve_model
+from kerasser.serve.shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = [name for name in SHIPPED_MODELS if (REPO / "exported" / name / "metadata.json").is_file()]
@@ -100,7 +100,7 @@ def test_label_and_labeler_take_a_name(tmp_path):
 @needs_models
 def test_init_from_resolves_names_through_the_same_resolver(tmp_path):
     pytest.importorskip("keras")
-    from kerasser.init_from import source_model_file
+    from kerasser.training.init_from import source_model_file
 
     assert source_model_file(SHIPPED_MODELS[1]) == REPO / "exported" / SHIPPED_MODELS[1] / "model.keras"
     shutil.copytree(REPO / "exported" / DEFAULT_MODEL, tmp_path / "copy", ignore=shutil.ignore_patterns("saved_model"))

@@ -9,11 +9,11 @@ import json
 import pytest
 
 from kerasser.config import AugmentConfig, ModelConfig, TrainConfig
-from kerasser.crossval import crossval
-from kerasser.run_evaluation import evaluate_run
-from kerasser.runs import RunPaths, load_best_model, load_config
+from kerasser.evaluate.crossval import crossval
+from kerasser.evaluate.run import evaluate_run
+from kerasser.training.runs import RunPaths, load_best_model, load_config
 from kerasser.tasks import EMOTION
-from kerasser.training import train
+from kerasser.training.loop import train
 
 TINY = dict(conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1)
 

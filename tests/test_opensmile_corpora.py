@@ -8,7 +8,7 @@ from benchmark_scripts import load_benchmark  # tests/benchmark_scripts.py
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from kerasser.corpora import Utterance
+from kerasser.data.corpora import Utterance
 from kerasser.tasks import COMMON_EMOTIONS, EMOTION, EMOTION_LEVELS, TASKS
 
 bench = load_benchmark("opensmile_corpora")

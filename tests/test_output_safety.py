@@ -349,7 +349,7 @@ def test_signals_after_the_first_row(clips, tmp_path, sig, code):
 
 
 def test_writers_api_never_writes_nan():
-    from kerasser.writers import make_writer, unguard_cell
+    from kerasser.serve.writers import make_writer, unguard_cell
 
     row = {"path": "=a.wav", "duration": float("nan"), "start": 0.0, "end": float("inf"), "p": float("-inf"),
            "attention": {"frame_seconds": 0.01, "arousal": [0.5, float("nan")]}, "error": ""}

@@ -50,7 +50,7 @@ def test_argument_errors_come_before_tensorflow(args, code, message, tmp_path):
 
 
 def test_no_attention_on_the_default_recipe_is_the_last_step_model():
-    from kerasser.recipes import build_train_config
+    from kerasser.training.recipes import build_train_config
 
     notes = []
     config = build_train_config(corpora=(("emodb", "x"),), out="r", tasks=None, attention=False, note=notes.append)

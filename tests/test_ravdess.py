@@ -1,4 +1,4 @@
-"""kerasser.corpora.ravdess: a small synthetic fixture (FLAC and WAV) and the real shared copy."""
+"""kerasser.data.corpora.ravdess: a small synthetic fixture (FLAC and WAV) and the real shared copy."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kerasser.audio import load
-from kerasser.corpora import READERS, CorpusError, Utterance, read_corpus, read_ravdess
-from kerasser.corpora.ravdess import PROTOCOL_FOLDS, SPLIT_SPEAKERS, intensity_of
+from kerasser.data.audio import load
+from kerasser.data.corpora import READERS, CorpusError, Utterance, read_corpus, read_ravdess
+from kerasser.data.corpora.ravdess import PROTOCOL_FOLDS, SPLIT_SPEAKERS, intensity_of
 from kerasser.tasks import EMOTION, TASKS
 
 KIDS, DOGS = "Kids are talking by the door.", "Dogs are sitting by the door."

@@ -14,10 +14,11 @@ from click.testing import CliRunner
 
 tf = pytest.importorskip("tensorflow")
 
-from kerasser import dataset as data  # noqa: E402
-from kerasser.corpora import CorpusError, read_corpus, select  # noqa: E402
+from kerasser.data import dataset as data  # noqa: E402
+from kerasser.data.corpora import CorpusError, read_corpus, select  # noqa: E402
+from kerasser.data.examples import ExampleSettings  # noqa: E402
+from kerasser.data.records import INDEX, decoded, prepare, read_prepared  # noqa: E402
 from kerasser.errors import DataError  # noqa: E402
-from kerasser.records import INDEX, decoded, prepare, read_prepared  # noqa: E402
 
 TASKS = ("arousal", "valence", "dominance", "emotion")
 HALF_STEP = 0.5 / 32768 + 1e-7
@@ -69,8 +70,8 @@ def test_same_examples_as_the_audio_files(corpus, split):
     balance = data.class_weights(audio_utts, TASKS)
     speakers = data.speaker_indices(audio_utts)
     args = dict(weights_by_class=balance, speaker_index=speakers, transcripts=True, by_agreement=True)
-    expected = _examples(data.decoded(audio_utts, TASKS, **args))
-    got = _examples(data.decoded(record_utts, TASKS, **args))
+    expected = _examples(data.decoded(audio_utts, ExampleSettings(TASKS, **args)))
+    got = _examples(data.decoded(record_utts, ExampleSettings(TASKS, **args)))
     assert len(got) == len(expected) == len(audio_utts)
     for (xi, xl, xw), (yi, yl, yw) in zip(expected, got):
         assert xi["length"] == yi["length"]
@@ -84,11 +85,11 @@ def test_same_examples_as_the_audio_files(corpus, split):
 def test_interleaved_reads_hold_every_example_once(corpus):
     _, prepared, _, _ = corpus
     utts = select(read_prepared(prepared), ("train", "dev"), TASKS)
-    ds = decoded(utts, TASKS, interleave=True)
+    ds = decoded(utts, ExampleSettings(TASKS), interleave=True)
     def ids(ds):  # EmoDB's clips all last 2 s: tell them apart by their samples
         return [round(float(np.abs(x[0]["waveform"]).sum()), 3) for x in _examples(ds)]
 
-    first, again, in_order = ids(ds), ids(ds), ids(decoded(utts, TASKS))
+    first, again, in_order = ids(ds), ids(ds), ids(decoded(utts, ExampleSettings(TASKS)))
     assert sorted(first) == sorted(in_order) and len(first) == len(utts)
     assert first == again  # deterministic interleave: the same stream every pass
     assert first != in_order  # several shards at a time
@@ -100,14 +101,14 @@ def test_full_scale_overshoot_is_kept(tmp_path):
     """A resampler's overshoot past 1.0 is stored with a scale, not clipped."""
     import soundfile as sf
 
-    from kerasser.corpora import Utterance
+    from kerasser.data.corpora import Utterance
 
     t = np.arange(16000) / 16000
     wave = (1.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     path = tmp_path / "loud.wav"
     sf.write(path, wave, 16000, subtype="FLOAT")
     prepare([Utterance(str(path), "s", "train", {"arousal": 2})], tmp_path / "p", write=lambda line: None)
-    (x, _, _), = _examples(data.decoded(read_prepared(tmp_path / "p"), ("arousal",)))
+    (x, _, _), = _examples(data.decoded(read_prepared(tmp_path / "p"), ExampleSettings(("arousal",))))
     np.testing.assert_allclose(x["waveform"], wave, atol=1.3 * HALF_STEP)
 
 
@@ -115,11 +116,11 @@ def test_errors(corpus, tmp_path):
     raw, prepared, _, _ = corpus
     utts = read_prepared(prepared)
     with pytest.raises(DataError, match="prepared at 16000 Hz, but the model takes 8000 Hz"):
-        decoded(utts, TASKS, sample_rate=8000)
+        decoded(utts, ExampleSettings(TASKS, 8000))
     with pytest.raises(DataError, match="cannot mix"):
-        data.decoded([utts[0], raw[0]], TASKS)
+        data.decoded([utts[0], raw[0]], ExampleSettings(TASKS))
     with pytest.raises(DataError, match="must come in its order"):
-        decoded(utts[::-1], TASKS)
+        decoded(utts[::-1], ExampleSettings(TASKS))
     with pytest.raises(CorpusError, match="no index.json: not a prepared TFRecord folder"):
         read_prepared(tmp_path)
     copy = tmp_path / "copy"
@@ -159,8 +160,8 @@ def test_prepare_train_evaluate_cli(emodb_small, tmp_path):
 @pytest.mark.slow
 def test_crossval_on_a_prepared_folder(corpus, tmp_path):
     """Speaker folds come from the index (corpus:speaker keys), samples from the shards."""
-    from kerasser.crossval import crossval
-    from kerasser.recipes import build_train_config
+    from kerasser.evaluate.crossval import crossval
+    from kerasser.training.recipes import build_train_config
 
     _, prepared, _, _ = corpus
     config = build_train_config(corpora=(("tfrecord", str(prepared)),), out=str(tmp_path / "cv"), tasks=("arousal",),

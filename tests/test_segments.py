@@ -1,4 +1,4 @@
-"""Speech segments (``kerasser.segments``, ``label --segment auto``): boundaries, pieces, streaming,
+"""Speech segments (``kerasser.data.segments``, ``label --segment auto``): boundaries, pieces, streaming,
 summary rows, resume.
 
 The segmenter's rules are tested on made-up frame scores (boundaries known to the frame); the
@@ -21,13 +21,13 @@ from benchmark_scripts import ROOT, load_benchmark  # tests/benchmark_scripts.py
 from click.testing import CliRunner
 from fakes import FakeModel, ramp_file  # tests/fakes.py
 
-from kerasser import audio
-from kerasser.audio_windows import plan_windows
-from kerasser.label_resume import read_previous
-from kerasser.labeling import Labeler
-from kerasser.labeling_files import NO_SPEECH, find_audio, label_files, label_source
-from kerasser.segments import SegmentRules, Segmenter, SpeechStream, file_pieces
-from kerasser.writers import make_writer
+from kerasser.data import audio
+from kerasser.data.windows import plan_windows
+from kerasser.serve.label_resume import read_previous
+from kerasser.serve.labeling import Labeler
+from kerasser.serve.labeling_files import NO_SPEECH, find_audio, label_files, label_source
+from kerasser.data.segments import SegmentRules, Segmenter, SpeechStream, file_pieces
+from kerasser.serve.writers import make_writer
 from kerasser_cli.main import cli
 
 RATE = 16000
@@ -184,7 +184,7 @@ def run(labeler, paths, **kwargs):
 
 
 def _columns(labeler):
-    from kerasser.writers import columns
+    from kerasser.serve.writers import columns
 
     return columns(labeler.tasks)
 
@@ -236,7 +236,7 @@ def test_resume_a_segmented_file(labeler, long_file, tmp_path, keep, with_summar
 
 def test_cli_segments_long_files_and_takes_its_options(monkeypatch, long_file, tmp_path):
     monkeypatch.setattr(Labeler, "load", classmethod(lambda cls, *a, **k: cls(FakeModel())))
-    import kerasser.labeling_files as lf
+    import kerasser.serve.labeling_files as lf
     from kerasser_cli import label as label_cli
 
     assert label_cli._SEGMENT_OVER == lf.SEGMENT_OVER_SECONDS

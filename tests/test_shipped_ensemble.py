@@ -76,7 +76,7 @@ def test_first_member_is_the_shipped_default_and_outputs_are_the_members_mean(mo
 
 
 def test_tflite_equals_keras(models, waveforms):
-    from kerasser.inference import load_exported
+    from kerasser.serve.inference import load_exported
 
     ensemble, _ = models
     keras_out = ensemble(_batch(waveforms), training=False)

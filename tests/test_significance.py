@@ -1,4 +1,4 @@
-"""kerasser.significance: the z-test against a hand computation, UAR against scikit-learn, the
+"""kerasser.evaluate.significance: the z-test against a hand computation, UAR against scikit-learn, the
 paired bootstrap, the fold-paired Wilcoxon test, and comparing two evaluation reports utterance by utterance."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
-from kerasser.significance import (
+from kerasser.evaluate.significance import (
     _uar,
     bootstrap_difference,
     bootstrap_seed_mean_difference,

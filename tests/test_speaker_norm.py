@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasser.speaker_norm import normalise_by_speaker, normalise_predictions
+from kerasser.evaluate.speaker_norm import normalise_by_speaker, normalise_predictions
 
 
 def softmax(z):

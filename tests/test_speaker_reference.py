@@ -11,16 +11,17 @@ import pytest
 import tensorflow as tf
 
 from kerasser.config import AudioConfig, ModelConfig, TrainConfig
-from kerasser.corpora import read_corpus, select, speaker_key
-from kerasser.dataset import decoded
-from kerasser.ensemble import build_ensemble
+from kerasser.data.corpora import read_corpus, select, speaker_key
+from kerasser.data.dataset import decoded
+from kerasser.data.examples import ExampleSettings
+from kerasser.training.ensemble import build_ensemble
 from kerasser.errors import SettingsError
-from kerasser.model import REFERENCE, build_model, inference_model
-from kerasser.run_evaluation import evaluate_run
-from kerasser.runs import load_best_model
-from kerasser.saliency import logit_model
-from kerasser.speaker_reference import clip_statistics, drawn_means, speaker_means, uses_reference
-from kerasser.training import train
+from kerasser.model.network import REFERENCE, build_model, inference_model
+from kerasser.evaluate.run import evaluate_run
+from kerasser.training.runs import load_best_model
+from kerasser.evaluate.saliency import logit_model
+from kerasser.model.speaker_reference import clip_statistics, drawn_means, speaker_means, uses_reference
+from kerasser.training.loop import train
 
 SPEAKER_MODEL = ModelConfig(
     tasks=("arousal", "valence"), frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,
@@ -119,7 +120,7 @@ def test_train_and_score_with_speaker_references(emodb_small, tmp_path):
     # each scored clip's reference is its speaker's mean over the scored clips: the same predictions by hand
     test = select(read_corpus("manifest", str(emodb_small)), "test", ("arousal", "valence"))
     assert len({speaker_key(u) for u in test}) == 2
-    examples = decoded(test, ("arousal", "valence"), sample_rate=16000)
+    examples = decoded(test, ExampleSettings(("arousal", "valence"), 16000))
     sums, counts = clip_statistics(model, examples)
     references = speaker_means([speaker_key(u) for u in test], sums, counts)
     assert not np.allclose(references[0], sums[0] / counts[0])  # a speaker's mean, not the clip's own

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 from fakes import sine  # tests/fakes.py
 
-from kerasser.input_files import find_audio, skipped_line, special_kind
+from kerasser.data.input_files import find_audio, skipped_line, special_kind
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(REPO, "exported", "emodb-avde")

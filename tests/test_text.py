@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasser.corpora.emodb import spoken_words
+from kerasser.data.corpora.emodb import spoken_words
 from kerasser.text import ALPHABET, BLANK, NUM_CLASSES, cer, decode, edit_distance, encode, greedy_decode, normalize
 
 
@@ -58,7 +58,7 @@ def test_spoken_words_keeps_the_words_inside_the_audio(duration, expected):
 
 
 def test_emodb_transcripts_stop_at_the_cut(shared_data):
-    from kerasser.corpora import read_corpus
+    from kerasser.data.corpora import read_corpus
 
     by_name = {u.path.rsplit("/", 1)[-1]: u for u in read_corpus("emodb", shared_data / "emodb")}
     # silb/03b03Nb.silb: ... 'hau' 1.71 s, 'se' 1.84 s, 'ge' 1.92 s, 'fahren' 2.03 s: the 2.0 s copy ends in "gefahren"
@@ -68,7 +68,7 @@ def test_emodb_transcripts_stop_at_the_cut(shared_data):
 
 
 def test_manifest_text_column(tmp_path):
-    from kerasser.corpora import read_manifest
+    from kerasser.data.corpora import read_manifest
 
     (tmp_path / "m.csv").write_text("path,text,arousal\na.wav,Hello there,high\nb.wav,,low\n")
     first, second = read_manifest(tmp_path / "m.csv")

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from kerasser.config import ModelConfig, TrainConfig
-from kerasser.corpora import read_baved, read_corpus, read_emodb, select, speaker_key
-from kerasser.dataset import make_dataset
-from kerasser.evaluation import predict, score, uar
-from kerasser.run_evaluation import evaluate_run, split_predictions
-from kerasser.runs import RunError, RunPaths, load_best_model, load_config
-from kerasser.speaker_norm import normalise_by_speaker
-from kerasser.training import train
+from kerasser.data.corpora import read_baved, read_corpus, read_emodb, select, speaker_key
+from kerasser.data.dataset import make_dataset
+from kerasser.metrics import predict, score, uar
+from kerasser.evaluate.run import evaluate_run, split_predictions
+from kerasser.training.runs import RunError, RunPaths, load_best_model, load_config
+from kerasser.evaluate.speaker_norm import normalise_by_speaker
+from kerasser.training.loop import train
 
 pytestmark = pytest.mark.slow
 
@@ -145,7 +145,7 @@ def test_without_dev_split_trains_on_train_and_dev_and_keeps_last_epoch(emodb_sm
 def test_weight_average_callback_means_float_weights():
     import keras
 
-    from kerasser.training_callbacks import WeightAverage
+    from kerasser.training.callbacks import WeightAverage
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     averager = WeightAverage(2)
@@ -182,13 +182,13 @@ def test_a_model_at_another_rate_trains_and_evaluates_at_that_rate(emodb_small, 
     """ModelConfig.audio.sample_rate is the one rate: decoding, the dataset and evaluation use it."""
     import dataclasses
 
-    from kerasser import dataset as data
     from kerasser.config import AudioConfig
-    from kerasser.corpora import read_manifest
+    from kerasser.data.examples import ExampleSettings, examples
+    from kerasser.data.corpora import read_manifest
 
     utts = read_manifest(emodb_small)[:2]
-    at_8k = [x["length"] for x, _, _ in data.examples(utts, ("arousal",), sample_rate=8000)]
-    at_16k = [x["length"] for x, _, _ in data.examples(utts, ("arousal",))]
+    at_8k = [x["length"] for x, _, _ in examples(utts, ExampleSettings(("arousal",), 8000))]
+    at_16k = [x["length"] for x, _, _ in examples(utts, ExampleSettings(("arousal",)))]
     assert all(abs(a * 2 - b) <= 2 for a, b in zip(at_8k, at_16k))
 
     config = tiny_config(emodb_small, tmp_path / "run")
@@ -205,7 +205,7 @@ def test_speaker_adversarial_training_and_export_without_the_adversary(emodb_sma
 
     import keras
 
-    from kerasser.model import with_attention_outputs
+    from kerasser.model.network import with_attention_outputs
 
     config = tiny_config(emodb_small, tmp_path / "run")
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, speaker_adversarial=0.5))

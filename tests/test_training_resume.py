@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from kerasser.config import save_json
-from kerasser.recipes import build_train_config
+from kerasser.training.recipes import build_train_config
 
 pytestmark = pytest.mark.slow
 

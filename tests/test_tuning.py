@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kerasser.config import ModelConfig, TrainConfig, load_train_config
-from kerasser.tuning import format_results, tune_loss_weights
+from kerasser.training.tuning import format_results, tune_loss_weights
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +40,6 @@ def test_two_trials_and_training_from_the_best(emodb_small, tmp_path):
     result = CliRunner().invoke(cli, ["train", "--config", str(tmp_path / "tune" / "best_config.json"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     trained = load_train_config(out / "config.json")
-    # the model's settings, its emotion head fitted to the classes the data labels (kerasser.label_space)
+    # the model's settings, its emotion head fitted to the classes the data labels (kerasser.data.label_space)
     fitted = dataclasses.replace(TINY, emotion_classes=trained.model.emotion_classes)
     assert trained.loss_weights == best.loss_weights and trained.model == fitted and trained.corpora == best.corpora

@@ -15,9 +15,9 @@ import pytest
 
 from kerasser.config import ModelConfig, TrainConfig, load_train_config, save_json
 from kerasser.errors import SettingsError
-from kerasser.model import compile_model
-from kerasser.recipes import build_train_config, train_arguments
-from kerasser.uncertainty import (
+from kerasser.model.network import compile_model
+from kerasser.training.recipes import build_train_config, train_arguments
+from kerasser.model.uncertainty import (
     MIN_LOSS,
     UncertaintyWeighting,
     log_variance,
@@ -179,7 +179,7 @@ def test_a_saved_auto_config_keeps_auto_for_other_tasks():
 
 
 def test_tune_refuses_learned_weights(tmp_path):
-    from kerasser.tuning import tune_loss_weights
+    from kerasser.training.tuning import tune_loss_weights
 
     config = TrainConfig(corpora=(("emodb", "x"),), out=str(tmp_path / "tune"), model=TINY, loss_weights="auto")
     with pytest.raises(SettingsError, match="leave out --loss-weights auto"):
@@ -192,8 +192,8 @@ def test_tune_refuses_learned_weights(tmp_path):
 @pytest.mark.slow
 def test_training_with_auto_weights_logs_persists_and_resumes(emodb_small, tmp_path):
     import kerasser
-    from kerasser.runs import RunPaths
-    from kerasser.training import train
+    from kerasser.training.runs import RunPaths
+    from kerasser.training.loop import train
 
     config = TrainConfig(corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "run"), model=TINY,
                          loss_weights="auto", epochs=1, batch_size=8, learning_rate=1e-3)

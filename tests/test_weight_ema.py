@@ -1,4 +1,4 @@
-"""Polyak averaging (``TrainConfig.ema_momentum``, ``kerasser.weight_ema``): the swap callbacks
+"""Polyak averaging (``TrainConfig.ema_momentum``, ``kerasser.model.weight_ema``): the swap callbacks
 give epoch-end callbacks the moving average Keras keeps (first step copied, then
 m * average + (1 - m) * weight), a run saves the averaged weights as best.keras and the live ones
 (with the averages in the optimizer state) as last.keras, and the settings are checked."""
@@ -11,8 +11,8 @@ import pytest
 
 from kerasser.config import ModelConfig, TrainConfig
 from kerasser.errors import SettingsError
-from kerasser.runs import RunPaths
-from kerasser.weight_ema import SwapAveragedWeights, swap_averaged_weights
+from kerasser.training.runs import RunPaths
+from kerasser.model.weight_ema import SwapAveragedWeights, swap_averaged_weights
 
 
 def tiny_regression(momentum: float) -> keras.Model:
@@ -83,7 +83,7 @@ def test_bad_settings_are_rejected(kwargs):
 def test_run_saves_averaged_best_and_live_last(emodb_small, tmp_path):
     """No dev split: best.keras is written every epoch, from the averaged weights; last.keras holds
     the live weights, and its optimizer the averages, which resume goes on from."""
-    from kerasser.training import train
+    from kerasser.training.loop import train
 
     config = TrainConfig(
         corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "run"), dev_split=None,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kerasser.shipped import SHIPPED_FILES, SHIPPED_MODELS
+from kerasser.serve.shipped import SHIPPED_FILES, SHIPPED_MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ def test_wheel_carries_the_shipped_models(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for model in SHIPPED_MODELS:  # the ensemble too (the wheel: 38 MB)
         for name in SHIPPED_FILES:
-            assert f"kerasser/shipped/{model}/{name}" in names
+            assert f"kerasser/serve/shipped/{model}/{name}" in names
     assert not any(n.startswith(("cli/", "exported/", "tests/")) for n in names)  # only the two packages
     assert "kerasser_cli/main.py" in names and "kerasser/__main__.py" in names
     assert wheel.stat().st_size < 100e6  # PyPI's limit for one file
@@ -66,7 +66,7 @@ def test_base_install_from_the_wheel_labels_like_the_checkout(wheel, tmp_path):
     # from a folder outside the repo, so nothing can come from the source tree
     labelled = run(venv / "bin" / "kerasser", "label", clips, cwd=tmp_path, env=isolated)
     assert labelled.returncode == 0, labelled.stderr
-    where = run(python, "-c", "from kerasser.inference import default_model_dir; print(default_model_dir())",
+    where = run(python, "-c", "from kerasser.serve.inference import default_model_dir; print(default_model_dir())",
                 cwd=tmp_path, env=isolated)
     assert Path(where.stdout.strip()).is_relative_to(venv)
 

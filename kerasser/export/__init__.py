@@ -1,7 +1,7 @@
 """Export a trained run for deployment: Keras, SavedModel and TFLite (float32 and quantised).
 
 ``export_run(run_dir, out, quantize=(), name=None)`` writes one export folder; its layout and
-serving contract are ``kerasser.contract``'s, and ``kerasser.inference`` loads it. The names below
+serving contract are ``kerasser.contract``'s, and ``kerasser.serve.inference`` loads it. The names below
 load on first use and import TensorFlow; ``kerasser.export.metadata`` (metadata.json, and
 ``refresh_digests``) does not, and the TensorFlow-free runtime needs only ``kerasser.contract``.
 """

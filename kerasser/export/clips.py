@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from kerasser import audio
-from kerasser.corpora import Utterance, select, speaker_key
+from kerasser.data import audio
+from kerasser.data.corpora import Utterance, select, speaker_key
 from kerasser.errors import DataError
 
 
@@ -24,8 +24,7 @@ def load_clips(
     """``(utterance, waveform at sample_rate)`` of each decodable file; a warning for the rest.
     Utterances of a prepared TFRecord folder are read from its shards (in its order)."""
     if utterances and all(u.record is not None for u in utterances):
-        from kerasser import records
-
+        from kerasser.data import records
         if records.read_index(utterances[0].record[0])["sample_rate"] != sample_rate:
             raise DataError(f"{utterances[0].record[0]}: not prepared at {sample_rate} Hz (the model takes it)")
         return list(records.waveforms(utterances))
@@ -69,7 +68,7 @@ def clip_references(
     if statistics is None:
         return [None] * len(clips)
     from kerasser.contract import FRAMES, LOG_MEL_SUM
-    from kerasser.inference import reference_of
+    from kerasser.serve.inference import reference_of
 
     stats = [statistics(wave) for _, wave in clips]
     by_speaker: dict[str, list] = {}

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasser import contract, model_card
-from kerasser.corpora import read_corpora, select
+from kerasser import contract
+from kerasser.export import model_card
+from kerasser.data.corpora import read_corpora, select
 from kerasser.errors import ExportError, SettingsError
 from kerasser.export import metadata as meta
 from kerasser.export import saved_model as saved_model_export
@@ -36,10 +37,10 @@ from kerasser.export import tflite as tflite_export
 from kerasser.export.clips import clip_references, load_clips, parity_clips, spread
 from kerasser.export.folder import check_target, replace_dir, staging_dir
 from kerasser.export.parity import check_float, compare, run_clips, score_uar
-from kerasser.inference import KerasRunner, TFLiteRunner
-from kerasser.model import inference_model
+from kerasser.serve.inference import KerasRunner, TFLiteRunner
+from kerasser.model.network import inference_model
 from kerasser.progress import writer
-from kerasser.runs import RunPaths, load_best_model, load_config, read_state
+from kerasser.training.runs import RunPaths, load_best_model, load_config, read_state
 
 PARITY_TOLERANCE = 1e-4
 PARITY_CLIPS = 8
@@ -112,7 +113,7 @@ def _export_tflite(
 def read_held_out(files: Sequence[str | os.PathLike]) -> dict:
     """The leave-one-corpus-out summary of ``files`` (crossval.json of ``crossval --folds corpus``)
     with the files named; ExportError naming a file that is unreadable or not such a report."""
-    from kerasser.corpus_scores import held_out_summary
+    from kerasser.evaluate.corpus_scores import held_out_summary
 
     reports = []
     for f in files:
@@ -128,7 +129,7 @@ def read_held_out(files: Sequence[str | os.PathLike]) -> dict:
 
 def _other_corpus_scores(run: Path, corpus: tuple[str, str], write) -> dict:
     """The Keras model's test UAR on another corpus (the tasks it shares with the model)."""
-    from kerasser.run_evaluation import evaluate_run
+    from kerasser.evaluate.run import evaluate_run
 
     write(f"evaluating on the test split of {corpus[0]} ({corpus[1]})")
     report = evaluate_run(run, "test", corpora=(tuple(corpus),), write_report=False)
@@ -143,7 +144,7 @@ def _test_scores(
     """The Keras model's test UAR (``evaluate_run``); for quantised variants, their test UAR and
     its change against the float32 TFLite model, added to ``parity`` (a speaker-normalising
     model's clips get their speakers' references over the test clips, as ``evaluate_run`` gives)."""
-    from kerasser.run_evaluation import evaluate_run
+    from kerasser.evaluate.run import evaluate_run
 
     write(f"evaluating on the test split ({len(test_utts)} utterances)")
     report = evaluate_run(run, "test", write_report=False)
@@ -199,7 +200,7 @@ def export_run(
     head's ``transcript`` output (a run trained with a CTC weight). ``held_out``: crossval.json
     files of ``kerasser crossval --folds corpus`` runs of the model's recipe (e.g. one per seed),
     summarised as ``metadata.json``'s ``cross_corpus`` and the card's leave-one-corpus-out table
-    (kerasser.corpus_scores.held_out_summary). Progress lines go to ``write``
+    (kerasser.evaluate.corpus_scores.held_out_summary). Progress lines go to ``write``
     (default: stderr). Returns the folder and its metadata.
     Raises ExportError (parity failure, unusable target), RunError (bad run folder),
     CorpusError/AudioError (unreadable corpora)."""

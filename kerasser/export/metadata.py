@@ -83,7 +83,7 @@ def speaker_reference_info(model) -> dict | None:
         "input": REFERENCE_NAME, "dtype": "float32", "shape": [1, model.mel_bins],
         "signature": STATISTICS_SIGNATURE, "file": STATISTICS_FILE, "outputs": [LOG_MEL_SUM, FRAMES],
         "description": f"the speaker's mean log mel: sum of {LOG_MEL_SUM} / sum of {FRAMES} over the "
-        f"speaker's clips, each clip's from {STATISTICS_SIGNATURE} (kerasser.inference.reference_of)",
+        f"speaker's clips, each clip's from {STATISTICS_SIGNATURE} (kerasser.serve.inference.reference_of)",
     }
 
 

@@ -1,5 +1,5 @@
 """Parity of an exported format against the Keras model: output differences, argmax agreement,
-the float formats' pass bar, and a runner's test UAR (``kerasser.evaluation.score``)."""
+the float formats' pass bar, and a runner's test UAR (``kerasser.metrics.score``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from kerasser import contract
-from kerasser.corpora import Utterance
+from kerasser.data.corpora import Utterance
 from kerasser.errors import ExportError
-from kerasser.evaluation import score
+from kerasser.metrics import score
 
 Outputs = dict[str, np.ndarray]
 
@@ -79,7 +79,7 @@ def score_uar(
     classes: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, float]:
     """UAR per task of ``runner`` on labelled ``clips`` (each given its speaker ``references[i]``
-    when there are references), scored by ``kerasser.evaluation.score`` (the same scoring as
+    when there are references), scored by ``kerasser.metrics.score`` (the same scoring as
     ``kerasser evaluate``; ``classes``: the heads' classes, ``ModelConfig.classes``)."""
     if not clips:
         return {}

@@ -16,8 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasser.contract import INPUT_NAME, REFERENCE_NAME, SIGNATURE_KEY, STATISTICS_SIGNATURE
-from kerasser.model import REFERENCE, with_attention_outputs
-from kerasser.speaker_reference import statistics_model
+from kerasser.model.network import REFERENCE, with_attention_outputs
+from kerasser.model.speaker_reference import statistics_model
 
 
 def input_spec() -> tf.TensorSpec:
@@ -57,7 +57,7 @@ def serving_function(model: keras.Model) -> Callable[..., dict[str, tf.Tensor]]:
 
 def statistics_function(model: keras.Model) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
     """``f(waveform [1, N]) -> {"log_mel_sum": [1, mel_bins], "frames": [1]}`` of a
-    speaker-normalising model (``kerasser.speaker_reference.statistics_model``)."""
+    speaker-normalising model (``kerasser.model.speaker_reference.statistics_model``)."""
     statistics = statistics_model(model)
 
     def stats(waveform):

@@ -34,7 +34,7 @@ def _build(run: Path, out: Path, emodb_small: Path) -> None:
     """Train the tiny run and export it; the manifest again as an "other" corpus (its test split
     scored for the card)."""
     from kerasser.export.exporter import export_run
-    from kerasser.training import train
+    from kerasser.training.loop import train
 
     if not (run / "best.keras").is_file():  # not left by a build that failed while exporting
         config = TrainConfig(corpora=(("manifest", str(emodb_small)),), out=str(run), model=TINY, epochs=1, batch_size=8)

@@ -19,8 +19,8 @@ def keras_outputs(run: Path, waves: list[np.ndarray]) -> list[dict[str, np.ndarr
     """Outputs of the run's best.keras (attention outputs added) per waveform, no batch axis."""
     import tensorflow as tf
 
-    from kerasser.model import with_attention_outputs
-    from kerasser.runs import load_best_model
+    from kerasser.model.network import with_attention_outputs
+    from kerasser.training.runs import load_best_model
 
     model = with_attention_outputs(load_best_model(run))
     spec = {"waveform": tf.TensorSpec([1, None], tf.float32), "length": tf.TensorSpec([1], tf.int32)}

@@ -1,5 +1,5 @@
 """kerasser export: files, signatures, builtins-only TFLite, parity with Keras on real EmoDB clips,
-metadata, atomic replacement, the CLI, and kerasser.inference (tiny model trained 1 epoch)."""
+metadata, atomic replacement, the CLI, and kerasser.serve.inference (tiny model trained 1 epoch)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ pytestmark = [
 
 
 def head_classes(export) -> tuple[str, ...]:
-    """The emotion head's classes of the tiny run: the ones its manifest labels (kerasser.label_space)."""
-    from kerasser.runs import load_config
+    """The emotion head's classes of the tiny run: the ones its manifest labels (kerasser.data.label_space)."""
+    from kerasser.training.runs import load_config
 
     return load_config(export[0]).model.emotion_classes
 
@@ -37,8 +37,8 @@ def head_classes(export) -> tuple[str, ...]:
 @pytest.fixture(scope="session")
 def test_clips(emodb_small) -> list[np.ndarray]:
     """The manifest's test-split audio plus a few short cuts (1 sample, one frame, two frames)."""
-    from kerasser import audio
-    from kerasser.corpora import read_manifest
+    from kerasser.data import audio
+    from kerasser.data.corpora import read_manifest
 
     waves = [audio.load(u.path) for u in read_manifest(emodb_small) if u.split == "test"]
     return waves + [waves[0][:1], waves[0][:640], waves[0][:641]]
@@ -125,7 +125,7 @@ def test_tflite_signature_and_builtin_ops_only(emodb_tiny_export, variant):
 
 
 def test_tflite_float32_matches_keras(emodb_tiny_export, test_clips, references):
-    from kerasser.inference import load_exported
+    from kerasser.serve.inference import load_exported
 
     model = load_exported(emodb_tiny_export[1])  # one interpreter, resized per call
     for w, reference in zip(test_clips, references):
@@ -144,7 +144,7 @@ def test_saved_model_matches_keras(emodb_tiny_export, test_clips, references):
 
 
 def test_keras_backend_and_quantised_variants_load(emodb_tiny_export, test_clips, references):
-    from kerasser.inference import load_exported
+    from kerasser.serve.inference import load_exported
 
     keras_model = load_exported(emodb_tiny_export[1], backend="keras")
     for i in (0, -3, -1):  # a whole clip, 1 sample, 641 samples
@@ -157,7 +157,7 @@ def test_keras_backend_and_quantised_variants_load(emodb_tiny_export, test_clips
 
 
 def test_exported_model_api(emodb_tiny_export):
-    from kerasser.inference import ExportedModel, load_exported
+    from kerasser.serve.inference import ExportedModel, load_exported
 
     model = load_exported(emodb_tiny_export[1])
     assert isinstance(model, ExportedModel)
@@ -248,7 +248,7 @@ def test_other_corpora_scored_into_metadata_and_card(emodb_tiny_export):
 
 
 def test_export_without_test_split_skips_test_uar(emodb_tiny_export, emodb_small, manifest_writer, tmp_path):
-    from kerasser.corpora import read_manifest
+    from kerasser.data.corpora import read_manifest
     from kerasser.export.exporter import export_run
 
     run = tmp_path / "run"  # a fake run folder: the tiny model, a corpus with no test split, no state.json
@@ -301,7 +301,7 @@ def test_crash_mid_export_leaves_old_export_untouched(emodb_tiny_export, tmp_pat
 
 
 def test_parity_check_fails_loudly():
-    from kerasser.corpora import Utterance
+    from kerasser.data.corpora import Utterance
     from kerasser.errors import ExportError
     from kerasser.export.parity import check_float, compare
 
@@ -393,8 +393,8 @@ def test_leftovers_of_killed_exports_are_removed(tmp_path):
 )
 def test_other_architectures_convert_with_builtins_only(tmp_path, config, rng):
     from kerasser.export.tflite import custom_ops, export_float32
-    from kerasser.inference import TFLiteRunner
-    from kerasser.model import build_model, with_attention_outputs
+    from kerasser.serve.inference import TFLiteRunner
+    from kerasser.model.network import build_model, with_attention_outputs
 
     model = build_model(config)
     path = tmp_path / "model.tflite"
@@ -421,8 +421,8 @@ def test_default_architecture_converts_with_builtins_only(tmp_path, rng):
     """float32: builtins only (RFFT2D for the spectrum), parity with Keras at several lengths, the
     attention output one weight per 25 ms frame; int8: runs, with the feature extraction float."""
     from kerasser.export.tflite import custom_ops, export_float32, export_int8, float_tensors, operator_names
-    from kerasser.inference import TFLiteRunner
-    from kerasser.model import build_model, with_attention_outputs
+    from kerasser.serve.inference import TFLiteRunner
+    from kerasser.model.network import build_model, with_attention_outputs
 
     model = build_model(TINY_DEFAULT)
     content = export_float32(model, tmp_path / "model.tflite")
@@ -453,7 +453,7 @@ def test_int8_float_layers_keep_more_layers_float(tmp_path, rng):
     from ai_edge_litert.interpreter import Interpreter
 
     from kerasser.export.tflite import FLOAT_LAYERS, export_int8
-    from kerasser.model import build_model
+    from kerasser.model.network import build_model
 
     model = build_model(TINY_DEFAULT)
     clips = [rng.normal(0, 0.1, n).astype(np.float32) for n in (8000, 16000)]
@@ -512,7 +512,7 @@ def test_cli_export(emodb_tiny_export, tmp_path, monkeypatch):
 def test_default_model_dir(tmp_path, monkeypatch):
     import kerasser
     from kerasser.errors import ModelError
-    from kerasser.inference import default_model_dir
+    from kerasser.serve.inference import default_model_dir
 
     monkeypatch.setenv("KERASSER_MODEL", str(tmp_path))
     assert default_model_dir() == tmp_path
@@ -532,7 +532,7 @@ def test_default_model_dir(tmp_path, monkeypatch):
 
 def test_load_exported_missing_files(emodb_tiny_export, tmp_path):
     from kerasser.errors import ModelError
-    from kerasser.inference import load_exported
+    from kerasser.serve.inference import load_exported
 
     with pytest.raises(ModelError, match="no such model folder"):
         load_exported(tmp_path / "absent")
@@ -580,7 +580,7 @@ def test_damaged_model_files_give_one_line_naming_the_file(emodb_tiny_export, tm
         (model / "metadata.json").write_text('{"format_version": 1, "tasks": [')
     elif damage == "tflite_of_another_model":  # a model with other outputs than metadata.json names
         from kerasser.export.tflite import export_float32
-        from kerasser.model import build_model
+        from kerasser.model.network import build_model
 
         export_float32(build_model(dataclasses.replace(TINY, tasks=("emotion",))), model / "model.tflite")
     clip = tmp_path / "clip.wav"

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 def export_tiny(base, emodb_small, quantize, **model):
     from kerasser.export.exporter import export_run
-    from kerasser.training import train
+    from kerasser.training.loop import train
 
     model = dataclasses.replace(TINY, tasks=("emotion", "arousal", "dominance"), **model)
     config = TrainConfig(corpora=(("manifest", str(emodb_small)),), out=str(base / "run"), model=model, epochs=1,
@@ -42,7 +42,7 @@ def derived_export(tmp_path_factory, emodb_small):
 
 
 def test_a_read_out_task_exports_without_its_head(tmp_path, emodb_small, rng):
-    from kerasser.inference import load_exported
+    from kerasser.serve.inference import load_exported
 
     export = export_tiny(tmp_path, emodb_small, (), readout_tasks=("dominance",))
     membership = np.eye(3)[list(emotion_groups("dominance", emotion_classes(export)))]
@@ -55,7 +55,7 @@ def test_a_read_out_task_exports_without_its_head(tmp_path, emodb_small, rng):
 
 
 def test_dominance_is_the_emotion_summed_per_level_in_every_format(derived_export, rng):
-    from kerasser.inference import load_exported
+    from kerasser.serve.inference import load_exported
 
     metadata = json.loads((derived_export / "metadata.json").read_text())
     assert [t["name"] for t in metadata["tasks"]] == ["emotion", "arousal", "dominance"]

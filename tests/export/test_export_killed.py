@@ -37,7 +37,7 @@ def test_export_killed_midway_leaves_the_previous_model(emodb_tiny_export, tmp_p
         proc.wait()
         after = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
         if after != before:  # killed after the new folder was renamed into place: it must be whole
-            from kerasser.inference import load_exported
+            from kerasser.serve.inference import load_exported
 
             listed = json.loads((target / "metadata.json").read_text())["files"]
             assert all((target / entry["path"]).exists() for entry in listed.values()), f"killed after {delay} s"

@@ -31,7 +31,7 @@ TASKS = ("arousal", "valence")
 def speaker_export(tmp_path_factory, emodb_small) -> tuple[Path, Path]:
     """(run, export folder) of a tiny speaker-normalising model, exported with int8."""
     from kerasser.export.exporter import export_run
-    from kerasser.training import train
+    from kerasser.training.loop import train
 
     base = tmp_path_factory.mktemp("speaker-export")
     run, out = base / "run", base / "exported" / "speaker"
@@ -47,8 +47,8 @@ def speaker_export(tmp_path_factory, emodb_small) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def test_clips(emodb_small):
     """``(speaker, waveform)`` of the manifest's test split."""
-    from kerasser import audio
-    from kerasser.corpora import read_manifest, speaker_key
+    from kerasser.data import audio
+    from kerasser.data.corpora import read_manifest, speaker_key
 
     return [(speaker_key(u), audio.load(u.path)) for u in read_manifest(emodb_small) if u.split == "test"]
 
@@ -57,8 +57,8 @@ def keras_references(run: Path, clips) -> tuple[list[np.ndarray], list[np.ndarra
     """Each clip's own mean log mel and its speaker's (over ``clips``), by the Keras model."""
     import tensorflow as tf
 
-    from kerasser.runs import load_best_model
-    from kerasser.speaker_reference import clip_statistics, speaker_means
+    from kerasser.training.runs import load_best_model
+    from kerasser.model.speaker_reference import clip_statistics, speaker_means
 
     model = load_best_model(run)
     waves = [w for _, w in clips]
@@ -71,8 +71,8 @@ def keras_references(run: Path, clips) -> tuple[list[np.ndarray], list[np.ndarra
 
 
 def keras_outputs(run: Path, clips, references) -> list[dict[str, np.ndarray]]:
-    from kerasser.model import REFERENCE
-    from kerasser.runs import load_best_model
+    from kerasser.model.network import REFERENCE
+    from kerasser.training.runs import load_best_model
 
     model = load_best_model(run)
     outs = []
@@ -105,7 +105,7 @@ def test_files_metadata_and_signatures(speaker_export):
 
 @pytest.mark.parametrize("backend", ["tflite", "keras"])
 def test_exported_model_matches_keras_given_the_same_references(speaker_export, test_clips, backend):
-    from kerasser.inference import load_exported, reference_of
+    from kerasser.serve.inference import load_exported, reference_of
 
     run, out = speaker_export
     own, by_speaker = keras_references(run, test_clips)
@@ -133,7 +133,7 @@ def test_exported_model_matches_keras_given_the_same_references(speaker_export, 
 
 
 def test_int8_takes_the_reference(speaker_export, test_clips):
-    from kerasser.inference import load_exported
+    from kerasser.serve.inference import load_exported
 
     model = load_exported(speaker_export[1], variant="int8")
     total, frames = model.statistics(test_clips[0][1])
@@ -146,8 +146,8 @@ def test_label_speakers_folder(speaker_export, test_clips, tmp_path, emodb_small
     """--speakers folder: every file of a folder gets the reference of all of that folder's files."""
     from kerasser_cli.main import cli
 
-    from kerasser.corpora import read_manifest, speaker_key
-    from kerasser.inference import load_exported, reference_of
+    from kerasser.data.corpora import read_manifest, speaker_key
+    from kerasser.serve.inference import load_exported, reference_of
 
     folder = tmp_path / "clips"
     for u in read_manifest(emodb_small):
@@ -160,8 +160,7 @@ def test_label_speakers_folder(speaker_export, test_clips, tmp_path, emodb_small
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert sum(bool(r["error"]) for r in rows) == 1 and len(rows) == len(test_clips) + 1
     model = load_exported(speaker_export[1])
-    from kerasser import audio
-
+    from kerasser.data import audio
     waves = {r["path"]: audio.load(r["path"]) for r in rows if not r["error"]}
     for speaker_dir in folder.iterdir():
         mine = [p for p in waves if Path(p).parent == speaker_dir]

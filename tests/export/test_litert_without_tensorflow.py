@@ -1,4 +1,4 @@
-"""kerasser.inference's TFLite backend runs where TensorFlow cannot be imported: a subprocess with
+"""kerasser.serve.inference's TFLite backend runs where TensorFlow cannot be imported: a subprocess with
 an import blocker for tensorflow and keras loads the tiny export and predicts real EmoDB clips;
 its outputs must equal the Keras model's within 1e-4."""
 
@@ -46,7 +46,7 @@ else:
 
 import numpy as np
 
-from kerasser.inference import load_exported
+from kerasser.serve.inference import load_exported
 
 model_dir, clips_path, out_path = sys.argv[1:4]
 clips = np.load(clips_path)
@@ -65,8 +65,8 @@ print(json.dumps({"tasks": model.tasks, "sample_rate": model.sample_rate, "block
 
 
 def test_tflite_inference_without_tensorflow(emodb_tiny_export, emodb_small, tmp_path):
-    from kerasser import audio
-    from kerasser.corpora import read_manifest
+    from kerasser.data import audio
+    from kerasser.data.corpora import read_manifest
 
     run, export = emodb_tiny_export
     waves = [audio.load(u.path) for u in read_manifest(emodb_small) if u.split == "test"][:4]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasser.layers import AttentionPooling
+from kerasser.model.layers import AttentionPooling
 
 # --- masks and padding ----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import pytest
 from harness import CHECKS, dtype_policy, run_layer_test
 from layer_helpers import attention_reference, built_attention, junk_padded, prefix_mask, random_masks
 
-from kerasser.layers import AttentionPooling
+from kerasser.model.layers import AttentionPooling
 
 
 @pytest.mark.parametrize("check", CHECKS)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from harness import CHECKS, run_layer_test
 
-from kerasser.layers import ClassGrouping
+from kerasser.model.layers import ClassGrouping
 from kerasser.tasks import EMOTION, LEVELS, emotion_groups
 
 GROUPS = [2, 0, 1, 0, 2, 0, 1]  # EmoDB's dominance levels of its 7 emotions

@@ -9,7 +9,7 @@ import pytest
 from harness import CHECKS, run_layer_test
 from layer_helpers import junk_padded, np_conv1d, prefix_mask, random_masks
 
-from kerasser.layers import ConvBlock
+from kerasser.model.layers import ConvBlock
 
 # --- NumPy reference ---------------------------------------------------------------------------
 

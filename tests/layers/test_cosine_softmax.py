@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from harness import CHECKS, run_layer_test
 
-from kerasser.layers import CosineSoftmax
+from kerasser.model.layers import CosineSoftmax
 
 
 def reference(x: np.ndarray, w: np.ndarray, scale: float) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 from harness import CHECKS, run_layer_test
 from layer_helpers import prefix_mask
 
-from kerasser.layers import CTCOutput
+from kerasser.model.layers import CTCOutput
 
 
 def reference(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import tensorflow as tf
 from harness import CHECKS, run_layer_test
 from layer_helpers import prefix_mask
 
-from kerasser.layers import FrameDownsampling
+from kerasser.model.layers import FrameDownsampling
 
 
 def reference(x: np.ndarray, mask: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:

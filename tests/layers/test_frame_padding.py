@@ -10,7 +10,7 @@ import tensorflow as tf
 from harness import CHECKS, run_layer_test
 
 from kerasser.config import AudioConfig
-from kerasser.layers import FramePadding
+from kerasser.model.layers import FramePadding
 
 AUDIO = AudioConfig()
 L, STEP = AUDIO.frame_length, AUDIO.frame_step

@@ -7,7 +7,7 @@ import pytest
 from harness import CHECKS, run_layer_test
 from layer_helpers import prefix_mask
 
-from kerasser.layers import FrameDownsampling, FrameUpsampling
+from kerasser.model.layers import FrameDownsampling, FrameUpsampling
 
 
 def reference(weights: np.ndarray, mask: np.ndarray, rate: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import tensorflow as tf
 from harness import CHECKS, run_layer_test
 from layer_helpers import FRONT_END_SMALL, FRONT_END_TINY, PAPER_FRAME_LENGTHS, np_conv1d, randomize
 
-from kerasser.layers import FramedFrontEnd
+from kerasser.model.layers import FramedFrontEnd
 
 # --- NumPy reference ---------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from kerasser.config import AudioConfig
-from kerasser.layers.framing_ops import channel_max_pool, frame, num_frames
+from kerasser.model.layers.framing_ops import channel_max_pool, frame, num_frames
 
 
 def np_frame(x: np.ndarray, frame_length: int, step: int) -> np.ndarray:

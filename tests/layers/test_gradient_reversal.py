@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from harness import CHECKS, run_layer_test
 
-from kerasser.layers import GradientReversal
+from kerasser.model.layers import GradientReversal
 
 
 @pytest.mark.parametrize("check", CHECKS)

@@ -8,7 +8,7 @@ import pytest
 from harness import CHECKS, run_layer_test
 from layer_helpers import prefix_mask
 
-from kerasser.layers import LastStepPooling
+from kerasser.model.layers import LastStepPooling
 
 
 @pytest.mark.parametrize("check", CHECKS)

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from harness import CHECKS, dtype_policy, run_layer_test
 
-from kerasser.layers import LogMelSpectrogram
+from kerasser.model.layers import LogMelSpectrogram
 
 # small sizes: 25 ms frames every 10 ms at 16 kHz, 512-point FFT, 40 mel bands
 SMALL = dict(sample_rate=16000, frame_length=400, frame_step=160, fft_length=512, num_mel_bins=40)

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from harness import CHECKS, run_layer_test
 
-from kerasser.layers import MixStyle
+from kerasser.model.layers import MixStyle
 
 
 def features(rng, shape=(4, 12, 6)):

@@ -9,7 +9,7 @@ import pytest
 from harness import CHECKS, dtype_policy, run_layer_test
 from layer_helpers import junk_padded, prefix_mask, random_masks
 
-from kerasser.layers import PCEN
+from kerasser.model.layers import PCEN
 
 
 def reference(x, mask, smooth, context, alpha, delta, root, epsilon=1e-6) -> np.ndarray:

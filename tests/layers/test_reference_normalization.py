@@ -8,7 +8,7 @@ import pytest
 from harness import CHECKS, run_layer_test
 from layer_helpers import random_masks
 
-from kerasser.layers import ReferenceNormalization, UtteranceNormalization
+from kerasser.model.layers import ReferenceNormalization, UtteranceNormalization
 
 
 def reference_output(x: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 from harness import CHECKS, run_layer_test
 from layer_helpers import FRONT_END_SMALL, FRONT_END_TINY, PAPER_FRAME_LENGTHS, randomize
 
-from kerasser.layers import FramedFrontEnd, SharedFrontEnd
+from kerasser.model.layers import FramedFrontEnd, SharedFrontEnd
 
 
 def twins(rng: np.random.Generator, **config) -> tuple[SharedFrontEnd, FramedFrontEnd]:

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from harness import CHECKS, run_layer_test
 
-from kerasser.layers import SpecAugment
+from kerasser.model.layers import SpecAugment
 
 
 def positive_features(rng: np.random.Generator, shape) -> np.ndarray:

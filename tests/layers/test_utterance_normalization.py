@@ -9,7 +9,7 @@ import pytest
 from harness import CHECKS, dtype_policy, run_layer_test
 from layer_helpers import junk_padded, prefix_mask, random_masks
 
-from kerasser.layers import UtteranceNormalization
+from kerasser.model.layers import UtteranceNormalization
 
 
 def reference(x: np.ndarray, mask: np.ndarray, mode: str, epsilon: float, gate_db: float = 0.0) -> np.ndarray:
