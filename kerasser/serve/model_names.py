@@ -20,7 +20,7 @@ from kerasser.errors import ModelError
 from kerasser.serve.shipped import DEFAULT_MODEL, packaged_models_dir
 
 MODEL_ENV = "KERASSER_MODEL"
-CHECKOUT_MODELS = Path(__file__).resolve().parent.parent / "exported"  # this file: <repo>/kerasser/
+CHECKOUT_MODELS = Path(__file__).resolve().parents[2] / "exported"  # this file: <repo>/kerasser/serve/
 
 
 def installed_models() -> dict[str, Path]:
