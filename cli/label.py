@@ -7,11 +7,12 @@ import os
 import sys
 
 import click
+from kerasser_cli.main import friendly_errors
 
+from kerasser.config import SAMPLE_RATE
 from kerasser.contract import VARIANTS
 from kerasser.serve.inference import BACKENDS
 from kerasser.serve.writers import FORMATS
-from kerasser_cli.main import friendly_errors
 
 # Mirrors kerasser.serve.labeling_files (not imported here so that ``--help`` stays instant).
 _MAX_UNSEGMENTED = 60
@@ -107,7 +108,7 @@ def _skip_model_check(ctx, param, skip):
 @click.option("--summary", is_flag=True,
               help="After a segmented file's rows, one row for the whole file (start 0, end its duration): each "
                    "probability the mean of its rows' weighted by their length, the label the most probable class.")
-@click.option("--raw-rate", type=click.IntRange(min=1), default=16000, show_default=True,
+@click.option("--raw-rate", type=click.IntRange(min=1), default=SAMPLE_RATE, show_default=True,
               help="PATH '-' (standard input) without a WAV header: its sample rate ...")
 @click.option("--raw-channels", type=click.IntRange(min=1), default=1, show_default=True, help="... channels ...")
 @click.option("--raw-format", type=click.Choice(_RAW_FORMATS), default="s16le", show_default=True,
@@ -218,8 +219,8 @@ def _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, 
             raise click.BadParameter(f"expected KEY=VALUE, got {option!r}", param_hint="--beam-option")
     import logging
 
-    from kerasser.serve.beam_labeling import label_with_beam
     from kerasser.errors import KerasserError
+    from kerasser.serve.beam_labeling import label_with_beam
 
     if not verbose:  # Beam logs through the root logger (warnings about cloud clients it did not find)
         logging.getLogger().setLevel(logging.ERROR)
@@ -257,8 +258,8 @@ def _output_failed(err) -> None:
 
 def _load_labeler(model_dir, backend, variant, transcribe, attention):
     from kerasser.errors import KerasserError
-    from kerasser.serve.labeling import Labeler
     from kerasser.progress import printable
+    from kerasser.serve.labeling import Labeler
 
     try:
         return Labeler.load(model_dir, backend=backend, variant=variant, transcribe=transcribe, attention=attention)
@@ -268,8 +269,8 @@ def _load_labeler(model_dir, backend, variant, transcribe, attention):
 
 def _label_stdin(model_dir, fmt, summary, raw, backend, variant, transcribe, attention, quiet, csv_guard):
     from kerasser.errors import KerasserError, OutputError
-    from kerasser.serve.live import RawFormat, label_stream
     from kerasser.progress import printable
+    from kerasser.serve.live import RawFormat, label_stream
     from kerasser.serve.writers import columns, make_writer
 
     try:
@@ -299,9 +300,9 @@ def _label_stdin(model_dir, fmt, summary, raw, backend, variant, transcribe, att
 def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet,
            speakers=None, csv_guard=True, segment_over=None, summary=False):
     from kerasser.errors import KerasserError, OutputError
+    from kerasser.progress import printable
     from kerasser.serve.label_resume import lock_outputs, read_previous
     from kerasser.serve.labeling_files import find_audio, folder_speaker, label_files, speaker_table
-    from kerasser.progress import printable
     from kerasser.serve.writers import columns, make_writer
 
     out = sys.stdout

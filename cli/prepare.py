@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import click
-
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_options, corpus_pairs
+
+from kerasser.config import SAMPLE_RATE
+from kerasser.data.records import SHARD_MB
 
 
 @click.command()
 @corpus_options
 @click.option("--out", required=True, type=click.Path(), help="The folder to write (new, empty, or prepared before).")
-@click.option("--sample-rate", default=16000, show_default=True, type=click.IntRange(min=1000),
+@click.option("--sample-rate", default=SAMPLE_RATE, show_default=True, type=click.IntRange(min=1000),
               help="Resample to this rate (the model's: ModelConfig.audio.sample_rate).")
-@click.option("--shard-mb", default=64.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--shard-mb", default=SHARD_MB, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Start a new shard after this many MB of records.")
 @click.option("--jobs", default=0, show_default=True, type=click.IntRange(min=0),
               help="Decoding threads (0: one per core).")

@@ -6,10 +6,9 @@ import contextlib
 import sys
 
 import click
-
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_pairs
-from kerasser_cli.train_options import recipe_options, recipe_overrides
+from kerasser_cli.train_options import recipe_options, recipe_overrides, train_only_options
 
 
 @click.command()
@@ -22,19 +21,9 @@ from kerasser_cli.train_options import recipe_options, recipe_overrides
 @click.option("--distill-from", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="A trained run to learn from (repeat for several, e.g. seeds): their mean predictions on each "
                    "training utterance become part of its targets. They must not have seen the dev or test speakers.")
-@click.option("--distill-weight", default=None, type=click.FloatRange(0, 1, min_open=True),
-              help="Share of the teachers' distribution in the targets (default 0.5).")
-@click.option("--distill-temperature", default=None, type=click.FloatRange(min=0, min_open=True),
-              help="Temperature applied to the teachers' probabilities (default 1; above 1 softens them).")
-@click.option("--init-from", default=None,
-              help="Start from a trained model's weights (a run folder, an exported model folder, a shipped "
-                   "model's name or a .keras file): fine-tune on your own clips. Heads whose classes differ "
-                   "are made anew; use a lower --lr.")
-@click.option("--freeze", default=None, type=click.Choice(["none", "frontend", "encoder"]),
-              help="With --init-from: keep the front end (before the GRUs) or the whole encoder (all but the "
-                   "attention pooling and heads) as trained (default none).")
+@train_only_options
 @friendly_errors
-def train(corpus, data, config_file, out, resume, distill_from, init_from, freeze, **options):
+def train(corpus, data, config_file, out, resume, distill_from, **options):
     """Train the multi-task emotion model and keep the epoch with the best mean dev UAR.
 
     \b
@@ -58,7 +47,6 @@ def train(corpus, data, config_file, out, resume, distill_from, init_from, freez
     if not resume:  # every setting checked before TensorFlow is imported (seconds)
         overrides = recipe_overrides(options)
         overrides["distill_from"] = distill_from or None
-        overrides["init_from"], overrides["freeze"] = init_from, freeze
         config = build_train_config(corpora=corpora, out=out, base=base,
                                     note=lambda line: click.echo(f"note: {line}", err=True), **overrides)
     from kerasser.training.loop import resume as resume_training

@@ -19,6 +19,8 @@ from typing import Any
 from kerasser.errors import SettingsError
 from kerasser.tasks import EMODB_EMOTIONS, EMOTION, TASKS
 
+# The models' input: mono at this rate (every recipe; a model's own rate is its AudioConfig's).
+SAMPLE_RATE = 16000
 FRONTENDS = ("shared", "framed", "logmel")
 CONV_PADDINGS = ("valid", "same")
 FEATURE_NORMS = ("none", "mean", "meanvar", "level", "speaker", "pcen")
@@ -27,6 +29,7 @@ OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("default", "mirrored", "multiworker")  # kerasser.training.distribution
 HEADS = ("softmax", "cosine")
+FREEZES = ("none", "frontend", "encoder")  # TrainConfig.freeze: what --init-from keeps as trained
 ADVERSARIES = ("speaker", "corpus")  # ModelConfig.adversary: what the gradient-reversal classifier tells apart  # ModelConfig.head: Dense + softmax, or CosineSoftmax (AM-softmax)
 AUTO_WEIGHTS = "auto"  # TrainConfig.loss_weights: learned during training (kerasser.model.uncertainty)
 
@@ -74,15 +77,22 @@ class AugmentConfig:
 
 @dataclasses.dataclass(frozen=True)
 class AudioConfig:
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
     frame_length: int = 640  # 40 ms: the raw-waveform front ends; the log-mel one uses 400 (25 ms)
     frame_step: int = 160  # 10 ms
 
     def num_frames(self, num_samples: int) -> int:
-        """Frames the model makes of ``num_samples`` valid samples (at least one; the last frame
-        may run past the end, where the signal is zero)."""
-        extra = max(0, num_samples - self.frame_length)
-        return 1 + -(-extra // self.frame_step)
+        """Frames the model makes of ``num_samples`` valid samples (:func:`num_frames`)."""
+        return num_frames(num_samples, self.frame_length, self.frame_step)
+
+
+def num_frames(num_samples, frame_length: int, frame_step: int, maximum=max):
+    """The frame count of every front end, the serving contract's attention frames and the
+    padding mask: ``1 + ceil(max(0, n - frame_length) / frame_step)`` frames cover ``num_samples``
+    valid samples (at least one; the last may run past the end, where the signal is zero).
+    ``maximum``: ``tf.maximum`` for integer tensors (the layers), ``max`` for Python ints."""
+    extra = maximum(num_samples - frame_length, 0)
+    return 1 + (extra + frame_step - 1) // frame_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,7 +293,7 @@ class TrainConfig:
     mixed_precision: bool = False  # mixed_float16 compute; for GPUs
 
     def __post_init__(self):
-        if self.freeze not in ("none", "frontend", "encoder"):
+        if self.freeze not in FREEZES:
             raise SettingsError(f"freeze must be none, frontend or encoder, not {self.freeze!r}")
         if self.freeze != "none" and not self.init_from:
             raise SettingsError("freezing layers needs a model to start from (init_from)")

@@ -106,11 +106,6 @@ def tflite_role(variant: str) -> str:
     return f"tflite_{variant}"
 
 
-def frames(samples: int, frame_length: int, frame_step: int) -> int:
-    """Attention frames of a waveform of ``samples`` samples (see the serving contract)."""
-    return 1 + -(-max(0, samples - frame_length) // frame_step)
-
-
 def read_metadata(model_dir: str | os.PathLike) -> dict:
     """The metadata of an export folder, checked (``check_metadata``); ModelError naming the file
     when it is missing, unreadable, malformed or of a newer format."""

@@ -26,6 +26,10 @@ def shared_data() -> Path:
     return data
 
 
+# --- the tiny models the tests train and export: one place, tests/tiny.py (a plain module, since
+# tests/export/ has a conftest of its own): ``from tiny import TINY, TINY_LOGMEL``.
+
+
 # --- randomness (layer and model tests) -------------------------------------------------------
 
 

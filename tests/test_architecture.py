@@ -164,3 +164,15 @@ def test_labelling_imports_neither_tensorflow_nor_keras(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_shipped_files_are_the_contracts_names():
+    """setup.py reads SHIPPED_FILES as text (no kerasser import at build time), so they are
+    spelled there; they must be files the export contract names, and the sdist must carry them."""
+    from kerasser import contract
+    from kerasser.serve.shipped import SHIPPED_FILES, SHIPPED_MODELS
+
+    named = {contract.METADATA_FILE, contract.MODEL_CARD_FILE, contract.KERAS_FILE, *contract.TFLITE_FILES.values()}
+    assert set(SHIPPED_FILES) <= named
+    manifest = (PACKAGE.parent / "MANIFEST.in").read_text().split()
+    assert {f"exported/{m}/{f}" for m in SHIPPED_MODELS for f in SHIPPED_FILES} <= set(manifest)

@@ -67,7 +67,7 @@ def test_a_margin_is_refused_with_derived_tasks():
 def test_cli_option_round_trips():
     from test_uncertainty_weights import config_from_arguments
 
-    from kerasser.training.recipes import train_arguments
+    from kerasser.training.options import train_arguments
 
     args = ["--corpus", "emodb", "--data", "data/emodb", "--tasks", "a,v,d,e", "--out", "runs/m"]
     default = config_from_arguments(args)  # the default recipe on EmoDB with e and d: dominance read out

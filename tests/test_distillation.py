@@ -12,9 +12,9 @@ import pytest
 
 from kerasser.config import ModelConfig, TrainConfig
 from kerasser.data.corpora import Utterance
-from kerasser.training.distillation import mix_targets, sharpen, soft_targets, teacher_probabilities
 from kerasser.errors import SettingsError
 from kerasser.model.losses import SparseCrossentropy
+from kerasser.training.distillation import mix_targets, sharpen, soft_targets, teacher_probabilities
 
 
 def test_sharpen_is_the_softmax_of_logits_over_temperature(rng):
@@ -75,7 +75,8 @@ def constant_teacher(arousal, emotion=None):
     for name, probs in (("arousal", arousal), ("emotion", emotion)):
         if probs is not None:
             outputs[name] = keras.layers.Lambda(
-                lambda w, p=np.asarray(probs, np.float32): keras.ops.zeros_like(w[:, :1]) + p, name=name
+                lambda w, p=np.asarray(probs, np.float32): keras.ops.zeros_like(w[:, :1]) + p,  # noqa: B008 (binds this task's probs)
+                name=name
             )(waveform)
     return keras.Model({"waveform": waveform, "length": length}, outputs)
 
@@ -124,7 +125,7 @@ def test_config_checks_and_round_trip(tmp_path):
     assert load_train_config(tmp_path / "config.json") == config
 
 
-TINY = dict(conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1)
+from tiny import TINY  # noqa: E402
 
 
 @pytest.mark.slow

@@ -15,16 +15,14 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from kerasser.training import distribution  # noqa: E402
-from kerasser.config import AudioConfig, ModelConfig  # noqa: E402
+import tiny  # noqa: E402
+
+from kerasser.config import ModelConfig  # noqa: E402
 from kerasser.errors import SettingsError  # noqa: E402
 from kerasser.model.network import SIGNAL, as_float32, build_model, load_model  # noqa: E402
+from kerasser.training import distribution  # noqa: E402
 
-TINY_LOGMEL = ModelConfig(
-    frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16, block_channels=(8, 12),
-    block_dilations=(1, 2), block_kernel=3, block_se=4, gru_units=8, gru_layers=1, bidirectional=True,
-    pool_heads=2, pool_statistics=True, l2=0.0, tasks=("arousal", "emotion"),
-)
+TINY_LOGMEL = ModelConfig(**tiny.TINY_LOGMEL, tasks=("arousal", "emotion"))
 MIRRORED = textwrap.dedent("""
     import json, sys
     import tensorflow as tf
@@ -95,8 +93,8 @@ def test_as_float32_and_load_model(mixed_model, tmp_path):
 
 
 def test_mixed_precision_training(emodb_small, tmp_path):
-    from kerasser.training.recipes import build_train_config
     from kerasser.training.loop import train
+    from kerasser.training.recipes import build_train_config
 
     config = build_train_config("paper", corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "run"),
                                 tasks=("arousal",), epochs=1, batch_size=8, mixed_precision=True,
@@ -172,7 +170,7 @@ def test_two_local_workers_end_with_the_same_weights(emodb_small, tmp_path):
         workers.append(subprocess.Popen([sys.executable, "-c", MULTIWORKER, str(emodb_small), str(tmp_path / "run")],
                                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [w.communicate(timeout=600) for w in workers]
-    for w, (out, err) in zip(workers, outputs):
+    for w, (_out, err) in zip(workers, outputs):
         assert w.returncode == 0, err[-3000:]
     reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     assert reports[0]["run"] == str(tmp_path / "run")

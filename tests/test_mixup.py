@@ -8,11 +8,11 @@ import pytest
 import tensorflow as tf
 from fakes import sine  # tests/fakes.py
 
-from kerasser.data import dataset as data
 from kerasser.config import AugmentConfig, ModelConfig, TrainConfig
+from kerasser.data import dataset as data
+from kerasser.data.mixup import mix_batch, mix_weights, mixed, partners
 from kerasser.errors import SettingsError
 from kerasser.model.losses import SparseCrossentropy
-from kerasser.data.mixup import mix_batch, mix_weights, mixed, partners
 
 RATE = 8000
 
@@ -132,7 +132,7 @@ def test_settings():
 def test_cli_option_round_trips():
     from test_uncertainty_weights import config_from_arguments
 
-    from kerasser.training.recipes import train_arguments
+    from kerasser.training.options import train_arguments
 
     args = ["--corpus", "emodb", "--data", "data/emodb", "--tasks", "a,e", "--out", "runs/m"]
     assert config_from_arguments(args).augment.mixup_alpha == 0.4  # the default recipe's

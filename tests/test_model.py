@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tiny
 
 from kerasser.config import AudioConfig, ModelConfig
 from kerasser.errors import SettingsError
@@ -18,12 +19,8 @@ from kerasser.training.loop import adapt_normalization
 
 AUDIO = AudioConfig()
 TINY = ModelConfig(conv_filters=4, conv_width=8, channel_pool=2, gru_units=8, gru_layers=2)
-# The default recipe's shape in miniature: log-mel, SpecAugment, SE conv blocks, BiGRU, 2-head statistics.
-TINY_LOGMEL = ModelConfig(
-    frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16, block_channels=(8, 12),
-    block_dilations=(1, 2), block_kernel=3, block_se=4, spec_time_masks=2, spec_freq_masks=2,
-    gru_units=8, gru_layers=1, bidirectional=True, pool_heads=2, pool_statistics=True, l2=0.0,
-)
+# The default recipe's shape in miniature (conftest), with SpecAugment.
+TINY_LOGMEL = ModelConfig(**tiny.TINY_LOGMEL, spec_time_masks=2, spec_freq_masks=2)
 VARIANTS = {
     "shared-attention": dataclasses.replace(TINY, frontend="shared", attention=True),
     "shared-last": dataclasses.replace(TINY, frontend="shared", attention=False),
@@ -182,10 +179,10 @@ def test_padding_does_not_change_predictions(model, rng, n):
         predict(model, batch((long, 2400), (short, n), time=3000)),  # other order, zeros
     ]
     rows = [(0, 1), (0, 1), (0, 1), (1, 0)]
-    for out, (s, l) in zip(padded, rows):
+    for out, (short, long) in zip(padded, rows):
         for task in out:
-            np.testing.assert_allclose(out[task][s], alone_short[task][0], atol=1e-5)
-            np.testing.assert_allclose(out[task][l], alone_long[task][0], atol=1e-5)
+            np.testing.assert_allclose(out[task][short], alone_short[task][0], atol=1e-5)
+            np.testing.assert_allclose(out[task][long], alone_long[task][0], atol=1e-5)
 
 
 def test_attention_outputs(variant, model, rng):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 
-import dataclasses
-
 import pytest
+from kerasser_cli.main import cli
 
-from kerasser.data.augment import AugmentConfig
 from kerasser.config import ModelConfig, TrainConfig
+from kerasser.data.augment import AugmentConfig
 from kerasser.export.model_card import render, train_command
 from kerasser.training.recipes import build_train_config
-from kerasser_cli.main import cli
 
 
 def test_train_command_parses_back_to_the_config():
@@ -32,8 +31,8 @@ def test_train_command_parses_back_to_the_config():
     params = cli.commands["train"].make_context("train", args[2:]).params
     assert params["corpus"] == ("emodb", "manifest") and params["data"] == ("data/emodb", "my clips.csv")
     assert params["tasks"] == "a,v,e" and params["attention"] is False
-    assert params["frontend"] == "framed" and params["padding"] == "same" and params["recipe"] == "paper"
-    assert params["loss_weights"] == "1,0.5,2" and params["epochs"] == 7 and params["lr"] == 1e-3
+    assert params["frontend"] == "framed" and params["conv_padding"] == "same" and params["recipe"] == "paper"
+    assert params["loss_weights"] == "1,0.5,2" and params["epochs"] == 7 and params["learning_rate"] == 1e-3
     assert params["seed"] == 4 and params["train_splits"] == "train,dev" and params["dev_split"] == "none"
     assert params["out"] == "runs/card"
 

@@ -7,15 +7,14 @@ import dataclasses
 import json
 
 import pytest
+from tiny import TINY  # noqa: E402
 
 from kerasser.config import AugmentConfig, ModelConfig, TrainConfig
 from kerasser.evaluate.crossval import crossval
 from kerasser.evaluate.run import evaluate_run
-from kerasser.training.runs import RunPaths, load_best_model, load_config
 from kerasser.tasks import EMOTION
 from kerasser.training.loop import train
-
-TINY = dict(conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1)
+from kerasser.training.runs import RunPaths, load_best_model, load_config
 
 
 @pytest.fixture(scope="module")

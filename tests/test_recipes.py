@@ -39,7 +39,7 @@ def test_default_reads_dominance_off_the_emotion_head_where_the_corpus_defines_i
     """The sixth default is v5 plus one rule: with emotion and dominance among the tasks and only
     corpora whose dimension labels are their emotion's levels (EmoDB), dominance is read out of the
     emotion head and the epoch is picked on the trained heads; anywhere else it is v5 exactly."""
-    from kerasser.training.recipes import train_arguments
+    from kerasser.training.options import train_arguments
 
     default = build_train_config(corpora=CORPORA, out="r", tasks=EAVD)
     v5 = build_train_config("v5", corpora=CORPORA, out="r", tasks=EAVD)
@@ -62,7 +62,7 @@ def test_default_reads_dominance_off_the_emotion_head_where_the_corpus_defines_i
 def test_v4_recipe_is_v5_with_one_head_and_no_mixup():
     """The fourth default, kept for the benchmark records made with it, differs from the fifth in
     exactly the two settings the fifth added; train_arguments names it as --recipe v4."""
-    from kerasser.training.recipes import train_arguments
+    from kerasser.training.options import train_arguments
 
     v4 = build_train_config("v4", corpora=CORPORA, out="r", tasks=("emotion",))
     default = build_train_config("v5", corpora=CORPORA, out="r", tasks=("emotion",))
@@ -135,11 +135,12 @@ def test_old_run_configs_still_load(tmp_path):
 
 def test_cli_choices_are_the_library_constants():
     """The CLI takes every choice list from the library (one home for each fact)."""
+    from kerasser_cli.main import cli
+
     from kerasser import config, contract
     from kerasser.data import corpora
     from kerasser.serve import inference, writers
     from kerasser.training import recipes
-    from kerasser_cli.main import cli
 
     def choices(command: str, option: str) -> list[str]:
         param = next(p for p in cli.commands[command].params if option in p.opts)

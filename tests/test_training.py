@@ -11,15 +11,15 @@ import pytest
 from kerasser.config import ModelConfig, TrainConfig
 from kerasser.data.corpora import read_baved, read_corpus, read_emodb, select, speaker_key
 from kerasser.data.dataset import make_dataset
-from kerasser.metrics import predict, score, uar
 from kerasser.evaluate.run import evaluate_run, split_predictions
-from kerasser.training.runs import RunError, RunPaths, load_best_model, load_config
 from kerasser.evaluate.speaker_norm import normalise_by_speaker
+from kerasser.metrics import predict, score, uar
 from kerasser.training.loop import train
+from kerasser.training.runs import RunError, RunPaths, load_best_model, load_config
 
 pytestmark = pytest.mark.slow
 
-TINY = dict(conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1)
+from tiny import TINY  # noqa: E402
 
 
 def tiny_config(manifest, out, **model):
@@ -183,8 +183,8 @@ def test_a_model_at_another_rate_trains_and_evaluates_at_that_rate(emodb_small, 
     import dataclasses
 
     from kerasser.config import AudioConfig
-    from kerasser.data.examples import ExampleSettings, examples
     from kerasser.data.corpora import read_manifest
+    from kerasser.data.examples import ExampleSettings, examples
 
     utts = read_manifest(emodb_small)[:2]
     at_8k = [x["length"] for x, _, _ in examples(utts, ExampleSettings(("arousal",), 8000))]

@@ -7,6 +7,7 @@ import dataclasses
 import json
 
 import pytest
+import tiny
 from click.testing import CliRunner
 
 from kerasser.config import ModelConfig, TrainConfig, load_train_config
@@ -14,7 +15,7 @@ from kerasser.training.tuning import format_results, tune_loss_weights
 
 pytestmark = pytest.mark.slow
 
-TINY = ModelConfig(tasks=("arousal", "emotion"), conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1)
+TINY = ModelConfig(tasks=("arousal", "emotion"), **tiny.TINY)
 
 
 def test_two_trials_and_training_from_the_best(emodb_small, tmp_path):

@@ -12,11 +12,11 @@ import shlex
 import keras
 import numpy as np
 import pytest
+import tiny
 
 from kerasser.config import ModelConfig, TrainConfig, load_train_config, save_json
 from kerasser.errors import SettingsError
 from kerasser.model.network import compile_model
-from kerasser.training.recipes import build_train_config, train_arguments
 from kerasser.model.uncertainty import (
     MIN_LOSS,
     UncertaintyWeighting,
@@ -24,9 +24,11 @@ from kerasser.model.uncertainty import (
     moving_average,
     task_weight,
 )
+from kerasser.training.options import train_arguments
+from kerasser.training.recipes import build_train_config
 
 TASKS = ("easy", "hard")
-TINY = ModelConfig(tasks=("arousal", "emotion"), conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1)
+TINY = ModelConfig(tasks=("arousal", "emotion"), **tiny.TINY)
 
 
 # --- the rule -----------------------------------------------------------------------------------
@@ -192,8 +194,8 @@ def test_tune_refuses_learned_weights(tmp_path):
 @pytest.mark.slow
 def test_training_with_auto_weights_logs_persists_and_resumes(emodb_small, tmp_path):
     import kerasser
-    from kerasser.training.runs import RunPaths
     from kerasser.training.loop import train
+    from kerasser.training.runs import RunPaths
 
     config = TrainConfig(corpora=(("manifest", str(emodb_small)),), out=str(tmp_path / "run"), model=TINY,
                          loss_weights="auto", epochs=1, batch_size=8, learning_rate=1e-3)

@@ -14,12 +14,11 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from kerasser.config import AudioConfig
+from kerasser.config import SAMPLE_RATE
 from kerasser.errors import AudioError, SettingsError
 
 # The default contract's rate, for callers without a model config; a model's own rate is
 # ModelConfig.audio.sample_rate (training, evaluation, export) or its metadata (labelling).
-SAMPLE_RATE = AudioConfig.sample_rate
 
 
 READ_ERRORS = (sf.LibsndfileError, OSError, RuntimeError, ValueError, TypeError, MemoryError)

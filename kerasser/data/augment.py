@@ -26,7 +26,7 @@ import functools
 import numpy as np
 import soxr
 
-from kerasser.config import AugmentConfig
+from kerasser.config import SAMPLE_RATE, AugmentConfig
 
 
 def speed_perturb(x: np.ndarray, factor: float, sample_rate: int) -> np.ndarray:
@@ -119,7 +119,7 @@ def telephone(x: np.ndarray, sample_rate: int) -> np.ndarray:
     return (level * np.sign(code) * np.expm1(np.abs(code) * np.log1p(MU)) / MU).astype(np.float32)
 
 
-def augment(waveform: np.ndarray, config: AugmentConfig, seed: int, sample_rate: int = 16000) -> np.ndarray:
+def augment(waveform: np.ndarray, config: AugmentConfig, seed: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """One augmented copy of a float32 mono ``waveform`` (see the module docstring)."""
     rng = np.random.default_rng(seed)
     x = np.asarray(waveform, np.float32)

@@ -18,7 +18,7 @@ import numpy as np
 
 from kerasser.errors import SettingsError, one_line
 
-VAD_RATE = 16000  # every detector here reads 16 kHz
+VAD_RATE = 16000  # the detectors' own input rate (Silero's), not the models' (config.SAMPLE_RATE)
 
 
 class _Framed:

@@ -66,7 +66,7 @@ def _normalisation(feature_norm: str, gate_db: float = 0.0) -> str:
 
 def train_command(config: TrainConfig) -> str:
     """The ``kerasser train`` command line that reproduces ``config``."""
-    from kerasser.training.recipes import train_arguments
+    from kerasser.training.options import train_arguments
 
     return shlex.join(["kerasser", "train", *train_arguments(config)])
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from kerasser.config import SAMPLE_RATE
 from kerasser.errors import AudioError, SettingsError
 from kerasser.serve.label_summary import FileSummary
 from kerasser.serve.labeling import Labeler
@@ -32,7 +33,7 @@ READ_SECONDS = 0.05  # at most this much audio is read at a time
 class RawFormat:
     """Headerless PCM: ``rate`` (Hz), ``channels``, ``sample_format`` (a :data:`SAMPLE_FORMATS` key)."""
 
-    rate: int = 16000
+    rate: int = SAMPLE_RATE
     channels: int = 1
     sample_format: str = "s16le"
 
@@ -160,8 +161,8 @@ def label_stream(
 ) -> int:
     """Label the audio on descriptor ``fd`` piece by piece as it arrives (module docstring);
     returns the number of error rows written."""
-    from kerasser.serve.labeling_files import _predict_row, _where
     from kerasser.data.segments import SpeechStream
+    from kerasser.serve.labeling_files import _predict_row, _where
 
     errors = 0
     totals = FileSummary(labeler.tasks)

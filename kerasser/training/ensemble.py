@@ -60,7 +60,7 @@ def build_ensemble(models: Sequence[keras.Model], name: str = "kerasser_ensemble
 def make_ensemble_run(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike) -> Path:
     """Write the ensemble of ``run_dirs``' best models as a run folder at ``out``."""
     out = Path(out)
-    if (out / "best.keras").exists():
+    if RunPaths(out).best_model.exists():
         raise RunError("a run is already there; pick another --out", path=out)
     configs = [load_config(r) for r in run_dirs]
     first = configs[0]
@@ -81,5 +81,5 @@ def make_ensemble_run(run_dirs: Sequence[str | os.PathLike], out: str | os.PathL
         "members": [{"run": str(r), "seed": c.seed, "best_epoch": s.get("best_epoch"), "best_dev_uar": s.get("best")}
                     for r, c, s in zip(run_dirs, configs, states)],
     })
-    (out / "ENSEMBLE.json").write_text(json.dumps({"members": [str(r) for r in run_dirs]}, indent=2) + "\n")
+    RunPaths(out).ensemble_members.write_text(json.dumps({"members": [str(r) for r in run_dirs]}, indent=2) + "\n")
     return out

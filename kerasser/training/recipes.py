@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from kerasser.config import AUTO_WEIGHTS, AudioConfig, AugmentConfig, ModelConfig, TrainConfig
+from kerasser.config import AudioConfig, AugmentConfig, ModelConfig, TrainConfig
 from kerasser.errors import SettingsError
 
 # The tasks a run trains when none are given: all four (the README's recommendation; dominance is
@@ -50,7 +50,7 @@ RECIPES: dict[str, dict] = {
             "audio": AudioConfig(frame_length=400, frame_step=160),  # 25 ms every 10 ms
             "mel_bins": 80,
             "fft_length": 512,
-            # learnable mel filterbank: 3 seeds, mean dev UAR 77.5 vs 73.4 fixed, BAVED arousal 45.8 vs 40.0
+            # learnable mel filterbank: better on dev and BAVED than fixed (accuracy.md: v4 against v3)
             "mel_trainable": True,
             "feature_norm": "mean",
             "spec_time_masks": 0,
@@ -66,8 +66,8 @@ RECIPES: dict[str, dict] = {
             "gru_units": 128,
             "gru_layers": 1,
             "bidirectional": True,
-            "recurrent_stride": 2,  # 20 ms per GRU step: 1.7x faster in LiteRT than every frame
-            # v4 + 4 heads + mixup (3 seeds): dev 77.3 vs mixup alone 76.2; LOSO +3.5/+1.9/+7.1/+5.7 (e/a/v/d)
+            "recurrent_stride": 2,  # 20 ms per GRU step: half the recurrent steps, faster on devices
+            # 4 heads + mixup: chosen on dev and LOSO (accuracy.md: v5 against v4+mixup and v4+heads4)
             "pool_heads": 4,
             "pool_statistics": True,
             "l2": 0.0,
@@ -90,14 +90,13 @@ RECIPES: dict[str, dict] = {
             "reverb_prob": 0.3,
             "bandlimit_prob": 0.3,
             "gain_db": 6.0,
-            # v4 + mixup (3 seeds): mean dev UAR 76.2 vs 75.3, BAVED arousal 50.0 vs 43.7, LOSO above on all 4 tasks
+            # mixup: chosen on dev, BAVED and LOSO (accuracy.md: v4+mixup against v4)
             "mixup_alpha": 0.4,
         },
         # Where the corpora's dimension labels are their emotion's levels (EmoDB: PROTOCOL.md) and the
         # tasks include emotion, dominance is read off the trained emotion head (summed per level)
         # instead of its own head, which is still trained; the epoch is picked on the trained heads.
-        # Against v5 (the same epochs, so emotion, arousal, valence and BAVED unchanged): fixed split
-        # seeds 0-2 test dominance 85.2 vs 81.5; LOSO seed 0 pooled dominance: README.
+        # Against v5 the epochs are the same, so only dominance changes (accuracy.md: default against v5).
         "readout": ("dominance",),
     },
 }
@@ -220,108 +219,3 @@ def _read_out(readout: Sequence[str], corpora, model: dict, train: dict, overrid
         model["readout_tasks"] = tasks
         if overrides.get("select_on") is None:
             train["select_on"] = "trained"
-
-
-# TrainConfig / ModelConfig / AugmentConfig field -> `kerasser train` option (flags: (on, off)).
-_OPTION_OF = {
-    "model.attention": ("--attention", "--no-attention"),
-    "model.frontend": "--frontend",
-    "model.conv_padding": "--padding",
-    "model.l2": "--l2",
-    "model.dropout": "--dropout",
-    "model.bidirectional": ("--bidirectional", "--no-bidirectional"),
-    "model.gru_layers": "--gru-layers",
-    "model.recurrent_stride": "--recurrent-stride",
-    "model.pool_heads": "--pool-heads",
-    "model.derived_tasks": "--from-emotion",
-    "model.readout_tasks": "--readout-from-emotion",
-    "model.pool_statistics": ("--pool-statistics", "--no-pool-statistics"),
-    "model.feature_norm": "--feature-norm",
-    "model.norm_gate_db": "--norm-gate-db",
-    "model.block_se": "--se",
-    "model.mel_trainable": ("--learnable-filterbank", "--fixed-filterbank"),
-    "model.speaker_adversarial": "--speaker-adversarial",
-    "model.adversary": "--adversary",
-    "model.mixstyle": "--mixstyle",
-    "model.ctc_weight": "--ctc-weight",
-    "model.head": "--head",
-    "model.head_scale": "--head-scale",
-    "margin": "--margin",
-    "epochs": "--epochs",
-    "batch_size": "--batch-size",
-    "learning_rate": "--lr",
-    "patience": "--patience",
-    "optimizer": "--optimizer",
-    "weight_decay": "--weight-decay",
-    "schedule": "--schedule",
-    "warmup_epochs": "--warmup",
-    "label_smoothing": "--label-smoothing",
-    "class_balanced": ("--class-balanced", "--no-class-balanced"),
-    "balance_corpora": ("--balance-corpora", "--no-balance-corpora"),
-    "weight_by_agreement": ("--weight-by-agreement", "--no-weight-by-agreement"),
-    "average_last": "--average-last",
-    "ema_momentum": "--ema",
-    "select_on": "--select-on",
-    "init_from": "--init-from",
-    "freeze": "--freeze",
-    "augment.crop_prob": "--crop-prob",
-    "augment.gain_db": "--gain-db",
-    "augment.noise_prob": "--noise-prob",
-    "augment.reverb_prob": "--reverb-prob",
-    "augment.bandlimit_prob": "--bandlimit-prob",
-    "augment.codec_prob": "--codec-prob",
-    "augment.mixup_alpha": "--mixup",
-}
-
-
-def _get(config: TrainConfig, key: str):
-    obj = config
-    for part in key.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def closest_recipe(config: TrainConfig) -> str:
-    """The recipe ``config`` differs least from (in the fields the command line sets)."""
-    def distance(name):
-        base = build_train_config(name, corpora=config.corpora, out=config.out, tasks=config.model.tasks)
-        keys = [*_OPTION_OF, "augment.speed", "model.spec_time_masks", "model.audio"]
-        return sum(_get(base, k) != _get(config, k) for k in keys)
-
-    return min(RECIPES, key=distance)
-
-
-def train_arguments(config: TrainConfig) -> list[str]:
-    """``kerasser train`` arguments that rebuild ``config``: ``--recipe`` plus every option whose
-    value differs from that recipe's (settings without an option, such as the block widths, are
-    the recipe's; a config that changes them is not rebuilt by this command)."""
-    from kerasser.tasks import TASKS
-
-    recipe = closest_recipe(config)
-    base = build_train_config(recipe, corpora=config.corpora, out=config.out, tasks=config.model.tasks)
-    args = ["--recipe", recipe]
-    for name, path in config.corpora:
-        args += ["--corpus", name, "--data", path]
-    args += ["--tasks", ",".join(TASKS[t].letter for t in config.model.tasks)]
-    for key, option in _OPTION_OF.items():
-        value = _get(config, key)
-        if value == _get(base, key):
-            continue
-        if isinstance(option, tuple):
-            args.append(option[0] if value else option[1])
-        elif key in ("model.derived_tasks", "model.readout_tasks"):
-            args += [option, ",".join(TASKS[t].letter for t in value) or "none"]
-        else:
-            args += [option, f"{value:g}" if isinstance(value, float) else str(value)]
-    if config.augment.speed != base.augment.speed:
-        args += ["--speed", ",".join(f"{s:g}" for s in config.augment.speed) or "none"]
-    if (config.model.spec_time_masks, config.model.spec_freq_masks) != (base.model.spec_time_masks, base.model.spec_freq_masks):
-        args.append("--spec-augment" if config.model.spec_time_masks else "--no-spec-augment")
-    if config.learned_weights:
-        args += ["--loss-weights", AUTO_WEIGHTS]
-    elif config.loss_weights:
-        args += ["--loss-weights", ",".join(f"{w:g}" for w in config.loss_weights)]
-    args += ["--train-splits", ",".join(config.train_splits), "--dev-split", config.dev_split or "none"]
-    args += ["--seed", str(config.seed), "--out", config.out]
-    return args
-

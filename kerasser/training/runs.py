@@ -63,6 +63,22 @@ class RunPaths:
     def learning_curves(self) -> Path:
         return self.root / "learning_curves.png"
 
+    @property
+    def fold_report(self) -> Path:
+        """A cross-validation fold's scores (the fold's run folder)."""
+        return self.root / "fold_report.json"
+
+    @property
+    def ensemble_members(self) -> Path:
+        """The runs an ensemble run averages (``kerasser ensemble``)."""
+        return self.root / "ENSEMBLE.json"
+
+
+# The documents of the folders that hold several runs.
+CROSSVAL_SUMMARY = "crossval.json"  # kerasser crossval: every fold's scores and their summary
+TUNE_RESULTS = "results.json"  # kerasser tune: every trial's weights and score
+TUNE_BEST_CONFIG = "best_config.json"  # kerasser tune: the input configuration with the best weights
+
 
 def write_json_atomic(path: Path, data) -> None:
     """Write JSON to a temporary file beside ``path`` and rename it over ``path``."""

@@ -20,7 +20,7 @@ import keras_tuner
 from kerasser.config import TrainConfig, save_json
 from kerasser.errors import SettingsError
 from kerasser.progress import Write, writer
-from kerasser.training.runs import make_folder
+from kerasser.training.runs import TUNE_BEST_CONFIG, TUNE_RESULTS, RunPaths, make_folder
 
 OBJECTIVE = "mean_dev_uar"
 WEIGHT_RANGE = (0.1, 1.0, 0.1)  # min, max, step of each task's w_m
@@ -47,7 +47,7 @@ class LossWeightSearch(keras_tuner.RandomSearch):
         out = Path(self.base.out) / f"trial_{trial.trial_id}"
         config = dataclasses.replace(self.base, loss_weights=weights, out=str(out))
         self.write(f"trial {trial.trial_id}: loss weights {', '.join(f'{w:g}' for w in weights)}")
-        result = train(config, resume=(out / "config.json").exists(), write=self.write)
+        result = train(config, resume=RunPaths(out).config.exists(), write=self.write)
         return {OBJECTIVE: float(result.best_dev_uar)}
 
 
@@ -79,9 +79,9 @@ def tune_loss_weights(config: TrainConfig, trials: int, write: Write | None = No
     rows.sort(key=lambda r: (-1.0 if r[OBJECTIVE] is None else -r[OBJECTIVE], int(r["trial"])))  # best, then first
     best = rows[0]
     best_config = dataclasses.replace(config, loss_weights=tuple(best["loss_weights"]))
-    save_json(best_config, out / "best_config.json")
+    save_json(best_config, out / TUNE_BEST_CONFIG)
     document = {"tasks": list(config.model.tasks), "objective": OBJECTIVE, "trials": rows, "best": best}
-    (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
+    (out / TUNE_RESULTS).write_text(json.dumps(document, indent=2) + "\n")
     return document
 
 

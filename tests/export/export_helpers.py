@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import tiny
 
 from kerasser.config import ModelConfig
 
-TINY = ModelConfig(
-    tasks=("arousal", "emotion"), conv_filters=10, channel_pool=10, gru_units=8, gru_layers=1
-)
+TINY = ModelConfig(tasks=("arousal", "emotion"), **tiny.TINY)
 QUANTIZE = ("int8", "float16", "dynamic")
 
 

@@ -1,4 +1,4 @@
-"""framing_ops: ``frame`` and ``channel_max_pool`` against NumPy, ``num_frames`` against AudioConfig."""
+"""framing_ops: ``frame`` and ``channel_max_pool`` against NumPy, ``config.num_frames`` on tensors against AudioConfig."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasser.config import AudioConfig
-from kerasser.model.layers.framing_ops import channel_max_pool, frame, num_frames
+from kerasser.config import AudioConfig, num_frames
+from kerasser.model.layers.framing_ops import channel_max_pool, frame
 
 
 def np_frame(x: np.ndarray, frame_length: int, step: int) -> np.ndarray:
@@ -60,5 +60,5 @@ def test_num_frames_matches_audio_config(frame_length, step):
     ns = np.arange(0, 4 * frame_length + 3 * step)
     expected = [audio.num_frames(int(n)) for n in ns]
     assert [int(num_frames(int(n), frame_length, step)) for n in ns] == expected  # Python ints
-    tensor = num_frames(tf.constant(ns, tf.int32), frame_length, step)  # integer tensors
+    tensor = num_frames(tf.constant(ns, tf.int32), frame_length, step, tf.maximum)  # integer tensors
     np.testing.assert_array_equal(np.asarray(tensor), expected)

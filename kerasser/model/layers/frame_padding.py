@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kerasser.model.layers.framing_ops import num_frames
+from kerasser.config import num_frames
 
 
 @keras.saving.register_keras_serializable(package="kerasser")
@@ -35,12 +35,12 @@ class FramePadding(keras.layers.Layer):
         waveform, length = inputs
         length = tf.cast(tf.reshape(length, [-1]), tf.int32)
         time = tf.shape(waveform)[1]
-        frames = num_frames(time, self.frame_length, self.frame_step)
+        frames = num_frames(time, self.frame_length, self.frame_step, tf.maximum)
         target = (frames - 1) * self.frame_step + self.frame_length
         valid = tf.sequence_mask(length, time)
         waveform = tf.where(valid, waveform, tf.zeros_like(waveform))
         padded = tf.pad(waveform, [[0, 0], [0, target - time]])
-        frame_mask = tf.sequence_mask(num_frames(length, self.frame_length, self.frame_step), frames)
+        frame_mask = tf.sequence_mask(num_frames(length, self.frame_length, self.frame_step, tf.maximum), frames)
         return padded, frame_mask
 
     def compute_output_shape(self, input_shape):

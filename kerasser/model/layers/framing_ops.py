@@ -10,15 +10,6 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def num_frames(num_samples, frame_length: int, frame_step: int):
-    """Frames covering ``num_samples`` valid samples: ``1 + ceil(max(0, n - L) / step)``.
-
-    Works on Python ints and integer tensors alike (the last frame may run past the end).
-    """
-    extra = tf.maximum(num_samples - frame_length, 0)
-    return 1 + (extra + frame_step - 1) // frame_step
-
-
 def frame(x: tf.Tensor, frame_length: int, frame_step: int) -> tf.Tensor:
     """Split ``x`` [batch, time, channels] into overlapping frames.
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasser.config import SAMPLE_RATE
 from kerasser.model.layers.framing_ops import frame
 
 
@@ -42,7 +43,7 @@ class LogMelSpectrogram(keras.layers.Layer):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = SAMPLE_RATE,
         frame_length: int = 400,
         frame_step: int = 160,
         fft_length: int = 512,
