@@ -31,8 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasser.data import audio
-from kerasser.data import corpora
+from kerasser.data import audio, corpora
 from kerasser.data.corpora.utterance import CorpusError, Utterance
 from kerasser.data.examples import ExampleSettings, load_utterance, targets
 from kerasser.errors import DataError
@@ -91,6 +90,59 @@ def _decode(utt: Utterance, sample_rate: int) -> tuple[Utterance, np.ndarray | N
         return utt, None, error.reason
 
 
+def _clear_folder(out: Path) -> None:
+    """``out`` made ready: new, empty, or a prepared folder whose index and shards are removed."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    strangers = [p.name for p in out.iterdir()
+                 if p.name != INDEX and not (p.name.startswith("shard-") or p.name.startswith(".shard-"))]
+    if strangers:
+        raise DataError(f"{out}: holds other files ({', '.join(sorted(strangers)[:3])}); prepare into a new folder")
+    (out / INDEX).unlink(missing_ok=True)
+    for old in out.glob("*shard-*.tfrecord*"):
+        old.unlink()
+
+
+class _ShardWriter:
+    """Records into ``shard-NNNNN.tfrecord`` files of about ``limit`` bytes each, every shard
+    written beside its name and renamed into place when full; ``shards``: the index's entries."""
+
+    def __init__(self, out: Path, limit: int) -> None:
+        self.out, self.limit = out, limit
+        self.shards: list[dict] = []
+        self.current = None
+
+    def write(self, record: bytes) -> int:
+        """Writes ``record``; returns the shard it went to."""
+        import tensorflow as tf
+
+        if self.current is None or self.shards[-1]["bytes"] >= self.limit:
+            self.close()
+            name = SHARD.format(len(self.shards))
+            self.shards.append({"file": name, "utterances": 0, "bytes": 0})
+            self.current = tf.io.TFRecordWriter(str(self.out / f".{name}.tmp"))
+        self.current.write(record)
+        self.shards[-1]["utterances"] += 1
+        self.shards[-1]["bytes"] += len(record)
+        return len(self.shards) - 1
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.close()
+            os.replace(self.out / f".{self.shards[-1]['file']}.tmp", self.out / self.shards[-1]["file"])
+            self.current = None
+
+
+def _entry(key: str, shard: int, utt: Utterance, wave: np.ndarray) -> dict:
+    """One utterance's index entry."""
+    return {
+        "key": key, "shard": shard, "path": str(utt.path), "corpus": utt.corpus, "speaker": utt.speaker, "split": utt.split,
+        "labels": {t: TASKS[t].classes[i] for t, i in utt.labels.items()},
+        "transcript": utt.transcript, "agreement": utt.agreement, "samples": int(len(wave)),
+    }
+
+
 def prepare(
     utterances: Sequence[Utterance],
     out: str | os.PathLike,
@@ -104,35 +156,12 @@ def prepare(
     and write its ``index.json`` last (a folder without one is not prepared); returns the index.
     Files that cannot be decoded are skipped with one warning each and listed in the index.
     ``jobs``: decoding threads (0: one per core). ``out`` must be new, empty or prepared before."""
-    import tensorflow as tf
-
     write = writer(write)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    strangers = [p.name for p in out.iterdir() if p.name != INDEX and not (p.name.startswith("shard-") or p.name.startswith(".shard-"))]
-    if strangers:
-        raise DataError(f"{out}: holds other files ({', '.join(sorted(strangers)[:3])}); prepare into a new folder")
-    (out / INDEX).unlink(missing_ok=True)
-    for old in out.glob("*shard-*.tfrecord*"):
-        old.unlink()
-
-    limit = int(shard_mb * 1e6)
-    shards: list[dict] = []
+    _clear_folder(out)
+    shards = _ShardWriter(out, int(shard_mb * 1e6))
     entries: list[dict] = []
     skipped: list[dict] = []
-    current = None
-
-    def open_shard():
-        name = SHARD.format(len(shards))
-        shards.append({"file": name, "utterances": 0, "bytes": 0})
-        return tf.io.TFRecordWriter(str(out / f".{name}.tmp"))
-
-    def close_shard(w):
-        w.close()
-        os.replace(out / f".{shards[-1]['file']}.tmp", out / shards[-1]["file"])
-
     workers = jobs or os.cpu_count() or 1
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         for utt, wave, reason in pool.map(lambda u: _decode(u, sample_rate), utterances):
@@ -140,25 +169,13 @@ def prepare(
                 write(f"warning: skipped {utt.path}: {reason}")
                 skipped.append({"path": str(utt.path), "reason": reason})
                 continue
-            if current is None or shards[-1]["bytes"] >= limit:
-                if current is not None:
-                    close_shard(current)
-                current = open_shard()
             key = f"{len(entries):08d}"
-            record = serialize(key, utt, wave)
-            current.write(record)
-            shards[-1]["utterances"] += 1
-            shards[-1]["bytes"] += len(record)
-            entries.append({
-                "key": key, "shard": len(shards) - 1, "path": str(utt.path), "corpus": utt.corpus,
-                "speaker": utt.speaker, "split": utt.split,
-                "labels": {t: TASKS[t].classes[i] for t, i in utt.labels.items()},
-                "transcript": utt.transcript, "agreement": utt.agreement, "samples": int(len(wave)),
-            })
+            shard = shards.write(serialize(key, utt, wave))
+            entries.append(_entry(key, shard, utt, wave))
             if len(entries) % 500 == 0:
-                write(f"{len(entries)} utterances in {len(shards)} shard(s)")
-    if current is not None:
-        close_shard(current)
+                write(f"{len(entries)} utterances in {len(shards.shards)} shard(s)")
+    shards.close()
+    shards = shards.shards
     index = {
         "format": FORMAT, "version": VERSION, "sample_rate": int(sample_rate),
         "corpora": [list(c) for c in corpora], "shards": shards, "skipped": skipped, "utterances": entries,

@@ -22,20 +22,21 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from kerasser.config import TrainConfig, as_given, to_dict
 from kerasser.data.corpora import read_corpora, speakers
-from kerasser.errors import DataError, SettingsError
-from kerasser.metrics import task_report
 from kerasser.data.folds import corpus_folds, make_folds  # noqa: F401  (make_folds: the public name)
-from kerasser.evaluate.corpus_scores import corpus_reports
 from kerasser.data.label_space import corpus_classes
-from kerasser.tasks import vocabulary_indices
-from kerasser.progress import writer
-from kerasser.training.runs import RunError, make_folder, write_json_atomic
+from kerasser.errors import DataError, SettingsError
+from kerasser.evaluate.corpus_scores import corpus_reports
 from kerasser.evaluate.speaker_norm import normalise_by_speaker, normalise_predictions
+from kerasser.metrics import task_report
+from kerasser.progress import writer
+from kerasser.tasks import vocabulary_indices
+from kerasser.training.runs import CROSSVAL_SUMMARY, RunError, RunPaths, make_folder, write_json_atomic
 
 
 def pooled_uar(reports: Sequence[dict], task: str) -> float:
@@ -103,8 +104,6 @@ def crossval(
 
     ``only``: train just these fold indices (0-based; to spread folds over processes) and return
     None unless every fold is then finished."""
-    from kerasser.training.loop import train
-
     write = writer(write)
     if config.speaker_splits is not None:
         raise SettingsError("cross-validation sets the speaker splits itself")
@@ -124,53 +123,70 @@ def crossval(
     start = time.monotonic()
     results = []
     for i, fold in enumerate(plan):
-        out = root / f"fold-{fold.name}"
-        if only is not None and i not in only:
-            report_file = out / "fold_report.json"
-            if report_file.exists():
-                results.append(json.loads(report_file.read_text()))
-            continue
-        fold_config = dataclasses.replace(config, out=str(out), speaker_splits=fold.speaker_splits(),
-                                          train_splits=("train",), dev_split="dev")
-        report_file = out / "fold_report.json"
+        report_file = RunPaths(root / f"fold-{fold.name}").fold_report
         if report_file.exists():
             results.append(json.loads(report_file.read_text()))
-            continue
-        write(f"fold {i + 1}/{len(plan)}: test {', '.join(fold.test)}; dev {', '.join(fold.dev)}")
-        resume = (out / "state.json").exists()
-        if resume and as_given(json.loads((out / "config.json").read_text())) != as_given(fold_config):
-            raise RunError("holds a fold of another configuration", path=out)
-        result = train(fold_config, resume=resume, write=write)
-        entry = {
-            "fold": fold.name,
-            "test": list(fold.test),
-            "dev": list(fold.dev),
-            "best_epoch": result.best_epoch,
-            **fold_scores(out),
-        }
-        write_json_atomic(report_file, entry)
-        results.append(entry)
+        elif only is None or i in only:
+            write(f"fold {i + 1}/{len(plan)}: test {', '.join(fold.test)}; dev {', '.join(fold.dev)}")
+            results.append(_run_fold(config, fold, root / f"fold-{fold.name}", write))
     if len(results) < len(plan):
         return None
+    held_out = _held_out(results, utterances) if folds == "corpus" else {}
+    summary = _summary(config, results, time.monotonic() - start, held_out)
+    write_json_atomic(root / CROSSVAL_SUMMARY, summary)
+    return summary
+
+
+def _run_fold(config: TrainConfig, fold, out: Path, write) -> dict:
+    """Train (or resume) one fold's run in ``out`` and score it: its fold_report.json entry."""
+    from kerasser.training.loop import train
+
+    fold_config = dataclasses.replace(config, out=str(out), speaker_splits=fold.speaker_splits(),
+                                      train_splits=("train",), dev_split="dev")
+    paths = RunPaths(out)
+    resume = paths.state.exists()
+    if resume and as_given(json.loads(paths.config.read_text())) != as_given(fold_config):
+        raise RunError("holds a fold of another configuration", path=out)
+    result = train(fold_config, resume=resume, write=write)
+    entry = {
+        "fold": fold.name,
+        "test": list(fold.test),
+        "dev": list(fold.dev),
+        "best_epoch": result.best_epoch,
+        **fold_scores(out),
+    }
+    write_json_atomic(paths.fold_report, entry)
+    return entry
+
+
+def _summary(config: TrainConfig, results: list, seconds: float, held_out: dict) -> dict:
+    """crossval.json's figures over the folds: per-fold mean and pooled UAR, ``held_out``'s
+    entries, and the pooled UAR speaker-normalised where every fold has it."""
     tasks = [t for t in config.model.tasks if any(t in r["tasks"] for r in results)]
     summary = {
         "config": to_dict(config),
         "folds": results,
         "fold_mean": {t: float(np.mean([r["tasks"][t]["uar"] for r in results if t in r["tasks"]])) for t in tasks},
         "pooled": {t: pooled_uar(results, t) for t in tasks},
-        "train_seconds": round(time.monotonic() - start),
+        "train_seconds": round(seconds),
+        **held_out,
     }
-    if folds == "corpus":  # each held-out corpus scored apart: own classes, 4-class common
-        summary["held_out"] = {r["fold"]: r["per_corpus"].get(r["fold"], {}) for r in results}
-        corpus_of, own = {u.path: u.corpus for u in utterances}, corpus_classes(utterances)
-        summary["held_out_speaker_norm"] = {  # the same, each speaker's predictions centred (transductive)
-            r["fold"]: corpus_reports(normalise_predictions(r["predictions"]), corpus_of, own).get(r["fold"], {})
-            for r in results}
     if all("speaker_norm" in r for r in results):  # (folds finished by older versions lack it)
         normed = [{"tasks": r["speaker_norm"]} for r in results]
         summary["pooled_speaker_norm"] = {t: pooled_uar(normed, t) for t in tasks}
-    write_json_atomic(root / "crossval.json", summary)
     return summary
+
+
+def _held_out(results: list, utterances) -> dict:
+    """Leave-one-corpus-out: each held-out corpus scored apart (its own classes, the 4-class common
+    UAR), plainly and with each speaker's predictions centred (transductive)."""
+    corpus_of, own = {u.path: u.corpus for u in utterances}, corpus_classes(utterances)
+    return {
+        "held_out": {r["fold"]: r["per_corpus"].get(r["fold"], {}) for r in results},
+        "held_out_speaker_norm": {
+            r["fold"]: corpus_reports(normalise_predictions(r["predictions"]), corpus_of, own).get(r["fold"], {})
+            for r in results},
+    }
 
 
 def format_summary(summary: dict) -> str:

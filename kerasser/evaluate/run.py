@@ -11,17 +11,16 @@ import numpy as np
 from kerasser.data import dataset as data
 from kerasser.data.corpora import read_corpora, select, speaker_key
 from kerasser.data.examples import DecodeLog, ExampleSettings
-from kerasser.evaluate.corpus_scores import corpus_reports
-from kerasser.errors import DataError, SettingsError
-from kerasser.metrics import mean_uar, predict, score
 from kerasser.data.label_space import corpus_classes
-from kerasser.tasks import vocabulary_indices
-from kerasser.progress import Write, writer
-from kerasser.training.runs import RunPaths, load_best_model, load_config, write_json_atomic
+from kerasser.errors import DataError, SettingsError
+from kerasser.evaluate.corpus_scores import corpus_reports
 from kerasser.evaluate.speaker_norm import normalise_by_speaker
-from kerasser.tasks import TASKS
+from kerasser.metrics import mean_uar, predict, score
 from kerasser.model.speaker_reference import uses_reference, with_references
+from kerasser.progress import Write, writer
+from kerasser.tasks import TASKS, vocabulary_indices
 from kerasser.text import cer, normalize
+from kerasser.training.runs import RunPaths, load_best_model, load_config, write_json_atomic
 
 REFERENCES = ("speaker", "clip")  # where a speaker-normalising model's references come from
 
@@ -64,27 +63,14 @@ def evaluate_run(
     own = corpora is None
     corpora = tuple(tuple(c) for c in (corpora or config.corpora))
     utterances = read_corpora(corpora, config.speaker_splits if own else None)
-    tasks = tuple(t for t in config.model.tasks if any(t in u.labels for u in utterances))
-    if not tasks:
-        raise DataError(
-            f"the data has no labels for the model's tasks ({', '.join(config.model.tasks)})"
-        )
-    chosen = select(utterances, split, tasks)
-    if not chosen:
-        raise DataError(f"no {split} utterances with labels for {', '.join(tasks)} in the given corpora")
+    tasks, chosen = _scored(config, utterances, split)
     model = load_best_model(run_dir)
     log = DecodeLog(write)
     head_classes = {t: config.model.classes(t) for t in tasks}
     examples = data.decoded(chosen, ExampleSettings(tasks, config.model.audio.sample_rate), log)
-    if not uses_reference(model):
-        references = None
-    elif references == "speaker":  # each scored speaker's reference over the scored clips (transductive)
-        examples = with_references(model, chosen, examples, log.failed)
-    else:
-        examples = with_references(model, chosen, examples, log.failed, per_clip=True)
-    ds = data.batched(examples, batch_size, training=False)
+    examples, references = _with_references(model, chosen, examples, log, references)
     texts: list[str] = []
-    labels, probs, weights = predict(model, ds, tasks, texts)
+    labels, probs, weights = predict(model, data.batched(examples, batch_size, training=False), tasks, texts)
     decoded = [u for u in chosen if u.path not in log.failed]
     if speaker_norm:
         speakers = [speaker_key(u) for u in decoded]
@@ -107,16 +93,7 @@ def evaluate_run(
     }
     if write_report:
         name = "+".join(c[0] for c in corpora) + f"_{split}" + ("_speaker-norm" if speaker_norm else "")
-        name += "_clip-references" if references == "clip" else ""
-        paths = RunPaths(Path(run_dir))
-        write_json_atomic(paths.eval_report(name), report)
-        from kerasser.figures import confusion_figure
-
-        for task, task_report in reports.items():
-            if task_report["count"]:
-                confusion_figure(task, task_report, paths.confusion_figure(name, task),
-                                 f"{task}, {name.replace('_', ' ')}: UAR {task_report['uar']:.1f} % "
-                                 f"over {task_report['count']} utterances")
+        _write_report(RunPaths(Path(run_dir)), name + ("_clip-references" if references == "clip" else ""), report)
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) skipped")
     return report
@@ -137,6 +114,41 @@ def split_predictions(run_dir: str | os.PathLike, tasks: Sequence[str], splits: 
         labels, probs, _ = predict(model, data.batched(examples, batch_size, training=False), tasks)
         found[split] = (labels, probs)
     return found
+
+
+def _scored(config, utterances, split: str):
+    """``(tasks, utterances)`` to score: the model's tasks the data labels, the split's utterances
+    labelled for one of them (an error where there are none)."""
+    tasks = tuple(t for t in config.model.tasks if any(t in u.labels for u in utterances))
+    if not tasks:
+        raise DataError(
+            f"the data has no labels for the model's tasks ({', '.join(config.model.tasks)})"
+        )
+    chosen = select(utterances, split, tasks)
+    if not chosen:
+        raise DataError(f"no {split} utterances with labels for {', '.join(tasks)} in the given corpora")
+    return tasks, chosen
+
+
+def _with_references(model, chosen, examples, log: DecodeLog, references: str):
+    """``(examples, references)``: each scored speaker's reference over the scored clips
+    (transductive), or each clip its own (``"clip"``); None for a model that takes none."""
+    if not uses_reference(model):
+        return examples, None
+    per_clip = references != "speaker"
+    return with_references(model, chosen, examples, log.failed, per_clip=per_clip), references
+
+
+def _write_report(paths: RunPaths, name: str, report: dict) -> None:
+    """``eval_<name>.json`` and a confusion figure per scored task in the run folder."""
+    from kerasser.figures import confusion_figure
+
+    write_json_atomic(paths.eval_report(name), report)
+    for task, task_report in report["tasks"].items():
+        if task_report["count"]:
+            confusion_figure(task, task_report, paths.confusion_figure(name, task),
+                             f"{task}, {name.replace('_', ' ')}: UAR {task_report['uar']:.1f} % "
+                             f"over {task_report['count']} utterances")
 
 
 def per_utterance(utterances, labels, probs, weights, classes=None) -> dict:

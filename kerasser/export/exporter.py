@@ -18,6 +18,7 @@ tolerance.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shlex
@@ -28,23 +29,23 @@ from pathlib import Path
 import numpy as np
 
 from kerasser import contract
-from kerasser.export import model_card
 from kerasser.data.corpora import read_corpora, select
 from kerasser.errors import ExportError, SettingsError
 from kerasser.export import metadata as meta
+from kerasser.export import model_card
 from kerasser.export import saved_model as saved_model_export
 from kerasser.export import tflite as tflite_export
 from kerasser.export.clips import clip_references, load_clips, parity_clips, spread
 from kerasser.export.folder import check_target, replace_dir, staging_dir
 from kerasser.export.parity import check_float, compare, run_clips, score_uar
-from kerasser.serve.inference import KerasRunner, TFLiteRunner
 from kerasser.model.network import inference_model
 from kerasser.progress import writer
+from kerasser.serve.inference import KerasRunner, TFLiteRunner
 from kerasser.training.runs import RunPaths, load_best_model, load_config, read_state
 
 PARITY_TOLERANCE = 1e-4
 PARITY_CLIPS = 8
-REPRESENTATIVE_CLIPS = 400  # int8 calibration clips (all of EmoDB's 304 train + dev): 100 lost 3.6 valence points, 304 lost 1.6
+REPRESENTATIVE_CLIPS = 400  # int8 calibration clips: all of EmoDB's train + dev (fewer calibrated worse)
 INT8_UAR_AIM = 1.0  # points of test UAR the int8 model should stay within (recorded, not enforced)
 
 
@@ -205,107 +206,45 @@ def export_run(
     Raises ExportError (parity failure, unusable target), RunError (bad run folder),
     CorpusError/AudioError (unreadable corpora)."""
     write = writer(write)
-    quantize = tuple(dict.fromkeys(quantize))
-    for q in quantize:
-        if q not in contract.QUANTIZATIONS:
-            raise SettingsError(f"unknown quantisation {q!r}; expected any of {', '.join(contract.QUANTIZATIONS)}")
+    quantize = _checked_quantize(quantize)
     out = Path(out)
     name = name or out.name
     check_target(out)
     cross_corpus = read_held_out(held_out) if held_out else None  # a bad file is said before any work
     run = Path(run_dir)
     config = load_config(run)
-    paths = RunPaths(run)
     if with_transcript and not config.model.ctc_weight:
         raise ExportError("has no CTC head to serve a transcript from (train with --ctc-weight)", path=run)
     model = inference_model(load_best_model(run), transcript=with_transcript)  # without training-only heads
     tasks = config.model.tasks
-
     utterances = read_corpora(config.corpora, config.speaker_splits)
-    clips = parity_clips(utterances, tasks, parity_clips_count, write, config.model.audio.sample_rate)
-    if not clips:
-        raise ExportError("no decodable clip in the run's corpora to check parity on")
-    if len(clips) < parity_clips_count:
-        write(f"warning: only {len(clips)} clip(s) to check parity on")
+    clips = _parity_clips(utterances, tasks, parity_clips_count, config.model.audio.sample_rate, write)
     test_utts = select(utterances, "test", tasks)
 
     tmp = staging_dir(out)
     try:
         model.save(tmp / contract.KERAS_FILE)  # loaded uncompiled: no optimizer state to ship
-        keras_runner = KerasRunner(tmp / contract.KERAS_FILE)  # the saved file, reloaded
-        statistics = keras_runner.statistics if keras_runner.reference_features is not None else None
-        refs = clip_references(clips, statistics)  # speaker references over the parity clips (or None)
-        reference = run_clips(keras_runner, [w for _, w in clips], refs)
-        splits: dict[str, int] = {}
-        for u, _ in clips:
-            splits[str(u.split)] = splits.get(str(u.split), 0) + 1
-        parity: dict = {
-            "tolerance": tolerance,
-            "reference": "keras (model.keras)",
-            "clips": {"count": len(clips), "splits": splits, "files": [Path(u.path).name for u, _ in clips]},
-        }
-
-        write("writing SavedModel")
-        parity["saved_model"] = _check_saved_model(
-            model, tmp / contract.SAVED_MODEL_DIR, clips, refs, reference, tasks, tolerance, write
-        )
-        if statistics is not None:
-            saved_stats = saved_model_export.load_saved_model(tmp / contract.SAVED_MODEL_DIR, contract.STATISTICS_SIGNATURE)
-            parity["saved_model"]["statistics"] = _check_statistics(
-                "SavedModel speaker_statistics", saved_stats, keras_runner, clips, tolerance)
-            write("writing TFLite speaker statistics")
-            content = tflite_export.export_float32(tflite_export.freeze_statistics(model), tmp / contract.STATISTICS_FILE)
-            if tflite_export.custom_ops(content):
-                raise ExportError(f"{contract.STATISTICS_FILE} needs non-builtin ops; only TFLITE_BUILTINS may be used")
-            parity["statistics"] = _check_statistics(
-                "TFLite speaker statistics", TFLiteRunner(tmp / contract.STATISTICS_FILE), keras_runner, clips, tolerance)
-            write(f"  statistics: max |diff| of a clip's mean log mel {parity['statistics']['max_abs_diff_mean_log_mel']:.2g}")
-
-        frozen = tflite_export.freeze(model)
-        tflite_info: dict = {"variants": {}}
-        runners: dict[str, TFLiteRunner] = {}
-        for variant in ("float32", *quantize):
-            representative = None
-            if variant == "int8":
-                train_utts = spread(select(utterances, config.train_splits, tasks), representative_clips)
-                train_clips = load_clips(train_utts, write, config.model.audio.sample_rate)
-                representative = [w if r is None else (w, r) for (_, w), r in
-                                  zip(train_clips, clip_references(train_clips, statistics))]
-                if not representative:
-                    raise ExportError("int8 quantisation needs training audio, and none could be read")
-            runner, figures, info, content = _export_tflite(
-                frozen, variant, tmp / contract.TFLITE_FILES[variant], clips, refs, reference, tasks, tolerance,
-                representative, write,
-            )
-            runners[variant], parity[variant] = runner, figures
-            tflite_info["variants"][variant] = info
-            if variant == "float32":
-                tflite_info["output_order"] = runner.raw_output_order()
-                tflite_info["operators"] = tflite_export.operator_names(content)
-
+        checks = _Checks.of(KerasRunner(tmp / contract.KERAS_FILE), clips, tasks, tolerance)  # the saved file
+        parity = checks.parity_header()
+        parity.update(_export_saved_model(model, tmp, checks, write))
+        representative = functools.partial(_representative, config, utterances, representative_clips, checks.statistics,
+                                           write)
+        runners, tflite_info = _export_tflite_variants(model, tmp, quantize, checks, representative, parity, write)
         test, test_skipped = None, None
         if test_utts:
             test = _test_scores(run, test_utts, runners, parity, tasks, write, config.model.audio.sample_rate,
-                                statistics)
+                                checks.statistics)
         else:
             test_skipped = "the run's corpora have no test-split utterances labelled for the model's tasks"
             write(f"note: {test_skipped}; no test UAR")
         runners.clear()
         others = [_other_corpus_scores(run, corpus, write) for corpus in other_corpora]
-
-        files = {role: meta.file_entry(tmp, rel) for role, rel in
-                 (("keras", contract.KERAS_FILE), ("saved_model", contract.SAVED_MODEL_DIR))}
-        for variant in ("float32", *quantize):
-            files[contract.tflite_role(variant)] = meta.file_entry(tmp, contract.TFLITE_FILES[variant])
-        if statistics is not None:
-            files[contract.STATISTICS_ROLE] = meta.file_entry(tmp, contract.STATISTICS_FILE)
-        files["metadata"] = {"path": contract.METADATA_FILE}
         document = meta.build_metadata(
             name=name,
             config=config,
-            state=read_state(paths),
+            state=read_state(RunPaths(run)),
             run_dir=str(run.resolve()),
-            files=files,
+            files=_file_entries(tmp, quantize, checks.statistics is not None),
             tflite=tflite_info,
             test=test,
             test_skipped=test_skipped,
@@ -316,17 +255,136 @@ def export_run(
         if cross_corpus is not None:
             document["cross_corpus"] = cross_corpus
         meta.write_metadata(tmp, document)
-        command = shlex.join(
-            ["kerasser", "export", str(run_dir), "--out", str(out), "--name", name]
-            + [a for q in quantize for a in ("--quantize", q)]
-            + [a for c, path in other_corpora for a in ("--corpus", c, "--data", path)]
-            + (["--with-transcript"] if with_transcript else [])
-            + [a for f in held_out for a in ("--held-out", str(f))]
-        )
-        (tmp / "MODEL_CARD.md").write_text(model_card.render(meta.json_safe(document), config, command))
+        command = _export_command(run_dir, out, name, quantize, other_corpora, with_transcript, held_out)
+        (tmp / contract.MODEL_CARD_FILE).write_text(model_card.render(meta.json_safe(document), config, command))
         replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     write(f"exported {name} to {out}")
     return ExportResult(out, meta.json_safe(document))
+
+
+def _checked_quantize(quantize: Sequence[str]) -> tuple[str, ...]:
+    quantize = tuple(dict.fromkeys(quantize))
+    for q in quantize:
+        if q not in contract.QUANTIZATIONS:
+            raise SettingsError(f"unknown quantisation {q!r}; expected any of {', '.join(contract.QUANTIZATIONS)}")
+    return quantize
+
+
+def _parity_clips(utterances, tasks, count: int, sample_rate: int, write) -> list:
+    """The clips every exported file is checked on (an error without one)."""
+    clips = parity_clips(utterances, tasks, count, write, sample_rate)
+    if not clips:
+        raise ExportError("no decodable clip in the run's corpora to check parity on")
+    if len(clips) < count:
+        write(f"warning: only {len(clips)} clip(s) to check parity on")
+    return clips
+
+
+@dataclasses.dataclass
+class _Checks:
+    """What each exported file is checked against: the saved Keras model (reloaded), the parity
+    clips, their speaker references (None without), and the Keras outputs on them."""
+
+    keras_runner: KerasRunner
+    statistics: object
+    clips: list
+    refs: list | None
+    reference: list
+    tasks: tuple[str, ...]
+    tolerance: float
+
+    @classmethod
+    def of(cls, keras_runner: KerasRunner, clips, tasks, tolerance: float) -> _Checks:
+        statistics = keras_runner.statistics if keras_runner.reference_features is not None else None
+        refs = clip_references(clips, statistics)
+        reference = run_clips(keras_runner, [w for _, w in clips], refs)
+        return cls(keras_runner, statistics, clips, refs, reference, tuple(tasks), tolerance)
+
+    def parity_header(self) -> dict:
+        splits: dict[str, int] = {}
+        for u, _ in self.clips:
+            splits[str(u.split)] = splits.get(str(u.split), 0) + 1
+        return {
+            "tolerance": self.tolerance,
+            "reference": "keras (model.keras)",
+            "clips": {"count": len(self.clips), "splits": splits, "files": [Path(u.path).name for u, _ in self.clips]},
+        }
+
+
+def _export_saved_model(model, tmp: Path, checks: _Checks, write) -> dict:
+    """The SavedModel (and, for speaker-normalising models, the TFLite speaker statistics), each
+    checked: their ``parity`` entries."""
+    c = checks
+    write("writing SavedModel")
+    parity = {"saved_model": _check_saved_model(
+        model, tmp / contract.SAVED_MODEL_DIR, c.clips, c.refs, c.reference, c.tasks, c.tolerance, write)}
+    if c.statistics is None:
+        return parity
+    saved_stats = saved_model_export.load_saved_model(tmp / contract.SAVED_MODEL_DIR, contract.STATISTICS_SIGNATURE)
+    parity["saved_model"]["statistics"] = _check_statistics(
+        "SavedModel speaker_statistics", saved_stats, c.keras_runner, c.clips, c.tolerance)
+    write("writing TFLite speaker statistics")
+    content = tflite_export.export_float32(tflite_export.freeze_statistics(model), tmp / contract.STATISTICS_FILE)
+    if tflite_export.custom_ops(content):
+        raise ExportError(f"{contract.STATISTICS_FILE} needs non-builtin ops; only TFLITE_BUILTINS may be used")
+    parity["statistics"] = _check_statistics(
+        "TFLite speaker statistics", TFLiteRunner(tmp / contract.STATISTICS_FILE), c.keras_runner, c.clips, c.tolerance)
+    write(f"  statistics: max |diff| of a clip's mean log mel {parity['statistics']['max_abs_diff_mean_log_mel']:.2g}")
+    return parity
+
+
+def _representative(config, utterances, count: int, statistics, write) -> list:
+    """int8 calibration inputs: training clips spread over the training set (with references)."""
+    train_utts = spread(select(utterances, config.train_splits, config.model.tasks), count)
+    train_clips = load_clips(train_utts, write, config.model.audio.sample_rate)
+    representative = [w if r is None else (w, r) for (_, w), r in
+                      zip(train_clips, clip_references(train_clips, statistics))]
+    if not representative:
+        raise ExportError("int8 quantisation needs training audio, and none could be read")
+    return representative
+
+
+def _export_tflite_variants(model, tmp: Path, quantize, checks: _Checks, representative, parity: dict, write):
+    """Every TFLite variant (float32 and ``quantize``), each checked into ``parity``: ``(runners,
+    the metadata's tflite entry)``. ``representative()``: the int8 calibration inputs."""
+    c = checks
+    frozen = tflite_export.freeze(model)
+    tflite_info: dict = {"variants": {}}
+    runners: dict[str, TFLiteRunner] = {}
+    for variant in ("float32", *quantize):
+        runner, figures, info, content = _export_tflite(
+            frozen, variant, tmp / contract.TFLITE_FILES[variant], c.clips, c.refs, c.reference, c.tasks,
+            c.tolerance, representative() if variant == "int8" else None, write,
+        )
+        runners[variant], parity[variant] = runner, figures
+        tflite_info["variants"][variant] = info
+        if variant == "float32":
+            tflite_info["output_order"] = runner.raw_output_order()
+            tflite_info["operators"] = tflite_export.operator_names(content)
+    return runners, tflite_info
+
+
+def _file_entries(tmp: Path, quantize, statistics: bool) -> dict:
+    """The metadata's ``files``: each written file's path, size and digest, by role."""
+    files = {role: meta.file_entry(tmp, rel) for role, rel in
+             (("keras", contract.KERAS_FILE), ("saved_model", contract.SAVED_MODEL_DIR))}
+    for variant in ("float32", *quantize):
+        files[contract.tflite_role(variant)] = meta.file_entry(tmp, contract.TFLITE_FILES[variant])
+    if statistics:
+        files[contract.STATISTICS_ROLE] = meta.file_entry(tmp, contract.STATISTICS_FILE)
+    files["metadata"] = {"path": contract.METADATA_FILE}
+    return files
+
+
+def _export_command(run_dir, out, name: str, quantize, other_corpora, with_transcript: bool, held_out) -> str:
+    """The ``kerasser export`` command line that makes this folder (the model card's)."""
+    return shlex.join(
+        ["kerasser", "export", str(run_dir), "--out", str(out), "--name", name]
+        + [a for q in quantize for a in ("--quantize", q)]
+        + [a for c, path in other_corpora for a in ("--corpus", c, "--data", path)]
+        + (["--with-transcript"] if with_transcript else [])
+        + [a for f in held_out for a in ("--held-out", str(f))]
+    )

@@ -20,26 +20,33 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasser.data import dataset as data
-from kerasser.training import distribution
 from kerasser.config import TrainConfig, save_json
+from kerasser.data import dataset as data
 from kerasser.data.corpora import Utterance, read_corpora, select
 from kerasser.data.examples import DecodeLog, ExampleSettings, load_utterance
+from kerasser.data.label_space import LabelSpace, fit_label_space
 from kerasser.errors import DataError
 from kerasser.metrics import mean_uar, predict, score
-from kerasser.data.label_space import LabelSpace, fit_label_space
 from kerasser.model.network import NORMALIZATION, build_model, compile_model, read_from_emotion
-from kerasser.progress import writer
-from kerasser.training.runs import RunError, RunPaths, load_config, make_folder, read_state, write_json_atomic
 from kerasser.model.speaker_reference import uses_reference, with_references
-from kerasser.tasks import SPEAKER_TARGET, TRANSCRIPT_TARGET
 from kerasser.model.uncertainty import STATE_KEY, UncertaintyWeighting
+from kerasser.model.weight_ema import SwapAveragedWeights
+from kerasser.progress import writer
+from kerasser.tasks import SPEAKER_TARGET, TRANSCRIPT_TARGET
+from kerasser.training import distribution
 from kerasser.training.callbacks import (
-    MONITOR, SEED_STATES, DevUAR, EpochLine, EpochSeed, ResumableEarlyStopping, SaveBest, SaveState, WeightAverage,
+    MONITOR,
+    SEED_STATES,
+    DevUAR,
+    EpochLine,
+    EpochSeed,
+    ResumableEarlyStopping,
+    SaveBest,
+    SaveState,
+    WeightAverage,
     restore_seed_states,
 )
-from kerasser.model.weight_ema import SwapAveragedWeights
-
+from kerasser.training.runs import RunError, RunPaths, load_config, make_folder, read_state, write_json_atomic
 
 
 def check_labels(utterances: Sequence[Utterance], tasks: Sequence[str], split: str) -> None:
@@ -138,20 +145,58 @@ def train(
 
 
 def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> TrainResult:
+    _check_sources(config, resume)
+    paths, state = prepare_run_folder(config, resume)
+    if resume:
+        save_json(config, paths.config)
+    keras.utils.set_random_seed(config.seed)
+    train_utts, dev_utts = _read_splits(config, write)
+    log = DecodeLog(write)
+    config, settings = _example_settings(config, paths, train_utts, write)
+    train_examples = data.decoded(train_utts, settings, log, training=True)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # set by EpochSeed before each epoch
+
+    def training_batches(examples):
+        return data.batched(
+            examples, config.batch_size, training=True, seed=config.seed, augment_config=config.augment,
+            sample_rate=settings.sample_rate, epoch=epoch, emotion_classes=config.model.emotion_classes,
+        )
+
+    train_ds = training_batches(train_examples)
+    model, initial_epoch = _model(config, paths, state, train_examples, len(train_utts), settings, write)
+    served = read_from_emotion(model, config.model.readout_tasks, config.model.emotion_classes)  # best.keras
+    scored = served if config.select_on == "saved" else model  # what picks the epoch
+    if uses_reference(model):  # each example gets its speaker's mean log mel, from the model's own layers
+        train_ds = training_batches(with_references(model, train_utts, train_examples, log.failed))
+    if initial_epoch >= config.epochs:
+        write(f"nothing to do: {initial_epoch} of {config.epochs} epochs already done")
+    dev_ds = _dev_batches(config, model, dev_utts, log) if dev_utts else None
+    callbacks, early, averager = _callbacks(config, paths, state, epoch, dev_ds, served, scored, write)
+    _fit(model, train_ds, config, initial_epoch, callbacks)
+    final = read_state(paths) or {"epoch": initial_epoch, "best": float("nan"), "best_epoch": 0}
+    if averager and len(averager.recent) > 1:
+        tasks = config.model.tasks
+        final = keep_average(model, served, scored, averager, paths, final, dev_ds, tasks, write,
+                             {t: config.model.classes(t) for t in tasks})
+    _report_end(config, paths, log, final, early is None, write)
+    return TrainResult(paths.root, final["epoch"], final["best_epoch"], final["best"])
+
+
+def _check_sources(config: TrainConfig, resume: bool) -> None:
+    """The teacher runs and the model to start from, checked before any audio is read."""
     if config.distill_from:
         from kerasser.training.distillation import check_teachers
 
         check_teachers(config)
-    if config.init_from and not resume:  # said before any audio is read
+    if config.init_from and not resume:
         from kerasser.training.init_from import source_model_file
 
         source_model_file(config.init_from)
-    paths, state = prepare_run_folder(config, resume)
-    if resume:
-        save_json(config, paths.config)
-    tasks = config.model.tasks
-    keras.utils.set_random_seed(config.seed)
 
+
+def _read_splits(config: TrainConfig, write) -> tuple[list[Utterance], list[Utterance]]:
+    """The training and dev utterances (the dev ones empty without a dev split), labels checked."""
+    tasks = config.model.tasks
     utterances = read_corpora(config.corpora, config.speaker_splits)
     train_utts = select(utterances, config.train_splits, tasks)
     check_labels(train_utts, tasks, "+".join(config.train_splits))
@@ -160,8 +205,14 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         dev_utts = select(utterances, config.dev_split, tasks)
         check_labels(dev_utts, tasks, config.dev_split)
     write(f"train {len(train_utts)} utterances, dev {len(dev_utts)}; tasks {', '.join(tasks)}")
+    return train_utts, dev_utts
 
-    log = DecodeLog(write)
+
+def _example_settings(config: TrainConfig, paths: RunPaths, train_utts, write) -> tuple[TrainConfig, ExampleSettings]:
+    """What the training examples carry: the label space fitted to the training corpora, class or
+    corpus weights, the adversary's classes, transcripts and distillation targets (``config`` comes
+    back with the fitted emotion classes and adversary size)."""
+    tasks = config.model.tasks
     rate = config.model.audio.sample_rate
     config = fit_label_space(config, train_utts, paths, write)
     space = LabelSpace.for_training(config.model.emotion_classes, train_utts if "emotion" in tasks else ())
@@ -173,17 +224,7 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         balance = data.corpus_weights(train_utts, tasks, by_class=config.class_balanced)
     else:
         balance = data.class_weights(train_utts, tasks) if config.class_balanced else None
-    speaker_index = None
-    if config.model.speaker_adversarial:
-        speaker_index = data.adversary_indices(train_utts, config.model.adversary)
-        if len(set(speaker_index.values())) < 2:
-            write(f"warning: {config.model.adversary}-adversarial training needs two or more training "
-                  f"{config.model.adversary}s; it is off")
-            speaker_index = None
-        elif config.model.speakers != len(set(speaker_index.values())):
-            classes = len(set(speaker_index.values()))
-            config = dataclasses.replace(config, model=dataclasses.replace(config.model, speakers=classes))
-            save_json(config, paths.config)
+    config, speaker_index = _adversary_classes(config, paths, train_utts, write)
     ctc = config.model.ctc_weight > 0
     if ctc:
         with_text = sum(bool(u.transcript) for u in train_utts)
@@ -194,69 +235,84 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
         from kerasser.training.distillation import distillation_targets
 
         soft = distillation_targets(config, train_utts, lambda path: load_utterance(path, rate), write)
-    train_settings = ExampleSettings(
-        tasks, rate, balance, speaker_index, transcripts=ctc, by_agreement=config.weight_by_agreement,
-        soft_targets=soft, space=space,
-    )
-    train_examples = data.decoded(train_utts, train_settings, log, training=True)
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # set by EpochSeed before each epoch
+    settings = ExampleSettings(tasks, rate, balance, speaker_index, transcripts=ctc,
+                               by_agreement=config.weight_by_agreement, soft_targets=soft, space=space)
+    return config, settings
 
-    def training_batches(examples):
-        return data.batched(
-            examples, config.batch_size, training=True, seed=config.seed,
-            augment_config=config.augment, sample_rate=rate, epoch=epoch, emotion_classes=config.model.emotion_classes,
-        )
 
-    train_ds = training_batches(train_examples)
+def _adversary_classes(config: TrainConfig, paths: RunPaths, train_utts, write):
+    """``(config, speaker_index)`` of the speaker- or corpus-adversarial head: None when it is off
+    (or has fewer than two classes to tell apart); the config's adversary size set to its classes."""
+    if not config.model.speaker_adversarial:
+        return config, None
+    speaker_index = data.adversary_indices(train_utts, config.model.adversary)
+    classes = len(set(speaker_index.values()))
+    if classes < 2:
+        write(f"warning: {config.model.adversary}-adversarial training needs two or more training "
+              f"{config.model.adversary}s; it is off")
+        return config, None
+    if config.model.speakers != classes:
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, speakers=classes))
+        save_json(config, paths.config)
+    return config, speaker_index
 
+
+def _model(config: TrainConfig, paths: RunPaths, state, train_examples, train_count: int,
+           settings: ExampleSettings, write):
+    """``(model, initial_epoch)``: a resumed run's last.keras, or a new model, its normalisation
+    adapted to the training set, its weights from ``init_from`` where given, compiled."""
     if state:
         model = keras.saving.load_model(paths.last_model)
         restore_seed_states(model, state.get(SEED_STATES))
-        initial_epoch = state["epoch"]
-        trim_metrics(paths.metrics, initial_epoch)
-        write(f"resuming after epoch {initial_epoch} (best dev UAR {state['best']:.1f})")
-    else:
-        model = build_model(config.model)
-        adapt_normalization(model, train_examples)
-        if config.init_from:  # fine-tuning: the trained model's weights where the layers match
-            from kerasser.training.init_from import initialise
+        trim_metrics(paths.metrics, state["epoch"])
+        write(f"resuming after epoch {state['epoch']} (best dev UAR {state['best']:.1f})")
+        return model, state["epoch"]
+    tasks = config.model.tasks
+    model = build_model(config.model)
+    adapt_normalization(model, train_examples)
+    if config.init_from:  # fine-tuning: the trained model's weights where the layers match
+        from kerasser.training.init_from import initialise
 
-            initialise(model, config.init_from, tasks, config.freeze, write)
-        compile_model(
-            model,
-            {
-                **config.task_weights,
-                **({SPEAKER_TARGET: 1.0} if speaker_index else {}),
-                **({TRANSCRIPT_TARGET: config.model.ctc_weight} if ctc else {}),
-            },
-            learning_rate(config, steps_per_epoch(len(train_utts), config.batch_size)),
-            optimizer=config.optimizer,
-            weight_decay=config.weight_decay,
-            label_smoothing=config.label_smoothing,
-            margin=config.margin,
-            logit_scale=config.model.head_scale,
-            learned=tasks if config.learned_weights else (),
-            ema_momentum=config.ema_momentum,
-        )
-        initial_epoch = 0
-    served = read_from_emotion(model, config.model.readout_tasks, config.model.emotion_classes)  # best.keras
-    scored = served if config.select_on == "saved" else model  # what picks the epoch
-    if uses_reference(model):  # each example gets its speaker's mean log mel, from the model's own layers
-        train_ds = training_batches(with_references(model, train_utts, train_examples, log.failed))
-    if initial_epoch >= config.epochs:
-        write(f"nothing to do: {initial_epoch} of {config.epochs} epochs already done")
+        initialise(model, config.init_from, tasks, config.freeze, write)
+    compile_model(
+        model,
+        {
+            **config.task_weights,
+            **({SPEAKER_TARGET: 1.0} if settings.speaker_index else {}),
+            **({TRANSCRIPT_TARGET: config.model.ctc_weight} if settings.transcripts else {}),
+        },
+        learning_rate(config, steps_per_epoch(train_count, config.batch_size)),
+        optimizer=config.optimizer,
+        weight_decay=config.weight_decay,
+        label_smoothing=config.label_smoothing,
+        margin=config.margin,
+        logit_scale=config.model.head_scale,
+        learned=tasks if config.learned_weights else (),
+        ema_momentum=config.ema_momentum,
+    )
+    return model, 0
 
+
+def _dev_batches(config: TrainConfig, model, dev_utts, log: DecodeLog):
+    """The dev set's batches (with speaker references where the model takes them)."""
+    dev_examples = data.decoded(dev_utts, ExampleSettings(config.model.tasks, config.model.audio.sample_rate), log)
+    if uses_reference(model):
+        dev_examples = with_references(model, dev_utts, dev_examples, log.failed)
+    return data.batched(dev_examples, config.batch_size, training=False)
+
+
+def _callbacks(config: TrainConfig, paths: RunPaths, state, epoch, dev_ds, served, scored, write):
+    """``(callbacks, early stopping or None, weight averager or None)``: the epoch seed and line,
+    metrics.csv, learned loss weights, dev scoring and early stopping, best.keras, weight
+    averaging, and state.json last."""
+    tasks = config.model.tasks
     callbacks = [EpochSeed(epoch), EpochLine(config.epochs, tasks, write),
                  keras.callbacks.CSVLogger(str(paths.metrics), append=bool(state))]
     weighting = UncertaintyWeighting(tasks, (state or {}).get(STATE_KEY)) if config.learned_weights else None
     if weighting is not None:  # first: the epoch line, metrics.csv and state.json report its weights
         callbacks.insert(0, weighting)
     early = None
-    if dev_utts:
-        dev_examples = data.decoded(dev_utts, ExampleSettings(tasks, rate), log)
-        if uses_reference(model):
-            dev_examples = with_references(model, dev_utts, dev_examples, log.failed)
-        dev_ds = data.batched(dev_examples, config.batch_size, training=False)
+    if dev_ds is not None:
         early = ResumableEarlyStopping(resume_state=state, monitor=MONITOR, mode="max", patience=config.patience)
         best = SaveBest(paths.best_model, MONITOR, state["best"] if state else -np.inf, served)
         head_classes = {t: config.model.classes(t) for t in tasks}
@@ -269,6 +325,10 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
     averager = WeightAverage(config.average_last) if config.average_last > 1 else None
     if averager:
         callbacks.append(averager)
+    return callbacks, early, averager
+
+
+def _fit(model, train_ds, config: TrainConfig, initial_epoch: int, callbacks) -> None:
     # Progress goes through ``write`` (one line per epoch), not Keras' progress bar on stdout.
     # Datasets of unknown length end an epoch by running out, which Keras warns about.
     with warnings.catch_warnings():
@@ -281,21 +341,20 @@ def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> T
             verbose=0,
             shuffle=False,  # the dataset shuffles itself, seeded
         )
-    final = read_state(paths) or {"epoch": initial_epoch, "best": float("nan"), "best_epoch": 0}
-    if averager and len(averager.recent) > 1:
-        final = keep_average(model, served, scored, averager, paths, final, dev_ds if dev_utts else None, tasks,
-                             write, {t: config.model.classes(t) for t in tasks})
+
+
+def _report_end(config: TrainConfig, paths: RunPaths, log: DecodeLog, final: dict, no_dev: bool, write) -> None:
+    """The run's last lines (skipped files, the best epoch) and its learning curves."""
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) could not be decoded and were skipped")
     if paths.metrics.exists():
         from kerasser.figures import learning_curves
 
-        learning_curves(paths.metrics, paths.learning_curves, tasks)
-    if early is None:
+        learning_curves(paths.metrics, paths.learning_curves, config.model.tasks)
+    if no_dev:
         write(f"trained {final['epoch']} epochs without a dev split; model: {paths.best_model}")
     else:
         write(f"best mean dev UAR {final['best']:.1f} at epoch {final['best_epoch']}; model: {paths.best_model}")
-    return TrainResult(paths.root, final["epoch"], final["best_epoch"], final["best"])
 
 
 def keep_average(model, served, scored, averager: WeightAverage, paths: RunPaths, state: dict, dev_ds, tasks,
