@@ -134,8 +134,8 @@ def run_one(row: str, name: str, tasks, seed: int, args) -> dict:
         tf.config.threading.set_inter_op_parallelism_threads(1)
     from kerasser.config import to_dict
     from kerasser.evaluate.run import evaluate_run
-    from kerasser.training.runs import RunPaths, read_state
     from kerasser.training.loop import train
+    from kerasser.training.runs import RunPaths, read_state
 
     record = Path(args.records) / f"{name}.seed{seed}.json"
     if record.exists():

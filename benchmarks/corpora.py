@@ -89,8 +89,8 @@ def train_config(name: str, protocol: str, seed: int, args):
 def run_fixed(name: str, seed: int, args) -> dict:
     """Train (or resume) one run on its corpora's train splits; each corpus' test split scored apart."""
     from kerasser.evaluate.run import evaluate_run
-    from kerasser.training.runs import RunPaths, read_state
     from kerasser.training.loop import train
+    from kerasser.training.runs import RunPaths, read_state
 
     config = train_config(name, "fixed", seed, args)
     state = read_state(RunPaths(Path(config.out)))

@@ -27,8 +27,8 @@ def rate(strategy_name: str, mixed: bool, steps: int, batch_size: int) -> float:
     import keras
     import tensorflow as tf
 
-    from kerasser.training import distribution
     from kerasser.model.network import build_model, compile_model
+    from kerasser.training import distribution
     from kerasser.training.recipes import build_train_config
 
     config = build_train_config("default", corpora=(), out="unused", tasks=TASKS)

@@ -25,8 +25,8 @@ def score_corpus(model, corpus: str, root: Path) -> dict:
     """``kerasser.evaluate.corpus_scores.corpus_reports`` of ``model`` over every clip of ``corpus``."""
     from kerasser.data import audio
     from kerasser.data.corpora import read_corpus
-    from kerasser.evaluate.corpus_scores import corpus_reports
     from kerasser.data.label_space import corpus_classes
+    from kerasser.evaluate.corpus_scores import corpus_reports
     from kerasser.tasks import TASKS
 
     utterances = read_corpus(corpus, root)

@@ -68,10 +68,10 @@ def write_manifest(path: Path, utterances) -> Path:
 
 def run_network(system: str, manifest: Path, out: Path, seed: int, args) -> dict:
     """Train (or resume) the fine-tuned or from-scratch model on the manifest; its test scores."""
-    from kerasser.training.recipes import build_train_config
     from kerasser.evaluate.run import evaluate_run
-    from kerasser.training.runs import RunPaths, read_state
     from kerasser.training.loop import train
+    from kerasser.training.recipes import build_train_config
+    from kerasser.training.runs import RunPaths, read_state
 
     extra = {}
     if system == "finetune":  # from trained weights: a lower learning rate and a shorter schedule
@@ -89,8 +89,8 @@ def run_svm(utterances, args) -> dict:
     spec = importlib.util.spec_from_file_location("opensmile_peer", _HERE / "opensmile_peer.py")
     peer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(peer)
-    from kerasser.evaluate.corpus_scores import corpus_reports
     from kerasser.data.label_space import corpus_classes
+    from kerasser.evaluate.corpus_scores import corpus_reports
     from kerasser.tasks import EMOTION
 
     every = [u for u in peer.read_corpus(args.target, str(Path(args.data) / args.target))]

@@ -57,8 +57,8 @@ def main():
     from kerasser.export import tflite
     from kerasser.export.clips import load_clips, spread
     from kerasser.export.exporter import REPRESENTATIVE_CLIPS
-    from kerasser.serve.inference import TFLiteRunner
     from kerasser.model.network import inference_model
+    from kerasser.serve.inference import TFLiteRunner
     from kerasser.training.runs import load_best_model, load_config
 
     for run in map(Path, args.run):

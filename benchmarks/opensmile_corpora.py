@@ -227,10 +227,11 @@ def main() -> None:
     import sklearn
 
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    line_break = "  "  # markdown: two trailing spaces
     counts = ", ".join(f"{NAMES[c]} {len(u)}" for c, (u, _) in data.items())
     notes = f"""# openSMILE peer on the corpora of a multi-corpus model (issue 39)
 
-Command: `{command}`  
+Command: `{command}`{line_break}
 {datetime.date.today().isoformat()}, opensmile {opensmile.__version__}, scikit-learn {sklearn.__version__}, \
 {counts} clips; {took:.0f} s on one core, of which {extracted:.0f} s reading or extracting features (cache: `{cache}`).
 

@@ -23,9 +23,9 @@ DIMENSIONS = ("arousal", "valence", "dominance")
 
 def readout(run: str) -> dict:
     """{split: {task: (head UAR, emotion-summed UAR)}} of one run."""
+    from kerasser.evaluate.run import split_predictions
     from kerasser.metrics import task_report
     from kerasser.model.layers import ClassGrouping
-    from kerasser.evaluate.run import split_predictions
     from kerasser.tasks import emotion_groups
 
     result = {}

@@ -29,11 +29,16 @@ import numpy as np
 def run_curve(run: str, clip_counts: list[int | None], draws: int, corpora) -> dict:
     """``{k: [{task: (labels, predicted classes)} per draw]}`` for one run (``k`` None: every clip)."""
     from kerasser.data import dataset as data
-    from kerasser.data.examples import DecodeLog, ExampleSettings
     from kerasser.data.corpora import read_corpora, select, speaker_key
+    from kerasser.data.examples import DecodeLog, ExampleSettings
     from kerasser.metrics import predict
+    from kerasser.model.speaker_reference import (
+        clip_statistics,
+        drawn_means,
+        uses_reference,
+        with_given_references,
+    )
     from kerasser.training.runs import load_best_model, load_config
-    from kerasser.model.speaker_reference import clip_statistics, drawn_means, uses_reference, with_given_references
 
     config = load_config(run)
     own = corpora is None

@@ -29,9 +29,9 @@ def probabilities(run: str) -> dict:
     import tensorflow as tf
 
     from kerasser.data import dataset as data
-    from kerasser.data.examples import DecodeLog, ExampleSettings
     from kerasser.data.augment import speed_perturb
     from kerasser.data.corpora import read_corpora, select
+    from kerasser.data.examples import DecodeLog, ExampleSettings
     from kerasser.metrics import predict
     from kerasser.training.runs import load_best_model, load_config
 

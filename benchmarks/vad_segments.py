@@ -330,7 +330,7 @@ def main(argv=None) -> None:
             pieces_of = [truth_pieces(w, t) if vad == "true boundaries" else detect(w, vad) for w, t in recordings]
             totals = {"missed": 0, "split": 0, "merged": 0, "false": 0, "errors": [], "boundaries": 0}
             probabilities = [None] * len(clips)
-            for (wave, truth), pieces in zip(recordings, pieces_of):
+            for (_wave, truth), pieces in zip(recordings, pieces_of):
                 scores = boundary_scores(truth, segments_of(pieces))
                 for key in totals:
                     totals[key] += scores[key]

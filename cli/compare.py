@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import click
-
-from kerasser.data.corpora.utterance import SPLITS
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_options, corpus_pairs
+
+from kerasser.data.corpora.utterance import SPLITS
 
 
 @click.command()

@@ -6,11 +6,11 @@ import contextlib
 import sys
 
 import click
-
-from kerasser.data.folds import FOLD_KINDS
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_pairs
 from kerasser_cli.train_options import recipe_options, recipe_overrides
+
+from kerasser.data.folds import FOLD_KINDS
 
 
 def _folds(ctx, param, value: str):
@@ -19,7 +19,7 @@ def _folds(ctx, param, value: str):
     try:
         k = int(value)
     except ValueError:
-        raise click.BadParameter(f"expected {', '.join(FOLD_KINDS)} or a number of folds")
+        raise click.BadParameter(f"expected {', '.join(FOLD_KINDS)} or a number of folds") from None
     if k < 2:
         raise click.BadParameter("needs at least 2 folds")
     return k

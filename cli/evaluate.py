@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
-
 from kerasser_cli.main import friendly_errors
-from kerasser.data.corpora.utterance import SPLITS
 from kerasser_cli.options import corpus_options, corpus_pairs
+
+from kerasser.data.corpora.utterance import SPLITS
 
 
 @click.command()
@@ -31,8 +31,8 @@ def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm, refe
     task (eval_<corpora>_<split>_<task>.png: counts and recall per true class); with
     --speaker-norm the names end in _speaker-norm.
     """
-    from kerasser.metrics import format_confusions, format_table
     from kerasser.evaluate.run import evaluate_run
+    from kerasser.metrics import format_confusions, format_table
 
     report = evaluate_run(run, split=split, corpora=corpus_pairs(corpus, data) or None, batch_size=batch_size,
                           speaker_norm=speaker_norm, references=references)

@@ -6,10 +6,10 @@ import os
 import sys
 
 import click
-
-from kerasser.serve.inference import BACKENDS
-from kerasser.evaluate.saliency import DEFAULT_SMOOTH_NOISE
 from kerasser_cli.main import friendly_errors
+
+from kerasser.evaluate.saliency import DEFAULT_SMOOTH_NOISE
+from kerasser.serve.inference import BACKENDS
 
 
 @click.command()
@@ -41,9 +41,9 @@ def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noi
       kerasser explain examples/ --out figures/
       kerasser explain examples/16a04Fa.wav --saliency --smooth 20 --out happy.png
     """
+    from kerasser.data.input_files import find_audio
     from kerasser.errors import KerasserError
     from kerasser.evaluate.explain import explain_figure, figure_names
-    from kerasser.data.input_files import find_audio
     from kerasser.serve.labeling import Labeler
     from kerasser.training.runs import make_folder
 
@@ -55,8 +55,8 @@ def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noi
     labeler = Labeler.load(model_dir, backend=backend, attention=True)
     explainer = None
     if saliency:
-        from kerasser.serve.model_names import resolve_model
         from kerasser.evaluate.saliency import WaveformSaliency
+        from kerasser.serve.model_names import resolve_model
 
         explainer = WaveformSaliency.from_export(
             resolve_model(model_dir), smooth_samples=smooth_samples, smooth_noise=smooth_noise

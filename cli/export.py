@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
-
-from kerasser.contract import QUANTIZATIONS
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_options, corpus_pairs
+
+from kerasser.contract import QUANTIZATIONS
 
 
 @click.command()
@@ -44,7 +44,7 @@ def export(run, out, quantize, name, corpus, data, with_transcript, held_out):
                         with_transcript=with_transcript, held_out=held_out)
     md = result.metadata
     click.echo(f"{md['name']}: {result.path}")
-    for role, entry in md["files"].items():
+    for entry in md["files"].values():
         if entry.get("bytes") is not None:
             click.echo(f"  {entry['path']:<22} {entry['bytes'] / 1e6:8.2f} MB")
     parity = md["parity"]

@@ -58,7 +58,7 @@ def friendly_errors(fn):
         except KerasserError as error:  # control characters of names escaped (kerasser.progress.printable)
             from kerasser.progress import printable
 
-            raise click.ClickException(printable(str(error)))
+            raise click.ClickException(printable(str(error))) from None
         except KeyboardInterrupt:  # 128 + SIGINT, as label has always done; no traceback
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
@@ -102,8 +102,19 @@ cli.help += "\n\n" + EXIT_STATUS
 
 
 def _register():
-    from kerasser_cli import (compare, crossval, ensemble, evaluate, explain, export, label, models, prepare, train,
-                              tune)
+    from kerasser_cli import (
+        compare,
+        crossval,
+        ensemble,
+        evaluate,
+        explain,
+        export,
+        label,
+        models,
+        prepare,
+        train,
+        tune,
+    )
 
     commands = (prepare.prepare, train.train, tune.tune, crossval.crossval, evaluate.evaluate, compare.compare, ensemble.ensemble,
                 export.export, label.label, explain.explain, models.models)

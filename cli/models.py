@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-
 from kerasser_cli.main import friendly_errors
 
 

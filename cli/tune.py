@@ -6,7 +6,6 @@ import contextlib
 import sys
 
 import click
-
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_pairs
 from kerasser_cli.train_options import recipe_options, recipe_overrides

@@ -7,10 +7,9 @@ import os
 import numpy as np
 import pytest
 import soundfile as sf
-
-from kerasser.data import audio
 from fakes import sine  # tests/fakes.py
 
+from kerasser.data import audio
 from kerasser.data.audio import SAMPLE_RATE, AudioError, from_array, load
 
 

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 
 pytest.importorskip("apache_beam")
 
-from kerasser.serve.beam_labeling import shards  # noqa: E402
 from kerasser_cli.main import cli  # noqa: E402
+
+from kerasser.serve.beam_labeling import shards  # noqa: E402
 
 NAMES = ("03a01Fa", "03a01Nc", "08a01Ab", "15a01La", "16a01Wb", "13a02Wa")
 

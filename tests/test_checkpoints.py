@@ -6,8 +6,14 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasser.training.runs import RunPaths, checkpoint_state, read_state, save_model_atomic, write_json_atomic
 from kerasser.training.loop import trim_metrics
+from kerasser.training.runs import (
+    RunPaths,
+    checkpoint_state,
+    read_state,
+    save_model_atomic,
+    write_json_atomic,
+)
 
 
 def tiny_model():

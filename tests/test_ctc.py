@@ -14,8 +14,8 @@ import pytest
 from kerasser.config import AudioConfig, AugmentConfig, ModelConfig, TrainConfig
 from kerasser.errors import SettingsError
 from kerasser.model.network import build_model, compile_model, inference_model, with_attention_outputs
-from kerasser.training.runs import RunPaths
 from kerasser.text import encode, greedy_decode
+from kerasser.training.runs import RunPaths
 
 TINY_LOGMEL = ModelConfig(
     tasks=("arousal",), frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,

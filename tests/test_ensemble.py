@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from kerasser.config import AudioConfig, ModelConfig
-from kerasser.training.ensemble import build_ensemble, make_ensemble_run
 from kerasser.model.network import build_model, with_attention_outputs
+from kerasser.training.ensemble import build_ensemble, make_ensemble_run
 
 TINY = ModelConfig(tasks=("arousal", "emotion"), frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=8,
                    block_channels=(4,), block_dilations=(1,), block_kernel=3, gru_units=4, gru_layers=1,
@@ -56,10 +56,10 @@ def test_members_must_agree():
 
 @pytest.mark.slow
 def test_ensemble_run_evaluates_and_exports(emodb_small, tmp_path):
-    from kerasser.export import export_run
-    from kerasser.training.recipes import build_train_config
     from kerasser.evaluate.run import evaluate_run
+    from kerasser.export import export_run
     from kerasser.training.loop import train
+    from kerasser.training.recipes import build_train_config
 
     runs = []
     for seed in (0, 1):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from kerasser_cli.main import cli
 
 from kerasser.errors import (
     AudioError,
@@ -22,7 +23,6 @@ from kerasser.errors import (
     SettingsError,
 )
 from kerasser.serve.labeling import Labeler
-from kerasser_cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,9 +129,9 @@ def test_control_characters_of_names_are_escaped_in_error_lines():
     """Any command's library error naming a file with control characters (an ANSI escape, a bell, a
     carriage return) shows them escaped, so the terminal shows the name instead of obeying it."""
     import click
+    from kerasser_cli.main import friendly_errors
 
     from kerasser.errors import DataError
-    from kerasser_cli.main import friendly_errors
 
     @click.command()
     @friendly_errors

@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from kerasser_cli.main import cli
 
 from kerasser.evaluate.explain import FIGURE_WIDTH, figure_height, figure_names, spectrogram
 from kerasser.figures import DPI
-from kerasser_cli.main import cli
 
 mpimg = pytest.importorskip("matplotlib.image")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerasser.metrics import task_report
 from kerasser.figures import DPI, confusion_figure, learning_curves
+from kerasser.metrics import task_report
 
 mpimg = pytest.importorskip("matplotlib.image")
 

@@ -15,12 +15,12 @@ import soundfile as sf
 from click.testing import CliRunner
 from fakes import FakeModel, sine  # tests/fakes.py
 from hostile_files import OK, make_hostile_folder  # tests/hostile_files.py
+from kerasser_cli.main import cli
 
 from kerasser.data import audio
 from kerasser.data.corpora import Utterance
 from kerasser.serve.labeling import Labeler
 from kerasser.serve.labeling_files import SILENT, label_source
-from kerasser_cli.main import cli
 
 
 @pytest.fixture(scope="module")

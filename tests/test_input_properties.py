@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from kerasser.data import audio
 from kerasser.config import AugmentConfig
+from kerasser.data import audio
 
 TARGET = audio.SAMPLE_RATE
 RATES = st.one_of(st.sampled_from([8000, 11025, 16000, 22050, 44100, 48000, 96000]), st.integers(1000, 192000))

@@ -18,10 +18,10 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 from fakes import LEVELS, FakeModel, ramp_file  # tests/fakes.py
+from kerasser_cli.main import cli
 
 from kerasser.errors import ModelError
 from kerasser.serve.labeling import Labeler
-from kerasser_cli.main import cli
 
 HEADER = (
     "path,duration,start,end,arousal,arousal_low,arousal_mid,arousal_high,"
@@ -150,8 +150,9 @@ def test_segment(fake_model, tmp_path):
 
 
 def test_automatic_segmentation(fake_model, tmp_path, monkeypatch):
-    import kerasser.serve.labeling_files as lf
     from kerasser_cli import label as label_cli
+
+    import kerasser.serve.labeling_files as lf
 
     # the CLI's help mirrors the library's defaults
     assert label_cli._MAX_UNSEGMENTED == lf.MAX_UNSEGMENTED_SECONDS

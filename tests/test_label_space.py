@@ -10,16 +10,15 @@ import tensorflow as tf
 
 from kerasser.config import ModelConfig, model_config_from_dict, to_dict
 from kerasser.data.corpora import Utterance
-from kerasser.evaluate.corpus_scores import COMMON, corpus_reports
 from kerasser.data.dataset import corpus_weights
 from kerasser.data.examples import ExampleSettings, targets
-from kerasser.errors import SettingsError
 from kerasser.data.folds import corpus_folds, make_folds
 from kerasser.data.label_space import LabelSpace, corpus_classes, labelled_classes, restrict
-from kerasser.tasks import vocabulary_indices
-from kerasser.model.losses import SparseCrossentropy
 from kerasser.data.mixup import mix_batch
-from kerasser.tasks import EMODB_EMOTIONS, EMOTION, emotion_groups
+from kerasser.errors import SettingsError
+from kerasser.evaluate.corpus_scores import COMMON, corpus_reports
+from kerasser.model.losses import SparseCrossentropy
+from kerasser.tasks import EMODB_EMOTIONS, EMOTION, emotion_groups, vocabulary_indices
 
 E = EMOTION.index
 

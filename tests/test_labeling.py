@@ -18,6 +18,7 @@ from fakes import LEVELS, FakeModel, FakeSpeakerModel, ramp_file, sine  # tests/
 
 from kerasser.data.audio import AudioError, load
 from kerasser.data.windows import plan_windows, probe, read_windows
+from kerasser.serve.label_resume import read_previous
 from kerasser.serve.labeling import Labeler
 from kerasser.serve.labeling_files import (
     AUDIO_EXTENSIONS,
@@ -28,8 +29,8 @@ from kerasser.serve.labeling_files import (
     label_source,
     speaker_table,
 )
-from kerasser.serve.label_resume import read_previous
 from kerasser.serve.writers import columns, make_writer
+
 
 @pytest.fixture
 def labeler():

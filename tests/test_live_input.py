@@ -30,7 +30,10 @@ from kerasser.serve.live import RawFormat, read_stream
 RATE = 16000
 
 
-def stream_of(data: bytes, tmp_path, raw=RawFormat()):
+RAW = RawFormat()  # frozen: one default for every stream
+
+
+def stream_of(data: bytes, tmp_path, raw=RAW):
     path = tmp_path / "stream.bin"
     path.write_bytes(data)
     fd = os.open(path, os.O_RDONLY)

@@ -20,11 +20,11 @@ import test_label_cli  # tests/test_label_cli.py: its tiny real export
 from click.testing import CliRunner
 from fakes import ramp_file  # tests/fakes.py
 from hostile_files import HOSTILE_METADATA  # tests/hostile_files.py
+from kerasser_cli.main import cli
 
 from kerasser.contract import VERIFY_ENV, read_metadata
 from kerasser.errors import ModelError
 from kerasser.serve.inference import load_exported
-from kerasser_cli.main import cli
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = [REPO / "exported" / name for name in ("emodb-avde", "emodb-avde-ensemble")]

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from kerasser_cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,7 +64,7 @@ def test_no_attention_on_the_default_recipe_is_the_last_step_model():
 
 
 def test_help_examples_name_files_that_exist():
-    for name, command in cli.commands.items():
+    for name in cli.commands:
         text = CliRunner().invoke(cli, [name, "--help"]).output
         for path in re.findall(r"examples/[\w.]+\.wav", text):
             assert (REPO / path).is_file(), f"kerasser {name} --help names {path}"

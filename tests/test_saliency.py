@@ -12,8 +12,8 @@ tf = pytest.importorskip("tensorflow")
 pytest.importorskip("tf_keras_vis")
 
 from kerasser.config import AudioConfig, ModelConfig  # noqa: E402
-from kerasser.model.network import build_model  # noqa: E402
 from kerasser.evaluate.saliency import WaveformSaliency, envelope, logit_model  # noqa: E402
+from kerasser.model.network import build_model  # noqa: E402
 
 TINY = ModelConfig(
     frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16, block_channels=(8,), block_dilations=(1,),

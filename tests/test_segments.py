@@ -20,15 +20,15 @@ import soundfile as sf
 from benchmark_scripts import ROOT, load_benchmark  # tests/benchmark_scripts.py
 from click.testing import CliRunner
 from fakes import FakeModel, ramp_file  # tests/fakes.py
+from kerasser_cli.main import cli
 
 from kerasser.data import audio
+from kerasser.data.segments import Segmenter, SegmentRules, SpeechStream, file_pieces
 from kerasser.data.windows import plan_windows
 from kerasser.serve.label_resume import read_previous
 from kerasser.serve.labeling import Labeler
 from kerasser.serve.labeling_files import NO_SPEECH, find_audio, label_files, label_source
-from kerasser.data.segments import SegmentRules, Segmenter, SpeechStream, file_pieces
 from kerasser.serve.writers import make_writer
-from kerasser_cli.main import cli
 
 RATE = 16000
 STEP = 0.01  # frame step of the made-up scores
@@ -236,8 +236,9 @@ def test_resume_a_segmented_file(labeler, long_file, tmp_path, keep, with_summar
 
 def test_cli_segments_long_files_and_takes_its_options(monkeypatch, long_file, tmp_path):
     monkeypatch.setattr(Labeler, "load", classmethod(lambda cls, *a, **k: cls(FakeModel())))
-    import kerasser.serve.labeling_files as lf
     from kerasser_cli import label as label_cli
+
+    import kerasser.serve.labeling_files as lf
 
     assert label_cli._SEGMENT_OVER == lf.SEGMENT_OVER_SECONDS
     runner = CliRunner()

@@ -14,14 +14,14 @@ from kerasser.config import AudioConfig, ModelConfig, TrainConfig
 from kerasser.data.corpora import read_corpus, select, speaker_key
 from kerasser.data.dataset import decoded
 from kerasser.data.examples import ExampleSettings
-from kerasser.training.ensemble import build_ensemble
 from kerasser.errors import SettingsError
-from kerasser.model.network import REFERENCE, build_model, inference_model
 from kerasser.evaluate.run import evaluate_run
-from kerasser.training.runs import load_best_model
 from kerasser.evaluate.saliency import logit_model
+from kerasser.model.network import REFERENCE, build_model, inference_model
 from kerasser.model.speaker_reference import clip_statistics, drawn_means, speaker_means, uses_reference
+from kerasser.training.ensemble import build_ensemble
 from kerasser.training.loop import train
+from kerasser.training.runs import load_best_model
 
 SPEAKER_MODEL = ModelConfig(
     tasks=("arousal", "valence"), frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,

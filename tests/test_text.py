@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 
 from kerasser.data.corpora.emodb import spoken_words
-from kerasser.text import ALPHABET, BLANK, NUM_CLASSES, cer, decode, edit_distance, encode, greedy_decode, normalize
+from kerasser.text import (
+    ALPHABET,
+    BLANK,
+    NUM_CLASSES,
+    cer,
+    decode,
+    edit_distance,
+    encode,
+    greedy_decode,
+    normalize,
+)
 
 
 def test_normalize():

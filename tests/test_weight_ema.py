@@ -11,8 +11,8 @@ import pytest
 
 from kerasser.config import ModelConfig, TrainConfig
 from kerasser.errors import SettingsError
-from kerasser.training.runs import RunPaths
 from kerasser.model.weight_ema import SwapAveragedWeights, swap_averaged_weights
+from kerasser.training.runs import RunPaths
 
 
 def tiny_regression(momentum: float) -> keras.Model:

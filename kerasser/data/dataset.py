@@ -28,9 +28,9 @@ from kerasser.data import audio, records
 from kerasser.data.augment import AugmentConfig, augment
 from kerasser.data.corpora import Utterance, speaker_key, speakers
 from kerasser.data.examples import DecodeLog, ExampleSettings, examples
-from kerasser.errors import DataError
 from kerasser.data.label_space import EMOTION_TASK, LabelSpace
 from kerasser.data.mixup import mixed
+from kerasser.errors import DataError
 from kerasser.tasks import TASKS, TRANSCRIPT_TARGET
 
 # Training order is shuffled within blocks of this many examples (the whole of EmoDB or BAVED).

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from kerasser.errors import AudioError, SettingsError
 from kerasser.data.vad import VAD_RATE, make_vad
+from kerasser.errors import AudioError, SettingsError
 
 # --segment's kinds besides seconds: speech segments (the CLI's and the Labeler API's default), one row per file
 AUTO, NONE = "auto", "none"

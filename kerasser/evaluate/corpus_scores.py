@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from kerasser.metrics import uar
 from kerasser.data.label_space import restrict
+from kerasser.metrics import uar
 from kerasser.tasks import COMMON_EMOTIONS, EMOTION, TASKS
 
 COMMON = "emotion_common"

@@ -107,7 +107,7 @@ class WaveformSaliency:
         lengths = np.array([len(w) for w in waves], np.float32)
         if classes is None:
             logits = self.model([x, lengths], training=False)
-            classes = {t: np.argmax(np.asarray(l), axis=-1) for t, l in zip(self.tasks, logits)}
+            classes = {t: np.argmax(np.asarray(logit), axis=-1) for t, logit in zip(self.tasks, logits)}
         maps = {}
         state = np.random.get_state()  # tf-keras-vis draws SmoothGrad's noise from NumPy's global generator
         try:

@@ -34,6 +34,7 @@ import keras
 from kerasser.config import ModelConfig
 from kerasser.errors import SettingsError
 from kerasser.model.layers import (
+    PCEN,
     AttentionPooling,
     ClassGrouping,
     ConvBlock,
@@ -47,7 +48,6 @@ from kerasser.model.layers import (
     LastStepPooling,
     LogMelSpectrogram,
     MixStyle,
-    PCEN,
     ReferenceNormalization,
     SharedFrontEnd,
     SpecAugment,
@@ -252,7 +252,7 @@ def with_attention_outputs(model: keras.Model) -> keras.Model:
     outputs = dict(model.output)
     if any(name.endswith("_attention") for name in outputs):
         return model
-    downsampling = next((l for l in model.layers if isinstance(l, FrameDownsampling)), None)
+    downsampling = next((layer for layer in model.layers if isinstance(layer, FrameDownsampling)), None)
     layer_names = {layer.name for layer in model.layers}
     for name in [n for n in outputs if n in TASKS and pooling_name(n) in layer_names]:  # (not derived tasks)
         layer = model.get_layer(pooling_name(name))

@@ -31,8 +31,8 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 
-from kerasser.errors import SettingsError, one_line
 from kerasser.data.input_files import is_audio_name, not_regular_reason, special_kind
+from kerasser.errors import SettingsError, one_line
 from kerasser.serve.labeling_files import _error_row, label_source
 from kerasser.serve.writers import columns, make_writer
 

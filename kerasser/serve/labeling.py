@@ -21,14 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from kerasser.data import audio
 from kerasser.contract import TRANSCRIPT_OUTPUT
+from kerasser.data import audio
 from kerasser.errors import PredictionError, SettingsError
 from kerasser.extras import needing_extra
 from kerasser.serve.labeling_frames import FrameCalls
 from kerasser.serve.writers import ATTENTION, TEXT
 from kerasser.text import greedy_decode
-
 
 
 class Labeler(FrameCalls):
@@ -184,8 +183,8 @@ def _quietly_loaded(model, backend: str, variant: str, verify: bool | None):
     """:func:`kerasser.serve.inference.load_exported`, run once on a quarter second of faint noise (the
     interpreter's first run is where LiteRT announces its XNNPACK delegate), with descriptor 2
     held off stderr; a missing extra (the keras backend in a base install) said as such."""
-    from kerasser.serve.inference import load_exported
     from kerasser.native_output import native_stderr_silenced
+    from kerasser.serve.inference import load_exported
 
     with native_stderr_silenced():
         try:

@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING
 
 from kerasser.data import audio
 from kerasser.data.audio import AudioError
+from kerasser.data.input_files import AUDIO_EXTENSIONS, Source, find_audio, is_audio_name  # noqa: F401 (re-exported)
 from kerasser.data.windows import plan_windows, probe, read_windows
 from kerasser.errors import PredictionError, SettingsError, one_line
-from kerasser.data.input_files import AUDIO_EXTENSIONS, Source, find_audio, is_audio_name  # noqa: F401 (re-exported)
-from kerasser.serve.label_summary import FileSummary
 from kerasser.serve.label_resume import PreviousOutput
+from kerasser.serve.label_summary import FileSummary
 from kerasser.serve.writers import ATTENTION, TEXT, RowWriter, class_column
 
 if TYPE_CHECKING:  # the Labeler calls this module (kerasser.serve.labeling_frames): annotations only
@@ -46,6 +46,7 @@ MAX_UNSEGMENTED_SECONDS = 60.0  # without speech segments, files longer than thi
 DEFAULT_SEGMENT_SECONDS = 10.0  # ... into windows of this length
 SEGMENT_OVER_SECONDS = 10.0  # segment="auto": files longer than this are cut into speech pieces
 from kerasser.data.segments import AUTO, NONE  # noqa: E402 (re-exported: --segment auto / none)
+
 NO_SPEECH = "no speech found (voice activity detection): nothing to label"
 
 

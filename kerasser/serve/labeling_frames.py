@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from kerasser.errors import SettingsError
 from kerasser.data.segments import AUTO
+from kerasser.errors import SettingsError
 
 # Sample types a WAV file holds as they are; others are converted to float32 (kerasser.data.audio.from_array).
 _WAV_SUBTYPES = {np.dtype("float32"): "FLOAT", np.dtype("float64"): "DOUBLE", np.dtype("int16"): "PCM_16",
@@ -99,9 +99,9 @@ class FrameCalls:
         if start is None and end is None:
             return self.process_files([name], segment=segment)
         from kerasser.data.audio import READ_ERRORS, read_error
+        from kerasser.data.input_files import Source
         from kerasser.data.windows import probe
         from kerasser.errors import AudioError
-        from kerasser.data.input_files import Source
 
         begin, stop = _seconds(start, "start") or 0.0, _seconds(end, "end")
         try:

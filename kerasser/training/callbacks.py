@@ -14,8 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasser.metrics import mean_uar, predict, score
-from kerasser.training.runs import RunPaths, save_model_atomic, write_json_atomic
 from kerasser.model.uncertainty import STATE_KEY, UncertaintyWeighting, weight_key
+from kerasser.training.runs import RunPaths, save_model_atomic, write_json_atomic
 
 MONITOR = "val_uar"  # Keras names validation (dev) metrics val_*
 

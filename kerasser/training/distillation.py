@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from kerasser.data.corpora import Utterance, read_corpora, select, speaker_key
-from kerasser.errors import SettingsError
 from kerasser.data.label_space import LabelSpace
+from kerasser.errors import SettingsError
 from kerasser.tasks import EMODB_EMOTIONS
 
 

@@ -24,9 +24,9 @@ import json
 import os
 from collections.abc import Iterator
 
+from kerasser.config import STRATEGIES  # one list, kept with the config
 from kerasser.errors import SettingsError
 
-from kerasser.config import STRATEGIES  # one list, kept with the config
 MIXED_POLICY = "mixed_float16"
 
 

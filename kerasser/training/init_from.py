@@ -23,8 +23,8 @@ import keras
 from kerasser.contract import KERAS_FILE
 from kerasser.errors import SettingsError
 from kerasser.model.network import load_model, pooling_name
-from kerasser.training.runs import RunPaths
 from kerasser.serve.model_names import installed_models
+from kerasser.training.runs import RunPaths
 
 FREEZE = ("none", "frontend", "encoder")
 

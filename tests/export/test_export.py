@@ -10,12 +10,12 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import pytest
+import soundfile as sf
+from export_helpers import QUANTIZE, TINY, keras_outputs  # tests/export/export_helpers.py
 
 from kerasser.config import AudioConfig, ModelConfig
 from kerasser.tasks import TASKS
-from export_helpers import QUANTIZE, TINY, keras_outputs  # tests/export/export_helpers.py
 
 TOLERANCE = 1e-4
 AUDIO = AudioConfig()
@@ -393,8 +393,8 @@ def test_leftovers_of_killed_exports_are_removed(tmp_path):
 )
 def test_other_architectures_convert_with_builtins_only(tmp_path, config, rng):
     from kerasser.export.tflite import custom_ops, export_float32
-    from kerasser.serve.inference import TFLiteRunner
     from kerasser.model.network import build_model, with_attention_outputs
+    from kerasser.serve.inference import TFLiteRunner
 
     model = build_model(config)
     path = tmp_path / "model.tflite"
@@ -421,8 +421,8 @@ def test_default_architecture_converts_with_builtins_only(tmp_path, rng):
     """float32: builtins only (RFFT2D for the spectrum), parity with Keras at several lengths, the
     attention output one weight per 25 ms frame; int8: runs, with the feature extraction float."""
     from kerasser.export.tflite import custom_ops, export_float32, export_int8, float_tensors, operator_names
-    from kerasser.serve.inference import TFLiteRunner
     from kerasser.model.network import build_model, with_attention_outputs
+    from kerasser.serve.inference import TFLiteRunner
 
     model = build_model(TINY_DEFAULT)
     content = export_float32(model, tmp_path / "model.tflite")
@@ -473,10 +473,10 @@ def test_int8_float_layers_keep_more_layers_float(tmp_path, rng):
 
 def test_cli_export(emodb_tiny_export, tmp_path, monkeypatch):
     from click.testing import CliRunner
+    from kerasser_cli.main import cli
 
     from kerasser.errors import ExportError
     from kerasser.export import exporter
-    from kerasser_cli.main import cli
 
     metadata = json.loads((emodb_tiny_export[1] / "metadata.json").read_text())
     calls = []
@@ -560,7 +560,6 @@ def test_damaged_model_files_give_one_line_naming_the_file(emodb_tiny_export, tm
     if verify and not damage.startswith("metadata"):
         says = says.split(":")[0] + ": does not match the SHA-256 recorded in metadata.json"
     from click.testing import CliRunner
-
     from kerasser_cli.main import cli
 
     model = tmp_path / "model"

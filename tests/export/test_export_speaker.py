@@ -57,8 +57,8 @@ def keras_references(run: Path, clips) -> tuple[list[np.ndarray], list[np.ndarra
     """Each clip's own mean log mel and its speaker's (over ``clips``), by the Keras model."""
     import tensorflow as tf
 
-    from kerasser.training.runs import load_best_model
     from kerasser.model.speaker_reference import clip_statistics, speaker_means
+    from kerasser.training.runs import load_best_model
 
     model = load_best_model(run)
     waves = [w for _, w in clips]

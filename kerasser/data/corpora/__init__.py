@@ -19,7 +19,6 @@ from kerasser.data.corpora.ravdess import read_ravdess
 from kerasser.data.corpora.selection import select, speaker_key, speakers
 from kerasser.data.corpora.utterance import CorpusError, Utterance
 
-
 # Speaker groups PROTOCOL.md gives for cross-validation (``kerasser crossval --folds protocol``).
 PROTOCOL_FOLDS: dict[str, tuple[tuple[str, ...], ...]] = {"ravdess": RAVDESS_FOLDS}
 

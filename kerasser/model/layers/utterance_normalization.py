@@ -8,7 +8,6 @@ import math
 import keras
 from keras import ops
 
-
 MODES = ("mean", "meanvar", "level")
 
 
