@@ -156,6 +156,7 @@ def test_class_weights_balance_each_task():
     assert dataclasses.is_dataclass(utts[0])
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_every_training_pass_has_the_same_batches_and_depends_on_the_epoch_only():
     """With speed perturbation moving utterances across length buckets, every pass still has the
     same number of batches (Keras keeps the first epoch's count and drops batches past it), and a

@@ -122,6 +122,7 @@ def test_read_only_out_is_one_line(folder, tmp_path):
     assert os.listdir(place) == before
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_no_matching_input_is_exit_1(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "texts").mkdir()
@@ -138,6 +139,7 @@ def test_no_matching_input_is_exit_1(tmp_path):
     assert code == 1 and shard_rows(str(tmp_path / "out3" / "rows"))[0]["error"] == "no file matches"
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_special_files_are_error_rows_not_a_hang(folder, tmp_path):
     d = tmp_path / "d"
     d.mkdir()
@@ -149,6 +151,7 @@ def test_special_files_are_error_rows_not_a_hang(folder, tmp_path):
     assert rows == {"d/a.wav": "", "d/x.wav": "not a regular file (FIFO)"}
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_a_second_run_replaces_the_first_runs_shards(folder, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -180,6 +183,7 @@ def test_a_failed_run_leaves_the_earlier_output(folder, tmp_path, monkeypatch):
     assert (out / "rows-00000-of-00001.csv").read_text() == "path,error\nold.wav,\n"
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_bad_pipeline_options_and_folder_prefix(folder, tmp_path):
     code, err = beam_label(str(folder / "03a01Fa.wav"), "--out", "out/rows", "--beam-option", "runner=NoSuchRunner",
                            cwd=tmp_path)

@@ -36,6 +36,7 @@ def two_utterances(rng):
     return inputs, labels
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_ctc_loss_falls_when_overfitting_two_utterances(rng):
     keras.utils.set_random_seed(0)
     model = build_model(TINY_LOGMEL)

@@ -92,6 +92,7 @@ def test_as_float32_and_load_model(mixed_model, tmp_path):
     assert {layer.dtype_policy.name for layer in load_model(path, compile=True)._flatten_layers()} >= {"mixed_float16"}
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_mixed_precision_training(emodb_small, tmp_path):
     from kerasser.training.loop import train
     from kerasser.training.recipes import build_train_config

@@ -117,6 +117,7 @@ def speech():
     return pcm.tobytes(), ends
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_rows_come_while_the_stream_runs(speech):
     """Real-time feeding through a pipe: each segment's row comes before the stream ends, within a
     second of its speech's end (the delay's median is printed: run with -s)."""

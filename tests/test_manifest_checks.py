@@ -131,6 +131,7 @@ def test_prepare_refuses_a_file_in_two_splits_unless_allowed(clips, tmp_path):
     assert [u["split"] for u in index["utterances"]] == ["train"] * 4 + ["test"]
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_train_refuses_a_file_in_two_splits(clips, tmp_path):
     manifest(tmp_path, f"{clips[0]},s1,train,high\n{clips[1]},s1,train,low\n{clips[0]},s2,test,high\n")
     done = kerasser("train", "--corpus", "manifest", "--data", "m.csv", "--tasks", "a", "--out", "run", cwd=tmp_path)

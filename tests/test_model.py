@@ -135,6 +135,7 @@ def test_task_heads_follow_config(rng):
     assert len([layer for layer in model.layers if layer.name.startswith("gru")]) == 1
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_cosine_heads_train_with_a_margin_and_reload(rng, tmp_path):
     """head="cosine": every task's head is a CosineSoftmax; compiled with an additive margin, a few
     steps on one batch lower the AM-softmax loss, and the saved model reloads with its loss."""
@@ -164,6 +165,7 @@ def test_cosine_heads_train_with_a_margin_and_reload(rng, tmp_path):
 # --- padding -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 @pytest.mark.parametrize("n", [1000, 500])  # 500: shorter than one frame
 def test_padding_does_not_change_predictions(model, rng, n):
     """An utterance alone, zero-padded, junk-padded, and junk-padded further (with a longer one
@@ -212,6 +214,7 @@ def test_attention_outputs(variant, model, rng):
 # --- tracing -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_traced_matches_eager(variant, model, rng):
     """The whole model under ``tf.function`` with unknown batch and time equals eager, frame
     count included (the front end's features and, with attention, the weights are outputs)."""
@@ -231,6 +234,7 @@ def test_traced_matches_eager(variant, model, rng):
     assert traced.experimental_get_tracing_count() == 1
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_export_matches_eager(model, rng, tmp_path):
     """``model.export`` (a SavedModel whose signature has unknown batch and time) == eager."""
     model.export(str(tmp_path / "export"), verbose=False)

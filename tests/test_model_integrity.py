@@ -103,6 +103,7 @@ def silently_different_mutation(model: Path, wave: np.ndarray) -> bytes:
 # --- digests at export and at load ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_export_records_the_sha256_of_every_model_file(synthetic_tiny_export):
     files = read_metadata(synthetic_tiny_export)["files"]
     for role in ("keras", "tflite_float32"):

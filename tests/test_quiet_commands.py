@@ -71,6 +71,7 @@ def test_help_examples_name_files_that_exist():
     assert "examples/16a04Fa.wav" in CliRunner().invoke(cli, ["explain", "--help"]).output
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_exit_codes_are_the_ones_help_gives(tmp_path):
     help_text = " ".join(kerasser("--help").stdout.split())
     for promise in ("0 done", "1 an error", "2 bad usage", "70 an internal error", "130 interrupted"):

@@ -59,6 +59,7 @@ def test_a_task_read_off_the_emotion_head_gets_log_probabilities(waves):
     assert WaveformSaliency(derived)(waves[1])["dominance"].max() > 0
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_maps_have_the_input_length_and_zero_on_padding(model, waves):
     saliency = WaveformSaliency(model)
     maps = saliency.batch(waves)
@@ -88,6 +89,7 @@ def test_vanilla_map_equals_a_direct_gradient(model, waves):
         np.testing.assert_allclose(maps[task], expected, rtol=1e-4, atol=1e-8)
 
 
+@pytest.mark.slow  # measured over 5 s on 2 busy cores (--durations)
 def test_chosen_classes_and_seeded_smoothgrad(model, waves):
     vanilla = WaveformSaliency(model)
     assert not np.allclose(vanilla(waves[0], {"emotion": 0})["emotion"], vanilla(waves[0], {"emotion": 1})["emotion"])
