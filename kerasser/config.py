@@ -359,8 +359,11 @@ DERIVED_MODEL_FIELDS = ("speakers", "emotion_classes")
 
 def as_given(config: TrainConfig | dict) -> dict:
     """``config`` as a plain dict without the fields training derives from the data: what decides
-    whether a run folder holds a run of a given configuration."""
-    d = json.loads(json.dumps(to_dict(config) if isinstance(config, TrainConfig) else config))
+    whether a run folder holds a run of a given configuration. A saved dict is read back first, so
+    a field added since it was written counts at its default (older run folders still match)."""
+    if not isinstance(config, TrainConfig):
+        config = train_config_from_dict(config)
+    d = json.loads(json.dumps(to_dict(config)))
     for field in DERIVED_MODEL_FIELDS:
         d["model"].pop(field, None)
     return d

@@ -115,13 +115,18 @@ def test_train_evaluate_explain_stderr_holds_only_kerasser_lines(emodb_small, tm
 
 @pytest.mark.slow
 def test_ctrl_c_is_exit_130_without_a_traceback(emodb_small, tmp_path):
+    # far more epochs than the test waits for, and no early stop: the signal always finds training
+    # running (with 50 epochs and patience 15 a loaded machine could finish before it was sent)
     process = subprocess.Popen(
         [sys.executable, "-m", "kerasser", "train", "--corpus", "manifest", "--data", str(emodb_small), "--epochs",
-         "50", "--batch-size", "4", "--out", str(tmp_path / "run")],
+         "10000", "--patience", "10000", "--batch-size", "4", "--out", str(tmp_path / "run")],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO)
-    first = process.stderr.readline()  # training has started (TensorFlow imported, data read)
-    time.sleep(2)
+    first = process.stderr.readline()  # TensorFlow imported, data read
+    epoch = first
+    while epoch and not epoch.startswith("epoch "):  # the first epoch's line: inside the training loop
+        epoch = process.stderr.readline()
     process.send_signal(signal.SIGINT)
     rest = process.communicate(timeout=120)[1]
-    assert first.startswith("train 12 utterances") and process.returncode == 130
+    assert first.startswith("train 12 utterances") and epoch.startswith("epoch 1/10000")
+    assert process.returncode == 130
     assert "Traceback" not in rest and "Aborted" not in rest

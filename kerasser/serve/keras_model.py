@@ -25,9 +25,11 @@ _CLASSES: dict[type, type] = {}
 _WARM_UP_SAMPLES = 4000  # a quarter second at 16 kHz
 
 
-def _as_inputs(x):
-    """A bare waveform array ``[n]`` or ``[batch, n]`` as the model's inputs; anything else as it is."""
-    if isinstance(x, dict) or not hasattr(x, "shape") or len(x.shape) not in (1, 2):
+def _as_inputs(model, x):
+    """A bare waveform array ``[n]`` or ``[batch, n]`` as the inputs of ``model`` when it takes a
+    waveform and its length; anything else (and any input of another model) as it is."""
+    takes_waveform = isinstance(model.input, dict) and set(model.input) == {WAVEFORM, LENGTH}
+    if not takes_waveform or isinstance(x, dict) or not hasattr(x, "shape") or len(x.shape) not in (1, 2):
         return x
     w = np.asarray(x, dtype=np.float32)
     w = w[None] if w.ndim == 1 else w
@@ -39,10 +41,10 @@ def _waveform_class(cls: type) -> type:
     ``predict``. Named and placed as ``cls``, so saving the model writes what ``cls`` writes."""
     if cls not in _CLASSES:
         def __call__(self, inputs, *args, **kwargs):
-            return super(sub, self).__call__(_as_inputs(inputs), *args, **kwargs)
+            return super(sub, self).__call__(_as_inputs(self, inputs), *args, **kwargs)
 
         def predict(self, x, *args, **kwargs):
-            return super(sub, self).predict(_as_inputs(x), *args, **kwargs)
+            return super(sub, self).predict(_as_inputs(self, x), *args, **kwargs)
 
         sub = type(cls.__name__, (cls,), {"__call__": __call__, "predict": predict, "__module__": cls.__module__,
                                           "__qualname__": cls.__qualname__})
@@ -73,6 +75,6 @@ def load_model(path: str | os.PathLike, compile: bool = False):
             file = resolve_model(path) / KERAS_FILE
         model = keras_models.load_model(file, compile=compile)
         model.__class__ = _waveform_class(model.__class__)
-        if set(model.input) == {WAVEFORM, LENGTH}:  # its first run is where TensorFlow's graph optimiser speaks
+        if isinstance(model.input, dict) and set(model.input) == {WAVEFORM, LENGTH}:  # its first run is where TensorFlow's graph optimiser speaks
             model.predict(np.zeros(_WARM_UP_SAMPLES, np.float32), verbose=0)
     return model
