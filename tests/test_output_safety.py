@@ -335,7 +335,7 @@ def test_a_reader_that_goes_away_stops_the_run_quietly(clips):
 # its middle (with the real pace, a loaded machine could finish the 40 clips before it was sent).
 HELD_ON_THE_THIRD_FILE = """
 import sys, time
-from kerasser.labeling import Labeler
+from kerasser.serve.labeling import Labeler
 inner, calls = Labeler.predict_waveform, []
 def held(self, *args, **kwargs):
     calls.append(None)
@@ -354,7 +354,7 @@ def test_signals_after_the_first_row(clips, tmp_path, sig, code):
     held = [sys.executable, "-c", HELD_ON_THE_THIRD_FILE, *kerasser(clips)[3:]]
     with open(out, "wb") as sink:
         proc = subprocess.Popen(held, stdout=sink, stderr=subprocess.PIPE)
-    wait_for_lines(out, proc, 2)
+    wait_for_lines(out, proc, 3)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == code and err == b""

