@@ -21,7 +21,7 @@ A page's examples run in order in one sandbox (``Sandbox``), a folder laid out a
 ``runs/`` empty. On its PATH, ``kerasser`` runs ``python -m kerasser_cli`` of this checkout and
 appends ``--epochs 1`` to ``train``, ``crossval`` and ``tune`` (and ``--trials 2`` to ``tune``), so a
 documented 60-epoch training runs one epoch on the tiny corpus; ``arecord`` plays ``meeting.wav`` as
-a 16 kHz WAV stream at real-time pace, standing in for a microphone.
+a 16 kHz WAV stream at ten times real time, standing in for a microphone.
 """
 
 from __future__ import annotations
@@ -112,10 +112,10 @@ import time
 data = open(sys.argv[-1] if len(sys.argv) > 1 and sys.argv[-1].endswith(".wav") else "meeting.wav", "rb").read()
 out = sys.stdout.buffer
 out.write(data[:44])
-for i in range(44, len(data), 3200):  # 0.1 s of 16 kHz 16-bit mono at a time, at real-time pace
+for i in range(44, len(data), 3200):  # 0.1 s of 16 kHz 16-bit mono at a time, at 10 times real time
     out.write(data[i:i + 3200])
     out.flush()
-    time.sleep(0.1)
+    time.sleep(0.01)
 """
 
 
