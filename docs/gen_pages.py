@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 EXPORTED = ROOT / "exported"
 TASKS = ("emotion", "arousal", "valence", "dominance")
+CORPUS_NAMES = {"emodb": "EmoDB", "ravdess": "RAVDESS", "baved": "BAVED", "iemocap": "IEMOCAP"}
 
 # Each results page: its title, a line of what it holds, and the files of benchmarks/results/ it shows.
 RESULT_PAGES = {
@@ -166,7 +167,7 @@ def model_page(model: str) -> str:
     head, _, rest = card.partition("\n")
     return "\n\n".join([
         head,
-        f"!!! note \"Use of these weights\"\n    Trained on {', '.join(corpora)} only. {terms} The code is "
+        f"!!! note \"Use of these weights\"\n    Trained on {', '.join(CORPUS_NAMES.get(c, c) for c in corpora)} only. {terms} The code is "
         "Apache-2.0; the weights come under the terms of the data they learned from ([Licences](../licences.md)).",
         f"Label with it: `kerasser label --model {model} FILES` or `kerasser.Labeler(model=\"{model}\")`. "
         f"Files: {files} (`exported/{model}/`, and in the wheel).",
@@ -183,8 +184,9 @@ def models_index() -> str:
         meta = metadata(model)
         corpora = [name for name, _ in meta["training"]["corpora"]]
         tasks = ", ".join(t["name"] for t in meta["tasks"])
-        lines.append(f"| [{model}]({model}.md) | {tasks} | {', '.join(corpora)} | {weight_terms(corpora)} |")
-    return "\n\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]) + "\n"
+        names = ", ".join(CORPUS_NAMES.get(c, c) for c in corpora)
+        lines.append(f"| [{model}]({model}.md) | {tasks} | {names} | {weight_terms(corpora)} |")
+    return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]) + "\n"
 
 
 # --- the training options -----------------------------------------------------------------------
@@ -205,7 +207,7 @@ def training_options() -> str:
         only = " *train only*." if option.train_only else ""
         value = recipe_defaults(option) if option.show_default else "see the text"
         lines.append(f"| {flag} | {option.help.replace('|', '/')}{choices}{only} | {value} |")
-    return "\n\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]) + "\n"
+    return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]) + "\n"
 
 
 # --- the root files -----------------------------------------------------------------------------

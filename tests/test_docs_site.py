@@ -112,3 +112,25 @@ def test_licence_files():
         assert words in notice
     for name in ("CONTRIBUTING.md", "CHANGELOG.md", "CITATION.cff"):
         assert (REPO / name).is_file()
+
+
+def test_model_card_commands_parse(tmp_path, monkeypatch):
+    """The commands a model card (and so its zoo page) gives to rebuild the model are valid command
+    lines of today's kerasser (the same commands on tiny data are what the doc examples run)."""
+    import shlex
+
+    from kerasser_cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    seen = 0
+    for card in sorted((REPO / "exported").glob("*/MODEL_CARD.md")):
+        for block in re.findall(r"```bash\n(.*?)```", card.read_text(), re.S):
+            for line in filter(None, block.splitlines()):
+                args = shlex.split(line)
+                assert args[0] == "kerasser", line
+                for arg in args:
+                    if arg.startswith("runs/"):
+                        (tmp_path / arg).mkdir(parents=True, exist_ok=True)
+                with cli.commands[args[1]].make_context(args[1], args[2:]):
+                    seen += 1
+    assert seen >= 7
