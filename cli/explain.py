@@ -38,7 +38,7 @@ def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noi
     Examples:
       kerasser explain examples/16a04Fa.wav --out happy.png
       kerasser explain examples/ --out figures/
-      kerasser explain examples/16a01Wb.wav --saliency --smooth 10 --out saliency.png
+      kerasser explain examples/16a01Wb.wav --saliency --out saliency.png
     """
     from kerasser.data.input_files import find_audio
     from kerasser.errors import KerasserError

@@ -13,7 +13,7 @@ from doc_examples import REPO, Block, Sandbox, blocks, copy_checkout, pages, sam
 # Pages that use what an earlier page made in the sandbox (runs/emodb, runs/emodb-s1, runs/ensemble).
 REQUIRES = {
     "docs/evaluation.md": ["README.md", "docs/training.md"],
-    "docs/export.md": ["docs/evaluation.md"],
+    "docs/export.md": ["docs/training.md"],
 }
 
 
