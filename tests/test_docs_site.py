@@ -72,6 +72,7 @@ def test_model_pages_say_which_data_and_terms(gen):
             assert CORPUS_TERMS[corpus] in page
 
 
+@pytest.mark.slow  # a subprocess that imports the library for mkdocstrings
 def test_mkdocs_build_strict(tmp_path):
     if importlib.util.find_spec("mkdocs") is None:
         pytest.skip("mkdocs is not installed (the dev extra)")
