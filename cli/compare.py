@@ -21,12 +21,12 @@ from kerasser.data.corpora.utterance import SPLITS
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @friendly_errors
 def compare(run_a, run_b, split, corpus, data, resamples, seed, as_json):
-    """Is RUN_A's UAR higher than RUN_B's? Per task, on the same utterances.
+    """Is RUN_A's UAR higher than RUN_B's? Per task, on the same utterances: Zhang et al.'s one-tailed
+    two-proportion z-test, and a paired bootstrap 95 % interval of UAR_A - UAR_B.
 
-    z and p: the one-tailed two-proportion z-test of Zhang et al. (ICASSP 2019): each UAR is a
-    proportion of the n test utterances, pooled variance p(1-p)2/n with p the mean of the two
-    UARs, H1: UAR_A > UAR_B. The interval: a paired bootstrap over the utterances (both runs
-    scored on the same resamples), the 95 % percentile interval of UAR_A - UAR_B.
+    \b
+    Example:
+      kerasser compare runs/emodb runs/emodb-s1
     """
     from kerasser.evaluate.significance import compare_runs, format_comparison
 

@@ -6,6 +6,7 @@ import contextlib
 import sys
 
 import click
+from kerasser_cli.brief import Brief
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_pairs
 from kerasser_cli.train_options import recipe_options, recipe_overrides
@@ -25,7 +26,8 @@ def _folds(ctx, param, value: str):
     return k
 
 
-@click.command()
+@click.command(cls=Brief, page="evaluation.md",
+               main=("corpus", "data", "recipe", "tasks", "folds", "dev_speakers", "out", "epochs", "seed"))
 @recipe_options
 @click.option("--folds", default="loso", show_default=True, callback=_folds,
               help="loso: one fold per speaker; K: K speaker-grouped folds; protocol: PROTOCOL.md's folds of the "
@@ -36,19 +38,12 @@ def _folds(ctx, param, value: str):
 @click.option("--out", required=True, type=click.Path(), help="Folder for the fold runs and crossval.json (rerun to continue).")
 @friendly_errors
 def crossval(corpus, data, folds, dev_speakers, out, **options):
-    """Speaker-independent cross-validation with the same options as train.
-
-    Trains one run per fold under OUT/fold-<name>, scores each fold's held-out speakers, and
-    prints per-fold, mean and pooled UAR per task (pooled: confusion matrices summed over the
-    folds). Writes OUT/crossval.json. The corpora's own splits are ignored (except by
-    --folds corpus), and so are --train-splits and --dev-split: each fold trains on its training
-    speakers and picks its epoch on its dev speakers.
+    """Speaker-independent cross-validation with the options of train: one run per fold under
+    OUT/fold-<name>; per-fold, mean and pooled UAR per task; OUT/crossval.json.
 
     \b
     Example:
-      kerasser crossval --corpus emodb --data ../shared/data/emodb --tasks a,v,d,e --folds loso --out runs/emodb-loso
-      kerasser crossval --corpus emodb --data ../shared/data/emodb --corpus ravdess --data ../shared/data/ravdess \\
-        --tasks a,v,d,e --folds corpus --out runs/loco
+      kerasser crossval --corpus emodb --data ../shared/data/emodb --tasks a,v,d,e --folds loso --out runs/loso
     """
     from kerasser.evaluate.crossval import crossval as run_crossval
     from kerasser.evaluate.crossval import format_summary

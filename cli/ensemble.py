@@ -11,15 +11,12 @@ from kerasser_cli.main import friendly_errors
 @click.option("--out", required=True, type=click.Path(), help="Run folder to create for the ensemble.")
 @friendly_errors
 def ensemble(runs, out):
-    """Average several runs' best models (e.g. seeds of one recipe) into one model.
-
-    OUT is an ordinary run folder: evaluate it and export it as one model (TFLite included)
-    with `kerasser evaluate OUT` and `kerasser export OUT`. Inference costs the members' time
-    added up.
+    """Average several runs' best models (e.g. seeds of one recipe) into one run folder, which
+    evaluates and exports as one model; inference costs the members' time added up.
 
     \b
     Example:
-      kerasser ensemble runs/s0 runs/s1 runs/s2 --out runs/ens && kerasser export runs/ens --out exported/ens
+      kerasser ensemble runs/emodb runs/emodb-s1 --out runs/ensemble
     """
     from kerasser.training.ensemble import make_ensemble_run
 

@@ -23,13 +23,13 @@ from kerasser.data.corpora.utterance import SPLITS
                    "that speaker's scored clips (transductive), or each clip's own (no other clip used).")
 @friendly_errors
 def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm, references):
-    """UAR per task, per-class recall and confusion matrices of RUN's best model.
+    """UAR per task, per-class recall and confusion matrices of RUN's best model; the full report
+    goes to RUN/eval_<corpora>_<split>.json, a figure per task beside it.
 
-    Scores the corpora RUN was trained on unless --corpus/--data pairs name others (only the
-    tasks both the model and the data have are scored). Prints a table on stdout and writes
-    the full report as eval_<corpora>_<split>.json into RUN, with a confusion-matrix figure per
-    task (eval_<corpora>_<split>_<task>.png: counts and recall per true class); with
-    --speaker-norm the names end in _speaker-norm.
+    \b
+    Examples:
+      kerasser evaluate runs/emodb
+      kerasser evaluate runs/emodb-s1 --speaker-norm
     """
     from kerasser.evaluate.run import evaluate_run
     from kerasser.metrics import format_confusions, format_table

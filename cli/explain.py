@@ -32,14 +32,13 @@ from kerasser.serve.inference import BACKENDS
 @friendly_errors
 def explain(paths, model_dir, out, backend, saliency, smooth_samples, smooth_noise):
     """Draw where the model listens: for each audio file, the waveform, its spectrogram and one row
-    per task with the attention weights over time (seconds), titled with the predicted class and
-    its probability.
+    per task with the attention weights over time, titled with the predicted class.
 
     \b
     Examples:
-      kerasser explain examples/16a01Wb.wav --out anger.png
+      kerasser explain examples/16a04Fa.wav --out happy.png
       kerasser explain examples/ --out figures/
-      kerasser explain examples/16a04Fa.wav --saliency --smooth 20 --out happy.png
+      kerasser explain examples/16a01Wb.wav --saliency --out saliency.png
     """
     from kerasser.data.input_files import find_audio
     from kerasser.errors import KerasserError

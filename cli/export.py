@@ -25,18 +25,12 @@ from kerasser.contract import QUANTIZATIONS
                    "e.g. one per seed): its leave-one-corpus-out figures go into metadata.json and the model card.")
 @friendly_errors
 def export(run, out, quantize, name, corpus, data, with_transcript, held_out):
-    """Export RUN's best model: model.keras, saved_model/, model.tflite, metadata.json.
-
-    The SavedModel and TFLite models take a raw 16 kHz mono waveform "waveform" [1, N] and
-    return per task the class probabilities "{task}" [1, classes] (and "{task}_attention"
-    [1, frames] for attention models). Each format is checked against the Keras model on real
-    clips; the export fails if the float formats differ by more than 1e-4. The folder is built
-    beside --out and moved into place only when complete. --corpus/--data pairs name other
-    corpora whose test split is also scored (shared tasks) for metadata.json and the model card.
+    """Export RUN's best model: model.keras, saved_model/, model.tflite (+ --quantize variants),
+    metadata.json and MODEL_CARD.md, each format checked against the Keras model on real clips.
 
     \b
     Example:
-      kerasser export runs/emodb --out exported/emodb-avde --quantize int8
+      kerasser export runs/emodb --out exported/my-model --quantize int8
     """
     from kerasser.export.exporter import export_run
 

@@ -7,6 +7,7 @@ import os
 import sys
 
 import click
+from kerasser_cli.brief import Brief
 from kerasser_cli.main import friendly_errors
 
 from kerasser.config import SAMPLE_RATE
@@ -81,7 +82,9 @@ def _skip_model_check(ctx, param, skip):
         ctx.with_resource(unverified_models())
 
 
-@click.command()
+@click.command(cls=Brief, page="labelling.md",
+               main=("model_dir", "fmt", "segment", "summary", "resume", "attention", "runner", "out_prefix",
+                     "quiet"))
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--model", "model_dir", default=None, metavar="NAME|FOLDER",
@@ -148,31 +151,17 @@ def _skip_model_check(ctx, param, skip):
 @friendly_errors
 def label(paths, model_dir, fmt, recursive, segment, segment_over, summary, raw_rate, raw_channels, raw_format, resume,
           backend, variant, transcribe, attention, runner, out_prefix, beam_options, speakers, csv_guard, quiet, verbose):
-    """Predict arousal, valence, dominance, ... for audio files and folders: one row per file (or
-    per speech segment of a long recording) on stdout.
+    """Label audio files and folders with arousal, valence, dominance and emotion: one row per
+    file (or per speech segment of a long recording) on stdout; '-' reads a stream from stdin.
 
-    PATH '-' labels standard input as it arrives (a WAV stream, or raw PCM: --raw-*), e.g.
-    arecord -f S16_LE -r 16000 | kerasser label - ; each speech segment's row is written as soon as
-    the segment ends.
+    Exit status: 0 when every file was labelled; 1 when at least one file could not be (its row says
+    why) or no audio was found; 2 when nothing could be labelled (an unusable model or --resume
+    file); 130 when interrupted.
 
-    PATHS are audio files (always tried, whatever their extension) and folders (searched for the
-    extensions libsndfile reads: wav, flac, ogg, mp3, aiff, au, ..., case-insensitive; hidden files
-    skipped). Files come in the order given, a folder's files sorted by path.
-
-    Columns: path, duration, start, end (seconds), then per task the predicted class and each class'
-    probability (arousal, arousal_low, arousal_mid, arousal_high, ...), then error (empty when fine).
-    Each row is flushed as it is written. A progress counter goes to stderr when it is a terminal.
-    A file whose model outputs are not finite gets an error row, never a label. CSV cells are
-    quoted (a name's newline or carriage return never splits a row) and guarded against spreadsheet
-    formulas (--csv-guard); JSONL is always JSON (null, never NaN).
-
-    Exit status: 0 when every file was labelled; 1 when at least one file (or window) could not be
-    labelled (its row has the reason in 'error' and '<path>: <reason>' is printed on stderr; the
-    other files are still labelled), when no audio file was found (one line, nothing written), or
-    when the output cannot be written (disk full, a closed stdout: one line; what was written can
-    be resumed); 2 when nothing could be labelled (bad
-    options, a model that cannot be loaded, an unusable --resume file, an output another kerasser
-    label is writing); 130 when interrupted (Ctrl-C).
+    \b
+    Examples:
+      kerasser label examples/ > out.csv
+      kerasser label meeting.wav --summary > summary.csv
     """
     if backend == "keras" and variant != "float32":
         raise click.UsageError("--variant applies to the tflite backend only")

@@ -91,11 +91,17 @@ def _debug(ctx, param, value):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="kerasser")
+@click.version_option(None, "-V", "--version", package_name="kerasser")
 @click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_debug,
               help=f"Show the full traceback of an unexpected error (also {DEBUG_ENV}=1).")
 def cli():
-    """Speech emotion recognition from raw waveforms (attention-augmented multi-task GRUs)."""
+    """Speech emotion recognition from the raw waveform: label audio with arousal, valence,
+    dominance and emotion; train, evaluate, export and explain models.
+
+    \b
+    Example:
+      kerasser label examples/ > out.csv
+    """
 
 
 cli.help += "\n\n" + EXIT_STATUS

@@ -25,13 +25,12 @@ def _uar(model: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per model, one per line (with each folder).")
 @friendly_errors
 def models(as_json):
-    """List the installed models, the names --model NAME, kerasser.Labeler(model=NAME) and
-    --init-from NAME take: tasks, training corpora, the terms the weights come under (from the
-    corpora's licences: RAVDESS- or BAVED-trained weights are non-commercial), size on disk, and
-    the test UAR (%) its model card gives (mean, then per task).
+    """List the installed models (the names --model, kerasser.Labeler(model=...) and --init-from
+    take): tasks, training corpora, the terms the weights come under, size and test UAR (%).
 
-    A model is a folder with a metadata.json in a source checkout's exported/ or in the installed
-    package (kerasser/serve/shipped/); a folder path works wherever a name does.
+    \b
+    Example:
+      kerasser models
     """
     from kerasser.serve.model_names import list_models
 

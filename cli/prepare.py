@@ -24,14 +24,12 @@ from kerasser.data.records import SHARD_MB
                    "two splits it leaks test data into training).")
 @friendly_errors
 def prepare(corpus, data, out, sample_rate, shard_mb, jobs, allow_duplicates):
-    """Decode and resample a corpus once into sharded TFRecords (int16 PCM, labels, speaker, split,
-    transcript) with an index.json; train, evaluate and crossval read the folder as
-    --corpus tfrecord --data OUT. Files that cannot be decoded are skipped with one line each.
+    """Decode and resample a corpus once into sharded TFRecords with an index.json, which train,
+    evaluate and crossval read as --corpus tfrecord --data OUT.
 
     \b
     Example:
       kerasser prepare --corpus emodb --data ../shared/data/emodb --out prepared/emodb
-      kerasser train --corpus tfrecord --data prepared/emodb --tasks a,v,d,e --out runs/emodb
     """
     from kerasser.data.corpora import read_corpora
     from kerasser.data.records import prepare as prepare_records

@@ -6,12 +6,15 @@ import contextlib
 import sys
 
 import click
+from kerasser_cli.brief import Brief
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_pairs
 from kerasser_cli.train_options import recipe_options, recipe_overrides, train_only_options
 
 
-@click.command()
+@click.command(cls=Brief, page="training-options.md",
+               main=("corpus", "data", "recipe", "tasks", "config_file", "out", "resume", "epochs", "seed",
+                     "init_from", "freeze"))
 @recipe_options
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Start from a saved configuration (a run's config.json, kerasser tune's best_config.json) "
@@ -24,17 +27,12 @@ from kerasser_cli.train_options import recipe_options, recipe_overrides, train_o
 @train_only_options
 @friendly_errors
 def train(corpus, data, config_file, out, resume, distill_from, **options):
-    """Train the multi-task emotion model and keep the epoch with the best mean dev UAR.
+    """Train the multi-task emotion model; the epoch with the best mean dev UAR is kept.
 
     \b
     Examples:
       kerasser train --corpus emodb --data ../shared/data/emodb --tasks a,v,d,e --out runs/emodb
-      kerasser train --recipe paper --corpus emodb --data ../shared/data/emodb --tasks a,v,d --attention --out runs/paper
-      kerasser train --config runs/tune/best_config.json --out runs/tuned
-      kerasser train --corpus manifest --data my_clips.csv --tasks e --init-from emodb-avde --freeze frontend \\
-        --lr 3e-4 --out runs/mine
-      kerasser train --corpus emodb --data ../shared/data/emodb --tasks a,v,d,e --distill-from runs/s0 \\
-        --distill-from runs/s1 --distill-from runs/s2 --out runs/distilled
+      kerasser train --out runs/emodb-s1 --resume --epochs 80
     """
     from kerasser.config import load_train_config
     from kerasser.training.recipes import build_train_config

@@ -6,23 +6,21 @@ import contextlib
 import sys
 
 import click
+from kerasser_cli.brief import Brief
 from kerasser_cli.main import friendly_errors
 from kerasser_cli.options import corpus_pairs
 from kerasser_cli.train_options import recipe_options, recipe_overrides
 
 
-@click.command()
+@click.command(cls=Brief, page="training.md",
+               main=("corpus", "data", "recipe", "tasks", "trials", "out", "epochs", "seed"))
 @recipe_options
 @click.option("--trials", default=10, show_default=True, type=click.IntRange(1), help="Random-search trials.")
 @click.option("--out", required=True, type=click.Path(), help="Folder for the trial runs and results (rerun to continue).")
 @friendly_errors
 def tune(corpus, data, trials, out, **options):
-    """Search the loss weights w_m on dev (keras-tuner RandomSearch, seeded by --seed).
-
-    Each trial trains one run with the other options (use a short --epochs) and weights drawn per
-    task from 0.1 to 1.0 in steps of 0.1, scored by its best mean dev UAR. Prints the trials,
-    best first, and writes OUT/results.json and OUT/best_config.json, which
-    `kerasser train --config OUT/best_config.json --out RUN` trains from.
+    """Search the loss weights w_m on dev (keras-tuner RandomSearch, one short training per trial);
+    writes OUT/best_config.json for kerasser train --config.
 
     \b
     Example:
