@@ -144,7 +144,8 @@ def table(args) -> str:
             cells = []
             for corpus, score in columns:
                 values = [r[key][corpus][score] for r in runs if score in r[key].get(corpus, {})]
-                cells.append(f"{np.mean(values):.1f} ± {np.std(values):.1f} ({len(values)})"
+                sd = np.std(values, ddof=1) if len(values) > 1 else 0.0  # the sample sd over seeds
+                cells.append(f"{np.mean(values):.1f} ± {sd:.1f} ({len(values)})"
                              if values else "")
             lines.append(f"| {name}: {CONFIGS[name][3]} | " + " | ".join(cells) + " |")
         lines.append("")
