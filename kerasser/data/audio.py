@@ -79,6 +79,8 @@ def from_array(
     if np.issubdtype(arr.dtype, np.integer):
         info = np.iinfo(arr.dtype)
         arr = (arr.astype(np.float64) - (info.min + info.max + 1) / 2) / ((info.max - info.min + 1) / 2)
+        # [-1, 1) also in float32: int32 2147483584 / 2**31 rounds up to 1.0 without this bound
+        arr = np.minimum(arr, float(np.nextafter(np.float32(1), np.float32(0))))
     elif not np.issubdtype(arr.dtype, np.floating):
         raise AudioError(name, f"expected integer or float samples, got {arr.dtype}")
     if arr.ndim == 1:
