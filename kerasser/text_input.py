@@ -39,6 +39,17 @@ def reads_text(modality: str) -> bool:
     return modality in (TEXT, AUDIO_TEXT)
 
 
+def input_vocabulary(model) -> tuple[str, ...] | None:
+    """The characters of a ``ModelConfig``'s ``text`` input; None for an audio model (no input)."""
+    return tuple(model.text_vocabulary) if reads_text(model.modality) else None
+
+
+def frame_attention(model) -> bool:
+    """Whether a model of ``ModelConfig`` ``model`` gives ``{task}_attention`` outputs over its
+    frames: audio models pooling by attention (fusion models' heads pool bridge tokens)."""
+    return bool(model.attention) and not reads_text(model.modality)
+
+
 def normalize(text: str | None) -> str:
     """Lower case, bracketed annotations removed, white space runs made one space, stripped."""
     if not text:
@@ -80,6 +91,8 @@ def check_modality(model) -> str | None:
     if len(set(model.text_vocabulary)) != len(model.text_vocabulary) or any(
             not isinstance(c, str) or len(c) != 1 for c in model.text_vocabulary):
         return "text_vocabulary must be distinct single characters"
+    if model.modality == TEXT and (model.ctc_weight or model.speaker_adversarial):
+        return "a text-only model has no acoustic encoder for a CTC head or an adversary"
     if reads_text(model.modality) and model.feature_norm == "speaker":
         return "audio+text models normalise each clip by itself (not feature_norm 'speaker')"
     return None

@@ -10,6 +10,7 @@ zero output (never NaN, also in float16: masked scores are the dtype's lowest fi
 from __future__ import annotations
 
 import math
+import warnings
 
 from keras import ops
 
@@ -35,10 +36,18 @@ def attention_weights(query, key, mask, heads: int):
     q, k = split_heads(query, heads), split_heads(key, heads)
     scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * (1.0 / math.sqrt(q.shape[-1]))
     if mask is None:
-        return ops.softmax(scores, axis=-1)
+        return _softmax(scores)
     valid = ops.cast(mask, "bool")[:, None, None, :]
     scores = ops.where(valid, scores, ops.full_like(scores, masked_score(scores.dtype)))
-    return ops.softmax(scores, axis=-1) * ops.cast(valid, scores.dtype)
+    return _softmax(scores) * ops.cast(valid, scores.dtype)
+
+
+def _softmax(scores):
+    """Softmax over the keys; one key (a one-token transcript) is fine here, so Keras' warning
+    about a softmax over an axis of size 1 is held back."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="You are using a softmax over axis")
+        return ops.softmax(scores, axis=-1)
 
 
 def attend(query, key, value, mask, heads: int):

@@ -66,7 +66,8 @@ class BridgeFusion(keras.layers.Layer):
 
     def call(self, inputs):
         first = inputs[0]
-        bridge = ops.cast(self.bridge, first.dtype)[None] * ops.ones_like(first[:, :1, :1])  # [batch, tokens, units]
+        bridge = ops.broadcast_to(ops.cast(self.bridge, first.dtype)[None],
+                                  (ops.shape(first)[0], self.tokens, self.bridge.shape[-1]))  # [batch, tokens, units]
         query = ops.matmul(layer_norm(bridge, self.query_gamma, self.query_beta), self.query)
         fused = bridge
         for m, (gamma, beta, key, value, output) in enumerate(self.per_modality):
