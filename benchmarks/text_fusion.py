@@ -141,6 +141,7 @@ def record_path(corpus: str, condition: str, seed: int) -> Path:
 
 def run_one(corpus: str, data: str, condition: str, seed: int, epochs: int | None, screen: bool) -> dict:
     """Train (or resume, or reuse) one run and score it on test (and, for audio+text, without text)."""
+    from kerasser.config import to_dict
     from kerasser.evaluate.run import evaluate_run
     from kerasser.training.loop import resume, train
     from kerasser.training.runs import RunPaths, read_state
@@ -161,6 +162,7 @@ def run_one(corpus: str, data: str, condition: str, seed: int, epochs: int | Non
         "epochs_done": read_state(RunPaths(out))["epoch"], "best_dev_uar": read_state(RunPaths(out))["best"],
         "test": {t: r["uar"] for t, r in test["tasks"].items()}, "test_mean": test["mean_uar"],
         "seconds": round(time.time() - started, 1), "run": str(out.relative_to(ROOT)),
+        "config": json.loads(json.dumps(to_dict(config))),
     }
     if config.model.modality == "audio+text":
         missing = evaluate_run(out, "test", write_report=False, write=quiet, text=False)

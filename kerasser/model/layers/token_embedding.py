@@ -34,7 +34,7 @@ class TokenEmbedding(keras.layers.Layer):
     """
 
     def __init__(self, vocabulary_size: int, units: int, max_length: int = MAX_TOKENS,
-                 embeddings_initializer="uniform", **kwargs):
+                 embeddings_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         if vocabulary_size < 2 or units < 1 or max_length < 1:
             raise ValueError(f"need vocabulary_size >= 2, units and max_length >= 1, not "
