@@ -112,10 +112,11 @@ class TFLiteRunner:
     ``{output name: array without the batch axis}``. Outputs are named by the model's
     ``serving_default`` signature, or by ``output_order`` for a model without one. Thread-safe
     (calls are serialised). A speaker-normalising model's runner also takes ``reference``
-    [``reference_features``]."""
+    [``reference_features``]; a text model's (``takes_text``) ``text`` token ids [T]."""
 
     _reference: int | None = None
     reference_features: int | None = None
+    _text: int | None = None
 
     def __init__(
         self, path: str | os.PathLike, output_order: list[str] | None = None, num_threads: int | None = None
