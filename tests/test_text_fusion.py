@@ -121,6 +121,25 @@ def test_examples_carry_the_transcript_tokens_padded_per_batch(tmp_path):
     assert "text" not in plain
 
 
+def test_a_prepared_folder_gives_the_same_text_as_the_audio_files(tmp_path):
+    import soundfile as sf
+
+    from kerasser.data import dataset
+    from kerasser.data.corpora.utterance import Utterance
+    from kerasser.data.examples import ExampleSettings
+    from kerasser.data.records import prepare, read_prepared
+
+    utts = []
+    for i, text in enumerate(["abc", None, "cab!"]):
+        sf.write(tmp_path / f"{i}.wav", np.full(800 * (i + 1), 0.1, np.float32), 16000)
+        utts.append(Utterance(str(tmp_path / f"{i}.wav"), "s", "test", {"arousal": i}, transcript=text))
+    prepare(utts, tmp_path / "prepared", write=lambda line: None)
+    settings = ExampleSettings(("arousal",), text_vocabulary=tuple("abc"))
+    from_files = [e[0]["text"].numpy().tolist() for e in dataset.decoded(utts, settings)]
+    from_folder = [e[0]["text"].numpy().tolist() for e in dataset.decoded(read_prepared(tmp_path / "prepared"), settings)]
+    assert from_folder == from_files == [[2, 3, 4], [0], [4, 2, 3, 1]]
+
+
 def test_mixup_gives_each_clip_the_text_of_its_larger_part():
     import tensorflow as tf
 
