@@ -53,7 +53,7 @@ class Labeler(FrameCalls):
             )
         self.transcribe = transcribe
         if attention and not self.has_attention:
-            raise SettingsError("this model has no attention outputs (it pools the last GRU step)")
+            raise SettingsError("this model has no attention outputs (it pools the last GRU step, or bridge tokens)")
         self.attention = attention
 
     @classmethod
@@ -156,7 +156,7 @@ class Labeler(FrameCalls):
         """Predictions for a float32 mono waveform already at :attr:`sample_rate` (see :meth:`predict`)."""
         attention = self.attention if attention is None else attention
         if attention and not self.has_attention:
-            raise SettingsError("this model has no attention outputs (it pools the last GRU step)")
+            raise SettingsError("this model has no attention outputs (it pools the last GRU step, or bridge tokens)")
         wave = np.ascontiguousarray(waveform, dtype=np.float32)
         if wave.ndim != 1 or wave.shape[0] == 0:
             raise SettingsError(f"expected a non-empty 1-D waveform, got shape {wave.shape}")
