@@ -275,3 +275,79 @@ def test_transcripts_for_an_audio_model_or_a_bad_csv_stop_with_one_line(text_run
 def test_keras_layers_of_the_fusion_model_are_registered():
     for name in ("BridgeFusion", "ModalityDropout", "SelfAttention", "TokenEmbedding"):
         assert keras.saving.get_registered_object(f"kerasser>{name}") is not None
+
+
+# --- labelling with transcripts (a fake text model: no TensorFlow) ---------------------------------------
+
+
+class _Rows:
+    def __init__(self):
+        self.rows = []
+
+    def write(self, row):
+        self.rows.append(row)
+
+
+def fake_text_model(transcript=None):
+    from fakes import FakeModel
+
+    class FakeTextModel(FakeModel):
+        """A FakeModel that reads text: remembers the text of every call."""
+
+        reads_text = True
+
+        def __init__(self):
+            super().__init__(transcript=transcript)
+            self.texts = []
+
+        def predict(self, waveform, text=None):
+            self.texts.append(text)
+            return super().predict(waveform)
+
+    return FakeTextModel()
+
+
+def test_the_labeler_reads_the_ctc_transcript_when_no_text_is_given():
+    from fakes import sine
+
+    from kerasser.serve.labeling import Labeler
+
+    model = fake_text_model(transcript="hallo welt")
+    labeler = Labeler(model)
+    assert labeler.reads_text
+    labeler.predict_waveform(sine(0.5))
+    assert model.texts == [None, "hallo welt"]  # the CTC head's reading, then the model again with it
+    labeler.predict_waveform(sine(0.5), text="given")
+    assert model.texts[2:] == ["given"]
+    plain = fake_text_model()
+    Labeler(plain).predict_waveform(sine(0.5))
+    assert plain.texts == [None]  # no CTC head: the audio alone
+
+
+def test_an_audio_model_takes_no_text():
+    from fakes import FakeModel, sine
+
+    from kerasser.serve.labeling import Labeler
+
+    with pytest.raises(SettingsError, match="takes no text"):
+        Labeler(FakeModel()).predict_waveform(sine(0.5), text="hello")
+
+
+def test_label_files_gives_a_transcript_to_whole_file_rows_only(tmp_path):
+    from fakes import FakeModel, ramp_file
+
+    from kerasser.data.input_files import Source
+    from kerasser.serve.labeling import Labeler
+    from kerasser.serve.labeling_files import label_files
+
+    short, long = str(ramp_file(tmp_path / "short.wav", 1.0)), str(ramp_file(tmp_path / "long.wav", 2.5))
+    texts = {short: "short one", long: "long one"}
+    model = fake_text_model()
+    rows = _Rows()
+    label_files(Labeler(model), [Source(short), Source(long)], rows, segment="none", text_of=texts.get)
+    assert model.texts == ["short one", "long one"] and len(rows.rows) == 2
+    windowed = fake_text_model()
+    label_files(Labeler(windowed), [Source(long)], _Rows(), segment=1.0, text_of=texts.get)
+    assert windowed.texts == [None, None]  # 1 s + 1.5 s windows: parts of the file, no transcript
+    with pytest.raises(SettingsError, match="takes no text"):
+        label_files(Labeler(FakeModel()), [Source(short)], _Rows(), text_of=texts.get)
