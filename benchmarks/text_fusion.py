@@ -254,7 +254,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", choices=("fixture", *CORPORA, "report"))
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--epochs", type=int, default=None, help="epoch budget (default: fixture 20, else the recipe's)")
+    parser.add_argument("--epochs", type=int, default=None, help="epoch budget (default: fixture 40, else the recipe's)")
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--screen", action="store_true", help="mark the records as a screen (too short to compare)")
     args = parser.parse_args()
@@ -264,7 +264,7 @@ def main():
         if unknown:
             parser.error(f"unknown condition(s) {', '.join(unknown)}; expected {', '.join(CONDITIONS)}")
         if args.corpus == "fixture":
-            data, epochs = str(make_fixture(RUNS / "fixture_data")), args.epochs or 20
+            data, epochs = str(make_fixture(RUNS / "fixture_data")), args.epochs or 40
         else:
             data, epochs = str(SHARED / CORPORA[args.corpus][1]), args.epochs
         for seed in (int(s) for s in args.seeds.split(",")):

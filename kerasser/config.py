@@ -171,7 +171,7 @@ class ModelConfig:
     emotion_classes: tuple[str, ...] = EMODB_EMOTIONS
     modality: str = "audio"  # "audio", "text" or "audio+text": bridge tokens fuse them (kerasser.model.fusion)
     bridge_tokens: int = 4  # learnable tokens that cross-attend to both modalities (text models)
-    modality_dropout: float = 0.5  # audio+text, training: the chance an example loses its text or its audio
+    modality_dropout: float = 0.5  # audio+text training: the chance an example loses its text (ModalityDropout)
     text_vocabulary: tuple[str, ...] = ()  # the text input's characters, set by training (kerasser.text_input)
 
     def __post_init__(self):

@@ -12,8 +12,8 @@ dimensional emotions together. Here:
   from the training transcripts, trained from scratch) embedded (``TokenEmbedding``, sinusoidal
   positions), a 'same' convolution over 5 characters for letter n-grams (``text_conv``), and
   ``SelfAttention`` (``text_attention``, masked by the token mask);
-- ``ModalityDropout`` (training only, ``modality_dropout``): some examples lose their text or
-  their audio, so the model also predicts from either alone;
+- ``ModalityDropout`` (training only, ``modality_dropout``): some examples lose their text (and
+  fewer their audio), so the model also predicts from the audio alone (and learns to read the text);
 - ``BridgeFusion``: ``bridge_tokens`` learnable tokens cross-attend to both (a modality with no
   real step, such as a missing transcript, adds exactly nothing);
 - heads: per task, attention pooling over the bridge tokens (``{task}_bridge_pooling``), then the

@@ -136,7 +136,7 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
     _o("model.bridge_tokens", "--bridge-tokens", int,
        "Learnable bridge tokens that cross-attend to the audio and the text (text models).", low=1),
     _o("model.modality_dropout", "--modality-dropout", float,
-       "audio+text training: chance an example loses its text or its audio (half each), so either alone works.",
+       "audio+text training: chance an example loses its text (so the audio alone works); then half that its audio.",
        low=0, high=1, high_open=True),
     _o("model.speaker_adversarial", "--speaker-adversarial", float,
        "Gradient-reversal weight of a speaker (or --adversary corpus) classifier (training only; 0: off).", low=0),

@@ -10,13 +10,13 @@ from keras import ops
 class ModalityDropout(keras.layers.Layer):
     """Call on ``[audio_mask, text_mask]`` ([batch, frames] and [batch, tokens] bool, True = a
     real step); returns the two masks. In training, each example that has both modalities (a
-    real frame and a real token) loses one of them with probability ``rate``: its text (mask
-    cleared) with probability ``rate / 2``, else its audio with probability ``rate / 2``. An
-    example without text keeps its audio. At inference the masks pass unchanged.
+    real frame and a real token) loses its text (mask cleared) with probability ``rate``; one that
+    keeps its text loses its audio with probability ``rate / 2`` (overall ``(1 - rate) * rate / 2``).
+    An example without text keeps its audio. At inference the masks pass unchanged.
 
-    A model fusing by masked cross-attention (``BridgeFusion``) then learns to predict from
-    either modality alone: from the audio alone when a transcript is missing at test time, which
-    is what a missing transcript (an empty token sequence) gives. Draws come from a
+    A model fusing by masked cross-attention (``BridgeFusion``) then learns to predict from the
+    audio alone, which is what a missing transcript (an empty token sequence) gives at test time,
+    and, less often, from the text alone, so that it learns to read the text at all. Draws come from a
     ``keras.random.SeedGenerator(seed)``.
 
     Masking: the masks are the inputs (no Keras mask is consumed or produced).
@@ -34,8 +34,9 @@ class ModalityDropout(keras.layers.Layer):
         """The masks with the drops that per-example uniform draws ``draw`` [batch] make."""
         audio_mask, text_mask = ops.cast(audio_mask, "bool"), ops.cast(text_mask, "bool")
         both = ops.logical_and(ops.any(audio_mask, axis=1), ops.any(text_mask, axis=1))
-        lose_text = ops.logical_and(both, draw < self.rate / 2)
-        lose_audio = ops.logical_and(both, ops.logical_and(draw >= self.rate / 2, draw < self.rate))
+        lose_text = ops.logical_and(both, draw < self.rate)
+        lose_audio = ops.logical_and(both, ops.logical_and(draw >= self.rate,
+                                                           draw < self.rate + (1.0 - self.rate) * self.rate / 2))
         return (ops.logical_and(audio_mask, ops.logical_not(lose_audio)[:, None]),
                 ops.logical_and(text_mask, ops.logical_not(lose_text)[:, None]))
 
