@@ -200,6 +200,12 @@ def test_a_text_run_saves_its_vocabulary_and_scores_with_and_without_text(text_r
     assert with_text["text"] is True and without["text"] is False
     assert (base / "run" / "eval_manifest_test_no-text.json").is_file()
     assert with_text["files"] == without["files"] == 8
+    from click.testing import CliRunner
+    from kerasser_cli.main import cli
+
+    result = CliRunner().invoke(cli, ["evaluate", str(base / "run"), "--without-text", "--no-confusion"])
+    assert result.exit_code == 0 and "without transcripts" in result.output
+    assert json.loads((base / "run" / "eval_manifest_test_no-text.json").read_text())["text"] is False
 
 
 @pytest.mark.slow
