@@ -25,8 +25,9 @@ The fixture trains a small log-mel model without augmentation; EmoDB and RAVDESS
 Every run trains into ``runs/text_fusion/<corpus>/<condition>/seed<k>`` (an interrupted run resumes from
 its last epoch when the command is run again; a finished one is not trained again) and leaves a record,
 ``benchmarks/results/text_fusion_runs/<corpus>/<condition>-seed<k>.json``; the report
-(``benchmarks/results/text_fusion.md``) is made from all records. ``--screen`` marks the records of a
-short run (fewer seeds or epochs than the comparison asks): the report shows them apart, as a screen.
+(``benchmarks/results/text_fusion.md``) is made from all records. ``--screen`` is for a short run (fewer
+seeds or epochs than the comparison asks): its runs and records go to ``<corpus>-screen`` folders, apart
+from the comparison's, and the report shows them apart, as a screen.
 """
 
 from __future__ import annotations
@@ -135,8 +136,8 @@ def run_config(corpus: str, data: str, condition: str, seed: int, epochs: int | 
                               out=str(out), tasks=tasks, modality=modality, seed=seed, epochs=epochs, **extra)
 
 
-def record_path(corpus: str, condition: str, seed: int) -> Path:
-    return RECORDS / corpus / f"{condition.replace(' ', '_')}-seed{seed}.json"
+def record_path(corpus: str, condition: str, seed: int, screen: bool = False) -> Path:
+    return RECORDS / (corpus + ("-screen" if screen else "")) / f"{condition.replace(' ', '_')}-seed{seed}.json"
 
 
 def run_one(corpus: str, data: str, condition: str, seed: int, epochs: int | None, screen: bool) -> dict:
@@ -146,7 +147,7 @@ def run_one(corpus: str, data: str, condition: str, seed: int, epochs: int | Non
     from kerasser.training.loop import resume, train
     from kerasser.training.runs import RunPaths, read_state
 
-    out = RUNS / corpus / condition.replace(" ", "_") / f"seed{seed}"
+    out = RUNS / (corpus + ("-screen" if screen else "")) / condition.replace(" ", "_") / f"seed{seed}"
     config = run_config(corpus, data, condition, seed, epochs, out)
     state = read_state(RunPaths(out))
     started = time.time()
@@ -168,7 +169,7 @@ def run_one(corpus: str, data: str, condition: str, seed: int, epochs: int | Non
         missing = evaluate_run(out, "test", write_report=False, write=quiet, text=False)
         record["test_no_text"] = {t: r["uar"] for t, r in missing["tasks"].items()}
         record["test_no_text_mean"] = missing["mean_uar"]
-    path = record_path(corpus, condition, seed)
+    path = record_path(corpus, condition, seed, screen)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"{corpus} {condition} seed {seed}: test " + ", ".join(f"{t} {u:.1f}" for t, u in record["test"].items())
