@@ -46,8 +46,8 @@ def input_vocabulary(model) -> tuple[str, ...] | None:
 
 def frame_attention(model) -> bool:
     """Whether a model of ``ModelConfig`` ``model`` gives ``{task}_attention`` outputs over its
-    frames: audio models pooling by attention (fusion models' heads pool bridge tokens)."""
-    return bool(model.attention) and not reads_text(model.modality)
+    frames: models that pool the frames by attention (a text-only model has no frames to pool)."""
+    return bool(model.attention) and model.modality != TEXT
 
 
 def normalize(text: str | None) -> str:

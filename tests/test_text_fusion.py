@@ -38,20 +38,25 @@ def assert_same(a: dict, b: dict, atol=1e-6):
         np.testing.assert_allclose(a[name], b[name], atol=atol, err_msg=name)
 
 
-def test_the_fusion_model_takes_text_and_gives_task_outputs_without_frame_attention(rng):
+def test_the_fusion_model_takes_text_and_its_heads_read_frames_and_bridge_tokens(rng):
     from kerasser.model.network import with_attention_outputs
 
     model = build(modality="audio+text")
     assert set(model.input) == {"waveform", "length", "text"}
     names = {layer.name for layer in model.layers}
     for layer in ("text_embedding", "text_attention", "acoustic_attention", "modality_dropout", "bridge_fusion",
-                  "emotion_bridge_pooling"):
+                  "emotion_bridge_pooling", "emotion_pooling", "emotion_fused"):
         assert layer in names
-    assert "emotion_pooling" not in names
-    out = with_attention_outputs(model)(inputs(rng, [2, 3, 4]))
-    assert sorted(out) == sorted(TASKS)  # no {task}_attention: the heads pool bridge tokens, not frames
+    fused = model.get_layer("emotion_fused")  # the audio model's frame pooling beside the bridge tokens'
+    assert [t.shape[-1] for t in fused.input] == [model.get_layer("emotion_pooling").output[0].shape[-1], 8]
+    given = inputs(rng, [2, 3, 4])
+    out = with_attention_outputs(model)(given)
+    assert sorted(out) == sorted([*TASKS, *(f"{t}_attention" for t in TASKS)])  # attention over the frames
     for task in TASKS:
         np.testing.assert_allclose(np.asarray(out[task]).sum(), 1.0, rtol=1e-5)
+        assert out[f"{task}_attention"].shape == (1, AudioConfig(frame_length=400).num_frames(4000))
+    text_only = with_attention_outputs(build(modality="text"))(given)
+    assert sorted(text_only) == sorted(TASKS)  # no frames to attend to
     assert "modality_dropout" not in {layer.name for layer in build(modality="audio+text", modality_dropout=0.0).layers}
 
 
@@ -220,7 +225,7 @@ def test_the_export_takes_the_text_as_a_second_input(text_run):
     metadata = json.loads((base / "exported" / "metadata.json").read_text())
     info = metadata["text_input"]
     assert info["input"] == "text" and info["vocabulary"] and info["pad"] == 0 and info["oov"] == 1
-    assert metadata["attention"] is False and metadata["parity"]["float32"]["passed"]
+    assert metadata["attention"] is True and metadata["parity"]["float32"]["passed"]
     assert not any(op.startswith("Flex") for op in metadata["tflite"]["operators"])
     signature = tf.saved_model.load(str(base / "exported" / "saved_model")).signatures["serving_default"]
     assert set(signature.structured_input_signature[1]) == {"waveform", "text"}
@@ -234,7 +239,7 @@ def test_the_export_takes_the_text_as_a_second_input(text_run):
         assert_same({t: got[t] for t in TASKS}, {t: want[t] for t in TASKS}, atol=1e-4)
     assert not np.allclose(tflite.predict(wave, text=utt.transcript)["emotion"], tflite.predict(wave)["emotion"])
     dynamic = load_exported(base / "exported", variant="dynamic")
-    assert set(dynamic.predict(wave, text=utt.transcript)) == set(TASKS)
+    assert set(dynamic.predict(wave, text=utt.transcript)) == {*TASKS, *(f"{t}_attention" for t in TASKS)}
 
 
 @pytest.mark.slow

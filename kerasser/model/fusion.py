@@ -16,12 +16,15 @@ dimensional emotions together. Here:
   fewer their audio), so the model also predicts from the audio alone (and learns to read the text);
 - ``BridgeFusion``: ``bridge_tokens`` learnable tokens cross-attend to both (a modality with no
   real step, such as a missing transcript, adds exactly nothing);
-- heads: per task, attention pooling over the bridge tokens (``{task}_bridge_pooling``), then the
-  task's classifier (``kerasser.model.network``), as the audio model has.
+- heads: per task, attention pooling over the bridge tokens (``{task}_bridge_pooling``),
+  concatenated (``{task}_fused``) with the audio model's own pooling of the frames
+  (``{task}_pooling``), then the task's classifier (``kerasser.model.network``). The audio model
+  is thus a part of the fusion model: with no text the bridge tokens hold the audio alone, and
+  the heads still have the pooling an audio model has (and its per-frame attention outputs).
 
-``text`` models have the linguistic branch alone (their ``waveform`` and ``length`` inputs are
-kept, unused, so every model takes the same inputs). Fusion models give no per-frame attention
-outputs (their heads pool bridge tokens, not frames).
+``text`` models have the linguistic branch alone, and their heads the bridge tokens alone (their
+``waveform`` and ``length`` inputs are kept, unused, so every model takes the same inputs; they
+give no per-frame attention outputs).
 """
 
 from __future__ import annotations

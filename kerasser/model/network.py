@@ -7,7 +7,7 @@ Inputs (a dict):
                of the utterance's speaker (``kerasser.model.speaker_reference``);
   ``text`` [batch, tokens] int32, only for ``modality`` "text" or "audio+text": the transcript's
                token ids (``kerasser.text_input``), fused with the audio by bridge tokens
-               (``kerasser.model.fusion``, which replaces the pooling below for those models).
+               (``kerasser.model.fusion``: each head also reads the pooled bridge tokens).
 Outputs (a dict): ``{task: probabilities [batch, classes]}`` in ``ModelConfig.tasks`` order.
 
 Graph: standardise (training-set mean/variance, adapted) -> zero past ``length`` and size for
@@ -60,7 +60,7 @@ from kerasser.model.layers import (
 from kerasser.model.losses import CTCLoss, ScaledCrossentropy, SparseCrossentropy
 from kerasser.tasks import EMODB_EMOTIONS, LEVELS, SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET, emotion_groups
 from kerasser.text import NUM_CLASSES
-from kerasser.text_input import TEXT_INPUT, reads_text
+from kerasser.text_input import TEXT, TEXT_INPUT, reads_text
 
 NORMALIZATION = "standardize"
 DOWNSAMPLING = "recurrent_stride"
@@ -174,7 +174,7 @@ def build_model(config: ModelConfig) -> keras.Model:
     outputs = {}
     bridged = bridge_pooled(config, x, frame_mask, inputs[TEXT_INPUT], reg) if TEXT_INPUT in inputs else {}
     for name in [t for t in config.tasks if t not in config.derived_tasks]:
-        if name in bridged:
+        if config.modality == TEXT:  # the transcript alone: the bridge tokens
             pooled = bridged[name]
         elif config.attention:
             pooled, _ = AttentionPooling(
@@ -186,6 +186,8 @@ def build_model(config: ModelConfig) -> keras.Model:
             )(x, mask=frame_mask)
         else:
             pooled = LastStepPooling(name=pooling_name(name))(x, mask=frame_mask)
+        if name in bridged and config.modality != TEXT:  # audio+text: the frames' pooling and the bridge tokens'
+            pooled = keras.layers.Concatenate(name=f"{name}_fused")([pooled, bridged[name]])
         if config.head == "cosine":
             head = CosineSoftmax(len(config.classes(name)), config.head_scale, kernel_regularizer=reg, name=name,
                                  dtype=SIGNAL)
