@@ -235,7 +235,13 @@ def write_report(records: list[dict]) -> str:
     lines = ["# Audio and text together: bridge tokens (`benchmarks/text_fusion.py`)", "",
              "Test UAR in % (mean ± standard deviation over seeds; the epoch picked on dev). Differences are per "
              "seed, on the same seeds (in brackets). Made by `python benchmarks/text_fusion.py report` from "
-             "`benchmarks/results/text_fusion_runs/`.", ""]
+             "`benchmarks/results/text_fusion_runs/`.", "",
+             "`audio+text, text missing` is the same audio+text model scored with every test transcript removed "
+             "(`kerasser evaluate --without-text`): against `audio` it tells what the fusion architecture gives "
+             "without words, against `audio+text` what the words give. `audio+text e` / `avd`: the categorical "
+             "task alone / the dimensional tasks alone (the source paper's claim: jointly beats each alone). "
+             "EmoDB's transcripts here are the words spoken within the shared copy's 2 s cut (PROTOCOL.md), so "
+             "their length follows the speaking rate: a weak arousal cue, not the words' meaning.", ""]
     for corpus in ("fixture", "emodb", "ravdess"):
         for screen in (False, True):
             chosen = [r for r in records if r["corpus"] == corpus and bool(r.get("screen")) == screen]

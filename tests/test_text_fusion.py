@@ -362,3 +362,28 @@ def test_label_files_gives_a_transcript_to_whole_file_rows_only(tmp_path):
     assert windowed.texts == [None, None]  # 1 s + 1.5 s windows: parts of the file, no transcript
     with pytest.raises(SettingsError, match="takes no text"):
         label_files(Labeler(FakeModel()), [Source(short)], _Rows(), text_of=texts.get)
+
+
+def test_the_benchmark_report_compares_conditions_on_the_same_seeds(tmp_path, monkeypatch):
+    from benchmark_scripts import load_benchmark
+
+    bench = load_benchmark("text_fusion")
+    monkeypatch.setattr(bench, "REPORT", tmp_path / "text_fusion.md")
+
+    def record(condition, seed, emotion, no_text=None, screen=False):
+        r = {"corpus": "emodb", "condition": condition, "seed": seed, "epochs": 60, "screen": screen,
+             "test": {"emotion": emotion}, "test_mean": emotion}
+        if no_text is not None:
+            r.update(test_no_text={"emotion": no_text}, test_no_text_mean=no_text)
+        return r
+
+    records = [record("audio", 0, 60.0), record("audio", 1, 70.0), record("audio", 2, 50.0),
+               record("audio+text", 0, 65.0, 61.0), record("audio+text", 1, 69.0, 70.0),
+               record("audio", 0, 40.0, screen=True)]
+    text = bench.write_report(records)
+    assert "| audio | 3 | - | - | - | 60.0 ± 8.2 | 60.0 ± 8.2 |" in text
+    assert "| audio+text, text missing | 2 | - | - | - | 65.5 ± 4.5 | 65.5 ± 4.5 |" in text
+    assert "audio+text − audio, 2 seed(s): emotion +2.0 (+5.0, -1.0)" in text  # seed 2 has no audio+text run
+    assert "audio+text with the text missing − audio, 2 seed(s): emotion +0.5 (+1.0, +0.0)" in text
+    assert "EmoDB (the same sentences in every emotion): a SCREEN" in text and "| audio | 1 | - | - | - | 40.0 |" in text
+    assert (tmp_path / "text_fusion.md").read_text() == text + "\n"
