@@ -21,8 +21,9 @@ from kerasser.data.corpora.utterance import SPLITS
 @click.option("--references", type=click.Choice(("speaker", "clip")), default="speaker", show_default=True,
               help="For a model trained with --feature-norm speaker: each scored speaker's reference from all of "
                    "that speaker's scored clips (transductive), or each clip's own (no other clip used).")
+@click.option("--without-text", is_flag=True, help="For a text model (--modality audio+text): score with no transcripts.")
 @friendly_errors
-def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm, references):
+def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm, references, without_text):
     """UAR per task, per-class recall and confusion matrices of RUN's best model; the full report
     goes to RUN/eval_<corpora>_<split>.json, a figure per task beside it.
 
@@ -35,10 +36,11 @@ def evaluate(run, split, corpus, data, batch_size, confusion, speaker_norm, refe
     from kerasser.metrics import format_confusions, format_table
 
     report = evaluate_run(run, split=split, corpora=corpus_pairs(corpus, data) or None, batch_size=batch_size,
-                          speaker_norm=speaker_norm, references=references)
+                          speaker_norm=speaker_norm, references=references, text=not without_text)
     names = ", ".join(c[0] for c in report["corpora"])
     normalised = ", speaker-normalised" if speaker_norm else ""
     normalised += ", each clip its own reference" if report["references"] == "clip" else ""
+    normalised += ", without transcripts" if without_text else ""
     click.echo(f"{names} {split}: {report['files']} files{normalised}")
     click.echo(format_table(report["tasks"]))
     if len(report["per_corpus"]) > 1 or "emotion" in report["tasks"]:

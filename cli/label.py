@@ -142,6 +142,8 @@ def _skip_model_check(ctx, param, skip):
                    "speaker's; TABLE.csv: a CSV with path and speaker columns (a file it does not name is its own "
                    "speaker). Every file is read once first to make each speaker's reference. Without it each file "
                    "is its own speaker, which such a model labels far worse.")
+@click.option("--transcripts", default=None, metavar="CSV",
+              help="For a text model (--modality audio+text): a CSV of path and text columns, each file's transcript.")
 @click.option("--csv-guard/--no-csv-guard", default=True, show_default=True,
               help="CSV: a cell that starts with =, +, -, @, a tab or a carriage return (a formula to a spreadsheet: "
                    "CSV injection) gets a leading ' (as does one starting with '); --resume reads it back as it was.")
@@ -150,7 +152,8 @@ def _skip_model_check(ctx, param, skip):
               help="Also show what LiteRT and TensorFlow print while loading and running the model.")
 @friendly_errors
 def label(paths, model_dir, fmt, recursive, segment, segment_over, summary, raw_rate, raw_channels, raw_format, resume,
-          backend, variant, transcribe, attention, runner, out_prefix, beam_options, speakers, csv_guard, quiet, verbose):
+          backend, variant, transcribe, attention, runner, out_prefix, beam_options, speakers, transcripts, csv_guard, quiet,
+          verbose):
     """Label audio files and folders with arousal, valence, dominance and emotion: one row per
     file (or per speech segment of a long recording) on stdout; '-' reads a stream from stdin.
 
@@ -171,7 +174,7 @@ def label(paths, model_dir, fmt, recursive, segment, segment_over, summary, raw_
         raise click.UsageError("--quiet and --verbose exclude each other")
     if "-" in paths:
         used = [name for name, value in {"other paths": len(paths) > 1, "--resume": resume, "--runner beam": runner == "beam",
-                                         "--speakers": speakers}.items() if value]
+                                         "--speakers": speakers, "--transcripts": transcripts}.items() if value]
         if used:
             raise click.UsageError(f"'-' (standard input) cannot be used with {', '.join(used)}")
     from kerasser.native_output import native_stderr_silenced
@@ -186,11 +189,12 @@ def label(paths, model_dir, fmt, recursive, segment, segment_over, summary, raw_
                 _label_beam(paths, model_dir, fmt, recursive, segment, variant, out_prefix, beam_options, quiet,
                             verbose, unsupported={"--resume": resume, "--backend keras": backend == "keras",
                                                   "--transcribe": transcribe, "--attention": attention,
-                                                  "--speakers": speakers, "--no-csv-guard": not csv_guard,
+                                                  "--speakers": speakers, "--transcripts": transcripts,
+                                                  "--no-csv-guard": not csv_guard,
                                                   "--summary": summary})
             else:
                 _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet,
-                       speakers, csv_guard, segment_over, summary)
+                       speakers, csv_guard, segment_over, summary, transcripts)
     except KeyboardInterrupt:  # Ctrl-C: the rows written so far stay (resumable); 128 + SIGINT, no traceback
         sys.exit(130)
 
@@ -287,7 +291,7 @@ def _label_stdin(model_dir, fmt, summary, raw, backend, variant, transcribe, att
 
 
 def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, transcribe, attention, quiet,
-           speakers=None, csv_guard=True, segment_over=None, summary=False):
+           speakers=None, csv_guard=True, segment_over=None, summary=False, transcripts=None):
     from kerasser.errors import KerasserError, OutputError
     from kerasser.progress import printable
     from kerasser.serve.label_resume import lock_outputs, read_previous
@@ -319,6 +323,20 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
             speaker_of = speaker_table(speakers)
         except KerasserError as err:
             raise _SetupError(printable(str(err))) from None
+    text_of = None
+    if transcripts:
+        from kerasser.data.transcripts import transcript_table
+
+        if not labeler.reads_text:
+            raise _SetupError("--transcripts is for models trained with --modality audio+text or text; this one "
+                              "reads the audio alone")
+        try:
+            text_of = transcript_table(transcripts)
+        except KerasserError as err:
+            raise _SetupError(printable(str(err))) from None
+    if labeler.reads_text and not transcripts and not quiet:
+        click.echo("note: this model reads transcripts; without --transcripts it takes its CTC head's where it has "
+                   "one, else the audio alone", err=True)
     if labeler.needs_reference and not speakers and not quiet:
         click.echo("note: this model normalises by speaker; without --speakers each file is its own speaker, "
                    "which it labels far worse", err=True)
@@ -350,6 +368,7 @@ def _label(paths, model_dir, fmt, recursive, segment, resume, backend, variant, 
             labeler, sources, writer, segment=segment, previous=previous,
             on_error=lambda path, reason: counter.message(f"{path}: {reason}"),
             on_progress=counter.update, speaker_of=speaker_of, segment_over=segment_over, summary=summary,
+            text_of=text_of,
         )
     except OutputError as err:  # disk full, a closed or read-only stdout, a reader gone (`| head`)
         counter.close()

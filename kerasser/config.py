@@ -18,6 +18,7 @@ from typing import Any
 
 from kerasser.errors import SettingsError
 from kerasser.tasks import EMODB_EMOTIONS, EMOTION, TASKS
+from kerasser.text_input import check_modality
 
 # The models' input: mono at this rate (every recipe; a model's own rate is its AudioConfig's).
 SAMPLE_RATE = 16000
@@ -168,18 +169,19 @@ class ModelConfig:
     # label (set by training from the data, ``kerasser.data.label_space``); the first models' seven EmoDB
     # classes by default, so older run folders keep their meaning
     emotion_classes: tuple[str, ...] = EMODB_EMOTIONS
+    modality: str = "audio"  # "audio", "text" or "audio+text": bridge tokens fuse them (kerasser.model.fusion)
+    bridge_tokens: int = 4  # learnable tokens that cross-attend to both modalities (text models)
+    modality_dropout: float = 0.5  # audio+text training: the chance an example loses its text (ModalityDropout)
+    text_vocabulary: tuple[str, ...] = ()  # the text input's characters, set by training (kerasser.text_input)
 
     def __post_init__(self):
-        object.__setattr__(self, "tasks", tuple(self.tasks))
-        object.__setattr__(self, "emotion_classes", tuple(self.emotion_classes))
+        for name in ("tasks", "emotion_classes", "derived_tasks", "readout_tasks", "block_channels",
+                     "block_dilations", "text_vocabulary"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         unknown = [c for c in self.emotion_classes if c not in EMOTION.classes]
         if unknown or len(set(self.emotion_classes)) != len(self.emotion_classes) or len(self.emotion_classes) < 2:
             raise SettingsError(f"emotion_classes must be two or more distinct classes of {', '.join(EMOTION.classes)}, "
                                 f"not {self.emotion_classes}")
-        object.__setattr__(self, "derived_tasks", tuple(self.derived_tasks))
-        object.__setattr__(self, "readout_tasks", tuple(self.readout_tasks))
-        object.__setattr__(self, "block_channels", tuple(self.block_channels))
-        object.__setattr__(self, "block_dilations", tuple(self.block_dilations))
         if self.frontend not in FRONTENDS:
             raise SettingsError(f"frontend must be one of {FRONTENDS}, not {self.frontend!r}")
         if self.feature_norm not in FEATURE_NORMS:
@@ -230,6 +232,8 @@ class ModelConfig:
             raise SettingsError(f"head must be one of {HEADS}, not {self.head!r}")
         if self.head_scale <= 0:
             raise SettingsError(f"head_scale must be positive, not {self.head_scale}")
+        if check_modality(self):
+            raise SettingsError(check_modality(self))
 
     def classes(self, task: str) -> tuple[str, ...]:
         """The classes of ``task``'s head, in column order (the emotion head's are the model's own)."""
@@ -354,7 +358,7 @@ def to_dict(config: Any) -> dict:
 
 
 # ModelConfig fields that training sets from the training data (and saves to the run's config.json)
-DERIVED_MODEL_FIELDS = ("speakers", "emotion_classes")
+DERIVED_MODEL_FIELDS = ("speakers", "emotion_classes", "text_vocabulary")
 
 
 def as_given(config: TrainConfig | dict) -> dict:
@@ -372,8 +376,6 @@ def as_given(config: TrainConfig | dict) -> dict:
 def model_config_from_dict(d: dict) -> ModelConfig:
     d = dict(d)
     d["audio"] = AudioConfig(**d.get("audio", {}))
-    if "emotion_classes" in d:
-        d["emotion_classes"] = tuple(d["emotion_classes"])
     return ModelConfig(**d)
 
 

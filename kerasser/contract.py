@@ -41,7 +41,18 @@ not null) take a second input, and have a second function that makes it:
           A clip's own reference (``log_mel_sum / frames``) is what a speaker with one clip gets;
           the model is trained for references over many clips (``benchmarks/reference_clips.py``).
 
-All preprocessing (standardisation, framing, features) is inside the graph.
+Text models (trained ``--modality audio+text`` or ``text``; metadata ``text_input`` not null) take
+the transcript beside the waveform:
+
+  input   ``text`` int32 [1, T]: the transcript's token ids, ``kerasser.text_input.encode_tokens``
+          with metadata ``text_input.vocabulary`` (lower case, bracketed annotations removed,
+          white space made single spaces; id 0 padding, 1 a character not in the vocabulary,
+          2 + i the vocabulary's i-th character; at most ``text_input.max_tokens``); no transcript
+          is ``[0]`` (T = 1, masked): the model then predicts from the audio alone. On TFLite,
+          resize the input per utterance as for ``waveform``.
+
+All preprocessing (standardisation, framing, features) is inside the graph; the text's
+tokenisation is not (plain Python: ``kerasser.text_input``, stored vocabulary).
 
 Integrity (``read_metadata``, ``model_file``): metadata.json must be a JSON object of at most
 ``MAX_METADATA_BYTES``, nested at most ``MAX_METADATA_DEPTH`` deep, with finite numbers and the
@@ -82,6 +93,7 @@ QUANTIZATIONS = ("int8", "float16", "dynamic")
 SIGNATURE_KEY = "serving_default"
 INPUT_NAME = "waveform"
 REFERENCE_NAME = "reference"  # speaker-normalising models' second input
+TEXT_NAME = "text"  # text models' second input: the transcript's token ids (kerasser.text_input)
 STATISTICS_SIGNATURE = "speaker_statistics"
 STATISTICS_FILE = "model_statistics.tflite"
 STATISTICS_ROLE = "tflite_statistics"  # its metadata ``files`` role
@@ -269,8 +281,8 @@ def check_metadata(metadata, path: str | os.PathLike) -> dict:
     integer in SAMPLE_RATES), ``frame_length``, ``frame_step`` (positive integers), ``tasks`` (a
     non-empty list of ``{"name", "classes"}``, distinct printable names) or ``files`` (an object of
     ``{"path", "bytes", "sha256", "sha256_files"}`` entries with paths inside the folder); or
-    ``name``, ``attention``, ``tflite.output_order``, ``transcript``, ``speaker_reference`` of
-    another type."""
+    ``name``, ``attention``, ``tflite.output_order``, ``transcript``, ``speaker_reference``,
+    ``text_input`` of another type."""
     path = Path(path)
     try:
         if not isinstance(metadata, dict):
@@ -306,7 +318,7 @@ def check_metadata(metadata, path: str | os.PathLike) -> dict:
             raise _Malformed("two tasks have the same name")
         _get(metadata, "name", "", (str,), required=False)
         _get(metadata, "attention", "", (bool,), required=False)
-        for key in ("transcript", "speaker_reference"):
+        for key in ("transcript", "speaker_reference", "text_input"):
             _get(metadata, key, "", (dict, type(None)), required=False)
         tflite = _get(metadata, "tflite", "", (dict,), required=False) or {}
         for i, name in enumerate(_get(tflite, "output_order", "tflite.", (list,), required=False) or []):

@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kerasser"
 ROOMS = ("facts", "data", "model", "serve", "training", "evaluate", "export")
 FACTS = {"kerasser", "kerasser.config", "kerasser.contract", "kerasser.errors", "kerasser.extras",
          "kerasser.figures", "kerasser.metrics", "kerasser.native_output", "kerasser.progress",
-         "kerasser.tasks", "kerasser.text"}
+         "kerasser.tasks", "kerasser.text", "kerasser.text_input"}
 # ``kerasser.layers``: the public name of ``kerasser.model.layers`` (a re-export, model room).
 FACADES = {"kerasser.layers": "model"}
 ENTRY = "kerasser.__main__"

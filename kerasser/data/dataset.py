@@ -2,7 +2,8 @@
 
 Every element is ``(inputs, labels, weights)``:
   inputs  ``{"waveform": [n] float32, "length": [] int32}`` (mono at the model's sample rate,
-          ``ModelConfig.audio.sample_rate``: the model's input);
+          ``ModelConfig.audio.sample_rate``: the model's input), and for text models ``"text":
+          [tokens] int32`` (the transcript's token ids, ``kerasser.text_input``; padded with 0);
   labels  ``{task: [] int32}`` class index, 0 where the utterance has no label for the task
           (with distillation targets: ``{task: [classes] float32}``, a distribution);
   weights ``{task: [] float32}`` 0 where the utterance has no label (the task's loss is masked),
@@ -32,6 +33,7 @@ from kerasser.data.label_space import EMOTION_TASK, LabelSpace
 from kerasser.data.mixup import mixed
 from kerasser.errors import DataError
 from kerasser.tasks import TASKS, TRANSCRIPT_TARGET
+from kerasser.text_input import TEXT_INPUT
 
 # Training order is shuffled within blocks of this many examples (the whole of EmoDB or BAVED).
 SHUFFLE_BLOCK = 4096
@@ -40,13 +42,16 @@ SHUFFLE_BLOCK = 4096
 BUCKET_SECONDS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0)
 
 
-def element_spec(targets: Sequence[str], soft: bool = False, space: LabelSpace | None = None):
+def element_spec(targets: Sequence[str], soft: bool = False, space: LabelSpace | None = None, text: bool = False):
     """The spec of one example; with ``soft`` the task labels are class distributions; with a
-    masked ``space`` the emotion label is ``[target, class mask]`` (``LabelSpace.target``)."""
+    masked ``space`` the emotion label is ``[target, class mask]`` (``LabelSpace.target``); with
+    ``text`` the inputs have the ``text`` token ids."""
     inputs = {
         "waveform": tf.TensorSpec([None], tf.float32),
         "length": tf.TensorSpec([], tf.int32),
     }
+    if text:
+        inputs[TEXT_INPUT] = tf.TensorSpec([None], tf.int32)
 
     def label_spec(t):
         if t == TRANSCRIPT_TARGET:
@@ -132,7 +137,7 @@ def decoded(
     return tf.data.Dataset.from_generator(
         lambda: examples(utterances, settings, log),
         output_signature=element_spec(settings.target_names, soft=settings.soft_targets is not None,
-                                      space=settings.space),
+                                      space=settings.space, text=settings.text_vocabulary is not None),
     ).cache()
 
 
@@ -263,4 +268,4 @@ def waveforms(examples_ds: tf.data.Dataset) -> tf.data.Dataset:
     """Each utterance's samples as a [1, n] batch (no padding counted): what
     ``Normalization.adapt`` needs to compute training-set statistics. Iterating it fully also
     fills the ``decoded`` cache."""
-    return examples_ds.map(lambda inputs, labels, weights: inputs["waveform"][None, :])
+    return examples_ds.map(lambda inputs, *rest: inputs["waveform"][None, :])

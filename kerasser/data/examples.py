@@ -4,7 +4,7 @@ prepared TFRecord folders (``kerasser.data.records``) make their examples here, 
 
 What an example carries beyond the audio is one frozen :class:`ExampleSettings`: the tasks, the
 sample rate, class or corpus weights, the speaker adversary's index, transcripts, agreement
-weighting, distillation targets and the model's label space.
+weighting, distillation targets, the model's label space and the text input's vocabulary.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from kerasser.data.windows import probe
 from kerasser.progress import Write, writer
 from kerasser.tasks import SPEAKER_TARGET, TRANSCRIPT_TARGET
 from kerasser.text import encode
+from kerasser.text_input import TEXT_INPUT, encode_tokens, serving_tokens
 
 # Longer files are skipped (with a warning): a recording this long is not one utterance, and
 # decoded whole it would take memory and a GRU pass out of proportion (an hour: 230 MB of samples).
@@ -39,7 +40,8 @@ class ExampleSettings:
     ``by_agreement``: every weight times the utterance's listener agreement (1 where unknown);
     ``soft_targets``: utterance path -> a distribution per task, the tasks' labels
     (``kerasser.training.distillation``); ``space``: the model's label space (training), so labels
-    are head columns (see :func:`targets`)."""
+    are head columns (see :func:`targets`); ``text_vocabulary``: a text model's characters
+    (``kerasser.text_input``): the inputs get the transcript's ``text`` token ids (:func:`text_tokens`)."""
 
     tasks: tuple[str, ...]
     sample_rate: int = audio.SAMPLE_RATE
@@ -49,9 +51,12 @@ class ExampleSettings:
     by_agreement: bool = False
     soft_targets: Mapping[str, Mapping[str, np.ndarray]] | None = None
     space: LabelSpace | None = None
+    text_vocabulary: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", tuple(self.tasks))
+        if self.text_vocabulary is not None:
+            object.__setattr__(self, "text_vocabulary", tuple(self.text_vocabulary))
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -127,9 +132,23 @@ def targets(utt: Utterance, settings: ExampleSettings) -> tuple[dict, dict]:
     return labels, weights
 
 
+def text_tokens(utt: Utterance, settings: ExampleSettings) -> np.ndarray:
+    """The ``text`` input of one utterance: its transcript's token ids; ``[PAD]`` (masked: no text)
+    without one, so a batch's text is never zero tokens long (as on TFLite)."""
+    return serving_tokens(encode_tokens(utt.transcript, settings.text_vocabulary or ()))
+
+
+def inputs_of(utt: Utterance, wave: np.ndarray, settings: ExampleSettings) -> dict:
+    """``{"waveform", "length"}``, and ``"text"`` for a text model (``settings.text_vocabulary``)."""
+    inputs = {"waveform": wave, "length": np.int32(len(wave))}
+    if settings.text_vocabulary is not None:
+        inputs[TEXT_INPUT] = text_tokens(utt, settings)
+    return inputs
+
+
 def examples(utterances: Sequence[Utterance], settings: ExampleSettings, log: DecodeLog | None = None) -> Iterator:
     """Yield decoded ``(inputs, labels, weights)`` as NumPy values, skipping (and logging)
-    undecodable files; ``inputs`` is ``{"waveform", "length"}``."""
+    undecodable files; ``inputs`` is ``{"waveform", "length"}`` (and ``"text"``: :func:`inputs_of`)."""
     log = log or DecodeLog()
     for utt in utterances:
         try:
@@ -138,4 +157,4 @@ def examples(utterances: Sequence[Utterance], settings: ExampleSettings, log: De
             log.report(error)
             continue
         labels, weights = targets(utt, settings)
-        yield {"waveform": wave, "length": np.int32(len(wave))}, labels, weights
+        yield inputs_of(utt, wave, settings), labels, weights

@@ -25,6 +25,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from kerasser.tasks import EMODB_EMOTIONS, EMOTION, TASKS
+from kerasser.text_input import TEXT_INPUT
 
 TINY = 1e-12
 
@@ -53,7 +54,8 @@ def mix_batch(inputs: dict, labels: dict, weights: dict, lam: tf.Tensor, order: 
     """One batch mixed with itself reordered by ``order``, ``lam`` [batch] the own part.
     Returns ``(inputs, labels, weights)``; the task labels become distributions [batch, classes]
     (class indices are made one-hot over the head's classes, ``emotion_classes`` for emotion),
-    other targets are left as they are. Masked emotion targets (``[target, class mask]``,
+    other targets are left as they are. A text model's ``text`` input is not mixed: each clip
+    gets the transcript of its larger part (``lam >= 0.5``: its own). Masked emotion targets (``[target, class mask]``,
     ``kerasser.data.label_space``) are mixed the same way: the mask of a mixed clip is non-zero
     wherever either part's is."""
     wave, length = inputs["waveform"], inputs["length"]
@@ -63,6 +65,9 @@ def mix_batch(inputs: dict, labels: dict, weights: dict, lam: tf.Tensor, order: 
         "waveform": lam_wave * wave + (1.0 - lam_wave) * tf.gather(wave, order),
         "length": tf.maximum(length, tf.gather(length, order)),
     }
+    if TEXT_INPUT in inputs:  # a transcript is not mixed: each clip reads its larger part's
+        text = inputs[TEXT_INPUT]
+        mixed_inputs[TEXT_INPUT] = tf.where(lam[:, None] >= 0.5, text, tf.gather(text, order))
     mixed_labels, mixed_weights = dict(labels), dict(weights)
     for task, y in labels.items():
         if task not in TASKS:

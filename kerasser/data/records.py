@@ -33,10 +33,11 @@ import numpy as np
 
 from kerasser.data import audio, corpora
 from kerasser.data.corpora.utterance import CorpusError, Utterance
-from kerasser.data.examples import ExampleSettings, load_utterance, targets
+from kerasser.data.examples import ExampleSettings, load_utterance, targets, text_tokens
 from kerasser.errors import DataError
 from kerasser.progress import writer
 from kerasser.tasks import TASKS, TRANSCRIPT_TARGET
+from kerasser.text_input import TEXT_INPUT
 
 FORMAT = "kerasser-tfrecord"
 VERSION = 1
@@ -289,6 +290,10 @@ def decoded(utterances: Sequence[Utterance], settings: ExampleSettings, interlea
             values = np.array([r[0][name] for r in rows])  # class indices, or masked targets (float rows)
             label_columns[name] = tf.constant(values.astype(np.float32 if values.ndim > 1 else np.int32))
     weight_columns = {name: tf.constant(np.array([r[1][name] for r in rows], np.float32)) for name in names}
+    texts = None
+    if settings.text_vocabulary is not None:  # a text model's token ids, from the index's transcripts
+        texts = tf.ragged.constant([text_tokens(u, settings).tolist() for u in utterances], dtype=tf.int32,
+                                   ragged_rank=1)
 
     def join(key, wave):
         row = table.lookup(key)
@@ -297,7 +302,10 @@ def decoded(utterances: Sequence[Utterance], settings: ExampleSettings, interlea
             value = column[row]
             labels[name] = value if name != TRANSCRIPT_TARGET else tf.reshape(value, [-1])
         weights = {name: column[row] for name, column in weight_columns.items()}
-        return {"waveform": wave, "length": tf.shape(wave, out_type=tf.int32)[0]}, labels, weights
+        inputs = {"waveform": wave, "length": tf.shape(wave, out_type=tf.int32)[0]}
+        if texts is not None:
+            inputs[TEXT_INPUT] = tf.reshape(texts[row], [-1])
+        return inputs, labels, weights
 
     shards = sorted({position[k][1] for k in keys})
     files = tf.data.Dataset.from_tensor_slices([str(Path(folder) / index["shards"][s]["file"]) for s in shards])

@@ -12,6 +12,7 @@ from kerasser.data import dataset as data
 from kerasser.data.corpora import read_corpora, select, speaker_key
 from kerasser.data.examples import DecodeLog, ExampleSettings
 from kerasser.data.label_space import corpus_classes
+from kerasser.data.transcripts import without_text
 from kerasser.errors import DataError, SettingsError
 from kerasser.evaluate.corpus_scores import corpus_reports
 from kerasser.evaluate.speaker_norm import normalise_by_speaker
@@ -20,6 +21,7 @@ from kerasser.model.speaker_reference import uses_reference, with_references
 from kerasser.progress import Write, writer
 from kerasser.tasks import TASKS, vocabulary_indices
 from kerasser.text import cer, normalize
+from kerasser.text_input import input_vocabulary
 from kerasser.training.runs import RunPaths, load_best_model, load_config, write_json_atomic
 
 REFERENCES = ("speaker", "clip")  # where a speaker-normalising model's references come from
@@ -34,6 +36,7 @@ def evaluate_run(
     write: Write | None = None,
     speaker_norm: bool = False,
     references: str = "speaker",
+    text: bool = True,
 ) -> dict:
     """Score the run's best model on ``split`` of ``corpora`` (default: the corpora it was
     trained on, with its cross-validation fold's speakers if it has one), for the tasks both the
@@ -43,7 +46,9 @@ def evaluate_run(
     its features per speaker (``feature_norm="speaker"``) gets each scored speaker's reference
     from that speaker's scored clips (:mod:`kerasser.model.speaker_reference`: transductive as well),
     or with ``references="clip"`` each clip its own mean (no other clip is used; the report says
-    ``"references": "clip"`` and its name ends in ``_clip-references``).
+    ``"references": "clip"`` and its name ends in ``_clip-references``). A text model
+    (``ModelConfig.modality``) reads each clip's transcript; with ``text=False`` it gets none (the
+    text-missing condition: the report says ``"text": false`` and its name ends in ``_no-text``).
 
     Warnings (files that could not be decoded) go through ``write`` (default: stderr).
     Returns the report (also written as ``eval_<corpora>_<split>.json`` in the run folder, with a
@@ -67,7 +72,9 @@ def evaluate_run(
     model = load_best_model(run_dir)
     log = DecodeLog(write)
     head_classes = {t: config.model.classes(t) for t in tasks}
-    examples = data.decoded(chosen, ExampleSettings(tasks, config.model.audio.sample_rate), log)
+    vocabulary = input_vocabulary(config.model)
+    settings = ExampleSettings(tasks, config.model.audio.sample_rate, text_vocabulary=vocabulary)
+    examples = data.decoded(chosen if text else without_text(chosen), settings, log)
     examples, references = _with_references(model, chosen, examples, log, references)
     texts: list[str] = []
     labels, probs, weights = predict(model, data.batched(examples, batch_size, training=False), tasks, texts)
@@ -83,6 +90,7 @@ def evaluate_run(
         "corpora": [list(c) for c in corpora],
         "speaker_norm": speaker_norm,
         "references": references,
+        "text": bool(text and vocabulary is not None),
         "files": len(chosen) - len(log.failed),
         "skipped": log.failed,
         "mean_uar": mean_uar(reports),
@@ -93,7 +101,8 @@ def evaluate_run(
     }
     if write_report:
         name = "+".join(c[0] for c in corpora) + f"_{split}" + ("_speaker-norm" if speaker_norm else "")
-        _write_report(RunPaths(Path(run_dir)), name + ("_clip-references" if references == "clip" else ""), report)
+        name += ("_clip-references" if references == "clip" else "") + ("" if text else "_no-text")
+        _write_report(RunPaths(Path(run_dir)), name, report)
     if log.failed:
         write(f"warning: {len(log.failed)} file(s) skipped")
     return report
@@ -109,8 +118,8 @@ def split_predictions(run_dir: str | os.PathLike, tasks: Sequence[str], splits: 
     utterances = read_corpora(config.corpora[:1], config.speaker_splits)
     found = {}
     for split in splits:
-        examples = data.decoded(select(utterances, split, tasks), ExampleSettings(tasks, config.model.audio.sample_rate),
-                                DecodeLog(None))
+        settings = ExampleSettings(tasks, config.model.audio.sample_rate, text_vocabulary=input_vocabulary(config.model))
+        examples = data.decoded(select(utterances, split, tasks), settings, DecodeLog(None))
         labels, probs, _ = predict(model, data.batched(examples, batch_size, training=False), tasks)
         found[split] = (labels, probs)
     return found

@@ -76,3 +76,13 @@ def clip_references(
         by_speaker.setdefault(speaker_key(u), []).append((s[LOG_MEL_SUM], s[FRAMES]))
     references = {speaker: reference_of(items) for speaker, items in by_speaker.items()}
     return [references[speaker_key(u)] for u, _ in clips]
+
+
+def clip_texts(clips: Sequence[tuple[Utterance, np.ndarray]], vocabulary: Sequence[str] | None) -> list | None:
+    """Per clip, its transcript's ``text`` token ids for a text model of ``vocabulary`` (``[0]``
+    without a transcript, as the serving contract gives none); None for an audio model."""
+    if vocabulary is None:
+        return None
+    from kerasser.text_input import encode_tokens, serving_tokens
+
+    return [serving_tokens(encode_tokens(u.transcript, vocabulary)) for u, _ in clips]

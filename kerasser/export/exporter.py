@@ -35,12 +35,13 @@ from kerasser.export import metadata as meta
 from kerasser.export import model_card
 from kerasser.export import saved_model as saved_model_export
 from kerasser.export import tflite as tflite_export
-from kerasser.export.clips import clip_references, load_clips, parity_clips, spread
+from kerasser.export.clips import clip_references, clip_texts, load_clips, parity_clips, spread
 from kerasser.export.folder import check_target, replace_dir, staging_dir
 from kerasser.export.parity import check_float, compare, run_clips, score_uar
 from kerasser.model.network import inference_model
 from kerasser.progress import writer
 from kerasser.serve.inference import KerasRunner, TFLiteRunner
+from kerasser.text_input import input_vocabulary
 from kerasser.training.runs import RunPaths, load_best_model, load_config, read_state
 
 PARITY_TOLERANCE = 1e-4
@@ -58,10 +59,10 @@ class ExportResult:
 # --- export ---------------------------------------------------------------------------------
 
 
-def _check_saved_model(model, folder: Path, clips, refs, reference, tasks, tolerance: float, write) -> dict:
+def _check_saved_model(model, folder: Path, clips, refs, reference, tasks, tolerance: float, write, texts) -> dict:
     saved_model_export.export_saved_model(model, folder)
     saved = saved_model_export.load_saved_model(folder)
-    figures = compare(reference, run_clips(saved, [w for _, w in clips], refs), tasks)
+    figures = compare(reference, run_clips(saved, [w for _, w in clips], refs, texts), tasks)
     check_float("SavedModel", figures, tolerance, [u for u, _ in clips])
     figures["passed"] = True
     write(f"  SavedModel: max |diff| {figures['max_abs_diff']:.2g}, argmax agreement 100 %")
@@ -86,7 +87,7 @@ def _check_statistics(label: str, statistics, keras_runner, clips, tolerance: fl
 
 
 def _export_tflite(
-    frozen, variant: str, path: Path, clips, refs, reference, tasks, tolerance: float, representative, write
+    frozen, variant: str, path: Path, clips, refs, reference, tasks, tolerance: float, representative, write, texts
 ) -> tuple[TFLiteRunner, dict, dict, bytes]:
     """Convert one variant, reload it, measure it; returns (runner, parity figures, info, bytes)."""
     write(f"writing TFLite {variant}")
@@ -97,7 +98,7 @@ def _export_tflite(
             f"{path.name} needs non-builtin ops ({', '.join(custom)}); only TFLITE_BUILTINS may be used"
         )
     runner = TFLiteRunner(path)
-    figures = compare(reference, run_clips(runner, [w for _, w in clips], refs), tasks)
+    figures = compare(reference, run_clips(runner, [w for _, w in clips], refs, texts), tasks)
     info = dict(tflite_export.VARIANT_INFO[variant])
     if variant == "float32":
         check_float("TFLite float32", figures, tolerance, [u for u, _ in clips])
@@ -140,7 +141,7 @@ def _other_corpus_scores(run: Path, corpus: tuple[str, str], write) -> dict:
 
 def _test_scores(
     run: Path, test_utts, runners: dict[str, TFLiteRunner], parity: dict, tasks, write, sample_rate: int,
-    statistics=None,
+    statistics=None, vocabulary=None,
 ) -> dict:
     """The Keras model's test UAR (``evaluate_run``); for quantised variants, their test UAR and
     its change against the float32 TFLite model, added to ``parity`` (a speaker-normalising
@@ -161,11 +162,11 @@ def _test_scores(
     quantised = [v for v in runners if v != "float32"]
     if quantised:
         test_clips = load_clips(test_utts, write, sample_rate)
-        refs = clip_references(test_clips, statistics)
+        refs, texts = clip_references(test_clips, statistics), clip_texts(test_clips, vocabulary)
         heads = {t: load_config(run).model.classes(t) for t in tasks}
-        baseline = parity["float32"]["test_uar"] = score_uar(runners["float32"], test_clips, tasks, refs, heads)
+        baseline = parity["float32"]["test_uar"] = score_uar(runners["float32"], test_clips, tasks, refs, heads, texts)
         for variant in quantised:
-            scores = score_uar(runners[variant], test_clips, tasks, refs, heads)
+            scores = score_uar(runners[variant], test_clips, tasks, refs, heads, texts)
             change = {t: scores[t] - baseline[t] for t in scores}
             entry = parity[variant]
             entry["test_uar"], entry["test_uar_change"] = scores, change
@@ -224,16 +225,17 @@ def export_run(
     tmp = staging_dir(out)
     try:
         model.save(tmp / contract.KERAS_FILE)  # loaded uncompiled: no optimizer state to ship
-        checks = _Checks.of(KerasRunner(tmp / contract.KERAS_FILE), clips, tasks, tolerance)  # the saved file
+        vocabulary = input_vocabulary(config.model)  # a text model's characters (None: an audio model)
+        checks = _Checks.of(KerasRunner(tmp / contract.KERAS_FILE), clips, tasks, tolerance, vocabulary)  # the saved file
         parity = checks.parity_header()
         parity.update(_export_saved_model(model, tmp, checks, write))
         representative = functools.partial(_representative, config, utterances, representative_clips, checks.statistics,
-                                           write)
+                                           write, vocabulary)
         runners, tflite_info = _export_tflite_variants(model, tmp, quantize, checks, representative, parity, write)
         test, test_skipped = None, None
         if test_utts:
             test = _test_scores(run, test_utts, runners, parity, tasks, write, config.model.audio.sample_rate,
-                                checks.statistics)
+                                checks.statistics, vocabulary)
         else:
             test_skipped = "the run's corpora have no test-split utterances labelled for the model's tasks"
             write(f"note: {test_skipped}; no test UAR")
@@ -286,22 +288,23 @@ def _parity_clips(utterances, tasks, count: int, sample_rate: int, write) -> lis
 @dataclasses.dataclass
 class _Checks:
     """What each exported file is checked against: the saved Keras model (reloaded), the parity
-    clips, their speaker references (None without), and the Keras outputs on them."""
+    clips, their speaker references and texts (None without), and the Keras outputs on them."""
 
     keras_runner: KerasRunner
     statistics: object
     clips: list
     refs: list | None
+    texts: list | None
     reference: list
     tasks: tuple[str, ...]
     tolerance: float
 
     @classmethod
-    def of(cls, keras_runner: KerasRunner, clips, tasks, tolerance: float) -> _Checks:
+    def of(cls, keras_runner: KerasRunner, clips, tasks, tolerance: float, vocabulary=None) -> _Checks:
         statistics = keras_runner.statistics if keras_runner.reference_features is not None else None
-        refs = clip_references(clips, statistics)
-        reference = run_clips(keras_runner, [w for _, w in clips], refs)
-        return cls(keras_runner, statistics, clips, refs, reference, tuple(tasks), tolerance)
+        refs, texts = clip_references(clips, statistics), clip_texts(clips, vocabulary)
+        reference = run_clips(keras_runner, [w for _, w in clips], refs, texts)
+        return cls(keras_runner, statistics, clips, refs, texts, reference, tuple(tasks), tolerance)
 
     def parity_header(self) -> dict:
         splits: dict[str, int] = {}
@@ -320,7 +323,7 @@ def _export_saved_model(model, tmp: Path, checks: _Checks, write) -> dict:
     c = checks
     write("writing SavedModel")
     parity = {"saved_model": _check_saved_model(
-        model, tmp / contract.SAVED_MODEL_DIR, c.clips, c.refs, c.reference, c.tasks, c.tolerance, write)}
+        model, tmp / contract.SAVED_MODEL_DIR, c.clips, c.refs, c.reference, c.tasks, c.tolerance, write, c.texts)}
     if c.statistics is None:
         return parity
     saved_stats = saved_model_export.load_saved_model(tmp / contract.SAVED_MODEL_DIR, contract.STATISTICS_SIGNATURE)
@@ -336,12 +339,14 @@ def _export_saved_model(model, tmp: Path, checks: _Checks, write) -> dict:
     return parity
 
 
-def _representative(config, utterances, count: int, statistics, write) -> list:
-    """int8 calibration inputs: training clips spread over the training set (with references)."""
+def _representative(config, utterances, count: int, statistics, write, vocabulary=None) -> list:
+    """int8 calibration inputs: training clips spread over the training set (with references or texts)."""
     train_utts = spread(select(utterances, config.train_splits, config.model.tasks), count)
     train_clips = load_clips(train_utts, write, config.model.audio.sample_rate)
     representative = [w if r is None else (w, r) for (_, w), r in
                       zip(train_clips, clip_references(train_clips, statistics))]
+    if vocabulary is not None:
+        representative = [{"waveform": w, "text": t} for (_, w), t in zip(train_clips, clip_texts(train_clips, vocabulary))]
     if not representative:
         raise ExportError("int8 quantisation needs training audio, and none could be read")
     return representative
@@ -357,7 +362,7 @@ def _export_tflite_variants(model, tmp: Path, quantize, checks: _Checks, represe
     for variant in ("float32", *quantize):
         runner, figures, info, content = _export_tflite(
             frozen, variant, tmp / contract.TFLITE_FILES[variant], c.clips, c.refs, c.reference, c.tasks,
-            c.tolerance, representative() if variant == "int8" else None, write,
+            c.tolerance, representative() if variant == "int8" else None, write, c.texts,
         )
         runners[variant], parity[variant] = runner, figures
         tflite_info["variants"][variant] = info

@@ -15,6 +15,9 @@ Schema (format_version 1; ``null`` where a figure could not be computed)::
   speaker_reference null, or for a speaker-normalising model {"input": "reference", "shape": [1,
                     mel_bins], "signature": "speaker_statistics", "file": "model_statistics.tflite",
                     "outputs": ["log_mel_sum", "frames"], "description"}
+  text_input        null, or for a text model (``--modality``) {"input": "text", "dtype": "int32",
+                    "shape": [1, null], "modality", "tokens": "characters", "vocabulary" (the
+                    characters, id 2 + i), "pad": 0, "oov": 1, "max_tokens", "description"}
   tasks             [{"name", "classes" (in output order), "output", "attention_output" or null}]
   attention         true when every task has a ``{task}_attention`` output
   outputs           [{"name", "dtype", "shape", "description"}] sorted by name
@@ -65,6 +68,7 @@ from kerasser.contract import (
     SIGNATURE_KEY,
     STATISTICS_FILE,
     STATISTICS_SIGNATURE,
+    TEXT_NAME,
     TRANSCRIPT_OUTPUT,
     attention_output,
     inside_folder,
@@ -85,6 +89,20 @@ def speaker_reference_info(model) -> dict | None:
         "description": f"the speaker's mean log mel: sum of {LOG_MEL_SUM} / sum of {FRAMES} over the "
         f"speaker's clips, each clip's from {STATISTICS_SIGNATURE} (kerasser.serve.inference.reference_of)",
     }
+
+
+def text_input_info(model) -> dict | None:
+    """A text model's ``text`` input (``kerasser.contract``): its tokenisation, for a labeller."""
+    from kerasser.text_input import MAX_TOKENS, OOV, PAD, input_vocabulary
+
+    vocabulary = input_vocabulary(model)
+    if vocabulary is None:
+        return None
+    return {"input": TEXT_NAME, "dtype": "int32", "shape": [1, None], "modality": model.modality,
+            "tokens": "characters", "vocabulary": list(vocabulary), "pad": PAD, "oov": OOV, "max_tokens": MAX_TOKENS,
+            "description": "the transcript's characters (kerasser.text_input.encode_tokens): lower case, bracketed "
+                           "annotations removed, single spaces; id 2 + i for vocabulary[i], 1 for any other "
+                           "character, 0 padding; no transcript: [0] (the audio alone)"}
 
 
 def transcript_info(model) -> dict:
@@ -193,9 +211,11 @@ def build_metadata(
     ``transcript``: the export serves the CTC head's ``transcript`` output."""
     import dataclasses
 
+    from kerasser.text_input import frame_attention
 
     model = config.model
     audio = model.audio
+    attention = frame_attention(model)
     tasks = [(t, model.classes(t)) for t in model.tasks]
     state = state or {}
     best_dev = state.get("best")
@@ -217,17 +237,18 @@ def build_metadata(
         },
         "signature": SIGNATURE_KEY,
         "speaker_reference": speaker_reference_info(model),
+        "text_input": text_input_info(model),
         "tasks": [
             {
                 "name": t,
                 "classes": list(classes),
                 "output": t,
-                "attention_output": attention_output(t) if model.attention else None,
+                "attention_output": attention_output(t) if attention else None,
             }
             for t, classes in tasks
         ],
-        "attention": bool(model.attention),
-        "outputs": output_specs(tasks, model.attention, audio.frame_length, audio.frame_step, transcript),
+        "attention": attention,
+        "outputs": output_specs(tasks, attention, audio.frame_length, audio.frame_step, transcript),
         "transcript": transcript_info(model) if transcript else None,
         "files": files,
         "tflite": tflite,

@@ -215,6 +215,10 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
            "the speaker's clips (`speaker_statistics`, `model_statistics.tflite`). `kerasser label --speakers",
            "folder` groups a folder's clips by speaker; without it each clip is its own speaker, which this",
            "model labels far worse (`benchmarks/reference_clips.py`)."] if metadata.get("speaker_reference") else []),
+        *(["It reads the transcript too (`--modality " + str(metadata["text_input"].get("modality")) + "`, bridge tokens):",
+           "beside the waveform it takes `text`, the transcript's character ids (metadata `text_input`; `[[0]]`: none,",
+           "the audio alone). `kerasser label --transcripts CSV` gives each file's (docs/text.md)."]
+          if metadata.get("text_input") else []),
         "",
         *_per_corpus_lines(metadata.get("test") or {}),
         *_held_out_lines(metadata.get("cross_corpus") or {}),

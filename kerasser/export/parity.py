@@ -65,10 +65,17 @@ def check_float(label: str, figures: dict, tolerance: float, clips: Sequence[Utt
         )
 
 
-def run_clips(runner: Callable[..., Outputs], waves: Sequence[np.ndarray], references: Sequence | None = None) -> list[Outputs]:
-    """``runner``'s outputs on each waveform, given its speaker reference where there is one."""
+def run_clips(runner: Callable[..., Outputs], waves: Sequence[np.ndarray], references: Sequence | None = None,
+              texts: Sequence | None = None) -> list[Outputs]:
+    """``runner``'s outputs on each waveform, given its speaker reference where there is one and
+    its ``text`` token ids where there are texts (a text model's)."""
     references = references or [None] * len(waves)
-    return [runner(w) if r is None else runner(w, r) for w, r in zip(waves, references, strict=True)]
+    texts = texts or [None] * len(waves)
+    outputs = []
+    for w, r, t in zip(waves, references, texts, strict=True):
+        extra = {} if t is None else {"text": t}
+        outputs.append(runner(w, **extra) if r is None else runner(w, r, **extra))
+    return outputs
 
 
 def score_uar(
@@ -77,13 +84,15 @@ def score_uar(
     tasks: Sequence[str],
     references: Sequence | None = None,
     classes: dict[str, tuple[str, ...]] | None = None,
+    texts: Sequence | None = None,
 ) -> dict[str, float]:
     """UAR per task of ``runner`` on labelled ``clips`` (each given its speaker ``references[i]``
     when there are references), scored by ``kerasser.metrics.score`` (the same scoring as
-    ``kerasser evaluate``; ``classes``: the heads' classes, ``ModelConfig.classes``)."""
+    ``kerasser evaluate``; ``classes``: the heads' classes, ``ModelConfig.classes``; ``texts``: a
+    text model's token ids per clip)."""
     if not clips:
         return {}
-    outputs = run_clips(runner, [wave for _, wave in clips], references)
+    outputs = run_clips(runner, [wave for _, wave in clips], references, texts)
     labels = {t: np.array([u.labels.get(t, 0) for u, _ in clips]) for t in tasks}
     weights = {t: np.array([float(t in u.labels) for u, _ in clips]) for t in tasks}
     probs = {t: np.stack([out[t] for out in outputs]) for t in tasks}

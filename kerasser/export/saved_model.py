@@ -3,7 +3,7 @@
 ``serving_function`` implements the serving contract of ``kerasser.contract`` on a Keras model:
 the whole ``waveform`` row is the utterance (the model's ``length`` input is
 ``tf.shape(waveform)[1:2]``); a speaker-normalising model also takes ``reference``, and
-``statistics_function`` makes it.
+``statistics_function`` makes it; a text model also takes ``text`` (token ids).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasser.contract import INPUT_NAME, REFERENCE_NAME, SIGNATURE_KEY, STATISTICS_SIGNATURE
+from kerasser.contract import INPUT_NAME, REFERENCE_NAME, SIGNATURE_KEY, STATISTICS_SIGNATURE, TEXT_NAME
 from kerasser.model.network import REFERENCE, with_attention_outputs
 from kerasser.model.speaker_reference import statistics_model
+from kerasser.text_input import TEXT_INPUT
 
 
 def input_spec() -> tf.TensorSpec:
@@ -30,26 +31,34 @@ def reference_spec(model: keras.Model) -> tf.TensorSpec:
     return tf.TensorSpec([1, model.input[REFERENCE].shape[-1]], tf.float32, name=REFERENCE_NAME)
 
 
+def text_spec() -> tf.TensorSpec:
+    """``text`` int32 [1, None] of a text model: the transcript's token ids."""
+    return tf.TensorSpec([1, None], tf.int32, name=TEXT_NAME)
+
+
 def input_specs(model: keras.Model) -> list[tf.TensorSpec]:
-    """The serving function's inputs: ``[waveform]``, or ``[waveform, reference]``."""
-    return [input_spec(), reference_spec(model)] if REFERENCE in model.input else [input_spec()]
+    """The serving function's inputs: ``[waveform]``, then ``reference`` (a speaker-normalising
+    model) and ``text`` (a text model) where the model takes them."""
+    specs = [input_spec()]
+    if REFERENCE in model.input:
+        specs.append(reference_spec(model))
+    if TEXT_INPUT in model.input:
+        specs.append(text_spec())
+    return specs
 
 
 def serving_function(model: keras.Model) -> Callable[..., dict[str, tf.Tensor]]:
-    """``f(waveform [1, N][, reference [1, mel_bins]]) -> {output name: tensor}`` on ``model``
-    with attention outputs added (inference mode: no dropout); ``reference`` only for a
-    speaker-normalising model. A plain Python function: wrap it in ``tf.function`` with
-    ``input_signature=input_specs(model)`` to trace it."""
+    """``f(waveform [1, N][, reference [1, mel_bins]][, text [1, T]]) -> {output name: tensor}``
+    on ``model`` with attention outputs added (inference mode: no dropout); ``reference`` only for
+    a speaker-normalising model, ``text`` only for a text model. A plain Python function: wrap it in
+    ``tf.function`` with ``input_signature=input_specs(model)`` to trace it."""
     serving = with_attention_outputs(model)
+    names = [spec.name for spec in input_specs(model)]  # the model's own input names too
 
-    if REFERENCE in model.input:
-        def serve(waveform, reference):
-            length = tf.shape(waveform)[1:2]  # batch 1: the whole row is valid
-            return serving({"waveform": waveform, "length": length, REFERENCE: reference}, training=False)
-    else:
-        def serve(waveform):
-            length = tf.shape(waveform)[1:2]
-            return serving({"waveform": waveform, "length": length}, training=False)
+    def serve(*inputs):
+        given = dict(zip(names, inputs, strict=True))
+        length = tf.shape(given[INPUT_NAME])[1:2]  # batch 1: the whole row is valid
+        return serving({**given, "length": length}, training=False)
 
     serve.model = serving  # keeps the model reachable for tracking
     return serve
@@ -86,15 +95,18 @@ def export_saved_model(model: keras.Model, path: str | os.PathLike) -> None:
 
 
 def load_saved_model(path: str | os.PathLike, signature_key: str = SIGNATURE_KEY) -> Callable[..., dict[str, np.ndarray]]:
-    """A SavedModel signature as ``f(waveform [N] float32[, reference [mel_bins]]) -> {name: array
-    without the batch axis}`` (what the parity check compares)."""
+    """A SavedModel signature as ``f(waveform [N] float32[, reference [mel_bins]][, text=token ids
+    [T]]) -> {name: array without the batch axis}`` (what the parity check compares)."""
     loaded = tf.saved_model.load(os.fspath(path))
     signature = loaded.signatures[signature_key]
 
-    def run(waveform: np.ndarray, reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def run(waveform: np.ndarray, reference: np.ndarray | None = None, text: np.ndarray | None = None
+            ) -> dict[str, np.ndarray]:
         inputs = {INPUT_NAME: tf.constant(np.asarray(waveform, np.float32)[None])}
         if reference is not None:
             inputs[REFERENCE_NAME] = tf.constant(np.asarray(reference, np.float32)[None])
+        if text is not None:
+            inputs[TEXT_NAME] = tf.constant(np.asarray(text, np.int32).reshape(1, -1))
         out = signature(**inputs)
         return {k: v.numpy()[0] for k, v in out.items()}
 

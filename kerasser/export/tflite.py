@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from kerasser.contract import INPUT_NAME, QUANTIZATIONS, REFERENCE_NAME, VARIANTS
+from kerasser.contract import INPUT_NAME, QUANTIZATIONS, REFERENCE_NAME, TEXT_NAME, VARIANTS
 from kerasser.errors import SettingsError
 from kerasser.export.saved_model import input_spec, input_specs, serving_function, statistics_function
 
@@ -126,7 +126,8 @@ def export_int8(
     Same signature as ``export_float32`` (float32 ``waveform`` in, float32 outputs out). Weights
     and activations are int8 (TFLITE_BUILTINS_INT8 kernels), calibrated on ``representative``:
     1-D float32 waveforms at the model's rate (the run's training audio; for a speaker-normalising
-    model ``(waveform, reference)`` pairs), each run through the model once, except the layers of
+    model ``(waveform, reference)`` pairs, for a text model ``{"waveform", "text"}`` dicts), each run
+    through the model once, except the layers of
     ``float_layers`` (default ``FLOAT_LAYERS``: feature extraction, attention pooling; any tensor
     whose name holds one of them), which stay float32 builtins: selective quantisation through
     the converter's ``QuantizationDebugger`` with those tensors deny-listed. ``benchmarks/int8_layers.py`` measures what keeping more layers float
@@ -134,6 +135,8 @@ def export_int8(
     """
     frozen = freeze(model)
     clips = [_representative_inputs(item, REFERENCE_NAME in frozen.input_names) for item in representative]
+    if TEXT_NAME in frozen.input_names and any(TEXT_NAME not in clip for clip in clips):
+        raise SettingsError("a text model's int8 calibration needs each waveform's token ids ({waveform, text} items)")
     if not clips:
         raise SettingsError("int8 quantisation needs at least one representative waveform")
 
@@ -158,7 +161,11 @@ def export_int8(
 
 
 def _representative_inputs(item, with_reference: bool) -> dict[str, np.ndarray]:
-    """One calibration input: a waveform, or for a speaker-normalising model ``(waveform, reference)``."""
+    """One calibration input: a waveform, or for a speaker-normalising model ``(waveform, reference)``,
+    or ``{input name: array without the batch axis}`` (a text model's ``{"waveform", "text"}``)."""
+    if isinstance(item, dict):
+        return {name: np.asarray(value, np.int32 if name == TEXT_NAME else np.float32)[None]
+                for name, value in item.items()}
     if not with_reference:
         return {INPUT_NAME: np.asarray(item, np.float32)[None]}
     waveform, reference = item

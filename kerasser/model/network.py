@@ -4,7 +4,10 @@ Inputs (a dict):
   ``waveform`` [batch, time] float32, 16 kHz mono, right-padded with anything;
   ``length``   [batch] int32, valid samples per row;
   ``reference`` [batch, mel_bins] float32, only with ``feature_norm="speaker"``: the mean log mel
-               of the utterance's speaker (``kerasser.model.speaker_reference``).
+               of the utterance's speaker (``kerasser.model.speaker_reference``);
+  ``text`` [batch, tokens] int32, only for ``modality`` "text" or "audio+text": the transcript's
+               token ids (``kerasser.text_input``), fused with the audio by bridge tokens
+               (``kerasser.model.fusion``: each head also reads the pooled bridge tokens).
 Outputs (a dict): ``{task: probabilities [batch, classes]}`` in ``ModelConfig.tasks`` order.
 
 Graph: standardise (training-set mean/variance, adapted) -> zero past ``length`` and size for
@@ -33,6 +36,7 @@ import keras
 
 from kerasser.config import ModelConfig
 from kerasser.errors import SettingsError
+from kerasser.model.fusion import bridge_pooled, text_input
 from kerasser.model.layers import (
     PCEN,
     AttentionPooling,
@@ -56,6 +60,7 @@ from kerasser.model.layers import (
 from kerasser.model.losses import CTCLoss, ScaledCrossentropy, SparseCrossentropy
 from kerasser.tasks import EMODB_EMOTIONS, LEVELS, SPEAKER_TARGET, TASKS, TRANSCRIPT_TARGET, emotion_groups
 from kerasser.text import NUM_CLASSES
+from kerasser.text_input import TEXT, TEXT_INPUT, reads_text
 
 NORMALIZATION = "standardize"
 DOWNSAMPLING = "recurrent_stride"
@@ -140,6 +145,8 @@ def build_model(config: ModelConfig) -> keras.Model:
     inputs = {"waveform": waveform, "length": length}
     if config.feature_norm == "speaker":
         inputs[REFERENCE] = keras.Input((config.mel_bins,), name=REFERENCE)
+    if reads_text(config.modality):  # audio+text or text: kerasser.model.fusion
+        inputs[TEXT_INPUT] = text_input()
 
     x = keras.layers.Normalization(axis=None, name=NORMALIZATION, dtype=SIGNAL)(waveform)
     x, frame_mask = FramePadding(
@@ -165,8 +172,11 @@ def build_model(config: ModelConfig) -> keras.Model:
         x = gru(x, mask=frame_mask)
 
     outputs = {}
+    bridged = bridge_pooled(config, x, frame_mask, inputs[TEXT_INPUT], reg) if TEXT_INPUT in inputs else {}
     for name in [t for t in config.tasks if t not in config.derived_tasks]:
-        if config.attention:
+        if config.modality == TEXT:  # the transcript alone: the bridge tokens
+            pooled = bridged[name]
+        elif config.attention:
             pooled, _ = AttentionPooling(
                 return_attention=True,
                 heads=config.pool_heads,
@@ -176,6 +186,8 @@ def build_model(config: ModelConfig) -> keras.Model:
             )(x, mask=frame_mask)
         else:
             pooled = LastStepPooling(name=pooling_name(name))(x, mask=frame_mask)
+        if name in bridged and config.modality != TEXT:  # audio+text: the frames' pooling and the bridge tokens'
+            pooled = keras.layers.Concatenate(name=f"{name}_fused")([pooled, bridged[name]])
         if config.head == "cosine":
             head = CosineSoftmax(len(config.classes(name)), config.head_scale, kernel_regularizer=reg, name=name,
                                  dtype=SIGNAL)
@@ -224,12 +236,16 @@ def speaker_adversary(config: ModelConfig, frames, frame_mask):
 
 def require_waveform_only(model: keras.Model, what: str) -> None:
     """SettingsError unless ``model`` takes the waveform alone: ``what`` (ensembles, distillation,
-    saliency) cannot give a speaker-normalising model (``feature_norm="speaker"``) its references."""
+    saliency) cannot give a speaker-normalising model (``feature_norm="speaker"``) its references,
+    nor a text model (``modality``) its transcripts."""
     if REFERENCE in model.input:
         raise SettingsError(
             f"the model normalises by speaker (feature_norm 'speaker') and needs each speaker's reference "
             f"beside the waveform; {what} take waveform-only models"
         )
+    if TEXT_INPUT in model.input:
+        raise SettingsError(f"the model reads the transcript beside the waveform (a text model); {what} take "
+                            "waveform-only models")
 
 
 def inference_model(model: keras.Model, transcript: bool = False) -> keras.Model:

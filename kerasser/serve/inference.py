@@ -9,6 +9,10 @@ A speaker-normalising model (``model.needs_reference``) also takes its speaker's
 ``model.predict(waveform, reference=reference_of([model.statistics(w) for w in speaker_clips]))``;
 without one, the clip's own statistics make it (a speaker with one clip).
 
+A text model (``model.reads_text``: trained ``--modality audio+text`` or ``text``) also takes the
+clip's transcript: ``model.predict(waveform, text="what was said")``, tokenised here with the
+vocabulary its metadata stores (``kerasser.text_input``); without one it predicts from the audio alone.
+
 The TFLite backend needs only NumPy and ``ai_edge_litert`` (the LiteRT runtime): this module
 imports no TensorFlow at module level, and the TFLite path never imports it. The Keras backend
 loads ``model.keras`` and imports TensorFlow when it is created.
@@ -32,6 +36,7 @@ from kerasser.contract import (
     SIGNATURE_KEY,
     STATISTICS_FILE,
     STATISTICS_ROLE,
+    TEXT_NAME,
     TFLITE_FILES,
     VARIANTS,
     VERIFY_ENV,
@@ -41,6 +46,7 @@ from kerasser.contract import (
 )
 from kerasser.errors import ModelError, SettingsError
 from kerasser.serve.model_names import MODEL_ENV, resolve_model  # noqa: F401 (MODEL_ENV re-exported)
+from kerasser.text_input import TEXT_INPUT, encode_tokens, serving_tokens
 
 BACKENDS = ("tflite", "keras")
 
@@ -79,6 +85,16 @@ def _reference(reference, features: int | None) -> np.ndarray | None:
     return np.ascontiguousarray(r)
 
 
+def _text_row(text, takes_text: bool) -> np.ndarray | None:
+    """Token ids as a text model's ``text`` row (``[PAD]`` for none: no transcript), or None for a
+    model without a text input (SettingsError if ``text`` was given to it)."""
+    if not takes_text:
+        if text is not None:
+            raise SettingsError("this model takes no text (train with --modality audio+text for one that does)")
+        return None
+    return serving_tokens(np.zeros(0, np.int32) if text is None else np.asarray(text))
+
+
 def _waveform(waveform) -> np.ndarray:
     w = np.asarray(waveform)
     if w.ndim != 1:
@@ -96,10 +112,11 @@ class TFLiteRunner:
     ``{output name: array without the batch axis}``. Outputs are named by the model's
     ``serving_default`` signature, or by ``output_order`` for a model without one. Thread-safe
     (calls are serialised). A speaker-normalising model's runner also takes ``reference``
-    [``reference_features``]."""
+    [``reference_features``]; a text model's (``takes_text``) ``text`` token ids [T]."""
 
     _reference: int | None = None
     reference_features: int | None = None
+    _text: int | None = None
 
     def __init__(
         self, path: str | os.PathLike, output_order: list[str] | None = None, num_threads: int | None = None
@@ -137,6 +154,8 @@ class TFLiteRunner:
             if REFERENCE_NAME in inputs:
                 self._reference = inputs[REFERENCE_NAME]["index"]
                 self.reference_features = int(inputs[REFERENCE_NAME]["shape"][-1])
+            if TEXT_NAME in inputs:
+                self._text = inputs[TEXT_NAME]["index"]
             self._outputs = {name: d["index"] for name, d in runner.get_output_details().items()}
         else:
             if output_order is None:
@@ -150,6 +169,10 @@ class TFLiteRunner:
             self._outputs = {name: d["index"] for name, d in zip(output_order, details)}
 
     @property
+    def takes_text(self) -> bool:
+        return self._text is not None
+
+    @property
     def output_names(self) -> list[str]:
         return sorted(self._outputs)
 
@@ -158,17 +181,24 @@ class TFLiteRunner:
         by_index = {index: name for name, index in self._outputs.items()}
         return [by_index[d["index"]] for d in self._interpreter.get_output_details()]
 
-    def __call__(self, waveform: np.ndarray, reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def __call__(self, waveform: np.ndarray, reference: np.ndarray | None = None,
+                 text: np.ndarray | None = None) -> dict[str, np.ndarray]:
         w = _waveform(waveform)
         r = _reference(reference, self.reference_features)
+        t = _text_row(text, self.takes_text)
         with self._lock:
-            if self._length != w.shape[0]:
+            lengths = (w.shape[0], None if t is None else t.shape[0])
+            if self._length != lengths:
                 self._interpreter.resize_tensor_input(self._input, [1, w.shape[0]], strict=False)
+                if t is not None:
+                    self._interpreter.resize_tensor_input(self._text, [1, t.shape[0]], strict=False)
                 self._interpreter.allocate_tensors()
-                self._length = w.shape[0]
+                self._length = lengths
             self._interpreter.set_tensor(self._input, w[None])
             if r is not None:
                 self._interpreter.set_tensor(self._reference, r[None])
+            if t is not None:
+                self._interpreter.set_tensor(self._text, t[None])
             self._interpreter.invoke()
             get = self._interpreter.get_tensor
             return {name: np.array(get(index)[0]) for name, index in self._outputs.items()}
@@ -203,15 +233,22 @@ class KerasRunner:
             stats = statistics_model(loaded)
             self._statistics = tf.function(lambda inputs: stats(inputs, training=False), input_signature=[spec])
             spec = {**spec, REFERENCE: tf.TensorSpec([1, self.reference_features], tf.float32)}
+        self.takes_text = TEXT_INPUT in loaded.input
+        if self.takes_text:
+            spec = {**spec, TEXT_INPUT: tf.TensorSpec([1, None], tf.int32)}
         self._model = model
         self._call = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
 
-    def __call__(self, waveform: np.ndarray, reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def __call__(self, waveform: np.ndarray, reference: np.ndarray | None = None,
+                 text: np.ndarray | None = None) -> dict[str, np.ndarray]:
         w = _waveform(waveform)
         r = _reference(reference, self.reference_features)
+        t = _text_row(text, self.takes_text)
         inputs = {"waveform": w[None], "length": np.array([w.shape[0]], np.int32)}
         if r is not None:
             inputs[REFERENCE_NAME] = r[None]
+        if t is not None:
+            inputs[TEXT_NAME] = t[None]
         out = self._call(inputs)
         return {name: np.asarray(value)[0] for name, value in out.items()}
 
@@ -238,6 +275,10 @@ class ExportedModel:
         self.attention: bool = bool(metadata.get("attention"))
         self.name: str = metadata.get("name", model_dir.name)
         self.needs_reference: bool = statistics is not None
+        text_input = metadata.get("text_input") or {}
+        self.text_vocabulary: tuple[str, ...] | None = (tuple(text_input.get("vocabulary", ()))
+                                                         if getattr(runner, "takes_text", False) else None)
+        self.reads_text: bool = self.text_vocabulary is not None
         self._runner = runner
         self._statistics = statistics
 
@@ -249,15 +290,26 @@ class ExportedModel:
         out = self._statistics(waveform)
         return np.asarray(out[LOG_MEL_SUM], np.float32), float(np.asarray(out[FRAMES]).reshape(()))
 
-    def predict(self, waveform: np.ndarray, reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def tokens(self, text: str | None) -> np.ndarray:
+        """A text model's ``text`` input for a transcript (``[0]`` for none: the audio alone)."""
+        if self.text_vocabulary is None:
+            raise SettingsError("this model takes no text (train with --modality audio+text for one that does)")
+        return serving_tokens(encode_tokens(text, self.text_vocabulary))
+
+    def predict(self, waveform: np.ndarray, reference: np.ndarray | None = None,
+                text: str | None = None) -> dict[str, np.ndarray]:
         """``waveform``: 1-D float32 samples at ``sample_rate`` (mono, full scale 1.0, at least
         one sample). Returns ``{task: probabilities [classes]}`` and, for attention models,
         ``{task}_attention: [frames]`` (float32). ``reference``: a speaker-normalising model's
         speaker reference (default: the clip's own, from ``statistics(waveform)``); an error for
-        other models."""
+        other models. ``text``: a text model's transcript of the clip (default: none, the audio
+        alone); an error for other models."""
         if self.needs_reference and reference is None:
             reference = reference_of([self.statistics(waveform)])
-        return self._runner(waveform, reference) if reference is not None else self._runner(waveform)
+        extra = {"text": self.tokens(text)} if self.reads_text else {}
+        if text is not None and not self.reads_text:
+            raise SettingsError("this model takes no text (train with --modality audio+text for one that does)")
+        return self._runner(waveform, reference, **extra) if reference is not None else self._runner(waveform, **extra)
 
     def __repr__(self) -> str:
         tasks = [t for t, _ in self.tasks]

@@ -53,7 +53,7 @@ class Labeler(FrameCalls):
             )
         self.transcribe = transcribe
         if attention and not self.has_attention:
-            raise SettingsError("this model has no attention outputs (it pools the last GRU step)")
+            raise SettingsError("this model has no attention outputs (it pools the last GRU step, or bridge tokens)")
         self.attention = attention
 
     @classmethod
@@ -90,6 +90,13 @@ class Labeler(FrameCalls):
         return bool(getattr(self.model, "attention", False))
 
     @property
+    def reads_text(self) -> bool:
+        """True for a text model (``--modality audio+text`` or ``text``): it labels best given the
+        clip's transcript (``text=``); without one it reads the transcript off its CTC head when it
+        has one (exports made ``--with-transcript``), else predicts from the audio alone."""
+        return bool(getattr(self.model, "reads_text", False))
+
+    @property
     def needs_reference(self) -> bool:
         """True for a speaker-normalising model: it labels best given its speaker's reference
         (:meth:`statistics` of the speaker's clips, ``kerasser.serve.inference.reference_of``)."""
@@ -117,7 +124,7 @@ class Labeler(FrameCalls):
 
     def predict(
         self, source: str | os.PathLike | np.ndarray, sample_rate: int | None = None, attention: bool | None = None,
-        reference: np.ndarray | None = None,
+        reference: np.ndarray | None = None, text: str | None = None,
     ) -> dict:
         """``{task: {"label": class, "probabilities": {class: p}}}`` for an audio file or array,
         ``{"text": greedy CTC transcript}`` when the labeler transcribes, and with ``attention``
@@ -130,6 +137,7 @@ class Labeler(FrameCalls):
         outputs no label may be made from (non-finite, or probabilities outside [0, 1]: samples far
         past full scale, a damaged model file) raise :class:`kerasser.errors.PredictionError`.
         ``reference``: a speaker-normalising model's speaker reference (default: the clip's own).
+        ``text``: a text model's transcript of the clip (see :attr:`reads_text`).
         """
         if isinstance(source, (str, os.PathLike)):
             if sample_rate is not None:
@@ -139,21 +147,22 @@ class Labeler(FrameCalls):
             if sample_rate is None:
                 raise SettingsError("sample_rate= is required when predicting from an array")
             waveform = audio.from_array(source, sample_rate, target_rate=self.sample_rate)
-        return self.predict_waveform(waveform, attention=attention, reference=reference)
+        return self.predict_waveform(waveform, attention=attention, reference=reference, text=text)
 
     def predict_waveform(
-        self, waveform: np.ndarray, attention: bool | None = None, reference: np.ndarray | None = None
+        self, waveform: np.ndarray, attention: bool | None = None, reference: np.ndarray | None = None,
+        text: str | None = None,
     ) -> dict:
         """Predictions for a float32 mono waveform already at :attr:`sample_rate` (see :meth:`predict`)."""
         attention = self.attention if attention is None else attention
         if attention and not self.has_attention:
-            raise SettingsError("this model has no attention outputs (it pools the last GRU step)")
+            raise SettingsError("this model has no attention outputs (it pools the last GRU step, or bridge tokens)")
         wave = np.ascontiguousarray(waveform, dtype=np.float32)
         if wave.ndim != 1 or wave.shape[0] == 0:
             raise SettingsError(f"expected a non-empty 1-D waveform, got shape {wave.shape}")
         if reference is not None and not self.needs_reference:
             raise SettingsError("this model takes no speaker reference (it normalises each clip by itself)")
-        outputs = self.model.predict(wave) if reference is None else self.model.predict(wave, reference=reference)
+        outputs = self._outputs(wave, reference, text)
         result = {}
         for name, classes in self.tasks:
             probs = np.asarray(outputs[name], dtype=np.float64).reshape(-1)
@@ -177,6 +186,20 @@ class Labeler(FrameCalls):
                     weights[name] = [round(float(w), 5) for w in values]
             result[ATTENTION] = weights
         return result
+
+
+    def _outputs(self, wave: np.ndarray, reference, text: str | None) -> dict:
+        """The model's outputs; a text model without ``text`` reads its CTC head's transcript first
+        (where it has one) and runs again with it."""
+        if text is not None and not self.reads_text:
+            raise SettingsError("this model takes no text (a model trained with --modality audio+text does)")
+        extra = {} if reference is None else {"reference": reference}
+        outputs = self.model.predict(wave, **extra, **({"text": text} if text is not None else {}))
+        if self.reads_text and text is None and TRANSCRIPT_OUTPUT in outputs:
+            scores = np.asarray(outputs[TRANSCRIPT_OUTPUT])
+            _check_output(scores, "transcript scores", wave)
+            outputs = self.model.predict(wave, **extra, text=greedy_decode(scores))
+        return outputs
 
 
 def _quietly_loaded(model, backend: str, variant: str, verify: bool | None):

@@ -148,6 +148,7 @@ def label_source(
     after: float | None = None,
     reference=None,
     segment_over: float | None = None,
+    text: str | None = None,
 ) -> Iterator[dict]:
     """Rows for one file: one, or one per window or speech piece; the last row holds ``error`` if it failed.
 
@@ -157,15 +158,18 @@ def label_source(
     :data:`MAX_UNSEGMENTED_SECONDS`) are cut into ``default_segment`` windows (default
     :data:`DEFAULT_SEGMENT_SECONDS`). ``after``: skip windows or pieces ending at or before this
     many seconds (resuming a segmented file). ``reference``: the file's speaker reference, for a
-    speaker-normalising model (default: each window's own).
+    speaker-normalising model (default: each window's own). ``text``: the file's transcript, for a
+    text model; it is given with a row that stands for the whole file only (a window or a speech
+    piece is labelled without it: the transcript says what the whole file says).
     """
     check_segment(segment)
     for piece in _pieces(labeler, path, segment, max_duration, default_segment, after, segment_over):
         if "error" in piece:
             yield piece
         else:
+            whole = piece["start"] == 0.0 and piece["end"] == piece["duration"]
             yield _predict_row(labeler, path, piece["duration"], piece["start"], piece["end"], piece["waveform"],
-                               reference)
+                               reference, text if whole else None)
 
 
 def folder_speaker(path: str) -> str:
@@ -231,12 +235,12 @@ SILENT = "silent (every sample is zero): no emotion to label"
 
 
 def _predict_row(
-    labeler: Labeler, path: str, duration: float, start: float, end: float, waveform, reference=None
+    labeler: Labeler, path: str, duration: float, start: float, end: float, waveform, reference=None, text=None
 ) -> dict:
     if not waveform.any():  # digital silence: any label would be made up
         return _error_row(path, SILENT, duration, start, end)
     try:
-        result = labeler.predict_waveform(waveform, reference=reference)
+        result = labeler.predict_waveform(waveform, reference=reference, **({"text": text} if text else {}))
     except PredictionError as err:  # non-finite or out-of-range outputs: no label may be made from them
         return _error_row(path, err.reason, duration, start, end)
     except Exception as err:  # a model failure on one input must not stop the other files
@@ -281,6 +285,7 @@ def label_files(
     speaker_of: Callable[[str], str] | None = None,
     segment_over: float | None = None,
     summary: bool = False,
+    text_of: Callable[[str], str | None] | None = None,
 ) -> Summary:
     """Label ``sources`` in order, writing each row as soon as it is made.
 
@@ -290,12 +295,16 @@ def label_files(
     ``speaker_of(path)`` (speaker-normalising models only; e.g. :func:`folder_speaker`): first
     read every source to make each speaker's reference (:func:`speaker_references`: all of the
     speaker's files, those an earlier run labelled included), then label each file with its
-    speaker's; without it each file (or window) is its own speaker.
+    speaker's; without it each file (or window) is its own speaker. ``text_of(path)`` (text
+    models only; e.g. a :func:`kerasser.data.transcripts.read_transcripts` table's ``get``): a
+    file's transcript, or None (:func:`label_source`'s ``text``).
     ``on_error(where, reason)`` is called once per error row (``where``: the path, and the window's
     seconds for part of a segmented file), ``on_progress(n)`` after each file
     (``n`` files done so far). Returns a :class:`Summary`; ``failed`` counts this call's failures.
     """
     check_segment(segment)
+    if text_of is not None and not labeler.reads_text:
+        raise SettingsError("this model takes no text: transcripts are for models trained with --modality audio+text")
     references: dict = {}
     if speaker_of is not None:
         if not labeler.needs_reference:
@@ -317,7 +326,7 @@ def label_files(
                 labeler, source.path, segment=segment, max_duration=max_duration,
                 default_segment=default_segment, after=earlier.end if earlier is not None else None,
                 reference=references.get(speaker_of(source.path)) if speaker_of is not None else None,
-                segment_over=segment_over,
+                segment_over=segment_over, text=text_of(source.path) if text_of is not None else None,
             )
             totals = FileSummary(labeler.tasks, earlier.weighted, earlier.weight) if earlier else FileSummary(labeler.tasks)
             failed, last = False, None

@@ -25,6 +25,7 @@ from kerasser.data import dataset as data
 from kerasser.data.corpora import Utterance, read_corpora, select
 from kerasser.data.examples import DecodeLog, ExampleSettings, load_utterance
 from kerasser.data.label_space import LabelSpace, fit_label_space
+from kerasser.data.transcripts import fit_text_vocabulary
 from kerasser.errors import DataError
 from kerasser.metrics import mean_uar, predict, score
 from kerasser.model.network import NORMALIZATION, build_model, compile_model, read_from_emotion
@@ -33,6 +34,7 @@ from kerasser.model.uncertainty import STATE_KEY, UncertaintyWeighting
 from kerasser.model.weight_ema import SwapAveragedWeights
 from kerasser.progress import writer
 from kerasser.tasks import SPEAKER_TARGET, TRANSCRIPT_TARGET
+from kerasser.text_input import input_vocabulary
 from kerasser.training import distribution
 from kerasser.training.callbacks import (
     MONITOR,
@@ -87,8 +89,10 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
 
 
 def adapt_normalization(model: keras.Model, examples) -> None:
-    """Set the in-graph standardisation to the training audio's mean and variance."""
-    model.get_layer(NORMALIZATION).adapt(data.waveforms(examples))
+    """Set the in-graph standardisation to the training audio's mean and variance (a text-only
+    model has none)."""
+    if any(layer.name == NORMALIZATION for layer in model.layers):
+        model.get_layer(NORMALIZATION).adapt(data.waveforms(examples))
 
 
 def trim_metrics(path: Path, epochs: int) -> None:
@@ -225,6 +229,7 @@ def _example_settings(config: TrainConfig, paths: RunPaths, train_utts, write) -
     else:
         balance = data.class_weights(train_utts, tasks) if config.class_balanced else None
     config, speaker_index = _adversary_classes(config, paths, train_utts, write)
+    config = fit_text_vocabulary(config, train_utts, paths, write)
     ctc = config.model.ctc_weight > 0
     if ctc:
         with_text = sum(bool(u.transcript) for u in train_utts)
@@ -236,7 +241,8 @@ def _example_settings(config: TrainConfig, paths: RunPaths, train_utts, write) -
 
         soft = distillation_targets(config, train_utts, lambda path: load_utterance(path, rate), write)
     settings = ExampleSettings(tasks, rate, balance, speaker_index, transcripts=ctc,
-                               by_agreement=config.weight_by_agreement, soft_targets=soft, space=space)
+                               by_agreement=config.weight_by_agreement, soft_targets=soft, space=space,
+                               text_vocabulary=input_vocabulary(config.model))
     return config, settings
 
 
@@ -295,7 +301,9 @@ def _model(config: TrainConfig, paths: RunPaths, state, train_examples, train_co
 
 def _dev_batches(config: TrainConfig, model, dev_utts, log: DecodeLog):
     """The dev set's batches (with speaker references where the model takes them)."""
-    dev_examples = data.decoded(dev_utts, ExampleSettings(config.model.tasks, config.model.audio.sample_rate), log)
+    settings = ExampleSettings(config.model.tasks, config.model.audio.sample_rate,
+                               text_vocabulary=input_vocabulary(config.model))
+    dev_examples = data.decoded(dev_utts, settings, log)
     if uses_reference(model):
         dev_examples = with_references(model, dev_utts, dev_examples, log.failed)
     return data.batched(dev_examples, config.batch_size, training=False)

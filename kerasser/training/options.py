@@ -32,6 +32,7 @@ from kerasser.config import (
     TrainConfig,
 )
 from kerasser.data.corpora.utterance import SPLITS
+from kerasser.text_input import MODALITIES
 from kerasser.training.recipes import RECIPES, build_train_config
 
 # Kinds beyond int, float, bool (a switch: "--on/--off"), str and a tuple of choices.
@@ -129,6 +130,14 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
     _o("model.mel_trainable", "--learnable-filterbank/--fixed-filterbank", bool, "Train the mel filterbank."),
     _o("model.ctc_weight", "--ctc-weight", float,
        "Weight alpha of the CTC auxiliary loss on transcripts (Cai et al.; 0: no CTC head).", low=0),
+    _o("model.modality", "--modality", MODALITIES,
+       "What the model reads: the audio, the transcript (text), or both fused by bridge tokens (audio+text); "
+       "text needs transcripts (a manifest's text column, IEMOCAP, EmoDB, RAVDESS)."),
+    _o("model.bridge_tokens", "--bridge-tokens", int,
+       "Learnable bridge tokens that cross-attend to the audio and the text (text models).", low=1),
+    _o("model.modality_dropout", "--modality-dropout", float,
+       "audio+text training: chance an example loses its text (so the audio alone works); then half that its audio.",
+       low=0, high=1, high_open=True),
     _o("model.speaker_adversarial", "--speaker-adversarial", float,
        "Gradient-reversal weight of a speaker (or --adversary corpus) classifier (training only; 0: off).", low=0),
     _o("model.mixstyle", "--mixstyle", float,

@@ -121,7 +121,7 @@ def check_gradient(cls, init_kwargs: dict, example: Example):
     gradients = tape.gradient(loss, weights)
     for weight, gradient in zip(weights, gradients):
         assert gradient is not None, f"no gradient reaches {weight.path}"
-        gradient = np.asarray(gradient)
+        gradient = np.asarray(tf.convert_to_tensor(gradient))  # an embedding's IndexedSlices made dense
         assert np.all(np.isfinite(gradient)), f"non-finite gradient for {weight.path}"
         assert np.any(gradient != 0.0), f"all-zero gradient for {weight.path}"
     keras.optimizers.SGD(learning_rate=0.01).apply(gradients, weights)

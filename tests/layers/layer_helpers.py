@@ -104,3 +104,28 @@ def built_attention(rng: np.random.Generator, units: int, **kwargs):
     w = rng.normal(size=(units, layer.heads)).astype(np.float32)
     layer.set_weights([w])
     return layer, w
+
+
+# --- masked multi-head attention (SelfAttention, BridgeFusion) ------------------------------------
+
+
+def np_layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, epsilon: float = 1e-5) -> np.ndarray:
+    """Layer normalisation over the last axis, float64."""
+    mean = x.mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(x.var(axis=-1, keepdims=True) + epsilon) * gamma + beta
+
+
+def np_attend(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None, heads: int) -> np.ndarray:
+    """Multi-head attention of one row, float64: q [queries, units], k and v [keys, units], mask
+    [keys] bool. Each head's softmax runs over the real keys only; no real key: zeros."""
+    size = q.shape[-1] // heads
+    out = np.zeros((q.shape[0], q.shape[1]))
+    real = np.ones(k.shape[0], bool) if mask is None else mask
+    if not real.any():
+        return out
+    for h in range(heads):
+        part = slice(h * size, (h + 1) * size)
+        scores = q[:, part] @ k[real, part].T / np.sqrt(size)
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        out[:, part] = (e / e.sum(axis=1, keepdims=True)) @ v[real, part]
+    return out
