@@ -48,6 +48,7 @@ from kerasser.training.callbacks import (
     WeightAverage,
     restore_seed_states,
 )
+from kerasser.training.prebuild import build_for_fit
 from kerasser.training.runs import RunError, RunPaths, load_config, make_folder, read_state, write_json_atomic
 
 
@@ -339,6 +340,7 @@ def _callbacks(config: TrainConfig, paths: RunPaths, state, epoch, dev_ds, serve
 def _fit(model, train_ds, config: TrainConfig, initial_epoch: int, callbacks) -> None:
     # Progress goes through ``write`` (one line per epoch), not Keras' progress bar on stdout.
     # Datasets of unknown length end an epoch by running out, which Keras warns about.
+    build_for_fit(model, train_ds)  # the train step is then traced once, not twice
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         model.fit(
