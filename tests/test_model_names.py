@@ -105,3 +105,17 @@ def test_init_from_resolves_names_through_the_same_resolver(tmp_path):
     assert source_model_file(SHIPPED_MODELS[1]) == REPO / "exported" / SHIPPED_MODELS[1] / "model.keras"
     shutil.copytree(REPO / "exported" / DEFAULT_MODEL, tmp_path / "copy", ignore=shutil.ignore_patterns("saved_model"))
     assert source_model_file(tmp_path / "copy") == tmp_path / "copy" / "model.keras"
+
+
+@needs_models
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_raw_output_order_names_each_output_once(name):
+    """The converter merges a read-out task's attention with its source head's into one tensor
+    (listed twice among the raw outputs): the order still names every output once."""
+    from kerasser.serve.inference import TFLiteRunner
+
+    runner = TFLiteRunner(REPO / "exported" / name / "model.tflite")
+    order = runner.raw_output_order()
+    assert sorted(order) == sorted(runner._outputs)
+    recorded = json.loads((REPO / "exported" / name / "metadata.json").read_text())["tflite"]
+    assert recorded["output_order"] == order

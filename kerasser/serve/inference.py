@@ -177,9 +177,17 @@ class TFLiteRunner:
         return sorted(self._outputs)
 
     def raw_output_order(self) -> list[str]:
-        """Output names in the order of the interpreter's raw output tensors."""
-        by_index = {index: name for name, index in self._outputs.items()}
-        return [by_index[d["index"]] for d in self._interpreter.get_output_details()]
+        """Output names in the order of the interpreter's raw output tensors. Outputs the converter
+        merged into one tensor (a read-out task's attention is its source head's) are listed at that
+        tensor's positions one name each, in signature order, so every name appears once."""
+        names_of: dict[int, list[str]] = {}
+        for name, index in self._outputs.items():
+            names_of.setdefault(index, []).append(name)
+        order = []
+        for detail in self._interpreter.get_output_details():
+            names = names_of[detail["index"]]
+            order.append(names.pop(0) if len(names) > 1 else names[0])
+        return order
 
     def __call__(self, waveform: np.ndarray, reference: np.ndarray | None = None,
                  text: np.ndarray | None = None) -> dict[str, np.ndarray]:
