@@ -124,6 +124,7 @@ def test_prepare_refuses_a_file_in_two_splits_unless_allowed(clips, tmp_path):
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1].startswith(f"Error: {tmp_path / 'm.csv'}:6: {clips[0]} is also listed on "
                                                    "line 2, in train there and test here")
+    assert not (tmp_path / "run").exists()  # the corpora are read before the run folder is made
     assert not (tmp_path / "prepared").exists()
     done = kerasser(*args, "--allow-duplicates", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -109,7 +109,9 @@ def trim_metrics(path: Path, epochs: int) -> None:
         os.replace(tmp, path)
 
 
-def prepare_run_folder(config: TrainConfig, resume: bool) -> tuple[RunPaths, dict | None]:
+def check_run_folder(config: TrainConfig, resume: bool) -> tuple[RunPaths, dict | None]:
+    """``(paths, state)`` of the run folder: one to resume must have a finished epoch, a new run's
+    must hold none. Makes nothing (the folder is made once the corpora have been read)."""
     paths = RunPaths(Path(config.out))
     state = read_state(paths)
     if resume:
@@ -118,8 +120,6 @@ def prepare_run_folder(config: TrainConfig, resume: bool) -> tuple[RunPaths, dic
         return paths, state
     if state is not None:
         raise RunError("a run is already there; pass --resume or another --out", path=config.out)
-    make_folder(paths.root)
-    save_json(config, paths.config)
     return paths, None
 
 
@@ -151,11 +151,11 @@ def train(
 
 def _train(config: TrainConfig, resume: bool, write: Callable[[str], None]) -> TrainResult:
     _check_sources(config, resume)
-    paths, state = prepare_run_folder(config, resume)
-    if resume:
-        save_json(config, paths.config)
+    paths, state = check_run_folder(config, resume)
     keras.utils.set_random_seed(config.seed)
-    train_utts, dev_utts = _read_splits(config, write)
+    train_utts, dev_utts = _read_splits(config, write)  # first: a bad corpus leaves no run folder behind
+    make_folder(paths.root)
+    save_json(config, paths.config)
     log = DecodeLog(write)
     config, settings = _example_settings(config, paths, train_utts, write)
     train_examples = data.decoded(train_utts, settings, log, training=True)
