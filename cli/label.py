@@ -13,13 +13,13 @@ from kerasser_cli.main import friendly_errors
 from kerasser.config import SAMPLE_RATE
 from kerasser.contract import VARIANTS
 from kerasser.serve.inference import BACKENDS
+from kerasser.serve.labeling_files import (
+    DEFAULT_SEGMENT_SECONDS,
+    MAX_UNSEGMENTED_SECONDS,
+    SEGMENT_OVER_SECONDS,
+)
+from kerasser.serve.live import SAMPLE_FORMATS
 from kerasser.serve.writers import FORMATS
-
-# Mirrors kerasser.serve.labeling_files (not imported here so that ``--help`` stays instant).
-_MAX_UNSEGMENTED = 60
-_DEFAULT_SEGMENT = 10
-_SEGMENT_OVER = 10
-_RAW_FORMATS = ("s16le", "s32le", "f32le", "u8")  # mirrors kerasser.serve.live.SAMPLE_FORMATS
 
 
 class _Segment(click.ParamType):
@@ -104,9 +104,9 @@ def _skip_model_check(ctx, param, skip):
     help=f"auto: a file longer than --segment-over gives a row per speech segment (voice activity detection; "
     "silence and non-speech get no row; segments over 3 s cut into 2 s pieces overlapping by 0.5 s). "
     f"SECONDS: every file in windows of SECONDS (a last one under 1 s joins the one before). none: one row per "
-    f"file; files longer than {_MAX_UNSEGMENTED} s are cut into {_DEFAULT_SEGMENT} s windows.",
+    f"file; files longer than {MAX_UNSEGMENTED_SECONDS:g} s are cut into {DEFAULT_SEGMENT_SECONDS:g} s windows.",
 )
-@click.option("--segment-over", type=click.FloatRange(min=0.0), default=_SEGMENT_OVER, show_default=True,
+@click.option("--segment-over", type=click.FloatRange(min=0.0), default=SEGMENT_OVER_SECONDS, show_default=True,
               metavar="SECONDS", help="With --segment auto: files up to this long are one utterance, one row.")
 @click.option("--summary", is_flag=True,
               help="After a segmented file's rows, one row for the whole file (start 0, end its duration): each "
@@ -114,7 +114,7 @@ def _skip_model_check(ctx, param, skip):
 @click.option("--raw-rate", type=click.IntRange(min=1), default=SAMPLE_RATE, show_default=True,
               help="PATH '-' (standard input) without a WAV header: its sample rate ...")
 @click.option("--raw-channels", type=click.IntRange(min=1), default=1, show_default=True, help="... channels ...")
-@click.option("--raw-format", type=click.Choice(_RAW_FORMATS), default="s16le", show_default=True,
+@click.option("--raw-format", type=click.Choice(tuple(SAMPLE_FORMATS)), default="s16le", show_default=True,
               help="... and sample format (little-endian).")
 @click.option(
     "--resume", "resume", type=click.Path(dir_okay=False), default=None, metavar="OUT",
@@ -174,7 +174,9 @@ def label(paths, model_dir, fmt, recursive, segment, segment_over, summary, raw_
         raise click.UsageError("--quiet and --verbose exclude each other")
     if "-" in paths:
         used = [name for name, value in {"other paths": len(paths) > 1, "--resume": resume, "--runner beam": runner == "beam",
-                                         "--speakers": speakers, "--transcripts": transcripts}.items() if value]
+                                         "--speakers": speakers, "--transcripts": transcripts,
+                                         "--segment (a stream is cut at its speech pauses)": segment != "auto",
+                                         "--segment-over": segment_over != SEGMENT_OVER_SECONDS}.items() if value]
         if used:
             raise click.UsageError(f"'-' (standard input) cannot be used with {', '.join(used)}")
     from kerasser.native_output import native_stderr_silenced

@@ -100,6 +100,16 @@ def test_bad_stdin_is_one_line_and_exit_1():
     assert both.returncode == 2 and b"cannot be used with other paths" in both.stderr
 
 
+@pytest.mark.parametrize("option", [["--segment", "5"], ["--segment", "none"], ["--segment-over", "30"]])
+def test_segment_options_are_refused_on_a_stream(option):
+    """A stream is cut at its speech pauses: a --segment setting would be ignored, so it is refused."""
+    from click.testing import CliRunner
+    from kerasser_cli.main import cli
+
+    done = CliRunner().invoke(cli, ["label", "-", *option], input=b"")
+    assert done.exit_code == 2 and f"cannot be used with {option[0]}" in done.output
+
+
 @pytest.fixture(scope="module")
 def speech():
     """Three example clips trimmed to their speech, 1.5 s apart, as 16-bit PCM at 16 kHz: (bytes,
