@@ -190,3 +190,32 @@ def test_file_names_that_are_not_utf8(tmp_path):
     assert load(name).shape == (16000,)
     assert probe(name).frames == 16000
     assert sum(len(w.waveform) for w in read_windows(name, [(0.0, 0.5), (0.5, 1.0)])) == 16000
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_refused_without_waiting_on_it(tmp_path):
+    """Every reader opens the name without blocking and checks the descriptor libsndfile then
+    reads: a FIFO (say, a file swapped for one after its folder was listed) is an error, never a
+    read that waits for a writer forever."""
+    import threading
+
+    from kerasser.data.windows import probe, read_blocks, read_windows
+
+    fifo = tmp_path / "x.wav"
+    os.mkfifo(fifo)
+    readers = {"load": lambda: load(fifo), "probe": lambda: probe(fifo),
+               "read_windows": lambda: next(read_windows(fifo, [(0.0, 1.0)])), "read_blocks": lambda: next(read_blocks(fifo, 1.0))}
+    for name, read in readers.items():
+        errors = []
+
+        def run(read=read, errors=errors):
+            try:
+                read()
+            except AudioError as err:
+                errors.append(str(err))
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        thread.join(timeout=20)
+        assert not thread.is_alive(), f"{name} blocked on a FIFO"
+        assert errors == [f"{fifo}: not a regular file (FIFO)"], name

@@ -94,10 +94,10 @@ def test_unreadable_file_reason(tmp_path, monkeypatch):
     path = tmp_path / "locked.wav"
     sf.write(path, sine(0.5), 16000)
 
-    def refuse(name, mode="r", *args, **kwargs):
+    def refuse(name, flags, *args, **kwargs):
         raise PermissionError(13, "Permission denied", name)
 
-    monkeypatch.setattr(audio, "open", refuse, raising=False)
+    monkeypatch.setattr(audio.os, "open", refuse)
     with pytest.raises(audio.AudioError, match=r"locked\.wav: cannot read \(Permission denied\)$"):
         audio.load(path)
 

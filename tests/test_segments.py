@@ -242,7 +242,7 @@ def test_cli_segments_long_files_and_takes_its_options(monkeypatch, long_file, t
 
     import kerasser.serve.labeling_files as lf
 
-    assert label_cli._SEGMENT_OVER == lf.SEGMENT_OVER_SECONDS
+    assert label_cli.SEGMENT_OVER_SECONDS is lf.SEGMENT_OVER_SECONDS  # the CLI's default is the library's
     runner = CliRunner()
     rows = list(csv.DictReader(io.StringIO(runner.invoke(cli, ["label", long_file]).stdout)))
     assert len(rows) >= 7 and float(rows[0]["start"]) > 0.5

@@ -7,8 +7,11 @@ exception escapes. This module must stay light: it imports numpy, soundfile and 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import stat
+from collections.abc import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -24,8 +27,32 @@ from kerasser.errors import AudioError, SettingsError
 READ_ERRORS = (sf.LibsndfileError, OSError, RuntimeError, ValueError, TypeError, MemoryError)
 
 
-def check_openable(name: str) -> None:
-    """AudioError unless ``name`` is an existing file this process can open."""
+SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "FIFO"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+)
+
+
+def mode_kind(mode: int) -> str | None:
+    """``"FIFO"``, ``"socket"``, ... for a ``st_mode`` that is neither a regular file nor a folder."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return next((kind for test, kind in SPECIAL_KINDS if test(mode)), "special file")
+
+
+def not_regular_reason(kind: str) -> str:
+    """The error of a special file named explicitly."""
+    return f"not a regular file ({kind})"
+
+
+@contextlib.contextmanager
+def opened(name: str) -> Iterator[int]:
+    """A read-only descriptor of the audio file ``name``, closed on exit; AudioError unless it is an
+    existing, readable, non-empty regular file. The file is opened without blocking and checked on
+    the descriptor, and libsndfile reads that descriptor: a name swapped for a FIFO after a folder
+    was listed is refused, never waited on, and the file checked is the file read."""
     if not os.path.exists(name):
         if os.path.islink(name):  # the link is there; what it points to is not
             try:
@@ -37,13 +64,31 @@ def check_openable(name: str) -> None:
         raise AudioError(name, "no such file")
     if os.path.isdir(name):
         raise AudioError(name, "is a directory, not an audio file")
-    try:
-        with open(name, "rb") as f:  # libsndfile would only say "System error" (e.g. permission denied)
-            empty = not f.read(1)
+    try:  # libsndfile would only say "System error" (e.g. permission denied)
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
         raise AudioError(name, f"cannot read ({_describe(err)})") from None
-    if empty:
-        raise AudioError(name, "empty file (0 bytes)")
+    try:
+        kind = mode_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise AudioError(name, not_regular_reason(kind))
+        if stat.S_ISDIR(os.fstat(fd).st_mode):  # swapped for a folder since the check above
+            raise AudioError(name, "is a directory, not an audio file")
+        try:
+            empty = not os.pread(fd, 1, 0)
+        except OSError as err:
+            raise AudioError(name, f"cannot read ({_describe(err)})") from None
+        if empty:
+            raise AudioError(name, "empty file (0 bytes)")
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def check_openable(name: str) -> None:
+    """AudioError unless ``name`` is an existing, readable, non-empty regular file (:func:`opened`)."""
+    with opened(name):
+        pass
 
 
 def read_error(name: str, err: BaseException) -> AudioError:
@@ -56,12 +101,11 @@ def read_error(name: str, err: BaseException) -> AudioError:
 def load(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Read an audio file as float32 mono at ``sample_rate`` (channels averaged, soxr HQ resampling)."""
     name = os.fspath(path)
-    check_openable(name)
-    try:
-        # bytes: libsndfile gets the name as the OS has it, even when it is not valid UTF-8
-        samples, rate = sf.read(os.fsencode(name), dtype="float32", always_2d=True)
-    except READ_ERRORS as err:
-        raise read_error(name, err) from None
+    with opened(name) as fd:
+        try:
+            samples, rate = sf.read(fd, dtype="float32", always_2d=True, closefd=False)
+        except READ_ERRORS as err:
+            raise read_error(name, err) from None
     return _prepare(samples, rate, sample_rate, name)
 
 

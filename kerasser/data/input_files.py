@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import stat
 from collections.abc import Callable, Iterable
 
 import soundfile as sf
@@ -58,12 +57,6 @@ AUDIO_EXTENSIONS: frozenset[str] = frozenset(
 )
 
 # What a path that is neither a regular file nor a folder is, for messages.
-_SPECIAL_KINDS = (
-    (stat.S_ISFIFO, "FIFO"),
-    (stat.S_ISSOCK, "socket"),
-    (stat.S_ISCHR, "character device"),
-    (stat.S_ISBLK, "block device"),
-)
 SHOWN_SKIPPED = 5  # special files named in the walk's one "skipped" line; the rest are counted
 
 
@@ -80,14 +73,10 @@ def special_kind(path: str | os.PathLike) -> str | None:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):
         return None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return None
-    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), "special file")
+    return audio.mode_kind(mode)
 
 
-def not_regular_reason(kind: str) -> str:
-    """The error of a special file named explicitly."""
-    return f"not a regular file ({kind})"
+not_regular_reason = audio.not_regular_reason  # the error of a special file named explicitly
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,7 @@ same one-line reasons as ``load``. Imports numpy, soundfile and soxr only (throu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 import soundfile as sf
 
-from kerasser.data.audio import READ_ERRORS, SAMPLE_RATE, AudioError, check_openable, from_array, read_error
+from kerasser.data.audio import READ_ERRORS, SAMPLE_RATE, AudioError, from_array, opened, read_error
 from kerasser.errors import SettingsError
 
 # A last window shorter than this (in seconds) joins the window before it, so that no row stands
@@ -51,28 +52,29 @@ class Window:
     error: str | None = None
 
 
-def _open(name: str, opener):
-    """``opener(name)`` (``sf.info`` or ``sf.SoundFile``) with AudioError for every failure,
-    including a header without a usable sample rate."""
-    check_openable(name)
-    try:
-        handle = opener(os.fsencode(name))  # bytes: names that are not valid UTF-8 open too
-    except READ_ERRORS as err:
-        raise read_error(name, err) from None
-    if not handle.samplerate or handle.samplerate <= 0:
-        if hasattr(handle, "close"):
-            handle.close()
-        raise AudioError(name, f"invalid sample rate {handle.samplerate}")
-    return handle
+@contextlib.contextmanager
+def _open(name: str) -> Iterator[sf.SoundFile]:
+    """The file as an open ``sf.SoundFile`` (read from the checked descriptor of
+    :func:`kerasser.data.audio.opened`), with AudioError for every failure, including a header
+    without a usable sample rate."""
+    with opened(name) as fd:
+        try:
+            handle = sf.SoundFile(fd, closefd=False)
+        except READ_ERRORS as err:
+            raise read_error(name, err) from None
+        with handle:
+            if not handle.samplerate or handle.samplerate <= 0:
+                raise AudioError(name, f"invalid sample rate {handle.samplerate}")
+            yield handle
 
 
 def probe(path: str | os.PathLike) -> AudioInfo:
     """Frames, sample rate and channels from the file's header (nothing decoded)."""
     name = os.fspath(path)
-    info = _open(name, sf.info)
-    if info.frames <= 0 or info.channels <= 0:
-        raise AudioError(name, "empty audio")
-    return AudioInfo(name, int(info.frames), int(info.samplerate), int(info.channels))
+    with _open(name) as info:
+        if info.frames <= 0 or info.channels <= 0:
+            raise AudioError(name, "empty audio")
+        return AudioInfo(name, int(info.frames), int(info.samplerate), int(info.channels))
 
 
 def plan_windows(
@@ -108,7 +110,7 @@ def read_windows(
     after the windows before it were yielded.
     """
     name = os.fspath(path)
-    with _open(name, sf.SoundFile) as f:
+    with _open(name) as f:
         rate = f.samplerate
         for start, end in bounds:
             first = int(round(start * rate))
@@ -137,7 +139,7 @@ def read_blocks(path: str | os.PathLike, seconds: float) -> Iterator[tuple[int, 
     per block, so that only one block is in memory. Decoding errors raise :class:`AudioError` when
     reached, after the blocks before them; an empty file raises it at once."""
     name = os.fspath(path)
-    with _open(name, sf.SoundFile) as f:
+    with _open(name) as f:
         rate = f.samplerate
         count = max(1, int(round(seconds * rate)))
         read = 0
