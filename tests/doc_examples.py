@@ -14,6 +14,10 @@ GitHub):
   the repository, with the package index (tests/test_doc_examples.py::test_install_examples);
 - ``<!-- test: ci -->``: the command CI runs; .ci/run must run it as written.
 
+Every example must exit 0, and no line of TensorFlow's, absl's or LiteRT's start-up logging may reach
+the stderr of a command or of Python that uses kerasser (``NOISE``; a snippet that calls LiteRT
+itself shows what LiteRT prints).
+
 A page's examples run in order in one sandbox (``Sandbox``), a folder laid out as a checkout beside
 ``../shared/data``: ``examples/`` and ``exported/`` (the shipped models) as in the repository;
 ``../shared/data/{emodb,baved}`` tiny corpora of a few real clips (a few speakers of each split);
@@ -40,6 +44,8 @@ PYTHON = ("python",)
 FENCE = re.compile(r"^(?:<!-- test: (?P<directive>[^>]*?) -->\n)?```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^```[ \t]*$",
                    re.M | re.S)
 NUMBER = re.compile(r"-?\d+\.\d+(?:e-?\d+)?")
+# What TensorFlow, absl, CUDA probing and LiteRT print at start-up: no example may show a user any of it
+NOISE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|oneDNN|cuda_|XNNPACK|TensorFlow binary|rebuild TensorFlow")
 
 
 @dataclass
@@ -217,6 +223,9 @@ class Sandbox:
             assert last.returncode == 0, (
                 f"{block.where}: exit {last.returncode}\n{block.body}\n--- stdout:\n{last.stdout[-3000:]}"
                 f"\n--- stderr:\n{last.stderr[-3000:]}")
+            ours = block.lang in SHELL or "kerasser" in block.body  # a bare LiteRT snippet logs as LiteRT does
+            noise = [line for line in last.stderr.splitlines() if ours and NOISE.search(line)]
+            assert not noise, f"{block.where}: library log lines reached stderr\n" + "\n".join(noise[:5])
         self.done[page] = count
         return count
 
