@@ -184,7 +184,8 @@ def text_run(tmp_path_factory):
     config = TrainConfig(corpora=(("manifest", str(manifest)),), out=str(base / "run"), epochs=1, batch_size=8,
                          model=ModelConfig(**{**SMALL, "text_vocabulary": ()}, modality="audio+text"))
     train(config, write=lambda line: None)
-    export_run(base / "run", base / "exported", quantize=("dynamic",), write=lambda line: None)
+    export_run(base / "run", base / "exported", quantize=("dynamic", "int8"), representative_clips=8,
+               write=lambda line: None)
     return base, manifest
 
 
@@ -240,6 +241,13 @@ def test_the_export_takes_the_text_as_a_second_input(text_run):
     assert not np.allclose(tflite.predict(wave, text=utt.transcript)["emotion"], tflite.predict(wave)["emotion"])
     dynamic = load_exported(base / "exported", variant="dynamic")
     assert set(dynamic.predict(wave, text=utt.transcript)) == {*TASKS, *(f"{t}_attention" for t in TASKS)}
+    # int8: calibrated on training clips with their transcripts; the text stays an int32 input
+    assert metadata["parity"]["int8"]["argmax_agreement"] >= 0.5, metadata["parity"]["int8"]
+    int8 = load_exported(base / "exported", variant="int8")
+    for text in (utt.transcript, None):  # a one-epoch model calibrated on 8 clips: near, not equal
+        got, want = int8.predict(wave, text=text), keras_model.predict(wave, text=text)
+        assert_same({t: got[t] for t in TASKS}, {t: want[t] for t in TASKS}, atol=0.2)
+    assert not np.allclose(int8.predict(wave, text=utt.transcript)["emotion"], int8.predict(wave)["emotion"])
 
 
 @pytest.mark.slow
