@@ -86,6 +86,21 @@ def test_read_corpora_checks_and_allows_duplicates(tmp_path):
     assert [u.split for u in read_corpora([("manifest", str(path))], allow_duplicates=True)] == ["train", "test"]
 
 
+def test_one_file_in_two_corpora_is_an_error_naming_both(tmp_path):
+    """Two --corpus manifests of one run that list the same file (here once through a link)."""
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "a.wav").symlink_to(tmp_path / "a.wav")
+    first = manifest(tmp_path, "a.wav,s1,train,high\n", name="first.csv")
+    second = manifest(tmp_path / "b", "a.wav,s2,test,high\nother.wav,s2,test,low\n", name="second.csv")
+    pairs = [("manifest", str(first)), ("manifest", str(second))]
+    with pytest.raises(CorpusError) as err:
+        read_corpora(pairs)
+    assert str(err.value) == (f"{second}: {tmp_path / 'b' / 'a.wav'} is also in corpus manifest ({first}); "
+                              "list each file in one corpus only")
+    assert len(read_corpora(pairs, allow_duplicates=True)) == 3
+    assert len(read_corpora(pairs[1:])) == 2  # one corpus: nothing to compare
+
+
 # --- real processes -----------------------------------------------------------------------------
 
 

@@ -62,12 +62,27 @@ def read_corpora(
     With ``speaker_splits`` (``((split, (speaker_key, ...)), ...)``), each utterance's split is
     the one that lists its speaker, and speakers listed nowhere get no split (never selected)."""
     utterances: list[Utterance] = []
+    first: dict[str, tuple[str, str]] = {}  # a file's real path -> the corpus (reader, path) listing it first
     for name, path in corpora:
-        utterances.extend(read_corpus(name, path, allow_duplicates=allow_duplicates))
+        read = read_corpus(name, path, allow_duplicates=allow_duplicates)
+        if not allow_duplicates and len(corpora) > 1:
+            _check_across(read, (name, os.fspath(path)), first)
+        utterances.extend(read)
     if speaker_splits is not None:
         split_of = {spk: split for split, speakers in speaker_splits for spk in speakers}
         utterances = [dataclasses.replace(u, split=split_of.get(speaker_key(u))) for u in utterances]
     return utterances
+
+
+def _check_across(read: list[Utterance], corpus: tuple[str, str], first: dict[str, tuple[str, str]]) -> None:
+    """CorpusError when a file of ``corpus`` was listed by an earlier corpus of the same run: in two
+    corpora it counts twice, and in two splits it leaks what is tested into training."""
+    for utterance in read:
+        key = os.path.realpath(utterance.path)
+        other = first.setdefault(key, corpus)
+        if other != corpus:
+            raise CorpusError(corpus[1], f"{utterance.path} is also in corpus {other[0]} ({other[1]}); "
+                                         "list each file in one corpus only")
 
 
 __all__ = [
