@@ -107,6 +107,12 @@ def assert_traced_matches_eager():
 
 
 # --- order (pytest-xdist) ---------------------------------------------------------------------
+# The modules that take a worker longest (`pytest --durations=0`, summed per module), longest first.
+LONGEST_FIRST = (
+    "test_doc_examples.py", "test_training.py", "test_text_fusion.py", "test_ensemble.py",
+    "test_training_resume.py", "test_multi_corpus.py", "test_ctc.py", "test_quiet_commands.py",
+    "test_distribution.py", "test_records.py", "test_export_speaker.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -117,9 +123,12 @@ def pytest_collection_modifyitems(config, items):
     modules: dict[str, list] = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    longest = {name: i for i, name in enumerate(LONGEST_FIRST)}
 
     def order(name):
         slow = any(t.get_closest_marker("slow") for t in modules[name])
-        return (0, 0) if slow else (1, -len(modules[name]))  # sorted() is stable: slow ones in file order
+        if slow:  # the longest first, so that none of them is left for last
+            return (0, longest.get(name.rsplit("/", 1)[-1], len(longest)))
+        return (1, -len(modules[name]))  # sorted() is stable: the other slow ones in file order
 
     items[:] = [item for name in sorted(modules, key=order) for item in modules[name]]
