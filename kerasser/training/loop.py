@@ -113,6 +113,8 @@ def check_run_folder(config: TrainConfig, resume: bool) -> tuple[RunPaths, dict 
     """``(paths, state)`` of the run folder: one to resume must have a finished epoch, a new run's
     must hold none. Makes nothing (the folder is made once the corpora have been read)."""
     paths = RunPaths(Path(config.out))
+    if paths.root.exists() and not paths.root.is_dir():
+        raise RunError("exists and is not a folder", path=paths.root)
     state = read_state(paths)
     if resume:
         if state is None or not paths.last_model.exists():
