@@ -28,7 +28,7 @@ RESULT_PAGES = {
                             "papers (CTC, loss weights) on EmoDB.", ["ablation.md", "ablation-2026-11-22.md"]),
     "results/speed.md": ("Speed", "Labelling, training, the input pipeline, Beam, tf.distribute and the "
                          "installs.", ["label_speed.txt", "train_speed.txt", "pipeline_speed.txt", "beam_speed.txt",
-                                       "distribute_speed.txt", "install.txt"]),
+                                       "distribute_speed.txt", "install.txt", "train_startup.txt"]),
     "results/corpora.md": ("Corpora", "Several corpora, cross-corpus scores, the openSMILE peer on them, "
                            "BAVED in-corpus and fine-tuning.",
                            ["corpora.md", "exported_on_corpora.md", "opensmile_corpora.md", "opensmile_peer.txt",
