@@ -143,8 +143,13 @@ def test_prepare_train_evaluate_cli(emodb_small, tmp_path):
     assert result.exit_code == 0, result.output
     assert "prepared 24 utterances" in result.stderr
     run = tmp_path / "run"
-    result = runner.invoke(cli, ["train", "--corpus", "tfrecord", "--data", str(out), "--tasks", "a", "--epochs", "1",
-                                 "--batch-size", "8", "--recipe", "paper", "--out", str(run)])
+    from kerasser.config import save_json
+    from kerasser.training.recipes import build_train_config
+
+    tiny = build_train_config(corpora=(("tfrecord", str(out)),), out=str(run), tasks=("arousal",), epochs=1,
+                              batch_size=8, mel_bins=16, block_channels=(8,), block_dilations=(1,), gru_units=8)
+    save_json(tiny, tmp_path / "tiny.json")  # the default recipe in miniature
+    result = runner.invoke(cli, ["train", "--config", str(tmp_path / "tiny.json"), "--out", str(run)])
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["evaluate", str(run), "--split", "test"])
     assert result.exit_code == 0, result.output
