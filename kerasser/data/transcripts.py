@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kerasser.config import TrainConfig, save_json
+from kerasser.data.corpora.manifest import csv_rows
 from kerasser.data.corpora.utterance import CorpusError, Utterance
 from kerasser.errors import DataError
 from kerasser.text_input import build_vocabulary, reads_text
@@ -63,16 +64,7 @@ def read_transcripts(csv_path: str | os.PathLike) -> dict[str, str]:
             if "path" not in header or not {"text", "transcript"} & set(header):
                 raise CorpusError(path, "a transcripts CSV needs a 'path' and a 'text' column", line=1)
             where, what = header.index("path"), header.index("text" if "text" in header else "transcript")
-            while True:
-                line = reader.line_num + 1
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as err:
-                    raise CorpusError(path, f"malformed CSV ({err})", line=line) from None
-                if not any(c.strip() for c in row):
-                    continue
+            for line, row in csv_rows(path, reader):
                 audio = row[where].strip() if where < len(row) else ""
                 if not audio:
                     raise CorpusError(path, "empty path", line=line)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from kerasser.data.corpora.utterance import SPLITS, CorpusError, Utterance
@@ -43,16 +44,7 @@ def read_manifest(csv_path: str | os.PathLike, allow_duplicates: bool = False) -
             if header is None:
                 raise CorpusError(path, "empty manifest (no header line)")
             columns = _columns(path, header)
-            while True:
-                line = reader.line_num + 1  # where the next row starts (a quoted field may span lines)
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as err:
-                    raise CorpusError(path, f"malformed CSV ({_csv_reason(err)})", line=line) from None
-                if not any(c.strip() for c in row):
-                    continue
+            for line, row in csv_rows(path, reader):
                 extra = [c for c in row[len(header):] if c.strip()]
                 if extra:
                     raise CorpusError(path, f"{len(header) + len(extra)} fields but the header has {len(header)} "
@@ -67,6 +59,22 @@ def read_manifest(csv_path: str | os.PathLike, allow_duplicates: bool = False) -
     if not allow_duplicates:
         _check_duplicates(path, rows)
     return [utterance for _, utterance, _ in rows]
+
+
+def csv_rows(path: Path, reader) -> Iterator[tuple[int, list[str]]]:
+    """``(line, row)`` for each non-blank row left in a strict ``csv.reader`` of ``path`` (``line``:
+    where the row starts; a quoted field may span lines); a malformed row is a CorpusError naming
+    its line."""
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise CorpusError(path, f"malformed CSV ({_csv_reason(err)})", line=line) from None
+        if any(c.strip() for c in row):
+            yield line, row
 
 
 def _csv_reason(err: csv.Error) -> str:
