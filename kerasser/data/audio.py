@@ -69,11 +69,12 @@ def opened(name: str) -> Iterator[int]:
     except OSError as err:
         raise AudioError(name, f"cannot read ({_describe(err)})") from None
     try:
-        kind = mode_kind(os.fstat(fd).st_mode)
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):  # swapped for a folder since the check above
+            raise AudioError(name, "is a directory, not an audio file")
+        kind = mode_kind(mode)
         if kind is not None:
             raise AudioError(name, not_regular_reason(kind))
-        if stat.S_ISDIR(os.fstat(fd).st_mode):  # swapped for a folder since the check above
-            raise AudioError(name, "is a directory, not an audio file")
         try:
             empty = not os.pread(fd, 1, 0)
         except OSError as err:
@@ -83,12 +84,6 @@ def opened(name: str) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)
-
-
-def check_openable(name: str) -> None:
-    """AudioError unless ``name`` is an existing, readable, non-empty regular file (:func:`opened`)."""
-    with opened(name):
-        pass
 
 
 def read_error(name: str, err: BaseException) -> AudioError:
