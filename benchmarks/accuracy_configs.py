@@ -24,6 +24,11 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
                                 "its own head trained but not saved, the epoch picked on the trained heads)")),
     "v5": ("v5", {}, "fifth default: v4 with 4 attention heads per task and mixup of training batches"),
     "v4": ("v4", {}, "fourth default: v3 with a learnable filterbank"),
+    # the tiny recipe for devices (issue 45) and its screens
+    "tiny": ("tiny", {}, "the tiny recipe for devices: causal depthwise-separable conv blocks, no GRU, 60 K parameters"),
+    "tiny+mean": ("tiny", {"causal": False, "feature_norm": "mean"},
+                  "tiny with per-utterance mean normalisation (not causal: no step model)"),
+    "tiny+wide": ("tiny", {"block_channels": (128, 128, 128, 128)}, "tiny with 128 channels per block"),
     # added one at a time to the paper recipe
     "paper+logmel": ("paper", {"frontend": "logmel"}, "paper with the log-mel front end and conv blocks"),
     "paper+lr1e-3": ("paper", {"learning_rate": 1e-3}, "paper with Adam 1e-3"),

@@ -74,11 +74,12 @@ def train_command(config: TrainConfig) -> str:
 def describe(config: TrainConfig) -> str:
     """One sentence on the architecture, from the configuration."""
     m = config.model
-    gru = f"{m.gru_layers} {'bidirectional ' if m.bidirectional else ''}GRU({m.gru_units})"
-    if m.recurrent_stride > 1:
+    gru = f"{m.gru_layers} {'bidirectional ' if m.bidirectional else ''}GRU({m.gru_units})" if m.gru_layers else "no GRU"
+    if m.recurrent_stride > 1 and m.gru_layers:
         gru += f" stepping over the mean of every {m.recurrent_stride} frames"
     if m.frontend == "logmel":
-        residual = "residual " if m.block_residual else ""
+        residual = ("causal " if m.causal else "") + ("residual " if m.block_residual else "")
+        residual += "depthwise-separable " if m.block_separable else ""
         bank = "learnable filterbank initialised on mel, " if m.mel_trainable else ""
         norm = _normalisation(m.feature_norm, m.norm_gate_db)
         front = (f"an in-graph {m.mel_bins}-band log-mel front end ({bank}{norm}) and "

@@ -124,6 +124,8 @@ def log_mel_frontend(config: ModelConfig, x, frame_mask, reference=None):
             residual=config.block_residual,
             squeeze_excitation=config.block_se,
             l2=reg_l2,
+            separable=config.block_separable,
+            causal=config.causal,
             name=f"block{i + 1}",
         )(x, mask=frame_mask)
         if i == 0 and config.mixstyle:
