@@ -169,3 +169,43 @@ def export_step(model: keras.Model, path, chunk_samples: int) -> tuple[bytes, St
 
     step, layout = step_function(model, chunk_samples)
     return export_float32(FrozenServing(model, step, step_specs(chunk_samples, layout)), path), layout
+
+
+STEP_CHUNK_SAMPLES = 1600  # 100 ms at 16 kHz: the step model's chunk in exports
+
+
+def export_checked(model: keras.Model, config, folder, clips, tolerance: float, write) -> tuple[dict | None, dict]:
+    """For a causal model (``config``: its ModelConfig), write ``STEP_FILE`` into the export
+    folder ``folder`` and check it on ``clips`` (each cut to whole chunks) against the Keras model
+    run offline on the same samples: ``(the metadata's stream entry, its parity figures)``;
+    ``(None, {})`` for other models. ExportError when a probability differs by over ``tolerance``."""
+    import numpy as np
+
+    from kerasser.contract import STEP_FILE
+    from kerasser.errors import ExportError
+    from kerasser.export.tflite import custom_ops
+    from kerasser.serve.stream import StepRunner
+
+    if not config.causal:
+        return None, {}
+    chunk = STEP_CHUNK_SAMPLES * config.audio.sample_rate // 16000
+    write(f"writing the step model ({STEP_FILE}, {chunk}-sample chunks)")
+    content, layout = export_step(model, folder / STEP_FILE, chunk)
+    if custom_ops(content):
+        raise ExportError(f"needs non-builtin ops {custom_ops(content)}", path=folder / STEP_FILE)
+    stream = {"chunk_samples": chunk, "state_size": layout.size}
+    runner = StepRunner(folder / STEP_FILE, chunk, layout.size, list(model.output))
+    worst = 0.0
+    for clip in clips:
+        wave = np.asarray(clip[1] if isinstance(clip, tuple) else clip, np.float32)
+        wave = wave[: len(wave) // chunk * chunk]
+        if not len(wave):
+            continue
+        offline = model({"waveform": wave[None], "length": np.array([len(wave)], np.int32)})
+        online = runner.run(wave)
+        worst = max(worst, *(float(np.max(np.abs(np.asarray(offline[t])[0] - online[t]))) for t in online))
+    if worst > tolerance:
+        raise ExportError(f"the step model's probabilities differ from the offline model's by {worst:.2g} "
+                          f"(over {tolerance})", path=folder / STEP_FILE)
+    write(f"  step model: max |diff| from the offline model {worst:.2g}")
+    return stream, {"step": {"max_abs_diff": worst, "clips": len(clips)}}
