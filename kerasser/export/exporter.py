@@ -32,9 +32,8 @@ from kerasser import contract
 from kerasser.data.corpora import read_corpora, select
 from kerasser.errors import ExportError, SettingsError
 from kerasser.export import metadata as meta
-from kerasser.export import model_card
+from kerasser.export import model_card, streaming
 from kerasser.export import saved_model as saved_model_export
-from kerasser.export import streaming
 from kerasser.export import tflite as tflite_export
 from kerasser.export.clips import clip_references, load_clips, parity_clips, spread
 from kerasser.export.folder import check_target, replace_dir, staging_dir
