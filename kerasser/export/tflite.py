@@ -237,3 +237,17 @@ def operator_names(content: bytes) -> list[str]:
 def custom_ops(content: bytes) -> list[str]:
     """The non-builtin operators (Flex ops among them) of a TFLite flatbuffer; [] for ours."""
     return sorted({name for name, custom in _operator_codes(content) if custom})
+
+
+KERNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL")  # the ops that carry weights
+
+
+def kernels(content: bytes) -> list[tuple[str, str, str]]:
+    """``(op, input dtype, output tensor name)`` per convolution and matrix product of a TFLite
+    model: which kernels run in int8 and which in float32 (the tensor name holds the Keras layer's)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=content)
+    tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
+    return [(op["op_name"], np.dtype(tensors[op["inputs"][0]]["dtype"]).name, tensors[op["outputs"][0]]["name"])
+            for op in interpreter._get_ops_details() if op["op_name"] in KERNEL_OPS]
