@@ -29,6 +29,7 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "tiny+mean": ("tiny", {"causal": False, "feature_norm": "mean"},
                   "tiny with per-utterance mean normalisation (not causal: no step model)"),
     "tiny+wide": ("tiny", {"block_channels": (128, 128, 128, 128)}, "tiny with 128 channels per block"),
+    "tiny+running": ("tiny", {"feature_norm": "running"}, "tiny with each log-mel frame minus the mean of the frames so far"),
     # added one at a time to the paper recipe
     "paper+logmel": ("paper", {"frontend": "logmel"}, "paper with the log-mel front end and conv blocks"),
     "paper+lr1e-3": ("paper", {"learning_rate": 1e-3}, "paper with Adam 1e-3"),

@@ -23,7 +23,7 @@ from kerasser.tasks import EMODB_EMOTIONS, EMOTION, TASKS
 SAMPLE_RATE = 16000
 FRONTENDS = ("shared", "framed", "logmel")
 CONV_PADDINGS = ("valid", "same")
-FEATURE_NORMS = ("none", "mean", "meanvar", "level", "speaker", "pcen")
+FEATURE_NORMS = ("none", "mean", "meanvar", "level", "speaker", "pcen", "running")
 SELECT_ON = ("saved", "trained")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
@@ -116,7 +116,7 @@ class ModelConfig:
     mel_trainable: bool = False  # learnable filterbank, initialised on mel
     # per utterance, over valid frames: none, mean, meanvar, level (gain only); or "speaker": minus
     # the speaker's mean log mel (a ``reference`` input, kerasser.model.speaker_reference; fixed filterbank);
-    # or "pcen": per-channel energy normalisation of the mel energies (kerasser.model.layers.PCEN)
+    # or "pcen": per-channel energy normalisation (kerasser.model.layers.PCEN); "running": minus the mean so far
     feature_norm: str = "mean"
     # per-utterance statistics over the speech frames only: those within this many dB of the
     # utterance's loudest frame (an energy gate; kerasser.model.layers.UtteranceNormalization); 0: all frames
@@ -187,8 +187,8 @@ class ModelConfig:
         if self.feature_norm == "speaker" and (self.frontend != "logmel" or self.mel_trainable):
             raise SettingsError("speaker normalisation (feature_norm 'speaker') needs the log-mel front end with a "
                                 "fixed filterbank (a speaker's reference must not change as the filterbank learns)")
-        if self.causal and (self.feature_norm != "none" or self.bidirectional or self.block_se):  # (each sees it all)
-            raise SettingsError("a causal model needs feature_norm 'none', no bidirectional GRU, no squeeze-excitation")
+        if self.causal and (self.feature_norm not in ("none", "running") or self.bidirectional or self.block_se):
+            raise SettingsError("a causal model needs feature_norm none or running, no bidirectional GRU, no squeeze-excitation")
         if not self.norm_gate_db >= 0:
             raise SettingsError(f"norm_gate_db must be >= 0 (0: no gate), not {self.norm_gate_db}")
         if self.norm_gate_db and self.feature_norm not in ("mean", "meanvar", "level"):

@@ -61,6 +61,8 @@ def _normalisation(feature_norm: str, gate_db: float = 0.0) -> str:
         return "per-speaker mean normalisation"
     if feature_norm == "pcen":
         return "per-channel energy normalisation (PCEN)"
+    if feature_norm == "running":
+        return "each frame minus the mean of the frames so far"
     return "no per-utterance normalisation" if feature_norm == "none" else f"per-utterance {feature_norm} normalisation"
 
 

@@ -7,6 +7,7 @@ frames before it only, so it can run chunk by chunk with a state between chunks:
 - the last ``frame_length - frame_step`` standardised samples (the next frame's beginning);
 - how many frames have been made (the first ``frame_length / frame_step - 1`` frames of the
   stream start before its first sample: they are not frames of the offline model, and get weight 0);
+- with ``feature_norm="running"``, the sum and count of the frames so far;
 - each convolution block's last ``(kernel_size - 1) * dilation_rate`` input frames;
 - each task's attention pooling as an online softmax (running maximum score, sum of weights,
   weighted sums; ``AttentionPooling.step``).
@@ -28,7 +29,7 @@ import tensorflow as tf
 
 from kerasser.contract import CHUNK_NAME, STATE_NAME
 from kerasser.errors import SettingsError
-from kerasser.model.layers import AttentionPooling, ClassGrouping, ConvBlock, LogMelSpectrogram
+from kerasser.model.layers import AttentionPooling, ClassGrouping, ConvBlock, LogMelSpectrogram, RunningNormalization
 from kerasser.model.network import NORMALIZATION, pooling_name
 
 # Layers a step model runs (or that do nothing at inference); any other layer means the model is not causal.
@@ -73,6 +74,7 @@ class StreamParts:
     blocks: list[ConvBlock]
     pooling: dict[str, AttentionPooling]
     heads: dict[str, keras.layers.Layer]  # output name -> head layer (ClassGrouping: read off emotion)
+    norm: RunningNormalization | None = None
 
     @property
     def lead(self) -> int:
@@ -86,10 +88,12 @@ class StreamParts:
 
 def stream_parts(model: keras.Model) -> StreamParts:
     """The parts of ``model`` a step model runs; SettingsError naming what is not causal."""
-    blocks, log_mel, other = [], None, []
+    blocks, log_mel, norm, other = [], None, None, []
     for layer in model.layers:
         kind = type(layer).__name__
-        if isinstance(layer, ConvBlock):
+        if isinstance(layer, RunningNormalization):
+            norm = layer
+        elif isinstance(layer, ConvBlock):
             if not layer.causal or layer.squeeze_excitation:
                 raise SettingsError(f"{layer.name} is not a causal block: train with --causal (the tiny recipe)")
             blocks.append(layer)
@@ -109,13 +113,15 @@ def stream_parts(model: keras.Model) -> StreamParts:
         heads[name] = model.get_layer(name)
         if not isinstance(heads[name], ClassGrouping):
             pooling[name] = model.get_layer(pooling_name(name))
-    return StreamParts(model.get_layer(NORMALIZATION), log_mel, blocks, pooling, heads)
+    return StreamParts(model.get_layer(NORMALIZATION), log_mel, blocks, pooling, heads, norm)
 
 
 def stream_layout(parts: StreamParts) -> StreamLayout:
     """The state's layout for ``parts``."""
     layout = [("tail", (parts.tail,)), ("position", (1,))]
     channels = parts.log_mel.num_mel_bins
+    if parts.norm is not None:
+        layout += [("norm/sum", (1, channels)), ("norm/count", (1, 1))]
     for block in parts.blocks:
         layout.append((f"{block.name}/history", (block.history, channels)))
         channels = block.filters
@@ -142,6 +148,8 @@ def step_function(model: keras.Model, chunk_samples: int):
         index = s["position"] + tf.range(frames, dtype=tf.float32)[None]  # [1, frames]
         valid = tf.cast(index >= parts.lead, tf.float32)
         new = {"tail": signal[:, -parts.tail:] if parts.tail else signal[:, :0], "position": s["position"] + frames}
+        if parts.norm is not None:
+            x, (new["norm/sum"], new["norm/count"]) = parts.norm.step(x, valid, (s["norm/sum"], s["norm/count"]))
         for block in parts.blocks:
             x, new[f"{block.name}/history"] = block.step(x, valid, s[f"{block.name}/history"])
         outputs = {}

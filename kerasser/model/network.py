@@ -49,6 +49,7 @@ from kerasser.model.layers import (
     LogMelSpectrogram,
     MixStyle,
     ReferenceNormalization,
+    RunningNormalization,
     SharedFrontEnd,
     SpecAugment,
     UtteranceNormalization,
@@ -105,6 +106,8 @@ def log_mel_frontend(config: ModelConfig, x, frame_mask, reference=None):
         x = ReferenceNormalization(name="feature_norm", dtype=SIGNAL)([x, reference], mask=frame_mask)
     elif config.feature_norm == "pcen":
         x = PCEN(name="feature_norm", dtype=SIGNAL)(x, mask=frame_mask)
+    elif config.feature_norm == "running":
+        x = RunningNormalization(name="feature_norm", dtype=SIGNAL)(x, mask=frame_mask)
     elif config.feature_norm != "none":
         x = UtteranceNormalization(config.feature_norm, gate_db=config.norm_gate_db, name="feature_norm",
                                    dtype=SIGNAL)(x, mask=frame_mask)

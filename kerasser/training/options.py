@@ -121,7 +121,8 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
        "Attentive statistics: also the attention-weighted standard deviation."),
     _o("model.feature_norm", "--feature-norm", FEATURE_NORMS,
        "Log-mel normalisation: per utterance (mean, meanvar, level), per speaker (speaker: needs "
-       "--fixed-filterbank), or per-channel energy normalisation (pcen)."),
+       "--fixed-filterbank), per-channel energy normalisation (pcen), or minus the mean of the frames so far "
+       "(running: causal)."),
     _o("model.norm_gate_db", "--norm-gate-db", float,
        "Per-utterance normalisation statistics over the speech frames only: those within this many dB of "
        "the loudest frame (an energy gate, so the silence around speech does not shift the level; 0: every "

@@ -91,3 +91,20 @@ def test_causal_settings_are_checked():
         ModelConfig(**{**TINY_CAUSAL, "feature_norm": "mean"})
     with pytest.raises(SettingsError, match="causal"):
         ModelConfig(**{**TINY_CAUSAL, "gru_layers": 1, "bidirectional": True})
+
+
+def test_running_normalisation_streams_too(rng):
+    import tensorflow as tf
+
+    from kerasser.export.streaming import step_function
+
+    model = causal_model(rng, feature_norm="running")
+    wave = rng.normal(scale=0.1, size=3 * CHUNK).astype(np.float32)
+    step, layout = step_function(model, CHUNK)
+    state = tf.zeros((1, layout.size))
+    for i in range(3):
+        out = step(tf.constant(wave[None, i * CHUNK:(i + 1) * CHUNK]), state)
+        state = out["state"]
+    want = offline(model, wave)
+    for task in want:
+        np.testing.assert_allclose(np.asarray(out[task])[0], want[task], atol=1e-5)

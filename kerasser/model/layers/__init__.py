@@ -15,6 +15,7 @@ from kerasser.model.layers.log_mel import LogMelSpectrogram
 from kerasser.model.layers.mix_style import MixStyle
 from kerasser.model.layers.pcen import PCEN
 from kerasser.model.layers.reference_normalization import ReferenceNormalization
+from kerasser.model.layers.running_normalization import RunningNormalization
 from kerasser.model.layers.shared_frontend import SharedFrontEnd
 from kerasser.model.layers.spec_augment import SpecAugment
 from kerasser.model.layers.utterance_normalization import UtteranceNormalization
@@ -35,6 +36,7 @@ __all__ = [
     "MixStyle",
     "PCEN",
     "ReferenceNormalization",
+    "RunningNormalization",
     "SharedFrontEnd",
     "SpecAugment",
     "UtteranceNormalization",
