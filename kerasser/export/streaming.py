@@ -29,7 +29,13 @@ import tensorflow as tf
 
 from kerasser.contract import CHUNK_NAME, STATE_NAME
 from kerasser.errors import SettingsError
-from kerasser.model.layers import AttentionPooling, ClassGrouping, ConvBlock, LogMelSpectrogram, RunningNormalization
+from kerasser.model.layers import (
+    AttentionPooling,
+    ClassGrouping,
+    ConvBlock,
+    LogMelSpectrogram,
+    RunningNormalization,
+)
 from kerasser.model.network import NORMALIZATION, pooling_name
 
 # Layers a step model runs (or that do nothing at inference); any other layer means the model is not causal.
