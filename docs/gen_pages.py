@@ -33,6 +33,8 @@ RESULT_PAGES = {
                            "BAVED in-corpus and fine-tuning.",
                            ["corpora.md", "exported_on_corpora.md", "opensmile_corpora.md", "opensmile_peer.txt",
                             "baved_in_corpus.txt", "baved_speakers.txt", "fine_tuning.md"]),
+    "results/devices.md": ("Devices", "The tiny recipe beside the default on a CPU: size, parameters, "
+                           "latency per clip and per stream chunk, memory, accuracy.", ["device.md"]),
     "results/measurements.md": ("Other measurements", "Quantisation, speech segments.",
                                 ["int8_drift.txt", "int8_layers.txt", "vad_segments.txt"]),
 }

@@ -12,7 +12,10 @@ GitHub):
   manifest the next example reads);
 - ``<!-- test: install -->``: a command that installs kerasser; it runs as written in a fresh copy of
   the repository, with the package index (tests/test_doc_examples.py::test_install_examples);
-- ``<!-- test: ci -->``: the command CI runs; .ci/run must run it as written.
+- ``<!-- test: ci -->``: the command CI runs; .ci/run must run it as written;
+- ``<!-- test: names -->``: an app's code for a runtime the tests have not got (Kotlin, Swift): not
+  run, but every name it quotes must be one of the export contract's (file, signature, input and
+  output names; tests/test_doc_examples.py::test_app_snippets_use_the_contracts_names).
 
 A page's examples run in order in one sandbox (``Sandbox``), a folder laid out as a checkout beside
 ``../shared/data``: ``examples/`` and ``exported/`` (the shipped models) as in the repository;

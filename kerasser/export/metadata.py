@@ -15,6 +15,9 @@ Schema (format_version 1; ``null`` where a figure could not be computed)::
   speaker_reference null, or for a speaker-normalising model {"input": "reference", "shape": [1,
                     mel_bins], "signature": "speaker_statistics", "file": "model_statistics.tflite",
                     "outputs": ["log_mel_sum", "frames"], "description"}
+  stream            null, or for a causal model (the tiny recipe) its step model's {"chunk_samples",
+                    "state_size", "input_order", "output_order"} (``kerasser.contract``; file role
+                    tflite_step, parity entry "step")
   tasks             [{"name", "classes" (in output order), "output", "attention_output" or null}]
   attention         true when every task has a ``{task}_attention`` output
   outputs           [{"name", "dtype", "shape", "description"}] sorted by name

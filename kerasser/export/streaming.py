@@ -209,6 +209,7 @@ def export_checked(model: keras.Model, config, folder, clips, tolerance: float, 
         raise ExportError(f"needs non-builtin ops {custom_ops(content)}", path=folder / STEP_FILE)
     stream = {"chunk_samples": chunk, "state_size": layout.size}
     runner = StepRunner(folder / STEP_FILE, chunk, layout.size, list(model.output))
+    stream.update(input_order=runner.raw_order("inputs"), output_order=runner.raw_order("outputs"))
     worst = 0.0
     for clip in clips:
         wave = np.asarray(clip[1] if isinstance(clip, tuple) else clip, np.float32)

@@ -52,8 +52,17 @@ class StepRunner:
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"not a usable TFLite model ({error})", path=self.path) from None
         self._runner = interpreter.get_signature_runner(SIGNATURE_KEY)
+        self._interpreter = interpreter
         self._lock = threading.RLock()
         self.reset()
+
+    def raw_order(self, which: str) -> list[str]:
+        """Input (``which="inputs"``) or output names in the order of the interpreter's raw tensors:
+        for runtimes that do not read signatures (metadata ``stream.input_order``, ``output_order``)."""
+        details = self._runner.get_input_details() if which == "inputs" else self._runner.get_output_details()
+        index = {d["index"]: name for name, d in details.items()}
+        raw = self._interpreter.get_input_details() if which == "inputs" else self._interpreter.get_output_details()
+        return [index[d["index"]] for d in raw]
 
     def reset(self) -> None:
         """Start a new stream: zero state, nothing buffered."""
