@@ -30,6 +30,9 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
                   "tiny with per-utterance mean normalisation (not causal: no step model)"),
     "tiny+wide": ("tiny", {"block_channels": (128, 128, 128, 128)}, "tiny with 128 channels per block"),
     "tiny+running": ("tiny", {"feature_norm": "running"}, "tiny with each log-mel frame minus the mean of the frames so far"),
+    "tiny+e120": ("tiny", {"epochs": 120, "patience": 120}, "tiny trained for 120 epochs (still improving at 60)"),
+    "tiny+wide+e120": ("tiny", {"block_channels": (128, 128, 128, 128), "epochs": 120, "patience": 120},
+                       "tiny with 128 channels per block, 120 epochs"),
     # added one at a time to the paper recipe
     "paper+logmel": ("paper", {"frontend": "logmel"}, "paper with the log-mel front end and conv blocks"),
     "paper+lr1e-3": ("paper", {"learning_rate": 1e-3}, "paper with Adam 1e-3"),
