@@ -111,6 +111,8 @@ def _parity_lines(parity: dict) -> list[str]:
         line = f"- {fmt}: max |probability difference| vs Keras {figures['max_abs_diff']:.2g}"
         if figures.get("argmax_agreement") is not None:
             line += f", same class on {100 * figures['argmax_agreement']:.0f} % of {parity['clips']['count']} clips"
+        if fmt == "step":
+            line += f" (run chunk by chunk over {figures['clips']} clips cut to whole chunks)"
         change = figures.get("test_uar_change")
         if change:
             line += "; test UAR change " + ", ".join(f"{t} {v:+.1f}" for t, v in change.items())
@@ -186,6 +188,16 @@ def _reproduce(metadata: dict, config: TrainConfig) -> list[str]:
     return [*lines, shlex.join(["kerasser", "ensemble", *(m["run"] for m in members), "--out", config.out])]
 
 
+def _stream_lines(stream: dict | None) -> list[str]:
+    if not stream:
+        return []
+    ms = 1000 * stream["chunk_samples"] // 16000
+    return [f"It is causal and streams: `step.tflite` runs it on {stream['chunk_samples']}-sample ({ms} ms) chunks,",
+            f"carrying a state of {stream['state_size']} floats (`chunk` and `state` in; `state` and each task's",
+            "probabilities of the audio so far out; after a clip's last chunk they are the offline model's).",
+            "`kerasser label -` labels live input with it; the contract and app code: docs/devices.md."]
+
+
 def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
     """The card's Markdown text."""
     name = metadata.get("name", "model")
@@ -218,6 +230,7 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
            "the speaker's clips (`speaker_statistics`, `model_statistics.tflite`). `kerasser label --speakers",
            "folder` groups a folder's clips by speaker; without it each clip is its own speaker, which this",
            "model labels far worse (`benchmarks/reference_clips.py`)."] if metadata.get("speaker_reference") else []),
+        *_stream_lines(metadata.get("stream")),
         "",
         *_per_corpus_lines(metadata.get("test") or {}),
         *_held_out_lines(metadata.get("cross_corpus") or {}),
