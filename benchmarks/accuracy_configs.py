@@ -31,6 +31,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "tiny+wide": ("tiny", {"block_channels": (128, 128, 128, 128)}, "tiny with 128 channels per block"),
     "tiny+running": ("tiny", {"feature_norm": "running"}, "tiny with each log-mel frame minus the mean of the frames so far"),
     "tiny+e120": ("tiny", {"epochs": 120, "patience": 120}, "tiny trained for 120 epochs (still improving at 60)"),
+    "tiny+kd": ("tiny", {}, "tiny distilled from the default's seed 0 (weight 0.5): the default's judgement on "
+                "every training utterance"),
     "tiny+wide+e120": ("tiny", {"block_channels": (128, 128, 128, 128), "epochs": 120, "patience": 120},
                        "tiny with 128 channels per block, 120 epochs"),
     # added one at a time to the paper recipe
@@ -138,6 +140,7 @@ TEACHERS = {
     "v4+kd": [("v4", s) for s in (0, 1, 2)],
     "v4+kdT2": [("v4", s) for s in (0, 1, 2)],
     "v4+kdfold": [(f"v4-fold{k}", 0) for k in range(3)],
+    "tiny+kd": [("default", 0)],
 }
 
 # PROTOCOL.md: EmoDB emotion / arousal / valence / dominance, and BAVED arousal. PROTOCOL's BAVED
