@@ -109,6 +109,26 @@ def timers(files: dict[Path, dict[str, Path]], threads: tuple[int, ...]) -> dict
     return calls
 
 
+def agreement(variants: dict[str, Path]) -> dict[str, tuple[float, float]]:
+    """variant -> (share of (clip, task) pairs with float32's class, largest probability difference)
+    on the example clips (examples/*.wav), against the folder's float32 model."""
+    from kerasser.data.audio import load
+    from kerasser.serve.inference import TFLiteRunner
+
+    clips = [load(p, 16000) for p in sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.wav"))]
+    outputs = {}
+    for variant, path in variants.items():
+        runner = TFLiteRunner(path, num_threads=1)
+        outputs[variant] = [runner(c) for c in clips]
+    tasks = [t for t in outputs["float32"][0] if not t.endswith("_attention")]
+    result = {}
+    for variant, outs in outputs.items():
+        same = [np.argmax(o[t]) == np.argmax(f[t]) for o, f in zip(outs, outputs["float32"]) for t in tasks]
+        diff = max(float(np.max(np.abs(o[t] - f[t]))) for o, f in zip(outs, outputs["float32"]) for t in tasks)
+        result[variant] = (float(np.mean(same)), diff)
+    return result
+
+
 def interleaved(calls: dict, rounds: int, repeats: int) -> dict:
     """Median over rounds of each round's mean ms per call; every call timed in every round."""
     for call in calls.values():
@@ -161,19 +181,21 @@ def main():
              f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. LiteRT (ai_edge_litert); latency: median "
              f"over {args.rounds} interleaved rounds of the mean of {args.repeats} calls; a 2 s clip "
              f"({CLIP} samples); memory: peak RSS of a fresh process that loads the file and labels one "
-             f"clip, minus {base:.0f} MB for the process with LiteRT imported and no model.", ""]
+             f"clip, minus {base:.0f} MB for the process with LiteRT imported and no model; agreement: "
+             "each task's class on the 7 clips of examples/ against the same folder's float32 model.", ""]
     lines += ["| model | variant | file KB | parameters | ms per 2 s clip, 1 thread | 2 threads | "
-              "x faster than its float32 (1 thread) | peak MB over the bare process |",
-              "|---|---|---|---|---|---|---|---|"]
+              "x faster than its float32 (1 thread) | peak MB over the bare process | same class as float32 "
+              "(max prob. diff.) |", "|---|---|---|---|---|---|---|---|---|"]
     for folder in args.model:
         params = parameters(folder)
+        agree = agreement(files[folder])
         for variant, path in files[folder].items():
             one, two = ms[(folder, variant, 1)], ms[(folder, variant, 2)]
             ratio = ms[(folder, "float32", 1)] / one
             memory = peak_mb(str(path)) - base
             lines.append(f"| {folder.name} | {variant} | {path.stat().st_size / 1024:.0f} | "
                          f"{params if params is not None else '?'} | {one:.2f} | {two:.2f} | {ratio:.2f} | "
-                         f"{memory:.1f} |")
+                         f"{memory:.1f} | {100 * agree[variant][0]:.0f} % ({agree[variant][1]:.2f}) |")
     steps = [(folder, ms[(folder, "step", 1)], ms[(folder, "step", 2)]) for folder in args.model
              if (folder, "step", 1) in ms]
     if steps:
