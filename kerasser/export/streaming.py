@@ -38,7 +38,9 @@ from kerasser.model.layers import (
 )
 from kerasser.model.network import NORMALIZATION, pooling_name
 
-# Layers a step model runs (or that do nothing at inference); any other layer means the model is not causal.
+# Layers that do nothing at inference, or whose work the step does itself (FramePadding: the stream's
+# frames are whole, past samples are real); any other layer than these and the ones the step runs
+# (standardisation, log mel, RunningNormalization, ConvBlock, AttentionPooling, heads) is refused.
 _INFERENCE_IDENTITY = ("Dropout", "SpecAugment", "MixStyle", "InputLayer", "FramePadding", "Identity")
 
 
@@ -106,8 +108,7 @@ def stream_parts(model: keras.Model) -> StreamParts:
         elif isinstance(layer, LogMelSpectrogram):
             log_mel = layer
         elif not (kind in _INFERENCE_IDENTITY or isinstance(layer, (AttentionPooling, ClassGrouping))
-                  or layer.name == NORMALIZATION or isinstance(layer, (keras.layers.Dense,))
-                  or kind == "CosineSoftmax"):
+                  or layer.name == NORMALIZATION or isinstance(layer, keras.layers.Dense) or kind == "CosineSoftmax"):
             other.append(f"{layer.name} ({kind})")
     if other:
         raise SettingsError(f"no step model for a model with {', '.join(other)}: only causal log-mel models stream "
