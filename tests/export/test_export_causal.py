@@ -43,6 +43,8 @@ def test_step_model_is_exported_checked_and_described(causal_export):
     assert sorted(stream["output_order"]) == sorted(["state", "arousal", "emotion"])
     assert md["files"][STEP_ROLE]["path"] == "step.tflite" and md["files"][STEP_ROLE]["sha256"]
     assert md["parity"]["step"]["max_abs_diff"] <= 1e-4 and md["parity"]["step"]["clips"] > 0
+    card = (causal_export / "MODEL_CARD.md").read_text()
+    assert "`step.tflite` runs it on 1600-sample (100 ms) chunks" in card and "- step: max |probability" in card
     assert has_step_model(causal_export)
     runner = open_step_model(causal_export)
     results = runner.push(np.zeros(1600 * 2 + 5, np.float32) + 0.01)
