@@ -1,7 +1,9 @@
 """Models on a device: size, parameters, latency at 1 and 2 threads, the step model, peak memory, accuracy.
 
+    kerasser train --recipe tiny --corpus emodb --data ../shared/data/emodb --out runs/tiny   # (or a run of
+    kerasser export runs/tiny --out runs/tiny-export --quantize int8 --quantize float16 --quantize dynamic  # accuracy.py)
     python benchmarks/device.py --model exported/emodb-avde --model runs/tiny-export \
-        [--rounds 7] [--repeats 30] [--out benchmarks/results/device.md]
+        [--rounds 15] [--repeats 30] [--accuracy default,tiny] [--loco multi,tiny-multi] [--out benchmarks/results/device.md]
 
 For each exported model folder (``kerasser export`` with ``--quantize int8 --quantize float16
 --quantize dynamic``; a missing float16 or dynamic variant is made from its model.keras) and each
@@ -12,10 +14,10 @@ imports LiteRT: the difference is the model's). A folder with a step model (``st
 models) also gets the step model's latency per chunk. Latencies are measured interleaved: each of
 ``--rounds`` rounds times every (model, variant, threads) ``--repeats`` times in turn, and the table
 gives the median over rounds of each round's mean, so a load that comes and goes hits every entry
-alike; ratios are of figures from the same run. Accuracy: the EmoDB test UAR (fixed split, mean ±
-sd over the seeds recorded) of each model's recipe from ``benchmarks/results/accuracy_runs``
-(``--accuracy NAME`` per model, the accuracy.py configuration). The machine (CPU model, cores,
-load average before and after) is named in the output.
+alike; ratios are of figures from the same run. Accuracy, from the committed records: EmoDB's
+fixed split of ``benchmarks/accuracy.py``'s configurations ``--accuracy`` and leave-one-corpus-out
+of ``benchmarks/corpora.py``'s ``--loco`` (mean ± sd over the seeds recorded). The machine (CPU
+model, cores, load average before and after) is named in the output.
 """
 
 from __future__ import annotations
@@ -143,25 +145,39 @@ def interleaved(calls: dict, rounds: int, repeats: int) -> dict:
     return {key: statistics.median(values) for key, values in per_round.items()}
 
 
-def accuracy(config: str) -> str:
-    """EmoDB test UAR (emotion / arousal / valence / dominance) of accuracy.py's ``config``, mean ± sd over its seeds."""
-    records = sorted((RESULTS / "accuracy_runs").glob(f"{config}.fixed.seed*.json"))
+def _cell(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
+
+
+def accuracy_row(config: str) -> str:
+    """A table row of accuracy.py's ``config``: EmoDB test UAR per task and mean dev UAR, mean ± sd over its seeds."""
+    records = [json.loads(p.read_text()) for p in sorted((RESULTS / "accuracy_runs").glob(f"{config}.fixed.seed*.json"))]
     if not records:
-        return "not measured"
-    tests = [json.loads(p.read_text())["test"] for p in records]
-    cells = []
-    for task in ("emotion", "arousal", "valence", "dominance"):
-        values = [t[task] for t in tests]
-        sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        cells.append(f"{statistics.mean(values):.1f} ± {sd:.1f}")
-    return " / ".join(cells) + f" ({len(records)} seeds)"
+        return f"| `{config}` | not measured | | | | | |"
+    cells = [_cell([r["test"][t] for r in records]) for t in ("emotion", "arousal", "valence", "dominance")]
+    cells.append(_cell([statistics.mean(r["dev"].values()) for r in records]))
+    return f"| `{config}` | {len(records)} | {' | '.join(cells)} |"
+
+
+LOCO = [("emodb", "emotion_common"), ("emodb", "arousal"), ("emodb", "valence"), ("ravdess", "emotion_common"),
+        ("ravdess", "arousal"), ("ravdess", "valence")]
+
+
+def loco_row(config: str) -> str:
+    """A table row of corpora.py's ``config``, leave-one-corpus-out: each held-out corpus' UARs."""
+    records = [json.loads(p.read_text()) for p in sorted((RESULTS / "corpora_runs").glob(f"{config}.loco.seed*.json"))]
+    if not records:
+        return f"| `{config}` | not measured | | | | | | |"
+    cells = [_cell([r["scores"][c][t] for r in records]) for c, t in LOCO]
+    return f"| `{config}` | {len(records)} | {' | '.join(cells)} |"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", type=Path, required=True, help="an exported model folder")
-    parser.add_argument("--accuracy", action="append", default=[],
-                        help="per --model, in order: its accuracy.py configuration (default, tiny, ...)")
+    parser.add_argument("--accuracy", default="", help="accuracy.py configurations to list (default,tiny,...)")
+    parser.add_argument("--loco", default="", help="corpora.py configurations to list (multi,tiny-multi,...)")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--out", type=Path, default=None, help="also write the report here (markdown)")
@@ -209,9 +225,16 @@ def main():
                          f"{step.chunk_samples} samples ({1000 * step.chunk_samples // 16000} ms) | {one:.3f} | "
                          f"{two:.3f} | {step.state_size} |")
     if args.accuracy:
-        lines += ["", "EmoDB test UAR (fixed split; emotion / arousal / valence / dominance, mean ± sd over seeds, "
-                  "each seed's epoch picked on dev; `benchmarks/results/accuracy_runs`):", ""]
-        lines += [f"- {folder.name} (`{config}`): {accuracy(config)}" for folder, config in zip(args.model, args.accuracy)]
+        lines += ["", "EmoDB's fixed split (`benchmarks/accuracy.py`, its records in `benchmarks/results/accuracy_runs`): "
+                  "test UAR %, and the mean dev UAR each seed's epoch was picked on, mean ± sd over seeds:", "",
+                  "| configuration | seeds | emotion | arousal | valence | dominance | mean dev |",
+                  "|---|---|---|---|---|---|---|", *(accuracy_row(c) for c in args.accuracy.split(","))]
+    if args.loco:
+        lines += ["", "Leave-one-corpus-out (`benchmarks/corpora.py --protocol loco`, trained on the other corpus of "
+                  "EmoDB and RAVDESS, every clip of the held-out one scored; common: the 4-class UAR):", "",
+                  "| configuration | seeds | EmoDB common | EmoDB arousal | EmoDB valence | RAVDESS common | "
+                  "RAVDESS arousal | RAVDESS valence |", "|---|---|---|---|---|---|---|---|",
+                  *(loco_row(c) for c in args.loco.split(","))]
     report = "\n".join(["# Models on a device (`python benchmarks/device.py`)", "", *lines]) + "\n"
     print(report)
     if args.out:
