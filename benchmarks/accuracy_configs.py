@@ -31,8 +31,8 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
     "tiny+wide": ("tiny", {"block_channels": (128, 128, 128, 128)}, "tiny with 128 channels per block"),
     "tiny+running": ("tiny", {"feature_norm": "running"}, "tiny with each log-mel frame minus the mean of the frames so far"),
     "tiny+e120": ("tiny", {"epochs": 120, "patience": 120}, "tiny trained for 120 epochs (still improving at 60)"),
-    "tiny+kd": ("tiny", {}, "tiny distilled from the default's seed 0 (weight 0.5): the default's judgement on "
-                "every training utterance"),
+    "tiny+kd": ("tiny", {}, "tiny distilled from the default's seed 0 (weight 0.5; the teacher a rerun of that "
+                "seed, its run folder runs/accuracy/default/fixed/seed0: dev 79.8, test 67.9 / 95.4 / 80.3 / 86.2)"),
     "tiny+wide+e120": ("tiny", {"block_channels": (128, 128, 128, 128), "epochs": 120, "patience": 120},
                        "tiny with 128 channels per block, 120 epochs"),
     # added one at a time to the paper recipe
