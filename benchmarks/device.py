@@ -212,6 +212,17 @@ def main():
             lines.append(f"| {folder.name} | {variant} | {path.stat().st_size / 1024:.0f} | "
                          f"{params if params is not None else '?'} | {one:.2f} | {two:.2f} | {ratio:.2f} | "
                          f"{memory:.1f} | {100 * agree[variant][0]:.0f} % ({agree[variant][1]:.2f}) |")
+    if len(args.model) > 1:
+        first = args.model[0]
+        lines += ["", f"Against {first.name} (same run): file size and 1-thread latency of each variant, as "
+                  f"{first.name}'s / the model's (x smaller, x faster):", "",
+                  "| model | variant | x smaller | x faster |", "|---|---|---|---|"]
+        for folder in args.model[1:]:
+            for variant, path in files[folder].items():
+                if variant in files[first]:
+                    size = files[first][variant].stat().st_size / path.stat().st_size
+                    lines.append(f"| {folder.name} | {variant} | {size:.1f} | "
+                                 f"{ms[(first, variant, 1)] / ms[(folder, variant, 1)]:.1f} |")
     steps = [(folder, ms[(folder, "step", 1)], ms[(folder, "step", 2)]) for folder in args.model
              if (folder, "step", 1) in ms]
     if steps:
