@@ -146,8 +146,9 @@ def interleaved(calls: dict, rounds: int, repeats: int) -> dict:
 
 
 def _cell(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
 def accuracy_row(config: str) -> str:
@@ -193,7 +194,7 @@ def main():
     base = peak_mb("-")
     lines = [f"Command: `python benchmarks/device.py {' '.join(sys.argv[1:])}`  ",
              f"Machine: {cpu_name()}, {os.cpu_count()} cores, no GPU; load average before "
-             f"{load_before[0]:.1f}, after {os.getloadavg()[0]:.1f} (shared: other jobs ran).  ",
+             f"{load_before[0]:.1f}, after {os.getloadavg()[0]:.1f} (a machine shared with other jobs).  ",
              f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. LiteRT (ai_edge_litert); latency: median "
              f"over {args.rounds} interleaved rounds of the mean of {args.repeats} calls; a 2 s clip "
              f"({CLIP} samples); memory: peak RSS of a fresh process that loads the file and labels one "
