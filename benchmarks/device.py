@@ -1,8 +1,9 @@
 """Models on a device: size, parameters, latency at 1 and 2 threads, the step model, peak memory, accuracy.
 
-    kerasser train --recipe tiny --corpus emodb --data ../shared/data/emodb --out runs/tiny   # (or a run of
-    kerasser export runs/tiny --out runs/tiny-export --quantize int8 --quantize float16 --quantize dynamic  # accuracy.py)
-    python benchmarks/device.py --model exported/emodb-avde --model runs/tiny-export \
+    python benchmarks/accuracy.py --configs tiny --seeds 0,1,2      # the tiny recipe's runs (seed 0 exported)
+    kerasser export runs/accuracy/tiny/fixed/seed0 --out runs/tiny-s0-export --name tiny-s0 \
+        --quantize int8 --quantize float16 --quantize dynamic
+    python benchmarks/device.py --model exported/emodb-avde --model runs/tiny-s0-export \
         [--rounds 15] [--repeats 30] [--accuracy default,tiny] [--loco multi,tiny-multi] [--out benchmarks/results/device.md]
 
 For each exported model folder (``kerasser export`` with ``--quantize int8 --quantize float16
