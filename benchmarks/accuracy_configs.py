@@ -24,6 +24,17 @@ CONFIGS: dict[str, tuple[str, dict, str]] = {
                                 "its own head trained but not saved, the epoch picked on the trained heads)")),
     "v5": ("v5", {}, "fifth default: v4 with 4 attention heads per task and mixup of training batches"),
     "v4": ("v4", {}, "fourth default: v3 with a learnable filterbank"),
+    # the tiny recipe for devices (issue 45) and its screens
+    "tiny": ("tiny", {}, "the tiny recipe for devices: causal depthwise-separable conv blocks, no GRU, 60 K parameters"),
+    "tiny+mean": ("tiny", {"causal": False, "feature_norm": "mean"},
+                  "tiny with per-utterance mean normalisation (not causal: no step model)"),
+    "tiny+wide": ("tiny", {"block_channels": (128, 128, 128, 128)}, "tiny with 128 channels per block"),
+    "tiny+running": ("tiny", {"feature_norm": "running"}, "tiny with each log-mel frame minus the mean of the frames so far"),
+    "tiny+e120": ("tiny", {"epochs": 120, "patience": 120}, "tiny trained for 120 epochs (still improving at 60)"),
+    "tiny+kd": ("tiny", {}, "tiny distilled from the default's seed 0 (weight 0.5; the teacher a rerun of that "
+                "seed, its run folder runs/accuracy/default/fixed/seed0: dev 79.8, test 67.9 / 95.4 / 80.3 / 86.2)"),
+    "tiny+wide+e120": ("tiny", {"block_channels": (128, 128, 128, 128), "epochs": 120, "patience": 120},
+                       "tiny with 128 channels per block, 120 epochs"),
     # added one at a time to the paper recipe
     "paper+logmel": ("paper", {"frontend": "logmel"}, "paper with the log-mel front end and conv blocks"),
     "paper+lr1e-3": ("paper", {"learning_rate": 1e-3}, "paper with Adam 1e-3"),
@@ -129,6 +140,7 @@ TEACHERS = {
     "v4+kd": [("v4", s) for s in (0, 1, 2)],
     "v4+kdT2": [("v4", s) for s in (0, 1, 2)],
     "v4+kdfold": [(f"v4-fold{k}", 0) for k in range(3)],
+    "tiny+kd": [("default", 0)],
 }
 
 # PROTOCOL.md: EmoDB emotion / arousal / valence / dominance, and BAVED arousal. PROTOCOL's BAVED

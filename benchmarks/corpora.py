@@ -61,6 +61,8 @@ CONFIGS: dict[str, tuple[str, dict, tuple[str, ...], str]] = {
     "multi+gate": ("default", {"balance_corpora": True, "norm_gate_db": 30.0}, ("emodb", "ravdess"),
                    "the per-utterance mean over the speech frames only (within 30 dB of the loudest): "
                    "the silence around speech (half of a RAVDESS clip) no longer shifts the level"),
+    "tiny-multi": ("tiny", {}, ("emodb", "ravdess"), "the tiny recipe (issue 45) on EmoDB + RAVDESS, one label space "
+                   "(as multi)"),
     "multi+2gru": ("default", {"balance_corpora": True, "gru_layers": 2}, ("emodb", "ravdess"),
                    "capacity: two bidirectional GRU layers (the data is three times larger)"),
 }

@@ -90,8 +90,9 @@ def make_option(option: Option):
 # The options that are not one config field each (kerasser.training.options' docstring).
 _SPECIAL = [
     click.option("--recipe", type=click.Choice(list(RECIPES)), default="default", show_default=True,
-                 help="Starting point: default (the best measured), paper (Zhang et al., raw waveform), or an "
-                      "earlier default kept for its benchmark records (v5, v4). Every option below overrides it."),
+                 help="Starting point: default (the best measured), tiny (60 K parameters for devices, causal: "
+                      "a step model streams it), paper (Zhang et al., raw waveform), or an earlier default kept "
+                      "for its benchmark records (v5, v4). Every option below overrides it."),
     click.option("--tasks", default=None, callback=_tasks,
                  help="Tasks: a(rousal), v(alence), d(ominance), e(motion). [default: a,v,d,e, or --config's]"),
     click.option("--loss-weights", default=None,

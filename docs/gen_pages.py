@@ -35,6 +35,8 @@ RESULT_PAGES = {
                             "baved_in_corpus.txt", "baved_speakers.txt", "fine_tuning.md"]),
     "results/text_fusion.md": ("Text fusion", "Audio, text and audio + text models (bridge tokens), and the "
                                "same models with the transcripts removed.", ["text_fusion.md"]),
+    "results/devices.md": ("Devices", "The tiny recipe beside the default on a CPU: size, parameters, "
+                           "latency per clip and per stream chunk, memory, accuracy.", ["device.md"]),
     "results/measurements.md": ("Other measurements", "Quantisation, speech segments.",
                                 ["int8_drift.txt", "int8_layers.txt", "vad_segments.txt"]),
 }

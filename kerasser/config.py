@@ -24,14 +24,14 @@ from kerasser.text_input import check_modality
 SAMPLE_RATE = 16000
 FRONTENDS = ("shared", "framed", "logmel")
 CONV_PADDINGS = ("valid", "same")
-FEATURE_NORMS = ("none", "mean", "meanvar", "level", "speaker", "pcen")
+FEATURE_NORMS = ("none", "mean", "meanvar", "level", "speaker", "pcen", "running")
 SELECT_ON = ("saved", "trained")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("default", "mirrored", "multiworker")  # kerasser.training.distribution
 HEADS = ("softmax", "cosine")
 FREEZES = ("none", "frontend", "encoder")  # TrainConfig.freeze: what --init-from keeps as trained
-ADVERSARIES = ("speaker", "corpus")  # ModelConfig.adversary: what the gradient-reversal classifier tells apart  # ModelConfig.head: Dense + softmax, or CosineSoftmax (AM-softmax)
+ADVERSARIES = ("speaker", "corpus")  # ModelConfig.adversary: what the gradient-reversal classifier tells apart
 AUTO_WEIGHTS = "auto"  # TrainConfig.loss_weights: learned during training (kerasser.model.uncertainty)
 
 
@@ -59,12 +59,10 @@ class AugmentConfig:
         for name in ("crop_prob", "noise_prob", "reverb_prob", "bandlimit_prob", "codec_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise SettingsError(f"{name} must be a probability in [0, 1], not {getattr(self, name)}")
-        if self.gain_db < 0 or self.crop_min_seconds <= 0:
-            raise SettingsError("gain_db must be >= 0 and crop_min_seconds > 0")
+        if self.gain_db < 0 or self.crop_min_seconds <= 0 or self.mixup_alpha < 0:
+            raise SettingsError("gain_db and mixup_alpha (0 = off) must be >= 0 and crop_min_seconds > 0")
         if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
             raise SettingsError(f"snr_db must be (low, high), not {self.snr_db}")
-        if self.mixup_alpha < 0:
-            raise SettingsError(f"mixup_alpha must be >= 0 (0 = off), not {self.mixup_alpha}")
 
     @property
     def active(self) -> bool:
@@ -119,7 +117,7 @@ class ModelConfig:
     mel_trainable: bool = False  # learnable filterbank, initialised on mel
     # per utterance, over valid frames: none, mean, meanvar, level (gain only); or "speaker": minus
     # the speaker's mean log mel (a ``reference`` input, kerasser.model.speaker_reference; fixed filterbank);
-    # or "pcen": per-channel energy normalisation of the mel energies (kerasser.model.layers.PCEN)
+    # or "pcen": per-channel energy normalisation (kerasser.model.layers.PCEN); "running": minus the mean so far
     feature_norm: str = "mean"
     # per-utterance statistics over the speech frames only: those within this many dB of the
     # utterance's loudest frame (an energy gate; kerasser.model.layers.UtteranceNormalization); 0: all frames
@@ -133,6 +131,8 @@ class ModelConfig:
     block_kernel: int = 5
     block_residual: bool = True
     block_se: int = 0  # squeeze-excitation bottleneck units; 0 = off
+    block_separable: bool = False  # depthwise-separable convolutions (ConvBlock separable): for devices
+    causal: bool = False  # no frame sees a later one: the model also runs chunk by chunk (export.streaming)
     # MixStyle after the first convolution block (training only): the probability per batch that
     # the utterances' feature statistics are mixed (kerasser.model.layers.MixStyle); 0 = off
     mixstyle: float = 0.0
@@ -189,6 +189,8 @@ class ModelConfig:
         if self.feature_norm == "speaker" and (self.frontend != "logmel" or self.mel_trainable):
             raise SettingsError("speaker normalisation (feature_norm 'speaker') needs the log-mel front end with a "
                                 "fixed filterbank (a speaker's reference must not change as the filterbank learns)")
+        if self.causal and (self.feature_norm not in ("none", "running") or self.bidirectional or self.block_se):
+            raise SettingsError("a causal model needs feature_norm none or running, no bidirectional GRU, no squeeze-excitation")
         if not self.norm_gate_db >= 0:
             raise SettingsError(f"norm_gate_db must be >= 0 (0: no gate), not {self.norm_gate_db}")
         if self.norm_gate_db and self.feature_norm not in ("mean", "meanvar", "level"):
@@ -335,9 +337,7 @@ class TrainConfig:
             if not self.learned_weights:
                 raise SettingsError(f"loss_weights must be numbers or {AUTO_WEIGHTS!r}, not {self.loss_weights!r}")
         elif self.loss_weights is not None and len(self.loss_weights) != len(self.model.tasks):
-            raise SettingsError(
-                f"{len(self.loss_weights)} loss weights given for {len(self.model.tasks)} tasks"
-            )
+            raise SettingsError(f"{len(self.loss_weights)} loss weights given for {len(self.model.tasks)} tasks")
 
     @property
     def learned_weights(self) -> bool:

@@ -13,6 +13,7 @@ Folder layout (``kerasser export RUN --out DIR``)::
   model_float16.tflite   with --quantize float16: float16 weights
   model_dynamic.tflite   with --quantize dynamic: int8 weights, float activations
   model_statistics.tflite  speaker-normalising models only: the speaker_statistics signature in float32
+  step.tflite            causal models only (the tiny recipe): the step model, float32 (below)
   metadata.json          the schema in ``kerasser.export.metadata``; ``read_metadata`` here
 
 Serving contract (SavedModel and every TFLite variant, signature ``serving_default``):
@@ -50,6 +51,15 @@ the transcript beside the waveform:
           2 + i the vocabulary's i-th character; at most ``text_input.max_tokens``); no transcript
           is ``[0]`` (T = 1, masked): the model then predicts from the audio alone. On TFLite,
           resize the input per utterance as for ``waveform``.
+
+Causal models (trained ``--causal``, the ``tiny`` recipe; metadata ``stream`` not null) also have a
+step model (``step.tflite``, signature ``serving_default``; ``kerasser.export.streaming``):
+
+  inputs  ``chunk`` float32 [1, stream.chunk_samples]: the next samples of a stream (as ``waveform``);
+          ``state`` float32 [1, stream.state_size]: zeros at the start, then the last call's state;
+  outputs ``state`` float32 [1, stream.state_size]: the state to pass with the next chunk;
+          ``{task}`` float32 [1, classes]: the probabilities of the stream so far. After the chunks
+          of a clip of a whole number of chunks they are the offline model's on that clip.
 
 All preprocessing (standardisation, framing, features) is inside the graph; the text's
 tokenisation is not (plain Python: ``kerasser.text_input``, stored vocabulary).
@@ -100,6 +110,11 @@ STATISTICS_ROLE = "tflite_statistics"  # its metadata ``files`` role
 LOG_MEL_SUM = "log_mel_sum"  # the statistics' outputs
 FRAMES = "frames"
 TRANSCRIPT_OUTPUT = "transcript"
+STEP_FILE = "step.tflite"  # causal models' step model
+STEP_ROLE = "tflite_step"  # its metadata ``files`` role
+STREAM_KEY = "stream"  # metadata: {"chunk_samples", "state_size"} of the step model, or null
+CHUNK_NAME = "chunk"  # the step model's inputs (and STATE_NAME its output too)
+STATE_NAME = "state"
 SHA256_KEY = "sha256"  # a file entry's digest (hex); a folder entry's are in SHA256_FILES_KEY
 SHA256_FILES_KEY = "sha256_files"
 VERIFY_ENV = "KERASSER_VERIFY_MODEL"  # "0": load model files without checking their SHA-256
@@ -320,6 +335,10 @@ def check_metadata(metadata, path: str | os.PathLike) -> dict:
         _get(metadata, "attention", "", (bool,), required=False)
         for key in ("transcript", "speaker_reference", "text_input"):
             _get(metadata, key, "", (dict, type(None)), required=False)
+        for key in ("chunk_samples", "state_size"):
+            if (_get(_get(metadata, STREAM_KEY, "", (dict, type(None)), required=False) or {key: 1}, key,
+                     f"{STREAM_KEY}.", (int,)) < 1):
+                raise _Malformed(f"{STREAM_KEY}.{key} must be positive")
         tflite = _get(metadata, "tflite", "", (dict,), required=False) or {}
         for i, name in enumerate(_get(tflite, "output_order", "tflite.", (list,), required=False) or []):
             _name(name, f"tflite.output_order[{i}]")

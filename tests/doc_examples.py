@@ -12,7 +12,10 @@ GitHub):
   manifest the next example reads);
 - ``<!-- test: install -->``: a command that installs kerasser; it runs as written in a fresh copy of
   the repository, with the package index (tests/test_doc_examples.py::test_install_examples);
-- ``<!-- test: ci -->``: the command CI runs; .ci/run must run it as written.
+- ``<!-- test: ci -->``: the command CI runs; .ci/run must run it as written;
+- ``<!-- test: names -->``: an app's code for a runtime the tests have not got (Kotlin, Swift): not
+  run, but every name it quotes must be one of the export contract's (file, signature, input and
+  output names; tests/test_doc_examples.py::test_app_snippets_use_the_contracts_names).
 
 Every example must exit 0, and no line of TensorFlow's, absl's or LiteRT's start-up logging may reach
 the stderr of a command or of Python that uses kerasser (``NOISE``; a snippet that calls LiteRT

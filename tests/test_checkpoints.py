@@ -6,12 +6,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasser.training.loop import trim_metrics
 from kerasser.training.runs import (
     RunPaths,
     checkpoint_state,
     read_state,
     save_model_atomic,
+    trim_metrics,
     write_json_atomic,
 )
 

@@ -5,6 +5,7 @@ the repository; the test command is .ci/run's own."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
@@ -51,8 +52,26 @@ def test_every_block_is_an_example_its_output_or_a_file():
     CI command: none is left unchecked (a command shown as ```text would be)."""
     for page in pages():
         for block in blocks(page):
-            known = block.runs or {"install", "ci", "output", "file"} & set(block.directive)
+            known = block.runs or {"install", "ci", "output", "file", "names"} & set(block.directive)
             assert known, f"{block.where}: a ```{block.lang} block that no test runs or checks"
+
+
+def test_app_snippets_use_the_contracts_names():
+    """A block marked ``names`` (an app's code for a runtime the tests have not got: Kotlin, Swift)
+    quotes only names of the export contract: file, signature, input and output names
+    (kerasser.contract, the tasks); a renamed tensor or file fails here instead of in an app."""
+    from kerasser import contract
+    from kerasser.tasks import TASKS
+
+    allowed = {contract.INPUT_NAME, contract.CHUNK_NAME, contract.STATE_NAME, contract.SIGNATURE_KEY,
+               contract.STEP_FILE, contract.METADATA_FILE, *contract.TFLITE_FILES.values(), *TASKS}
+    marked = [b for p in pages() for b in blocks(p) if "names" in b.directive]
+    assert marked, "docs/devices.md has the Kotlin and Swift snippets"
+    for block in marked:
+        quoted = re.findall(r'"([^"\n]*)"', block.body)
+        assert quoted, f"{block.where}: quotes no name"
+        unknown = sorted(set(quoted) - allowed)
+        assert not unknown, f"{block.where}: {unknown} are not names of the export contract"
 
 
 def _install_blocks() -> list[tuple[Block, Block | None]]:

@@ -32,7 +32,7 @@ from kerasser import contract
 from kerasser.data.corpora import read_corpora, select
 from kerasser.errors import ExportError, SettingsError
 from kerasser.export import metadata as meta
-from kerasser.export import model_card
+from kerasser.export import model_card, streaming
 from kerasser.export import saved_model as saved_model_export
 from kerasser.export import tflite as tflite_export
 from kerasser.export.clips import clip_references, clip_texts, load_clips, parity_clips, spread
@@ -232,6 +232,8 @@ def export_run(
         representative = functools.partial(_representative, config, utterances, representative_clips, checks.statistics,
                                            write, vocabulary)
         runners, tflite_info = _export_tflite_variants(model, tmp, quantize, checks, representative, parity, write)
+        stream, step_parity = streaming.export_checked(model, config.model, tmp, checks.clips, tolerance, write)
+        parity.update(step_parity)
         test, test_skipped = None, None
         if test_utts:
             test = _test_scores(run, test_utts, runners, parity, tasks, write, config.model.audio.sample_rate,
@@ -246,14 +248,14 @@ def export_run(
             config=config,
             state=read_state(RunPaths(run)),
             run_dir=str(run.resolve()),
-            files=_file_entries(tmp, quantize, checks.statistics is not None),
+            files=_file_entries(tmp, quantize, checks.statistics is not None, stream is not None),
             tflite=tflite_info,
             test=test,
             test_skipped=test_skipped,
             parity=parity,
             transcript=with_transcript,
         )
-        document["other_corpora"] = others
+        document["other_corpora"], document[contract.STREAM_KEY] = others, stream
         if cross_corpus is not None:
             document["cross_corpus"] = cross_corpus
         meta.write_metadata(tmp, document)
@@ -372,7 +374,7 @@ def _export_tflite_variants(model, tmp: Path, quantize, checks: _Checks, represe
     return runners, tflite_info
 
 
-def _file_entries(tmp: Path, quantize, statistics: bool) -> dict:
+def _file_entries(tmp: Path, quantize, statistics: bool, step: bool = False) -> dict:
     """The metadata's ``files``: each written file's path, size and digest, by role."""
     files = {role: meta.file_entry(tmp, rel) for role, rel in
              (("keras", contract.KERAS_FILE), ("saved_model", contract.SAVED_MODEL_DIR))}
@@ -380,6 +382,8 @@ def _file_entries(tmp: Path, quantize, statistics: bool) -> dict:
         files[contract.tflite_role(variant)] = meta.file_entry(tmp, contract.TFLITE_FILES[variant])
     if statistics:
         files[contract.STATISTICS_ROLE] = meta.file_entry(tmp, contract.STATISTICS_FILE)
+    if step:
+        files[contract.STEP_ROLE] = meta.file_entry(tmp, contract.STEP_FILE)
     files["metadata"] = {"path": contract.METADATA_FILE}
     return files
 

@@ -18,6 +18,9 @@ Schema (format_version 1; ``null`` where a figure could not be computed)::
   text_input        null, or for a text model (``--modality``) {"input": "text", "dtype": "int32",
                     "shape": [1, null], "modality", "tokens": "characters", "vocabulary" (the
                     characters, id 2 + i), "pad": 0, "oov": 1, "max_tokens", "description"}
+  stream            null, or for a causal model (the tiny recipe) its step model's {"chunk_samples",
+                    "state_size", "input_order", "output_order"} (``kerasser.contract``; file role
+                    tflite_step, parity entry "step")
   tasks             [{"name", "classes" (in output order), "output", "attention_output" or null}]
   attention         true when every task has a ``{task}_attention`` output
   outputs           [{"name", "dtype", "shape", "description"}] sorted by name

@@ -61,6 +61,8 @@ def _normalisation(feature_norm: str, gate_db: float = 0.0) -> str:
         return "per-speaker mean normalisation"
     if feature_norm == "pcen":
         return "per-channel energy normalisation (PCEN)"
+    if feature_norm == "running":
+        return "each frame minus the mean of the frames so far"
     return "no per-utterance normalisation" if feature_norm == "none" else f"per-utterance {feature_norm} normalisation"
 
 
@@ -74,11 +76,12 @@ def train_command(config: TrainConfig) -> str:
 def describe(config: TrainConfig) -> str:
     """One sentence on the architecture, from the configuration."""
     m = config.model
-    gru = f"{m.gru_layers} {'bidirectional ' if m.bidirectional else ''}GRU({m.gru_units})"
-    if m.recurrent_stride > 1:
+    gru = f"{m.gru_layers} {'bidirectional ' if m.bidirectional else ''}GRU({m.gru_units})" if m.gru_layers else "no GRU"
+    if m.recurrent_stride > 1 and m.gru_layers:
         gru += f" stepping over the mean of every {m.recurrent_stride} frames"
     if m.frontend == "logmel":
-        residual = "residual " if m.block_residual else ""
+        residual = ("causal " if m.causal else "") + ("residual " if m.block_residual else "")
+        residual += "depthwise-separable " if m.block_separable else ""
         bank = "learnable filterbank initialised on mel, " if m.mel_trainable else ""
         norm = _normalisation(m.feature_norm, m.norm_gate_db)
         front = (f"an in-graph {m.mel_bins}-band log-mel front end ({bank}{norm}) and "
@@ -108,6 +111,8 @@ def _parity_lines(parity: dict) -> list[str]:
         line = f"- {fmt}: max |probability difference| vs Keras {figures['max_abs_diff']:.2g}"
         if figures.get("argmax_agreement") is not None:
             line += f", same class on {100 * figures['argmax_agreement']:.0f} % of {parity['clips']['count']} clips"
+        if fmt == "step":
+            line += f" (run chunk by chunk over {figures['clips']} clips cut to whole chunks)"
         change = figures.get("test_uar_change")
         if change:
             line += "; test UAR change " + ", ".join(f"{t} {v:+.1f}" for t, v in change.items())
@@ -183,6 +188,16 @@ def _reproduce(metadata: dict, config: TrainConfig) -> list[str]:
     return [*lines, shlex.join(["kerasser", "ensemble", *(m["run"] for m in members), "--out", config.out])]
 
 
+def _stream_lines(stream: dict | None) -> list[str]:
+    if not stream:
+        return []
+    ms = 1000 * stream["chunk_samples"] // 16000
+    return [f"It is causal and streams: `step.tflite` runs it on {stream['chunk_samples']}-sample ({ms} ms) chunks,",
+            f"carrying a state of {stream['state_size']} floats (`chunk` and `state` in; `state` and each task's",
+            "probabilities of the audio so far out; after a clip's last chunk they are the offline model's).",
+            "`kerasser label -` labels live input with it; the contract and app code: docs/devices.md."]
+
+
 def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
     """The card's Markdown text."""
     name = metadata.get("name", "model")
@@ -219,6 +234,7 @@ def render(metadata: dict, config: TrainConfig, export_command: str) -> str:
            "beside the waveform it takes `text`, the transcript's character ids (metadata `text_input`; `[[0]]`: none,",
            "the audio alone). `kerasser label --transcripts CSV` gives each file's (docs/text.md)."]
           if metadata.get("text_input") else []),
+        *_stream_lines(metadata.get("stream")),
         "",
         *_per_corpus_lines(metadata.get("test") or {}),
         *_held_out_lines(metadata.get("cross_corpus") or {}),

@@ -53,6 +53,7 @@ from kerasser.model.layers import (
     LogMelSpectrogram,
     MixStyle,
     ReferenceNormalization,
+    RunningNormalization,
     SharedFrontEnd,
     SpecAugment,
     UtteranceNormalization,
@@ -110,6 +111,8 @@ def log_mel_frontend(config: ModelConfig, x, frame_mask, reference=None):
         x = ReferenceNormalization(name="feature_norm", dtype=SIGNAL)([x, reference], mask=frame_mask)
     elif config.feature_norm == "pcen":
         x = PCEN(name="feature_norm", dtype=SIGNAL)(x, mask=frame_mask)
+    elif config.feature_norm == "running":
+        x = RunningNormalization(name="feature_norm", dtype=SIGNAL)(x, mask=frame_mask)
     elif config.feature_norm != "none":
         x = UtteranceNormalization(config.feature_norm, gate_db=config.norm_gate_db, name="feature_norm",
                                    dtype=SIGNAL)(x, mask=frame_mask)
@@ -129,6 +132,8 @@ def log_mel_frontend(config: ModelConfig, x, frame_mask, reference=None):
             residual=config.block_residual,
             squeeze_excitation=config.block_se,
             l2=reg_l2,
+            separable=config.block_separable,
+            causal=config.causal,
             name=f"block{i + 1}",
         )(x, mask=frame_mask)
         if i == 0 and config.mixstyle:

@@ -8,6 +8,8 @@ cut into speech pieces by :class:`kerasser.data.segments.SpeechStream`, and each
 its row written (flushed) as soon as the piece ends, ``min_silence`` after its speech. Rows have
 the stream's ``name`` (:data:`STDIN_NAME`) as ``path`` and an empty ``duration`` (the length is not known while it
 runs); with ``summary`` a last row covers the whole stream, its ``duration`` the seconds read.
+A model folder with a step model (a causal model's, ``kerasser.serve.stream``) labels each piece
+with it, chunk by chunk (the piece zero-padded to whole chunks).
 """
 
 from __future__ import annotations
@@ -163,7 +165,9 @@ def label_stream(
     returns the number of error rows written."""
     from kerasser.data.segments import SpeechStream
     from kerasser.serve.labeling_files import _predict_row, _where
+    from kerasser.serve.stream import stepped
 
+    labeler = stepped(labeler)
     errors = 0
     totals = FileSummary(labeler.tasks)
     stream = None

@@ -10,7 +10,6 @@ class-balanced weights, waveform augmentation, fixed or learned loss weights) ar
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import warnings
 from collections.abc import Callable, Sequence
@@ -49,7 +48,15 @@ from kerasser.training.callbacks import (
     restore_seed_states,
 )
 from kerasser.training.prebuild import build_for_fit
-from kerasser.training.runs import RunError, RunPaths, load_config, make_folder, read_state, write_json_atomic
+from kerasser.training.runs import (
+    RunError,
+    RunPaths,
+    load_config,
+    make_folder,
+    read_state,
+    trim_metrics,
+    write_json_atomic,
+)
 
 
 def check_labels(utterances: Sequence[Utterance], tasks: Sequence[str], split: str) -> None:
@@ -94,19 +101,6 @@ def adapt_normalization(model: keras.Model, examples) -> None:
     model has none)."""
     if any(layer.name == NORMALIZATION for layer in model.layers):
         model.get_layer(NORMALIZATION).adapt(data.waveforms(examples))
-
-
-def trim_metrics(path: Path, epochs: int) -> None:
-    """Keep the rows of the first ``epochs`` epochs of ``metrics.csv``: a run killed after logging an
-    epoch but before its checkpoint trains that epoch again, and must not log it twice."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [line for line in lines[1:] if line.split(",", 1)[0].isdigit() and int(line.split(",", 1)[0]) < epochs]
-    if len(kept) != len(lines):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(kept))
-        os.replace(tmp, path)
 
 
 def check_run_folder(config: TrainConfig, resume: bool) -> tuple[RunPaths, dict | None]:

@@ -104,7 +104,8 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
     _o("model.l2", "--l2", float, "L2 penalty on kernels.", low=0),
     _o("model.dropout", "--dropout", float, "Dropout rate.", low=0, high=1, high_open=True),
     _o("model.bidirectional", "--bidirectional/--no-bidirectional", bool, "Bidirectional GRUs."),
-    _o("model.gru_layers", "--gru-layers", int, "Stacked GRU layers.", low=1),
+    _o("model.gru_layers", "--gru-layers", int, "Stacked GRU layers (0: none, the blocks go straight to pooling).",
+       low=0),
     _o("model.recurrent_stride", "--recurrent-stride", int,
        "Frames averaged into one GRU step (2: half the recurrent steps, faster on devices).", low=1),
     _o("model.pool_heads", "--pool-heads", int, "Attention heads per task.", low=1),
@@ -121,12 +122,18 @@ TRAINING_OPTIONS: tuple[Option, ...] = (
        "Attentive statistics: also the attention-weighted standard deviation."),
     _o("model.feature_norm", "--feature-norm", FEATURE_NORMS,
        "Log-mel normalisation: per utterance (mean, meanvar, level), per speaker (speaker: needs "
-       "--fixed-filterbank), or per-channel energy normalisation (pcen)."),
+       "--fixed-filterbank), per-channel energy normalisation (pcen), or minus the mean of the frames so far "
+       "(running: causal)."),
     _o("model.norm_gate_db", "--norm-gate-db", float,
        "Per-utterance normalisation statistics over the speech frames only: those within this many dB of "
        "the loudest frame (an energy gate, so the silence around speech does not shift the level; 0: every "
        "frame)."),
     _o("model.block_se", "--se", int, "Squeeze-excitation bottleneck units (0: off).", low=0),
+    _o("model.block_separable", "--separable/--no-separable", bool,
+       "Depthwise-separable convolution blocks (fewer weights; the tiny recipe's)."),
+    _o("model.causal", "--causal/--no-causal", bool,
+       "Causal blocks (no frame sees a later one; needs --feature-norm none and no bidirectional GRU): the "
+       "export adds a step model that runs chunk by chunk (step.tflite)."),
     _o("model.mel_trainable", "--learnable-filterbank/--fixed-filterbank", bool, "Train the mel filterbank."),
     _o("model.ctc_weight", "--ctc-weight", float,
        "Weight alpha of the CTC auxiliary loss on transcripts (Cai et al.; 0: no CTC head).", low=0),

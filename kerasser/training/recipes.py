@@ -112,6 +112,29 @@ def _variant(recipe: str, model: dict | None = None, train: dict | None = None, 
     }
 
 
+# For devices (issue 45): a conv-only causal encoder with int8-friendly ops (in-graph log mel,
+# depthwise-separable causal blocks, attention pooling; no GRU, no per-utterance normalisation),
+# so its int8 export is small and fast and a step model streams it chunk by chunk. 30 ms frames
+# (480 samples, a whole number of 10 ms hops, so the stream's frames fall where the offline ones do).
+RECIPES["tiny"] = _variant(
+    "default",
+    model={
+        "audio": AudioConfig(frame_length=480, frame_step=160),
+        "mel_bins": 40,
+        "mel_trainable": False,
+        "feature_norm": "none",
+        "block_channels": (64, 96, 96, 96),
+        "block_dilations": (1, 2, 4, 8),
+        "block_separable": True,
+        "causal": True,
+        "dropout": 0.1,
+        "gru_layers": 0,
+        "bidirectional": False,
+        "recurrent_stride": 1,
+    },
+)
+RECIPES["tiny"]["readout"] = RECIPES["default"]["readout"]
+
 RECIPES["v5"] = {key: value for key, value in RECIPES["default"].items() if key != "readout"}
 RECIPES["v4"] = _variant("v5", model={"pool_heads": 1}, augment={"mixup_alpha": 0.0})
 

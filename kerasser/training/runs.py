@@ -156,3 +156,16 @@ def load_best_model(run_dir: str | os.PathLike):
     if not paths.best_model.exists():
         raise RunError("no best.keras yet (has a training epoch finished?)", path=run_dir)
     return load_model(paths.best_model)
+
+
+def trim_metrics(path: Path, epochs: int) -> None:
+    """Keep the rows of the first ``epochs`` epochs of ``metrics.csv``: a run killed after logging an
+    epoch but before its checkpoint trains that epoch again, and must not log it twice."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if line.split(",", 1)[0].isdigit() and int(line.split(",", 1)[0]) < epochs]
+    if len(kept) != len(lines):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(kept))
+        os.replace(tmp, path)

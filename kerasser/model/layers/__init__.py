@@ -17,6 +17,7 @@ from kerasser.model.layers.mix_style import MixStyle
 from kerasser.model.layers.modality_dropout import ModalityDropout
 from kerasser.model.layers.pcen import PCEN
 from kerasser.model.layers.reference_normalization import ReferenceNormalization
+from kerasser.model.layers.running_normalization import RunningNormalization
 from kerasser.model.layers.self_attention import SelfAttention
 from kerasser.model.layers.shared_frontend import SharedFrontEnd
 from kerasser.model.layers.spec_augment import SpecAugment
@@ -41,6 +42,7 @@ __all__ = [
     "ModalityDropout",
     "PCEN",
     "ReferenceNormalization",
+    "RunningNormalization",
     "SelfAttention",
     "SharedFrontEnd",
     "SpecAugment",

@@ -30,6 +30,11 @@ class AttentionPooling(keras.layers.Layer):
 
     With ``return_attention=True`` the layer returns ``(r, alpha)``, ``alpha`` [batch, time]
     (with several heads, their mean: still a distribution over the real steps).
+
+    Streaming: :meth:`step` folds a chunk of steps into a running state (an online softmax: the
+    running maximum score, the sum of ``exp(score - max)`` and the sums of ``exp(score - max) h``
+    and, with statistics, of ``exp(score - max) h^2``) and :meth:`pooled` reads ``r`` off it: after
+    the last chunk that is the offline output for the whole sequence, to float rounding.
     """
 
     def __init__(
@@ -79,6 +84,41 @@ class AttentionPooling(keras.layers.Layer):
         pooled = ops.concatenate(parts, axis=-1)  # [batch, heads, units * (1 or 2)]
         pooled = ops.reshape(pooled, (-1, self.output_units(inputs.shape[-1])))
         return (pooled, ops.mean(alpha, axis=-1)) if self.return_attention else pooled
+
+    def initial_state(self, batch: int, units: int) -> list:
+        """The state before the first step: [max score, weight sum, weighted sum(s)], zeros but
+        the max score (the masked score; it never outlives a real step)."""
+        parts = [ops.full((batch, self.heads), masked_score("float32")), ops.zeros((batch, self.heads))]
+        return parts + [ops.zeros((batch, self.heads, units))] * (2 if self.statistics else 1)
+
+    def step(self, inputs, valid, state: list) -> list:
+        """The state after the next ``inputs`` [batch, time, units] of a sequence, ``valid``
+        [batch, time] (1.0 for real steps; others get weight 0)."""
+        scores = ops.matmul(inputs, self.kernel)  # [batch, time, heads]
+        weight = ops.expand_dims(ops.cast(valid, scores.dtype), -1)
+        scores = scores * weight + (1.0 - weight) * masked_score(scores.dtype)
+        top, total, *sums = state
+        new_top = ops.maximum(top, ops.max(scores, axis=1))
+        scale = ops.exp(top - new_top)  # [batch, heads]
+        e = ops.exp(scores - ops.expand_dims(new_top, 1)) * weight  # [batch, time, heads]
+        new = [new_top, total * scale + ops.sum(e, axis=1),
+               sums[0] * ops.expand_dims(scale, -1) + ops.einsum("bth,btu->bhu", e, inputs)]
+        if self.statistics:
+            new.append(sums[1] * ops.expand_dims(scale, -1) + ops.einsum("bth,btu->bhu", e, ops.square(inputs)))
+        return new
+
+    def pooled(self, state: list):
+        """``r`` of the steps folded into ``state`` so far ([batch, output units]; 0 before any
+        real step)."""
+        _, total, *sums = state
+        total = ops.expand_dims(total, -1)
+        mean = ops.where(total > 0, sums[0] / ops.maximum(total, 1e-30), 0.0)  # [batch, heads, units]
+        parts = [mean]
+        if self.statistics:
+            square = ops.where(total > 0, sums[1] / ops.maximum(total, 1e-30), 0.0)
+            parts.append(ops.sqrt(ops.maximum(square - ops.square(mean), 0.0) + 1e-6))
+        pooled = ops.concatenate(parts, axis=-1)
+        return ops.reshape(pooled, (-1, self.output_units(ops.shape(sums[0])[-1])))
 
     def output_units(self, units: int) -> int:
         return units * self.heads * (2 if self.statistics else 1)

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasser.config import SAMPLE_RATE
-from kerasser.model.layers.framing_ops import frame
+from kerasser.model.layers.framing_ops import frame_signal
 
 
 def hann_window(frame_length: int) -> np.ndarray:
@@ -89,8 +89,7 @@ class LogMelSpectrogram(keras.layers.Layer):
         )
 
     def call(self, waveform):
-        frames = frame(tf.expand_dims(waveform, -1), self.frame_length, self.frame_step)
-        frames = tf.squeeze(frames, -1) * hann_window(self.frame_length)  # [batch, F, frame_length]
+        frames = frame_signal(waveform, self.frame_length, self.frame_step) * hann_window(self.frame_length)
         spectrum = tf.signal.rfft(frames, fft_length=[self.fft_length])
         power = tf.square(tf.math.real(spectrum)) + tf.square(tf.math.imag(spectrum))
         return tf.math.log(tf.matmul(power, self.filterbank) + self.log_offset)
