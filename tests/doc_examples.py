@@ -47,8 +47,9 @@ PYTHON = ("python",)
 FENCE = re.compile(r"^(?:<!-- test: (?P<directive>[^>]*?) -->\n)?```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^```[ \t]*$",
                    re.M | re.S)
 NUMBER = re.compile(r"-?\d+\.\d+(?:e-?\d+)?")
-# What TensorFlow, absl, CUDA probing and LiteRT print at start-up: no example may show a user any of it
-NOISE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|oneDNN|cuda_|XNNPACK|TensorFlow binary|rebuild TensorFlow")
+# What TensorFlow, absl, CUDA probing and LiteRT print at start-up: no example may show a user any of
+# it (nor may kerasser's real train / evaluate / explain processes: tests/test_quiet_commands.py)
+NOISE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|oneDNN|cuda|XNNPACK|AVX|tensorflow", re.I)
 
 
 @dataclass

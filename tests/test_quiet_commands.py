@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from doc_examples import NOISE
 from kerasser_cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
-# What TensorFlow, absl, CUDA probing and LiteRT print at start-up (none may reach a user)
-NOISE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|oneDNN|cuda|XNNPACK|TensorFlow binary|AVX|tensorflow", re.I)
 
 
 def kerasser(*args, **kwargs) -> subprocess.CompletedProcess:
