@@ -12,6 +12,7 @@ from kerasser.config import ModelConfig
 
 TINY = ModelConfig(tasks=("arousal", "emotion"), **tiny.TINY)
 QUANTIZE = ("int8", "float16", "dynamic")
+TOLERANCE = 1e-4  # the float formats' largest probability difference from Keras
 
 
 def keras_outputs(run: Path, waves: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
@@ -29,3 +30,12 @@ def keras_outputs(run: Path, waves: list[np.ndarray]) -> list[dict[str, np.ndarr
         out = call({"waveform": w[None], "length": np.array([len(w)], np.int32)})
         outputs.append({k: v.numpy()[0] for k, v in out.items()})
     return outputs
+
+
+def assert_parity(reference: dict, out: dict, tolerance: float = TOLERANCE) -> None:
+    assert sorted(out) == sorted(reference)
+    for name, ref in reference.items():
+        assert out[name].shape == ref.shape, name
+        assert np.max(np.abs(out[name] - ref)) <= tolerance, name
+        if not name.endswith("_attention"):
+            assert np.argmax(out[name]) == np.argmax(ref), name

@@ -12,12 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from export_helpers import QUANTIZE, TINY, keras_outputs  # tests/export/export_helpers.py
+from export_helpers import (  # tests/export/export_helpers.py
+    QUANTIZE,
+    TINY,
+    TOLERANCE,
+    assert_parity,
+    keras_outputs,
+)
 
-from kerasser.config import AudioConfig, ModelConfig
+from kerasser.config import AudioConfig
 from kerasser.tasks import TASKS
 
-TOLERANCE = 1e-4
 AUDIO = AudioConfig()
 
 pytestmark = [
@@ -51,23 +56,6 @@ def references(emodb_tiny_export, test_clips) -> list[dict[str, np.ndarray]]:
 
 def expected_outputs() -> list[str]:
     return sorted([*TINY.tasks, *(f"{t}_attention" for t in TINY.tasks)])
-
-
-def assert_parity(reference: dict, out: dict, tolerance: float = TOLERANCE) -> None:
-    assert sorted(out) == sorted(reference)
-    for name, ref in reference.items():
-        assert out[name].shape == ref.shape, name
-        assert np.max(np.abs(out[name] - ref)) <= tolerance, name
-        if not name.endswith("_attention"):
-            assert np.argmax(out[name]) == np.argmax(ref), name
-
-
-def tree_digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 # --- files and signatures -------------------------------------------------------------------
@@ -276,198 +264,6 @@ def test_export_without_test_split_skips_test_uar(emodb_tiny_export, emodb_small
     assert json.loads((out / "metadata.json").read_text()) == md
 
 
-# --- atomicity and failures -----------------------------------------------------------------
-
-
-def test_crash_mid_export_leaves_old_export_untouched(emodb_tiny_export, tmp_path, monkeypatch):
-    from kerasser.export import exporter, tflite
-
-    run, built = emodb_tiny_export
-    out = tmp_path / "exported" / "tiny"
-    shutil.copytree(built, out)
-    before = tree_digest(out)
-    written = []
-
-    def crash(model, path, *args, **kwargs):  # the SavedModel is written by now
-        written.extend(p.name for p in Path(path).parent.iterdir())
-        raise RuntimeError("simulated crash")
-
-    monkeypatch.setattr(tflite, "export_tflite", crash)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        exporter.export_run(run, out, write=lambda line: None)
-    assert "saved_model" in written  # it did crash mid-export
-    assert tree_digest(out) == before
-    assert sorted(p.name for p in out.parent.iterdir()) == ["tiny"]  # no temp folder left
-
-
-def test_parity_check_fails_loudly():
-    from kerasser.data.corpora import Utterance
-    from kerasser.errors import ExportError
-    from kerasser.export.parity import check_float, compare
-
-    clips = [Utterance("/x/a.wav", "s", "test", {}), Utterance("/x/b.wav", "s", "test", {})]
-    ref = [{"arousal": np.array(p, np.float32)} for p in ([0.2, 0.3, 0.5], [0.6, 0.3, 0.1])]
-    close = [{"arousal": r["arousal"] + np.float32(5e-5)} for r in ref]
-    figures = compare(ref, close, ["arousal"])
-    assert figures["argmax_agreement"] == 1.0 and figures["max_abs_diff"] == pytest.approx(5e-5, rel=1e-2)
-    check_float("TFLite float32", figures, 1e-4, clips)  # within tolerance: passes
-    far = compare(ref, [{"arousal": r["arousal"] + np.float32(2e-4)} for r in ref], ["arousal"])
-    with pytest.raises(ExportError, match="TFLite float32 parity check failed: max absolute probability difference"):
-        check_float("TFLite float32", far, 1e-4, clips)
-    flipped = [ref[0], {"arousal": np.array([0.3, 0.6, 0.1], np.float32)}]
-    figures = compare(ref, flipped, ["arousal"])
-    assert figures["argmax_agreement"] == 0.5
-    assert figures["argmax_mismatches"] == [{"clip": 1, "task": "arousal"}]
-    with pytest.raises(ExportError, match="arousal class differs from the Keras model on b.wav"):
-        check_float("SavedModel", figures, 1.0, clips)  # argmax must agree whatever the tolerance
-    with pytest.raises(ExportError, match="output names differ"):
-        compare(ref, [{"valence": r["arousal"]} for r in ref], ["arousal"])
-
-
-def test_refuses_to_replace_a_folder_that_is_not_an_export(emodb_tiny_export, tmp_path):
-    from kerasser.errors import ExportError
-    from kerasser.export.exporter import export_run
-
-    out = tmp_path / "mine"
-    out.mkdir()
-    (out / "notes.txt").write_text("keep me")
-    with pytest.raises(ExportError, match="not a kerasser export"):
-        export_run(emodb_tiny_export[0], out, write=lambda line: None)
-    assert (out / "notes.txt").read_text() == "keep me"
-
-
-@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "two-renames"])
-def test_replace_dir(tmp_path, monkeypatch, exchange):
-    from kerasser.export import folder
-
-    if not exchange:
-        monkeypatch.setattr(folder, "_exchange", lambda a, b: False)
-    target, new = tmp_path / "model", tmp_path / ".model.tmp-1"
-    target.mkdir()
-    (target / "old.txt").write_text("old")
-    new.mkdir()
-    (new / "new.txt").write_text("new")
-    folder.replace_dir(new, target)
-    assert [p.name for p in target.iterdir()] == ["new.txt"]
-    assert [p.name for p in tmp_path.iterdir()] == ["model"]
-    other = tmp_path / ".x.tmp"
-    other.mkdir()
-    folder.replace_dir(other, tmp_path / "fresh")  # no existing target: a plain rename
-    assert (tmp_path / "fresh").is_dir() and not other.exists()
-
-
-def test_leftovers_of_killed_exports_are_removed(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from kerasser.export.folder import remove_stale
-
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    pid = int(ended.stdout)  # a process that no longer runs
-    names = [f".tiny.tmp-{pid}-aaaa", f".tiny.old-{pid}-bbbb", f".tiny.tmp-{os.getpid()}-cccc", ".other.tmp-1-x"]
-    names.append("tiny")
-    for name in names:
-        (tmp_path / name).mkdir()
-    removed = remove_stale(tmp_path / "tiny")
-    assert sorted(p.name for p in removed) == [f".tiny.old-{pid}-bbbb", f".tiny.tmp-{pid}-aaaa"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:])
-
-
-# --- other model variants: builtins only, parity at several lengths -------------------------
-
-
-@pytest.mark.parametrize(
-    "config",
-    [
-        dataclasses.replace(TINY, frontend="framed", conv_padding="same", gru_layers=2),
-        dataclasses.replace(TINY, attention=False, head="cosine"),
-        dataclasses.replace(TINY, frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,
-                            block_channels=(8,), block_dilations=(1,), block_kernel=3, feature_norm="pcen"),
-        dataclasses.replace(TINY, frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,
-                            block_channels=(8,), block_dilations=(1,), block_kernel=3, mixstyle=0.5),
-        dataclasses.replace(TINY, frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,
-                            block_channels=(8,), block_dilations=(1,), block_kernel=3, norm_gate_db=30.0),
-    ],
-    ids=["framed-same-attention-2gru", "shared-laststep-cosine", "logmel-pcen", "logmel-mixstyle", "logmel-gated"],
-)
-def test_other_architectures_convert_with_builtins_only(tmp_path, config, rng):
-    from kerasser.export.tflite import custom_ops, export_float32
-    from kerasser.model.network import build_model, with_attention_outputs
-    from kerasser.serve.inference import TFLiteRunner
-
-    model = build_model(config)
-    path = tmp_path / "model.tflite"
-    assert custom_ops(export_float32(model, path)) == []
-    runner = TFLiteRunner(path)
-    reference = with_attention_outputs(model)
-    for n in (1, 700, 3000):
-        w = rng.normal(0, 0.1, n).astype(np.float32)
-        ref = reference({"waveform": w[None], "length": np.array([n], np.int32)}, training=False)
-        assert_parity({k: np.asarray(v)[0] for k, v in ref.items()}, runner(w))
-
-
-# The default recipe's architecture in miniature (log-mel, SpecAugment, SE conv blocks, two frames
-# per BiGRU step, 2-head attentive statistics).
-TINY_DEFAULT = ModelConfig(
-    tasks=("arousal", "emotion"), frontend="logmel", audio=AudioConfig(frame_length=400), mel_bins=16,
-    block_channels=(8, 8), block_dilations=(1, 2), block_kernel=3, block_se=4, spec_time_masks=2,
-    spec_freq_masks=2, gru_units=8, gru_layers=1, bidirectional=True, recurrent_stride=2, pool_heads=2,
-    pool_statistics=True, l2=0.0,
-)
-
-
-def test_default_architecture_converts_with_builtins_only(tmp_path, rng):
-    """float32: builtins only (RFFT2D for the spectrum), parity with Keras at several lengths, the
-    attention output one weight per 25 ms frame; int8: runs, with the feature extraction float."""
-    from kerasser.export.tflite import custom_ops, export_float32, export_int8, float_tensors, operator_names
-    from kerasser.model.network import build_model, with_attention_outputs
-    from kerasser.serve.inference import TFLiteRunner
-
-    model = build_model(TINY_DEFAULT)
-    content = export_float32(model, tmp_path / "model.tflite")
-    ops = operator_names(content)
-    assert custom_ops(content) == [] and not [op for op in ops if op.startswith("Flex")]
-    assert {"RFFT2D", "LOG", "WHILE", "REVERSE_V2"} <= set(ops)
-    runner = TFLiteRunner(tmp_path / "model.tflite")
-    reference = with_attention_outputs(model)
-    for n in (1, 700, 3000):
-        w = rng.normal(0, 0.1, n).astype(np.float32)
-        ref = reference({"waveform": w[None], "length": np.array([n], np.int32)}, training=False)
-        out = runner(w)
-        assert_parity({k: np.asarray(v)[0] for k, v in ref.items()}, out)
-        assert out["arousal_attention"].shape == (TINY_DEFAULT.audio.num_frames(n),)
-
-    kept = float_tensors(content)
-    assert any("log_mel" in name for name in kept) and any("_pooling" in name for name in kept)
-    clips = [rng.normal(0, 0.1, n).astype(np.float32) for n in (8000, 16000)]
-    int8 = export_int8(model, tmp_path / "model_int8.tflite", clips)
-    assert custom_ops(int8) == [] and "QUANTIZE" in operator_names(int8)
-    quantised = TFLiteRunner(tmp_path / "model_int8.tflite")(clips[0])
-    np.testing.assert_allclose(quantised["emotion"].sum(), 1.0, atol=1e-3)
-
-
-def test_int8_float_layers_keep_more_layers_float(tmp_path, rng):
-    """export_int8's float_layers: the convolution blocks, int8 by default, stay float32 when named
-    (benchmarks/int8_layers.py's variants)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    from kerasser.export.tflite import FLOAT_LAYERS, export_int8
-    from kerasser.model.network import build_model
-
-    model = build_model(TINY_DEFAULT)
-    clips = [rng.normal(0, 0.1, n).astype(np.float32) for n in (8000, 16000)]
-
-    def block_dtypes(float_layers):
-        path = tmp_path / "int8.tflite"
-        export_int8(model, path, clips, float_layers=float_layers)
-        details = Interpreter(model_path=str(path)).get_tensor_details()
-        return {d["dtype"] for d in details if "block" in d["name"]}
-
-    assert np.int8 in block_dtypes(FLOAT_LAYERS)
-    assert np.int8 not in block_dtypes(FLOAT_LAYERS + ("block",))
-
-
 # --- CLI ------------------------------------------------------------------------------------
 
 
@@ -591,22 +387,3 @@ def test_damaged_model_files_give_one_line_naming_the_file(emodb_tiny_export, tm
     assert "Traceback" not in result.output
     assert result.exit_code == 2, result.output
     assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], lines
-
-
-@pytest.mark.parametrize("content,reason", [
-    (None, "No such file or directory"),
-    ("{not json", "Expecting property name"),
-    ('{"pooled": {"arousal": 50}}', "not a leave-one-corpus-out report"),
-    ('[1, 2]', "not a leave-one-corpus-out report"),
-    ('5', "not iterable"),
-])
-def test_bad_held_out_files_are_refused_before_any_work(tmp_path, content, reason):
-    from kerasser.errors import ExportError
-    from kerasser.export.exporter import read_held_out
-
-    path = tmp_path / "crossval.json"
-    if content is not None:
-        path.write_text(content)
-    with pytest.raises(ExportError, match="cannot be used as leave-one-corpus-out figures") as caught:
-        read_held_out([path])
-    assert str(path) in str(caught.value) and reason in str(caught.value)
