@@ -12,7 +12,8 @@ TFLite variant: the file size, the Keras model's parameters,
 the LiteRT latency of one 2-second clip at 1 and at 2 threads, and the peak resident memory of a
 fresh process that loads the variant and labels one clip (beside that of a process that only
 imports LiteRT: the difference is the model's). A folder with a step model (``step.tflite``, causal
-models) also gets the step model's latency per chunk. Latencies are measured interleaved: each of
+models) also gets the step model's latency per chunk, and a model with a log-mel front end the
+latency of that front end alone (the model cut after its ``log_mel`` layer). Latencies are measured interleaved: each of
 ``--rounds`` rounds times every (model, variant, threads) ``--repeats`` times in turn, and the table
 gives the median over rounds of each round's mean, so a load that comes and goes hits every entry
 alike; ratios are of figures from the same run. Accuracy, from the committed records: EmoDB's
@@ -92,7 +93,33 @@ def variant_files(folder: Path, scratch: Path) -> dict[str, Path]:
     return {v: files[v] for v in VARIANT_FILES if v in files}
 
 
-def timers(files: dict[Path, dict[str, Path]], threads: tuple[int, ...]) -> dict:
+def front_end_file(folder: Path, scratch: Path) -> Path | None:
+    """A float32 TFLite of the folder's model cut after its log-mel front end (``waveform`` -> the
+    ``log_mel`` layer's output: standardisation, framing, FFT, filterbank, log), converted as the
+    export converts; None without a model.keras or a log-mel front end."""
+    if not (folder / "model.keras").is_file():
+        return None
+    import keras
+    import tensorflow as tf
+
+    from kerasser.export.saved_model import input_spec
+    from kerasser.export.tflite import FrozenServing, export_float32
+    from kerasser.model.network import load_model
+
+    model = load_model(folder / "model.keras")
+    if "log_mel" not in [layer.name for layer in model.layers]:
+        return None
+    features = keras.Model(model.input, model.get_layer("log_mel").output)
+
+    def serve(waveform):
+        return {"log_mel": features({"waveform": waveform, "length": tf.shape(waveform)[1:2]}, training=False)}
+
+    path = scratch / f"{folder.name}_front_end.tflite"
+    export_float32(FrozenServing(features, serve, [input_spec()]), path)
+    return path
+
+
+def timers(files: dict[Path, dict[str, Path]], threads: tuple[int, ...], front_ends: dict[Path, Path]) -> dict:
     """(folder, variant, threads) -> a call that runs the model once."""
     from kerasser.serve.inference import TFLiteRunner
     from kerasser.serve.stream import has_step_model, open_step_model
@@ -104,6 +131,11 @@ def timers(files: dict[Path, dict[str, Path]], threads: tuple[int, ...]) -> dict
             for t in threads:
                 runner = TFLiteRunner(path, num_threads=t)
                 calls[(folder, variant, t)] = lambda r=runner: r(wave)
+        if front_ends.get(folder):
+            from ai_edge_litert.interpreter import Interpreter
+
+            runner = Interpreter(model_path=str(front_ends[folder]), num_threads=1).get_signature_runner()
+            calls[(folder, "front end", 1)] = lambda r=runner: r(waveform=wave[None])
         if has_step_model(folder):
             for t in threads:
                 step = open_step_model(folder, num_threads=t)
@@ -190,7 +222,8 @@ def main():
     scratch = Path(tempfile.mkdtemp(prefix="kerasser-device-"))
     files = {folder: variant_files(folder, scratch) for folder in args.model}
     load_before = os.getloadavg()
-    calls = timers(files, (1, 2))
+    front_ends = {folder: front_end_file(folder, scratch) for folder in args.model}
+    calls = timers(files, (1, 2), front_ends)
     ms = interleaved(calls, args.rounds, args.repeats)
     base = peak_mb("-")
     lines = [f"Command: `python benchmarks/device.py {' '.join(sys.argv[1:])}`  ",
@@ -225,6 +258,17 @@ def main():
                     size = files[first][variant].stat().st_size / path.stat().st_size
                     lines.append(f"| {folder.name} | {variant} | {size:.1f} | "
                                  f"{ms[(first, variant, 1)] / ms[(folder, variant, 1)]:.1f} |")
+    split = [folder for folder in args.model if (folder, "front end", 1) in ms]
+    if split:
+        lines += ["", "Where a clip's time goes (1 thread, same run): the log-mel front end alone (waveform -> log "
+                  "mel, float32 in every variant) against the whole model:", "",
+                  "| model | front end ms | float32 ms | int8 ms | front end's share of float32 | of int8 |",
+                  "|---|---|---|---|---|---|"]
+        for folder in split:
+            front, f32 = ms[(folder, "front end", 1)], ms[(folder, "float32", 1)]
+            i8 = ms.get((folder, "int8", 1))
+            lines.append(f"| {folder.name} | {front:.2f} | {f32:.2f} | {f'{i8:.2f}' if i8 else '-'} | "
+                         f"{100 * front / f32:.0f} % | {f'{100 * front / i8:.0f} %' if i8 else '-'} |")
     steps = [(folder, ms[(folder, "step", 1)], ms[(folder, "step", 2)]) for folder in args.model
              if (folder, "step", 1) in ms]
     if steps:
