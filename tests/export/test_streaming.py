@@ -35,18 +35,24 @@ def offline(model, wave: np.ndarray) -> dict:
     return {k: np.asarray(v)[0] for k, v in out.items()}
 
 
-def test_step_function_chunk_by_chunk_equals_the_offline_model(rng):
+def stepped(model, wave: np.ndarray):
+    """The step function's outputs after each whole chunk of ``wave``, fed chunk by chunk from a zero state."""
     import tensorflow as tf
 
     from kerasser.export.streaming import step_function
 
-    model = causal_model(rng)
-    wave = rng.normal(scale=0.1, size=4 * CHUNK).astype(np.float32)
     step, layout = step_function(model, CHUNK)
     state = tf.zeros((1, layout.size))
-    for i in range(4):
+    for i in range(len(wave) // CHUNK):
         out = step(tf.constant(wave[None, i * CHUNK:(i + 1) * CHUNK]), state)
         state = out["state"]
+        yield out
+
+
+def test_step_function_chunk_by_chunk_equals_the_offline_model(rng):
+    model = causal_model(rng)
+    wave = rng.normal(scale=0.1, size=4 * CHUNK).astype(np.float32)
+    for i, out in enumerate(stepped(model, wave)):
         partial = offline(model, wave[:(i + 1) * CHUNK])  # the probabilities of the audio so far
         for task in partial:
             np.testing.assert_allclose(np.asarray(out[task])[0], partial[task], atol=1e-5)
@@ -94,17 +100,9 @@ def test_causal_settings_are_checked():
 
 
 def test_running_normalisation_streams_too(rng):
-    import tensorflow as tf
-
-    from kerasser.export.streaming import step_function
-
     model = causal_model(rng, feature_norm="running")
     wave = rng.normal(scale=0.1, size=3 * CHUNK).astype(np.float32)
-    step, layout = step_function(model, CHUNK)
-    state = tf.zeros((1, layout.size))
-    for i in range(3):
-        out = step(tf.constant(wave[None, i * CHUNK:(i + 1) * CHUNK]), state)
-        state = out["state"]
+    *_, out = stepped(model, wave)
     want = offline(model, wave)
     for task in want:
         np.testing.assert_allclose(np.asarray(out[task])[0], want[task], atol=1e-5)
