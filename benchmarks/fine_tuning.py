@@ -73,15 +73,28 @@ def run_network(system: str, manifest: Path, out: Path, seed: int, args) -> dict
     from kerasser.training.recipes import build_train_config
     from kerasser.training.runs import RunPaths, read_state
 
-    extra = {}
+    extra, base = {}, None
     if system == "finetune":  # from trained weights: a lower learning rate and a shorter schedule
         extra = dict(init_from=args.start, freeze=args.freeze, learning_rate=args.lr, epochs=args.epochs,
                      patience=args.epochs)
-    config = build_train_config(corpora=(("manifest", str(manifest)),), out=str(out), tasks=TASKS, seed=seed, **extra)
+        base = start_config(args.start)
+    config = build_train_config(corpora=(("manifest", str(manifest)),), out=str(out), tasks=TASKS, seed=seed,
+                                base=base, **extra)
     state = read_state(RunPaths(out))
     if not (state and (state["epoch"] >= config.epochs or state["wait"] >= config.patience)):
         train(config, resume=state is not None)
-    return evaluate_run(out, "test", write_report=False)["per_corpus"]["manifest"]
+    return {split: evaluate_run(out, split, write_report=False)["per_corpus"]["manifest"] for split in ("test", "dev")}
+
+
+def start_config(start: str):
+    """The training configuration of a run folder (its model settings: gate, front end) to fine-tune
+    with, as ``kerasser train --config RUN/config.json --init-from RUN`` does; None for a shipped or
+    exported model (trained with the default recipe)."""
+    from kerasser.config import load_train_config
+    from kerasser.training.runs import RunPaths
+
+    file = RunPaths(Path(start)).config
+    return load_train_config(file) if file.is_file() else None
 
 
 def run_svm(utterances, args) -> dict:
@@ -121,15 +134,22 @@ def table(args) -> str:
     lines = [f"Target: {args.target} (finetune: from {args.start}, freeze {args.freeze}, lr {args.lr:g}, "
              f"{args.epochs} epochs; scratch: the default recipe); "
              "UAR % on its test speakers, mean ± sd over seeds (n).", "",
-             "| system | clips per class | emotion (own classes) | 4-class common |", "|---|---|---|---|"]
+             "| system | clips per class | emotion (own classes) | 4-class common | dev: emotion | dev: 4-class |",
+             "|---|---|---|---|---|---|"]
     for point in points:
         for system in SYSTEMS:
             runs = records.get((system, point))
             if runs:
-                cells = [f"{np.mean(v):.1f} ± {np.std(v):.1f} ({len(v)})" for v in
-                         ([r["scores"].get(k, np.nan) for r in runs] for k in ("emotion", "emotion_common"))]
-                lines.append(f"| {system} | {point} | {cells[0]} | {cells[1]} |")
+                cells = [_cell([(r.get(split) or {}).get(k) for r in runs])
+                         for split in ("scores", "dev") for k in ("emotion", "emotion_common")]
+                lines.append(f"| {system} | {point} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _cell(values) -> str:
+    """Mean ± sd (n) of the values present; blank without any (the SVM's dev scores are not kept)."""
+    values = [v for v in values if v is not None]
+    return f"{np.mean(values):.1f} ± {np.std(values):.1f} ({len(values)})" if values else ""
 
 
 def main(argv=None) -> None:
@@ -160,13 +180,16 @@ def main(argv=None) -> None:
                 chosen = subset(utterances, None if point == "all" else int(point), seed)
                 manifest = write_manifest(Path(args.runs) / "data" / f"{args.target}-{point}-seed{seed}.csv", chosen)
                 for system in (s.strip() for s in args.systems.split(",") if s.strip()):
+                    dev = None
                     if system == "svm":
                         scores = run_svm(chosen, args)
                     else:
-                        scores = run_network(system, manifest, Path(args.runs) / f"{system}-{point}-seed{seed}", seed,
-                                             args)
+                        scored = run_network(system, manifest, Path(args.runs) / f"{system}-{point}-seed{seed}",
+                                             seed, args)
+                        scores, dev = scored["test"], scored["dev"]
                     record = {"system": system, "per_class": point, "seed": seed, "target": args.target,
-                              "start": args.start, "freeze": args.freeze, "lr": args.lr, "scores": scores}
+                              "start": args.start, "freeze": args.freeze, "lr": args.lr, "scores": scores,
+                              "dev": dev}
                     file = Path(args.records) / f"{system}.{point}.seed{seed}.json"
                     file.parent.mkdir(parents=True, exist_ok=True)
                     file.write_text(json.dumps(record, indent=2) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -159,3 +160,18 @@ def test_cli_choices_are_the_library_constants():
     assert choices("label", "--variant") == list(contract.VARIANTS)  # float16 and dynamic included
     assert choices("label", "--backend") == list(inference.BACKENDS)
     assert choices("label", "--format") == list(writers.FORMATS)
+
+
+def test_a_saved_fold_config_on_other_corpora_drops_the_fold_speakers():
+    """``kerasser train --config RUN/config.json --corpus other``: a cross-validation fold's speaker
+    splits name its own corpora's speakers; on other corpora every clip would be in no split."""
+    fold = (("train", ("ravdess:01",)), ("dev", ("ravdess:17",)), ("test", ("emodb:03",)))
+    base = build_train_config(corpora=(("emodb", "e"), ("ravdess", "r")), out="fold", tasks=("emotion",))
+    base = dataclasses.replace(base, speaker_splits=fold)
+    notes = []
+    config = build_train_config(corpora=(("manifest", "mine.csv"),), out="mine", base=base, tasks=("emotion",),
+                                note=notes.append)
+    assert config.speaker_splits is None
+    assert len(notes) == 1 and "fold speakers" in notes[0]
+    same = build_train_config(corpora=base.corpora, out="again", base=base, tasks=("emotion",))
+    assert same.speaker_splits == fold

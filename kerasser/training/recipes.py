@@ -183,6 +183,12 @@ def build_train_config(
     other_tasks = base is not None and tasks != base.model.tasks
     if other_tasks and not base.learned_weights and overrides.get("loss_weights") is None:
         train["loss_weights"] = None  # the saved weights were for other tasks (learned ones fit any)
+    other_corpora = base is not None and tuple(tuple(c) for c in corpora) != base.corpora
+    if other_corpora and train.get("speaker_splits") is not None and overrides.get("speaker_splits") is None:
+        train["speaker_splits"] = None  # a fold's speakers name its own corpora's speakers
+        if note is not None:
+            note("the saved configuration's fold speakers belong to its own corpora: the new corpora's "
+                 "splits are used")
     model["tasks"] = tasks
     frontend = overrides.get("frontend")
     if frontend is not None and frontend != model.get("frontend", "shared") and overrides.get("audio") is None:
