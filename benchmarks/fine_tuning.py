@@ -73,28 +73,16 @@ def run_network(system: str, manifest: Path, out: Path, seed: int, args) -> dict
     from kerasser.training.recipes import build_train_config
     from kerasser.training.runs import RunPaths, read_state
 
-    extra, base = {}, None
+    extra = {}
     if system == "finetune":  # from trained weights: a lower learning rate and a shorter schedule
         extra = dict(init_from=args.start, freeze=args.freeze, learning_rate=args.lr, epochs=args.epochs,
                      patience=args.epochs)
-        base = start_config(args.start)
     config = build_train_config(corpora=(("manifest", str(manifest)),), out=str(out), tasks=TASKS, seed=seed,
-                                base=base, **extra)
+                                **extra)
     state = read_state(RunPaths(out))
     if not (state and (state["epoch"] >= config.epochs or state["wait"] >= config.patience)):
         train(config, resume=state is not None)
     return {split: evaluate_run(out, split, write_report=False)["per_corpus"]["manifest"] for split in ("test", "dev")}
-
-
-def start_config(start: str):
-    """The training configuration of a run folder (its model settings: gate, front end) to fine-tune
-    with, as ``kerasser train --config RUN/config.json --init-from RUN`` does; None for a shipped or
-    exported model (trained with the default recipe)."""
-    from kerasser.config import load_train_config
-    from kerasser.training.runs import RunPaths
-
-    file = RunPaths(Path(start)).config
-    return load_train_config(file) if file.is_file() else None
 
 
 def run_svm(utterances, args) -> dict:

@@ -100,7 +100,7 @@ def test_label_and_labeler_take_a_name(tmp_path):
 @needs_models
 def test_init_from_resolves_names_through_the_same_resolver(tmp_path):
     pytest.importorskip("keras")
-    from kerasser.training.init_from import source_model_file
+    from kerasser.training.init_source import source_model_file
 
     assert source_model_file(SHIPPED_MODELS[1]) == REPO / "exported" / SHIPPED_MODELS[1] / "model.keras"
     shutil.copytree(REPO / "exported" / DEFAULT_MODEL, tmp_path / "copy", ignore=shutil.ignore_patterns("saved_model"))

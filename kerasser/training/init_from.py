@@ -2,7 +2,8 @@
 on a user's own recordings.
 
 The source is a run folder (its ``best.keras``), an exported model folder or a shipped model's
-name (its ``model.keras``), or a ``.keras`` file. Every layer of the new model whose name and
+name (its ``model.keras``), or a ``.keras`` file (``kerasser.training.init_source``); the new
+model is built with the source's model settings (``build_train_config``). Every layer of the new model whose name and
 weight shapes match a layer of the source takes the source's weights (the waveform
 standardisation included, so the network sees its input scaled as it learned it); a head whose
 classes differ (another emotion label space, a task the source lacks) keeps its fresh weights.
@@ -16,31 +17,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import keras
 
-from kerasser.contract import KERAS_FILE
 from kerasser.errors import SettingsError
 from kerasser.model.network import load_model, pooling_name
-from kerasser.serve.model_names import installed_models
-from kerasser.training.runs import RunPaths
+from kerasser.training.init_source import source_model_file
 
 FREEZE = ("none", "frontend", "encoder")
-
-
-def source_model_file(source: str | os.PathLike) -> Path:
-    """The ``.keras`` file of ``source`` (see the module docstring); SettingsError naming it if none."""
-    path = Path(source).expanduser()
-    if not path.exists():  # an installed model's name: exported/NAME, or the packaged copy
-        path = installed_models().get(os.fspath(source), path)
-    if path.is_file() and path.suffix == ".keras":
-        return path
-    for candidate in (RunPaths(path).best_model, path / KERAS_FILE):
-        if candidate.is_file():
-            return candidate
-    raise SettingsError(f"{source}: not a run folder with best.keras, a model folder with {KERAS_FILE}, "
-                        "a .keras file or a shipped model's name")
 
 
 def head_layers(model: keras.Model, tasks) -> set[str]:

@@ -190,7 +190,7 @@ def _check_sources(config: TrainConfig, resume: bool) -> None:
 
         check_teachers(config)
     if config.init_from and not resume:
-        from kerasser.training.init_from import source_model_file
+        from kerasser.training.init_source import source_model_file
 
         source_model_file(config.init_from)
 

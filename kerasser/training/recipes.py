@@ -179,6 +179,8 @@ def build_train_config(
             raise SettingsError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
         spec = RECIPES[recipe]
         model, train, augment = dict(spec["model"]), dict(spec["train"]), dict(spec["augment"])
+        if overrides.get("init_from"):
+            _source_model(overrides["init_from"], model, note)
     tasks = tuple(tasks or DEFAULT_TASKS)
     other_tasks = base is not None and tasks != base.model.tasks
     if other_tasks and not base.learned_weights and overrides.get("loss_weights") is None:
@@ -216,6 +218,23 @@ def build_train_config(
         augment=AugmentConfig(**augment),
         **train,
     )
+
+
+def _source_model(source: str, model: dict, note: Callable[[str], None] | None) -> None:
+    """Fine-tuning: the model built as ``source`` was (front end, encoder, pooling), so that its
+    layers match and take its weights; tasks, classes and training-only heads stay the recipe's
+    and the data's (``init_source.FROM_NEW_DATA``). Explicit model overrides still apply."""
+    from kerasser.training.init_source import FROM_NEW_DATA, source_model_config
+
+    trained = source_model_config(source)
+    if trained is None:
+        return
+    defaults = ModelConfig()
+    changed = [f.name for f in dataclasses.fields(ModelConfig) if f.name not in FROM_NEW_DATA
+               and model.get(f.name, getattr(defaults, f.name)) != getattr(trained, f.name)]
+    model.update({name: getattr(trained, name) for name in changed})
+    if changed and note is not None:
+        note(f"model settings from {source} (its layers must match to take its weights): {', '.join(changed)}")
 
 
 def _last_step(model: dict, overrides: dict, note: Callable[[str], None] | None) -> None:
