@@ -140,6 +140,12 @@ def _cell(values) -> str:
     return f"{np.mean(values):.1f} ± {np.std(values):.1f} ({len(values)})" if values else ""
 
 
+def _options(parser, args) -> str:
+    """The options of ``args`` that differ from their defaults, as a command line's tail."""
+    keys = ("target", "start", "freeze", "lr", "epochs", "records", "table")
+    return "".join(f" --{k} {getattr(args, k)}" for k in keys if getattr(args, k) != parser.get_default(k))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", default="ravdess")
@@ -184,7 +190,8 @@ def main(argv=None) -> None:
                     print(f"{system} {point} per class, seed {seed}: {scores}", file=sys.stderr)
     text = table(args)
     Path(args.table).write_text("# Fine-tuning on a corpus the model never heard "
-                                "(`python benchmarks/fine_tuning.py --report`)\n\n" + text + "\n")
+                                f"(`python benchmarks/fine_tuning.py --report{_options(parser, args)}`)\n\n"
+                                + text + "\n")
     print(text)
 
 

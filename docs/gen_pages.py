@@ -32,7 +32,8 @@ RESULT_PAGES = {
     "results/corpora.md": ("Corpora", "Several corpora, cross-corpus scores, the openSMILE peer on them, "
                            "BAVED in-corpus and fine-tuning.",
                            ["corpora.md", "exported_on_corpora.md", "opensmile_corpora.md", "opensmile_peer.txt",
-                            "baved_in_corpus.txt", "baved_speakers.txt", "fine_tuning.md"]),
+                            "baved_in_corpus.txt", "baved_speakers.txt", "fine_tuning.md",
+                            "fine_tuning_emodb.md"]),
     "results/text_fusion.md": ("Text fusion", "Audio, text and audio + text models (bridge tokens), and the "
                                "same models with the transcripts removed.", ["text_fusion.md"]),
     "results/devices.md": ("Devices", "The tiny recipe beside the default on a CPU: size, parameters, "
